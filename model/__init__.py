@@ -1,0 +1,36 @@
+"""The convolutional network of ../shared/seed/backprop-in-cnn.md, from scratch in NumPy."""
+
+from __future__ import annotations
+
+import os
+
+from .network import CNN, NUM_PARAMS, PARAM_SHAPES, Forward, InvalidInput, backward, forward
+from .weights import WeightsError, read_metadata
+
+
+def load(path: str | os.PathLike[str], *, verify: bool = True) -> CNN:
+    """The network saved at path by CNN.save (the .npz, or its stem).
+
+    With verify, its SHA-256 must match the metadata beside it. Raises WeightsError
+    when the file is missing, damaged or not a network of the article's shapes.
+    """
+    from .weights import load_params
+
+    try:
+        return CNN(load_params(path, verify=verify))
+    except InvalidInput as e:
+        raise WeightsError(f"{path}: {e}") from None
+
+
+__all__ = [
+    "CNN",
+    "Forward",
+    "InvalidInput",
+    "NUM_PARAMS",
+    "PARAM_SHAPES",
+    "WeightsError",
+    "backward",
+    "forward",
+    "load",
+    "read_metadata",
+]

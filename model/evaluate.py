@@ -1,0 +1,85 @@
+"""Accuracy, per-class accuracy and confusion matrix of a weights file on MNIST's test set.
+
+    python -m model.evaluate --weights weights/cnn.npz --data-dir ../shared/mnist
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import NamedTuple
+
+import numpy as np
+
+from . import load
+from .mnist import MNISTError, load_split, resolve_data_dir, to_float
+from .network import CNN, NUM_CLASSES
+from .weights import WeightsError
+
+
+class Evaluation(NamedTuple):
+    accuracy: float
+    per_class: np.ndarray  # (10,) accuracy on the images of each true digit
+    confusion: np.ndarray  # (10, 10) counts: row = true digit, column = prediction
+    loss: float  # mean cross-entropy
+
+
+def predict_in_batches(net: CNN, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+    """(N, 28, 28) uint8 -> (N, 10) probabilities, a batch at a time to bound memory."""
+    return np.concatenate([net.predict_proba(to_float(images[i : i + batch_size], net.dtype))
+                           for i in range(0, len(images), batch_size)])
+
+
+def evaluate(net: CNN, images: np.ndarray, labels: np.ndarray, batch_size: int = 1000) -> Evaluation:
+    """Score net on uint8 images (N, 28, 28) with their labels."""
+    O = predict_in_batches(net, images, batch_size)
+    predicted = O.argmax(axis=1)
+    confusion = np.zeros((NUM_CLASSES, NUM_CLASSES), dtype=np.int64)
+    np.add.at(confusion, (labels, predicted), 1)
+    per_class = confusion.diagonal() / np.maximum(confusion.sum(axis=1), 1)
+    loss = float(-np.log(np.maximum(O[np.arange(len(O)), labels], np.finfo(O.dtype).tiny)).mean())
+    return Evaluation(float((predicted == labels).mean()), per_class, confusion, loss)
+
+
+def report(ev: Evaluation, n: int) -> str:
+    """The evaluation as a few lines of text, the confusion matrix as a table."""
+    lines = [f"accuracy {ev.accuracy:.2%} on {n:,} images ({round((1 - ev.accuracy) * n)} wrong), "
+             f"mean loss {ev.loss:.4f}",
+             "per class: " + "  ".join(f"{d}:{a:.1%}" for d, a in enumerate(ev.per_class)),
+             "confusion (rows: true digit, columns: predicted):",
+             "      " + "".join(f"{d:>6}" for d in range(NUM_CLASSES))]
+    lines += [f"{d:>6}" + "".join(f"{c:>6}" for c in row) for d, row in enumerate(ev.confusion)]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m model.evaluate", description=__doc__.split("\n")[0])
+    parser.add_argument("--weights", default="weights/cnn.npz", help="weights file (.npz) [%(default)s]")
+    parser.add_argument("--data-dir", help="directory of the MNIST IDX files [$MNIST_DIR, else a download cache]")
+    parser.add_argument("--split", choices=("test", "train"), default="test", help="[%(default)s]")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument("--plot", metavar="PNG", help="also draw the confusion matrix into this PNG")
+    args = parser.parse_args(argv)
+    try:
+        net = load(args.weights)
+        split = load_split(resolve_data_dir(args.data_dir), args.split)
+    except (WeightsError, MNISTError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    ev = evaluate(net, split.images, split.labels)
+    if args.json:
+        print(json.dumps({"accuracy": ev.accuracy, "loss": ev.loss, "per_class_accuracy": ev.per_class.tolist(),
+                          "confusion": ev.confusion.tolist(), "images": len(split.labels)}, indent=2))
+    else:
+        print(report(ev, len(split.labels)))
+    if args.plot:
+        from .plots import plot_confusion
+
+        plot_confusion(ev.confusion, args.plot, title=f"{args.weights} on MNIST {args.split}: {ev.accuracy:.2%}")
+        print(f"confusion matrix drawn in {args.plot}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

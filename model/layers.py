@@ -1,0 +1,141 @@
+"""The network's layers as pure functions, each backward pass beside its forward pass.
+
+Shapes use N for the batch, C for input channels, M for output channels. Every
+function keeps the dtype of its input and never mutates its arguments. The
+equation numbers refer to ../shared/seed/backprop-in-cnn.md ("the article").
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+Array = np.ndarray
+
+
+# --- convolution (a cross-correlation: the kernels are "rotated 180 degrees beforehand") ---
+
+
+def conv2d(x: Array, k: Array, b: Array) -> Array:
+    """Valid cross-correlation, stride 1: eqs. (1) and (3).
+
+    S[N, m, u, v] = sum_{n,p,q} x[N, n, p+u, q+v] k[m, n, p, q] + b[m]
+
+    x: (N, C, H, W), k: (M, C, kh, kw), b: (M,) -> (N, M, H-kh+1, W-kw+1)
+    """
+    return correlate(x, k) + b[:, None, None]
+
+
+def correlate(x: Array, k: Array) -> Array:
+    """conv2d without the bias. x: (N, C, H, W), k: (M, C, kh, kw) -> (N, M, Ho, Wo)"""
+    win = sliding_window_view(x, k.shape[2:], axis=(2, 3))  # (N, C, Ho, Wo, kh, kw), a view
+    return np.tensordot(win, k, axes=([1, 4, 5], [1, 2, 3])).transpose(0, 3, 1, 2)
+
+
+def conv2d_grad_k(dLS: Array, x: Array, kernel_size: tuple[int, int]) -> Array:
+    """dL/dk[m, n, p, q] = sum_{N,u,v} dLS[N, m, u, v] x[N, n, p+u, q+v]: eqs. (50) and (65).
+
+    dLS: (N, M, Ho, Wo), x: (N, C, H, W) -> (M, C, kh, kw)
+    """
+    win = sliding_window_view(x, kernel_size, axis=(2, 3))  # (N, C, Ho, Wo, kh, kw)
+    return np.tensordot(dLS, win, axes=([0, 2, 3], [0, 2, 3]))
+
+
+def conv2d_grad_b(dLS: Array) -> Array:
+    """dL/db[m] = sum_{N,u,v} dLS[N, m, u, v]: eqs. (47) and (62). (N, M, Ho, Wo) -> (M,)"""
+    return dLS.sum(axis=(0, 2, 3))
+
+
+def conv2d_grad_x(dLS: Array, k: Array) -> Array:
+    """dL/dx: eq. (54)/(56), without the article's 6-D dS2P1 array.
+
+    Each x[n, r, s] feeds S[m, u, v] through k[m, n, r-u, s-v], so dL/dx is the
+    "full" cross-correlation of dLS with the kernels flipped 180 degrees.
+
+    dLS: (N, M, Ho, Wo), k: (M, C, kh, kw) -> (N, C, Ho+kh-1, Wo+kw-1)
+    """
+    kh, kw = k.shape[2:]
+    padded = np.pad(dLS, ((0, 0), (0, 0), (kh - 1, kh - 1), (kw - 1, kw - 1)))
+    flipped = k[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)  # (C, M, kh, kw)
+    return correlate(padded, flipped)
+
+
+# --- ReLU ---
+
+
+def relu(S: Array) -> Array:
+    """C = ReLU(S): eqs. (1) and (3)."""
+    return np.maximum(S, 0)
+
+
+def relu_grad(dLC: Array, S: Array) -> Array:
+    """dL/dS = dL/dC * dC/dS, with dC/dS = 1 where S > 0, else 0: eqs. (44)-(45), (59)-(60)."""
+    return dLC * (S > 0)
+
+
+# --- 2x2 max-pool ---
+
+
+def _blocks(C: Array) -> Array:
+    """(N, M, H, W) -> (N, M, H/2, W/2, 4): each 2x2 window flattened row by row."""
+    N, M, H, W = C.shape
+    return C.reshape(N, M, H // 2, 2, W // 2, 2).transpose(0, 1, 2, 4, 3, 5).reshape(N, M, H // 2, W // 2, 4)
+
+
+def _unblocks(blocks: Array) -> Array:
+    """The inverse of _blocks: (N, M, h, w, 4) -> (N, M, 2h, 2w)."""
+    N, M, h, w, _ = blocks.shape
+    return blocks.reshape(N, M, h, w, 2, 2).transpose(0, 1, 2, 4, 3, 5).reshape(N, M, 2 * h, 2 * w)
+
+
+def maxpool2(C: Array) -> tuple[Array, Array]:
+    """2x2 max-pool, stride 2: eqs. (2) and (4).
+
+    Returns P (N, M, H/2, W/2) and the winners I (same shape, int8): the article's
+    I1/I2 of eqs. (42) and (57), stored as the position 0..3 of the maximum inside
+    its window, so u_max = 2x + I // 2 and v_max = 2y + I % 2.
+
+    Ties go to the first maximum only. They are common: after a ReLU whole windows
+    are 0, and the gradient of a max must reach exactly one input.
+    """
+    blocks = _blocks(C)
+    I = blocks.argmax(axis=-1).astype(np.int8)
+    P = np.take_along_axis(blocks, I[..., None], axis=-1)[..., 0]
+    return P, I
+
+
+def maxpool2_grad(dLP: Array, I: Array) -> Array:
+    """dL/dC: dL/dP at each window's winner, 0 elsewhere: eqs. (41)/(43) and (53)/(58)."""
+    winner = np.arange(4, dtype=np.int8) == I[..., None]  # (N, M, h, w, 4)
+    return _unblocks(winner * dLP[..., None])
+
+
+# --- fully connected layer, softmax and cross-entropy ---
+
+
+def dense(f: Array, w: Array, b: Array) -> Array:
+    """S_i = sum_j w_ij f_j + b_i: eq. (5). f: (N, 192), w: (10, 192) -> (N, 10)"""
+    return f @ w.T + b
+
+
+def softmax(S: Array) -> Array:
+    """O_i = e^{S_i} / sum_k e^{S_k}: eq. (5), shifted by max S so that exp never overflows."""
+    Z = np.exp(S - S.max(axis=1, keepdims=True))
+    return Z / Z.sum(axis=1, keepdims=True)
+
+
+def cross_entropy(S: Array, labels: Array) -> Array:
+    """L = -ln O_label, eq. (6), per image, from the scores S via a stable log-softmax.
+
+    Computing ln O from S (not from O) keeps L finite when O_label underflows to 0.
+    """
+    Z = S - S.max(axis=1, keepdims=True)
+    log_O = Z - np.log(np.exp(Z).sum(axis=1, keepdims=True))
+    return -log_O[np.arange(len(S)), labels]
+
+
+def softmax_cross_entropy_grad(O: Array, labels: Array) -> Array:
+    """dL/dS_i = O_i - [i = label]: eq. (23), divided by N for the batch mean."""
+    dLS = O.copy()
+    dLS[np.arange(len(O)), labels] -= 1
+    return dLS / len(O)

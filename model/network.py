@@ -1,0 +1,240 @@
+"""The article's network: feedforward (1)-(5), loss (6), backpropagation (7)-(65).
+
+    I (28x28) -> S1 = k1 * I + b1 -> C1 = ReLU(S1) -> P1 = maxpool(C1)
+              -> S2 = k2 * P1 + b2 -> C2 = ReLU(S2) -> P2 = maxpool(C2)
+              -> f = flatten(P2) -> S = w f + b -> O = softmax(S),  L = -ln O_label
+
+Every function works on a batch of N images; the batch loss and gradients are
+the means of the article's per-image ones.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from .layers import (
+    Array,
+    conv2d,
+    conv2d_grad_b,
+    conv2d_grad_k,
+    conv2d_grad_x,
+    cross_entropy,
+    dense,
+    maxpool2,
+    maxpool2_grad,
+    relu,
+    relu_grad,
+    softmax,
+    softmax_cross_entropy_grad,
+)
+from .weights import save_params
+
+Params = dict[str, Array]
+
+IMAGE_SHAPE = (28, 28)
+NUM_CLASSES = 10
+PARAM_SHAPES: dict[str, tuple[int, ...]] = {
+    "k1": (6, 5, 5),
+    "b1": (6,),
+    "k2": (12, 6, 5, 5),
+    "b2": (12,),
+    "w": (10, 192),
+    "b": (10,),
+}
+ARCHITECTURE = [
+    "input 28x28",
+    "conv 6x5x5 + ReLU -> 6x24x24",
+    "max-pool 2x2 -> 6x12x12",
+    "conv 12x6x5x5 + ReLU -> 12x8x8",
+    "max-pool 2x2 -> 12x4x4",
+    "flatten -> 192",
+    "fully connected 10 + softmax",
+]
+NUM_PARAMS = sum(int(np.prod(shape)) for shape in PARAM_SHAPES.values())  # 3,898
+
+
+class InvalidInput(ValueError):
+    """Images or labels that the network cannot take; the message names what is wrong."""
+
+
+class Forward(NamedTuple):
+    """Everything the feedforward pass computed, named as in the article, for one batch."""
+
+    I: Array  # (N, 28, 28) the images
+    S1: Array  # (N, 6, 24, 24)
+    C1: Array  # (N, 6, 24, 24)
+    I1: Array  # (N, 6, 12, 12) max-pool winners, eq. (57)
+    P1: Array  # (N, 6, 12, 12)
+    S2: Array  # (N, 12, 8, 8)
+    C2: Array  # (N, 12, 8, 8)
+    I2: Array  # (N, 12, 4, 4) max-pool winners, eq. (42)
+    P2: Array  # (N, 12, 4, 4)
+    f: Array  # (N, 192)
+    S: Array  # (N, 10)
+    O: Array  # (N, 10)
+
+
+def init_params(rng: np.random.Generator, dtype: np.dtype | type = np.float32) -> Params:
+    """He initialisation for the ReLU layers, LeCun for the softmax layer; biases 0."""
+    params = {
+        "k1": rng.normal(0.0, np.sqrt(2 / 25), PARAM_SHAPES["k1"]),
+        "b1": np.zeros(PARAM_SHAPES["b1"]),
+        "k2": rng.normal(0.0, np.sqrt(2 / 150), PARAM_SHAPES["k2"]),
+        "b2": np.zeros(PARAM_SHAPES["b2"]),
+        "w": rng.normal(0.0, np.sqrt(1 / 192), PARAM_SHAPES["w"]),
+        "b": np.zeros(PARAM_SHAPES["b"]),
+    }
+    return {name: value.astype(dtype) for name, value in params.items()}
+
+
+def forward(params: Params, I: Array) -> Forward:
+    """The feedforward pass, eqs. (1)-(5). I: (N, 28, 28) -> the whole cache."""
+    N = len(I)
+    S1 = conv2d(I[:, None], params["k1"][:, None], params["b1"])  # (N, 6, 24, 24), eq. (1)
+    C1 = relu(S1)
+    P1, I1 = maxpool2(C1)  # (N, 6, 12, 12), eq. (2)
+    S2 = conv2d(P1, params["k2"], params["b2"])  # (N, 12, 8, 8), eq. (3)
+    C2 = relu(S2)
+    P2, I2 = maxpool2(C2)  # (N, 12, 4, 4), eq. (4)
+    f = P2.reshape(N, -1)  # (N, 192), f[16m + 4x + y] = P2[m, x, y]
+    S = dense(f, params["w"], params["b"])  # (N, 10), eq. (5)
+    O = softmax(S)
+    return Forward(I, S1, C1, I1, P1, S2, C2, I2, P2, f, S, O)
+
+
+def backward(params: Params, fw: Forward, labels: Array) -> Params:
+    """Backpropagation: the gradient of the mean loss over the batch, keyed like params."""
+    dLS = softmax_cross_entropy_grad(fw.O, labels)  # (N, 10), eq. (23), already / N
+    dLb = dLS.sum(axis=0)  # eq. (25)
+    dLw = dLS.T @ fw.f  # (10, 192), eq. (30)
+    dLf = dLS @ params["w"]  # (N, 192), eq. (38)
+    dLP2 = dLf.reshape(fw.P2.shape)  # eq. (39)
+    dLC2 = maxpool2_grad(dLP2, fw.I2)  # (N, 12, 8, 8), eq. (43)
+    dLS2 = relu_grad(dLC2, fw.S2)  # eq. (45)
+    dLb2 = conv2d_grad_b(dLS2)  # eq. (47)
+    dLk2 = conv2d_grad_k(dLS2, fw.P1, (5, 5))  # (12, 6, 5, 5), eq. (50)
+    dLP1 = conv2d_grad_x(dLS2, params["k2"])  # (N, 6, 12, 12), eq. (56)
+    dLC1 = maxpool2_grad(dLP1, fw.I1)  # (N, 6, 24, 24), eq. (58)
+    dLS1 = relu_grad(dLC1, fw.S1)  # eq. (60)
+    dLb1 = conv2d_grad_b(dLS1)  # eq. (62)
+    dLk1 = conv2d_grad_k(dLS1, fw.I[:, None], (5, 5))[:, 0]  # (6, 5, 5), eq. (65)
+    return {"k1": dLk1, "b1": dLb1, "k2": dLk2, "b2": dLb2, "w": dLw, "b": dLb}
+
+
+def mean_loss(fw: Forward, labels: Array) -> float:
+    """The mean over the batch of L = -ln O_label, eq. (6)."""
+    return float(cross_entropy(fw.S, labels).mean())
+
+
+# --- the public face: validation at the boundary, then the functions above ---
+
+
+def as_images(images: Array, dtype: np.dtype) -> Array:
+    """(N, 28, 28) or (28, 28) finite numbers in [0, 1] -> (N, 28, 28) of dtype, else InvalidInput."""
+    x = np.asarray(images)
+    if x.shape == IMAGE_SHAPE:
+        x = x[None]
+    if x.ndim != 3 or x.shape[1:] != IMAGE_SHAPE:
+        raise InvalidInput(f"expected images of shape (N, 28, 28) or (28, 28), got {x.shape}")
+    if len(x) == 0:
+        raise InvalidInput("expected at least one image, got an empty batch")
+    if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer) or x.dtype == bool):
+        raise InvalidInput(f"expected numbers, got an array of {x.dtype}")
+    x = x.astype(dtype, copy=False)
+    if not np.isfinite(x).all():
+        raise InvalidInput("images contain NaN or infinity")
+    low, high = x.min(), x.max()
+    if low < 0 or high > 1:
+        raise InvalidInput(f"pixel values must lie in [0, 1], got values in [{low:g}, {high:g}]")
+    return x
+
+
+def as_labels(labels: Array, n: int) -> Array:
+    """n integer labels in 0..9 -> an int64 array, else InvalidInput."""
+    y = np.asarray(labels)
+    if y.shape != (n,):
+        raise InvalidInput(f"expected {n} labels, one per image, got an array of shape {y.shape}")
+    if not np.issubdtype(y.dtype, np.integer):
+        raise InvalidInput(f"labels must be integers, got {y.dtype}")
+    if n and (y.min() < 0 or y.max() >= NUM_CLASSES):
+        raise InvalidInput(f"labels must lie in 0..9, got values in [{y.min()}, {y.max()}]")
+    return y.astype(np.int64, copy=False)
+
+
+def check_params(params: dict[str, Array]) -> Params:
+    """The six arrays with the article's shapes, one float dtype, all finite, else InvalidInput."""
+    if set(params) != set(PARAM_SHAPES):
+        raise InvalidInput(f"expected parameters {sorted(PARAM_SHAPES)}, got {sorted(params)}")
+    dtypes = {np.asarray(value).dtype for value in params.values()}
+    if len(dtypes) != 1 or not np.issubdtype(next(iter(dtypes)), np.floating):
+        raise InvalidInput(f"parameters must share one float dtype, got {sorted(map(str, dtypes))}")
+    for name, shape in PARAM_SHAPES.items():
+        value = np.asarray(params[name])
+        if value.shape != shape:
+            raise InvalidInput(f"parameter {name} must have shape {shape}, got {value.shape}")
+        if not np.isfinite(value).all():
+            raise InvalidInput(f"parameter {name} contains NaN or infinity")
+    return {name: np.asarray(params[name]) for name in PARAM_SHAPES}
+
+
+class CNN:
+    """The article's convolutional network with its six parameter arrays.
+
+    The instance holds only the parameters; every call returns fresh arrays, so
+    one network can serve many threads at once.
+    """
+
+    def __init__(self, params: dict[str, Array]) -> None:
+        self.params: Params = check_params(params)
+
+    @classmethod
+    def random(cls, seed: int = 0, dtype: np.dtype | type = np.float32) -> CNN:
+        """A fresh network; the same seed gives the same parameters."""
+        return cls(init_params(np.random.default_rng(seed), dtype))
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.params["k1"].dtype
+
+    def forward(self, images: Array) -> Forward:
+        """The feedforward pass with everything it computed (for training and teaching)."""
+        return forward(self.params, as_images(images, self.dtype))
+
+    def predict_proba(self, images: Array) -> Array:
+        """(N, 28, 28) or (28, 28) images in [0, 1] -> (N, 10) softmax probabilities O."""
+        return self.forward(images).O
+
+    def predict(self, images: Array) -> Array:
+        """(N, 28, 28) or (28, 28) images -> (N,) the most probable digit of each."""
+        return self.predict_proba(images).argmax(axis=1)
+
+    def loss_and_gradients(self, images: Array, labels: Array) -> tuple[float, Params]:
+        """The mean cross-entropy of the batch and its gradient for every parameter."""
+        fw = self.forward(images)
+        y = as_labels(labels, len(fw.I))
+        return mean_loss(fw, y), backward(self.params, fw, y)
+
+    def feature_maps(self, image: Array) -> dict[str, Array]:
+        """One (28, 28) image -> its activations: C1 (6, 24, 24), P1 (6, 12, 12),
+        C2 (12, 8, 8), P2 (12, 4, 4), S (10,) and O (10,)."""
+        if np.shape(image) != IMAGE_SHAPE:
+            raise InvalidInput(f"expected one image of shape (28, 28), got {np.shape(image)}")
+        fw = self.forward(image)
+        return {name: getattr(fw, name)[0] for name in ("C1", "P1", "C2", "P2", "S", "O")}
+
+    def save(self, path: str | os.PathLike[str], metadata: dict[str, Any] | None = None) -> Path:
+        """Write the parameters to path (.npz) and metadata beside it (.json), each atomically.
+
+        The metadata gains the architecture and the .npz's SHA-256; returns the .npz path.
+        """
+        architecture = {
+            "layers": ARCHITECTURE,
+            "param_shapes": {name: list(shape) for name, shape in PARAM_SHAPES.items()},
+            "num_params": NUM_PARAMS,
+            "dtype": str(self.dtype),
+        }
+        return save_params(path, self.params, {"architecture": architecture, **(metadata or {})})

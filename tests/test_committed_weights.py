@@ -1,0 +1,49 @@
+"""The one golden test: the committed weights do what their metadata says on the MNIST test set."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+import model
+from model.evaluate import evaluate
+from tests.conftest import ROOT, WEIGHTS
+
+
+@pytest.fixture(scope="module")
+def committed():
+    return model.load(WEIGHTS), model.read_metadata(WEIGHTS)
+
+
+def test_metadata_describes_the_article_network(committed):
+    _, meta = committed
+    assert meta["architecture"]["num_params"] == 3898
+    assert meta["train_images"] == 60_000
+    assert meta["test_accuracy"] >= 0.985
+
+
+def test_committed_weights_reach_their_recorded_accuracy(committed, mnist):
+    net, meta = committed
+    ev = evaluate(net, mnist.test.images, mnist.test.labels)
+    assert ev.accuracy >= 0.985
+    # Another BLAS may round a borderline image the other way; allow two images of 10,000.
+    assert abs(ev.accuracy - meta["test_accuracy"]) <= 2 / 10_000
+    assert abs(ev.confusion - meta["confusion"]).sum() <= 4
+
+
+def test_the_evaluate_command_reports_accuracy_and_confusion(mnist_path):
+    result = subprocess.run([sys.executable, "-m", "model.evaluate", "--weights", str(WEIGHTS),
+                             "--data-dir", str(mnist_path)], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "accuracy 9" in result.stdout and "confusion (rows: true digit" in result.stdout
+
+
+def test_the_commands_fail_clearly_without_data(tmp_path):
+    for command in (["model.evaluate", "--weights", str(WEIGHTS)], ["model.train", "--epochs", "1"]):
+        result = subprocess.run([sys.executable, "-m", *command, "--data-dir", str(tmp_path / "none")],
+                                capture_output=True, text=True, cwd=tmp_path, timeout=300)
+        assert result.returncode == 2
+        assert "does not exist; point --data-dir or the MNIST_DIR" in result.stderr
+        assert "Traceback" not in result.stderr

@@ -1,0 +1,73 @@
+"""Training on real MNIST: it learns, it is deterministic, and --resume continues exactly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import model
+import model.train as train_module
+from model.mnist import to_float
+from model.train import CheckpointError, TrainConfig, train
+
+QUICK = TrainConfig(epochs=2, batch_size=32, lr=0.05, momentum=0.9, seed=0, limit=4000)
+
+
+@pytest.fixture(scope="module")
+def quick_run(mnist_path, tmp_path_factory):
+    out = tmp_path_factory.mktemp("quick") / "w"
+    metadata = train(QUICK, str(mnist_path), str(out))
+    return out, metadata
+
+
+def test_a_short_run_lowers_the_loss_and_beats_90_percent_on_held_out_images(quick_run, mnist):
+    out, metadata = quick_run
+    images, labels = to_float(mnist.train.images[:4000]), mnist.train.labels[:4000].astype(np.int64)
+    loss_before, _ = model.CNN.random(seed=QUICK.seed).loss_and_gradients(images, labels)
+    loss_after, _ = model.load(out).loss_and_gradients(images, labels)
+    assert loss_after < 0.5 * loss_before
+    assert metadata["test_accuracy"] > 0.90  # the 10,000 test images, none seen in training
+    assert metadata["history"][1]["train_loss"] < metadata["history"][0]["train_loss"]
+
+
+def test_metadata_records_what_made_the_weights(quick_run):
+    out, metadata = quick_run
+    on_disk = model.read_metadata(out)
+    assert on_disk["test_accuracy"] == metadata["test_accuracy"]
+    assert on_disk["hyperparameters"] == {"epochs": 2, "batch_size": 32, "lr": 0.05, "momentum": 0.9,
+                                          "seed": 0, "limit": 4000}
+    assert len(on_disk["per_class_accuracy"]) == 10 and len(on_disk["history"]) == 2
+    assert np.array(on_disk["confusion"]).sum() == 10_000
+    assert {"date", "numpy_version", "sha256", "architecture", "epochs"} <= set(on_disk)
+
+
+def test_the_same_seed_gives_the_same_weights(quick_run, mnist_path, tmp_path):
+    out, _ = quick_run
+    again = tmp_path / "again"
+    train(QUICK, str(mnist_path), str(again))
+    assert (tmp_path / "again.npz").read_bytes() == out.with_name("w.npz").read_bytes()
+
+
+def test_resume_after_a_crash_gives_the_same_weights(quick_run, mnist_path, tmp_path, monkeypatch):
+    out, _ = quick_run
+    real_save = train_module.save_checkpoint
+
+    def save_then_crash(*args, **kwargs):
+        real_save(*args, **kwargs)
+        raise KeyboardInterrupt  # killed right after the first epoch's checkpoint
+
+    monkeypatch.setattr(train_module, "save_checkpoint", save_then_crash)
+    with pytest.raises(KeyboardInterrupt):
+        train(QUICK, str(mnist_path), str(tmp_path / "w"))
+    assert not (tmp_path / "w.npz").exists()
+    monkeypatch.setattr(train_module, "save_checkpoint", real_save)
+    metadata = train(QUICK, str(mnist_path), str(tmp_path / "w"), resume=True)
+    assert [h["epoch"] for h in metadata["history"]] == [1, 2]
+    assert (tmp_path / "w.npz").read_bytes() == out.with_name("w.npz").read_bytes()
+
+
+def test_resume_refuses_different_settings(mnist_path, tmp_path):
+    tiny = TrainConfig(epochs=1, limit=64)
+    train(tiny, str(mnist_path), str(tmp_path / "w"))
+    with pytest.raises(CheckpointError, match=r"lr=0\.05 \(now 0\.1\)"):
+        train(TrainConfig(epochs=1, limit=64, lr=0.1), str(mnist_path), str(tmp_path / "w"), resume=True)
