@@ -1,0 +1,133 @@
+"""The FastAPI application: create_app(settings) loads the network once and maps errors to statuses."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+import model
+
+from .config import Settings, get_settings
+from .preprocessing import ImageTooLarge, InvalidImage, UnsupportedImage
+from .routes import TooManyImages, router
+from .service import Classifier
+
+log = logging.getLogger("app")
+
+
+class StartupError(RuntimeError):
+    """The service cannot start; the message says why (and what to do)."""
+
+
+def status_of(exc: Exception) -> int:
+    """Each kind of client mistake has one status code, decided here."""
+    if isinstance(exc, (ImageTooLarge, TooManyImages)):
+        return 413
+    if isinstance(exc, UnsupportedImage):
+        return 415
+    return 422
+
+
+def describe(exc: RequestValidationError) -> str:
+    """Pydantic's errors as one sentence a person can act on, without echoing the input back."""
+    parts = []
+    for error in exc.errors()[:5]:
+        where = ".".join(str(x) for x in error.get("loc", ()) if x != "body")
+        message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        if error.get("type") == "json_invalid":
+            message = f"the body is not valid JSON ({error.get('ctx', {}).get('error', 'parse error')})"
+        parts.append(f"{where}: {message}" if where else message)
+    more = len(exc.errors()) - 5
+    return "; ".join(parts) + (f"; and {more} more errors" if more > 0 else "")
+
+
+class BodyLimit:
+    """Refuse request bodies over max_bytes with 413, counting what arrives, not what is claimed."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            return await self._refuse(send)
+        chunks, size, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.max_bytes:
+                return await self._refuse(send)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, send: Send) -> None:
+        response = JSONResponse({"detail": f"the request body is larger than {self.max_bytes:,} bytes"}, 413)
+        await send({"type": "http.response.start", "status": 413, "headers": response.raw_headers})
+        await send({"type": "http.response.body", "body": response.body})
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            app.state.classifier = Classifier.load(settings.weights)
+        except model.WeightsError as e:
+            raise StartupError(f"cannot start: {e}. Point CNN_WEIGHTS at a weights file written by "
+                               "`python -m model.train`, or restore weights/ from git.") from None
+        log.info("serving %s (sha256 %s)", settings.weights, app.state.classifier.metadata["sha256"][:12])
+        yield
+
+    app = FastAPI(
+        title="NumPy CNN: handwritten digits",
+        version="0.1.0",
+        description="The convolutional network of 'A gentle explanation of Backpropagation in Convolutional "
+                    "Neural Network', written from scratch in NumPy and trained on MNIST. Send a digit, get the "
+                    "softmax probabilities and, if you like, what every layer saw.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.include_router(router)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(status_code=422, content={"detail": describe(exc)})
+
+    @app.exception_handler(InvalidImage)
+    @app.exception_handler(TooManyImages)
+    @app.exception_handler(model.InvalidInput)
+    async def _client_mistake(_: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse(status_code=status_of(exc), content={"detail": str(exc)})
+
+    @app.exception_handler(Exception)
+    async def _our_mistake(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return JSONResponse(status_code=500, content={"detail": "internal error; it has been logged"})
+
+    if settings.static_dir.is_dir():
+        app.mount("/", StaticFiles(directory=settings.static_dir, html=True), name="static")
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    return app

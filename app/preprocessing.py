@@ -1,0 +1,185 @@
+"""Drawings and image files -> the 28x28 grids MNIST is made of.
+
+MNIST's digits were made by fitting the ink's bounding box into 20x20 pixels
+(aspect ratio kept, anti-aliased) and placing that in a 28x28 field so that the
+centre of mass sits at the centre. `normalize` does the same to any drawing:
+
+  1. find the ink's bounding box (pixels above a tenth of the darkest ink),
+  2. resample the box so its longer side is 100 pixels, by area averaging
+     (each new pixel is the mean of the old pixels it covers),
+  3. widen strokes thinner than MNIST's (about 11% of the digit's longer side)
+     with a square maximum filter, so a fine pen on a big canvas still looks
+     like MNIST's pencil,
+  4. resample again so the longer side is 20 pixels (area averaging: anti-aliased),
+  5. stretch the ink so its darkest pixel is 1, as in MNIST,
+  6. place it in 28x28 so its centre of mass falls on pixel (14, 14), the mean
+     centre of mass of MNIST's digits, moved by whole pixels only.
+
+static/js/normalize.js follows these steps line for line, so the page and the
+service turn the same drawing into the same grid (the browser tests check it).
+Rounding is floor(x + 0.5) in both, never Python's round-half-to-even.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+from PIL import Image, UnidentifiedImageError
+
+GRID = 28  # MNIST's field
+BOX = 20  # the ink's bounding box is fitted into BOX x BOX
+FINE = 100  # the intermediate resolution at which strokes are measured and widened
+STROKE = 0.11  # MNIST's typical stroke width, as a fraction of the digit's longer side
+CENTRE = 14.0  # where MNIST's centres of mass lie, in pixel indices
+INK_THRESHOLD = 0.1  # of the darkest ink: fainter pixels don't extend the bounding box
+BLANK_LEVEL = 0.05  # no pixel inkier than this: nothing was drawn
+
+IMAGE_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")
+MAX_PIXELS = 4096 * 4096  # larger images are refused before they are decoded (decompression bombs)
+MAX_DRAWING_SIDE = 1024  # rows and columns of a raw drawing sent as JSON numbers
+WORK_SIDE = 1024  # larger images are first reduced by a whole factor to at most this side
+
+
+class InvalidImage(ValueError):
+    """An image or drawing that cannot be made into a digit; the message says why (422)."""
+
+
+class EmptyDrawing(InvalidImage):
+    """No ink at all: a blank canvas or a blank image."""
+
+
+class UnsupportedImage(InvalidImage):
+    """A file that is not one of IMAGE_FORMATS (415)."""
+
+
+class ImageTooLarge(InvalidImage):
+    """An image with more than MAX_PIXELS pixels (413)."""
+
+
+def half_up(x: float) -> int:
+    return math.floor(x + 0.5)
+
+
+def area_weights(n_out: int, n_in: int) -> np.ndarray:
+    """(n_out, n_in): row i averages the input cells that output cell i covers, by overlap."""
+    scale = n_in / n_out
+    lo = np.arange(n_out)[:, None] * scale  # output cell i spans [lo, hi) in input coordinates
+    hi = lo + scale
+    j = np.arange(n_in)[None, :]
+    overlap = np.clip(np.minimum(hi, j + 1) - np.maximum(lo, j), 0, None)
+    return overlap / scale
+
+
+def resample(image: np.ndarray, side: int) -> np.ndarray:
+    """Area-average image so that its longer side is `side` pixels, the aspect ratio kept."""
+    h, w = image.shape
+    th = max(1, half_up(h * side / max(h, w)))
+    tw = max(1, half_up(w * side / max(h, w)))
+    return area_weights(th, h) @ image @ area_weights(tw, w).T
+
+
+def stroke_width(ink: np.ndarray) -> float:
+    """The mean width of the strokes: twice the inked area over its perimeter (a band of
+    width t and length L has area tL and perimeter about 2L)."""
+    inked = ink > INK_THRESHOLD * ink.max()
+    edges = (inked[1:] != inked[:-1]).sum() + (inked[:, 1:] != inked[:, :-1]).sum()
+    edges += inked[0].sum() + inked[-1].sum() + inked[:, 0].sum() + inked[:, -1].sum()
+    return 2 * inked.sum() / max(edges, 1)
+
+
+def max_filter(image: np.ndarray, k: int) -> np.ndarray:
+    """Each pixel the maximum of the k x k square around it (k odd); the image grows by k - 1."""
+    padded = np.pad(image, k - 1)
+    rows = sliding_window_view(padded, k, axis=0).max(axis=-1)
+    return sliding_window_view(rows, k, axis=1).max(axis=-1)
+
+
+def normalize(ink: np.ndarray) -> np.ndarray:
+    """(H, W) ink in [0, 1] (1 = ink) -> (28, 28) float32 in [0, 1], an MNIST-like digit."""
+    ink = np.asarray(ink, dtype=np.float64)
+    darkest = ink.max(initial=0.0)
+    if darkest < BLANK_LEVEL:
+        raise EmptyDrawing("the drawing is blank: draw a digit first")
+
+    # 1. the bounding box of the ink
+    inked = ink > INK_THRESHOLD * darkest
+    rows, cols = np.flatnonzero(inked.any(axis=1)), np.flatnonzero(inked.any(axis=0))
+    box = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+
+    # 2.-3. at a fixed fine resolution, thin strokes widened to MNIST's width
+    fine = resample(box, FINE)
+    missing = STROKE * FINE - stroke_width(fine)
+    k = 2 * half_up(missing / 2) + 1
+    if k > 1:
+        fine = max_filter(fine, k)
+
+    # 4.-5. the longer side made BOX pixels, the darkest pixel 1
+    digit = resample(fine, BOX)  # (th, tw)
+    digit /= digit.max()
+
+    # 6. the centre of mass moved to (14, 14), keeping the digit inside the field
+    th, tw = digit.shape
+    mass = digit.sum()
+    cy = (digit.sum(axis=1) * np.arange(th)).sum() / mass
+    cx = (digit.sum(axis=0) * np.arange(tw)).sum() / mass
+    top = min(max(half_up(CENTRE - cy), 0), GRID - th)
+    left = min(max(half_up(CENTRE - cx), 0), GRID - tw)
+    grid = np.zeros((GRID, GRID))
+    grid[top : top + th, left : left + tw] = digit
+    return grid.astype(np.float32)
+
+
+def decode_image(data: bytes) -> np.ndarray:
+    """An image file's bytes -> (H, W) ink in [0, 1], whatever the colours.
+
+    Light-on-dark and dark-on-light both work: the background is the median of the
+    border pixels, and ink is whatever differs from it. Transparent pixels count
+    as background, so strokes on a transparent canvas work too.
+    """
+    if not data:
+        raise InvalidImage("the file is empty")
+    try:
+        image = Image.open(io.BytesIO(data))
+    except UnidentifiedImageError:
+        raise UnsupportedImage(f"not an image in a supported format ({', '.join(IMAGE_FORMATS)})") from None
+    except (OSError, ValueError, SyntaxError) as e:
+        raise InvalidImage(f"the image is truncated or damaged: {e}") from None
+    if image.format not in IMAGE_FORMATS:
+        raise UnsupportedImage(f"{image.format} images are not supported; use one of {', '.join(IMAGE_FORMATS)}")
+    width, height = image.size
+    if width * height > MAX_PIXELS:
+        raise ImageTooLarge(f"the image has {width}x{height} pixels; the limit is {MAX_PIXELS:,} pixels")
+    if width == 0 or height == 0:
+        raise InvalidImage("the image has no pixels")
+    try:
+        image.seek(0)  # the first frame of an animation
+        image.load()
+        factor = math.ceil(max(width, height) / WORK_SIDE)  # the work is then at most WORK_SIDE a side
+        rgba = image.convert("RGBA")
+        if factor > 1:
+            rgba = rgba.reduce(factor)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+        raise InvalidImage(f"the image is truncated or damaged: {e}") from None
+    pixels = np.asarray(rgba, dtype=np.float64) / 255
+    return ink_of(pixels)
+
+
+def ink_of(rgba: np.ndarray) -> np.ndarray:
+    """(H, W, 4) RGBA in [0, 1] -> (H, W) ink in [0, 1]."""
+    lightness = rgba[..., :3] @ np.array([0.299, 0.587, 0.114])  # ITU-R 601 luma, as Pillow's "L"
+    alpha = rgba[..., 3]
+    if alpha.min() < 1:
+        # Put the strokes on the background they contrast with: dark strokes on white, light on black.
+        opaque_lightness = (lightness * alpha).sum() / max(alpha.sum(), 1e-12)
+        background = 1.0 if opaque_lightness < 0.5 else 0.0
+        lightness = alpha * lightness + (1 - alpha) * background
+    border = np.concatenate([lightness[0], lightness[-1], lightness[:, 0], lightness[:, -1]])
+    paper = float(np.median(border))
+    if paper > 0.5:  # dark ink on light paper
+        ink, paper_ink = 1 - lightness, 1 - paper
+    else:
+        ink, paper_ink = lightness, paper
+    return np.clip((ink - paper_ink) / max(1 - paper_ink, 1e-12), 0, 1)

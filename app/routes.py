@@ -1,0 +1,107 @@
+"""Thin endpoints: validate (schemas), predict (service), answer (schemas)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import numpy as np
+from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
+
+import model
+
+from .config import Settings
+from .schemas import (
+    BatchItem,
+    BatchRequest,
+    BatchResponse,
+    ErrorResponse,
+    Health,
+    Kernels,
+    ModelInfo,
+    PredictRequest,
+    PredictResponse,
+)
+from .service import Classifier
+
+
+class TooManyImages(ValueError):
+    """More images in one batch than the service takes (413)."""
+
+
+def get_classifier(request: Request) -> Classifier:
+    return request.app.state.classifier
+
+
+def get_settings_dep(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+ClassifierDep = Annotated[Classifier, Depends(get_classifier)]
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+
+ERRORS = {
+    413: {"model": ErrorResponse, "description": "the request, image or batch is too large"},
+    415: {"model": ErrorResponse, "description": "the file is not a supported image format"},
+    422: {"model": ErrorResponse, "description": "the input is malformed, out of range or blank"},
+}
+
+router = APIRouter()
+
+
+@router.post("/predict", response_model=PredictResponse, response_model_exclude_none=True,
+             responses={k: ERRORS[k] for k in (413, 422)}, summary="Classify one 28x28 grid (or a raw drawing)")
+def predict(req: PredictRequest, clf: ClassifierDep) -> PredictResponse:
+    """The digit in `image`, with the ten softmax probabilities; with `feature_maps`,
+    the activations of every layer as well; with `normalize`, the drawing is first
+    made MNIST-like (a blank drawing is a 422)."""
+    p = clf.predict(req.grid(), feature_maps=req.feature_maps, normalized=req.normalize)
+    return PredictResponse.of(p, with_input=req.feature_maps or req.normalize)
+
+
+@router.post("/predict/image", response_model=PredictResponse, response_model_exclude_none=True,
+             responses=ERRORS, summary="Classify an image file (PNG, JPEG, GIF, BMP, WebP)")
+def predict_image(clf: ClassifierDep,
+                  file: Annotated[UploadFile, File(description="the image, any size up to the pixel limit")],
+                  feature_maps: Annotated[bool, Query(description="also return the feature maps")] = False,
+                  ) -> PredictResponse:
+    """The image is always normalised like MNIST: dark-on-light or light-on-dark, any size,
+    the ink cropped, fitted into 20x20 and centred by its mass in 28x28."""
+    p = clf.predict_file(file.file.read(), feature_maps=feature_maps)
+    return PredictResponse.of(p, with_input=True)
+
+
+@router.post("/predict/batch", response_model=BatchResponse, responses={k: ERRORS[k] for k in (413, 422)},
+             summary="Classify many 28x28 grids at once")
+def predict_batch(req: BatchRequest, clf: ClassifierDep, settings: SettingsDep) -> BatchResponse:
+    """One answer per image, in order, from a single forward pass. At most `max_batch`
+    images per call (see GET /model)."""
+    if len(req.images) > settings.max_batch:
+        raise TooManyImages(f"{len(req.images)} images in one call; the limit is {settings.max_batch}")
+    O = clf.predict_batch(req.grids(), normalized=req.normalize)
+    return BatchResponse(predictions=[BatchItem(label=int(o.argmax()), probabilities=o.astype(np.float64).tolist())
+                                      for o in O])
+
+
+@router.get("/model", response_model=ModelInfo, summary="What network answers, and how it was trained")
+def model_info(clf: ClassifierDep, settings: SettingsDep) -> ModelInfo:
+    meta = clf.metadata
+    return ModelInfo(
+        architecture=meta["architecture"]["layers"],
+        parameters=model.NUM_PARAMS,
+        param_shapes={k: list(v) for k, v in model.PARAM_SHAPES.items()},
+        sha256=meta["sha256"],
+        weights_file=clf.weights_path.name,
+        max_batch=settings.max_batch,
+        max_body_bytes=settings.max_body_bytes,
+        metadata={k: v for k, v in meta.items() if k not in ("architecture", "sha256")},
+    )
+
+
+@router.get("/model/kernels", response_model=Kernels, summary="The convolution kernels and biases")
+def kernels(clf: ClassifierDep) -> Kernels:
+    return Kernels(**{k: clf.net.params[k].astype(np.float64).tolist() for k in ("k1", "b1", "k2", "b2")})
+
+
+@router.get("/healthz", response_model=Health, summary="Liveness and readiness")
+def healthz(clf: ClassifierDep) -> Health:
+    return Health(status="ok", model_loaded=True, sha256=clf.metadata["sha256"])

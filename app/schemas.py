@@ -1,0 +1,147 @@
+"""Request and response models: the only place where JSON meets arrays."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, Strict, model_validator
+
+from .preprocessing import MAX_DRAWING_SIDE
+from .service import Prediction
+
+Number = Annotated[float, Strict()]  # JSON numbers only: no strings, no booleans
+Grid = list[list[Number]]
+MAP_DECIMALS = 5  # feature maps are for looking at: 5 decimals keep the answers small
+
+EXAMPLE_GRID = [[0.0] * 28 for _ in range(4)] + [[0.0] * 13 + [1.0] * 2 + [0.0] * 13 for _ in range(20)] + [
+    [0.0] * 28 for _ in range(4)]  # a "1"
+
+
+def grid_to_array(rows: list[list[float]], *, exact_28: bool, what: str = "image") -> np.ndarray:
+    """Rows of numbers -> a (H, W) float array, or ValueError saying what is wrong with it."""
+    if not rows or not rows[0]:
+        raise ValueError(f"{what} is empty; send rows of numbers in [0, 1]")
+    width = len(rows[0])
+    for r, row in enumerate(rows):
+        if len(row) != width:
+            raise ValueError(f"{what} row {r} has {len(row)} numbers but row 0 has {width}; rows must be equally long")
+    if exact_28 and (len(rows), width) != (28, 28):
+        raise ValueError(f"{what} must be 28 rows of 28 numbers, got {len(rows)} rows of {width} "
+                         "(send \"normalize\": true to have a drawing of another size normalised)")
+    if max(len(rows), width) > MAX_DRAWING_SIDE:
+        raise ValueError(f"{what} is {len(rows)}x{width}; at most {MAX_DRAWING_SIDE} rows and columns")
+    grid = np.array(rows, dtype=np.float64)
+    bad = ~np.isfinite(grid)
+    if bad.any():
+        r, c = np.argwhere(bad)[0]
+        raise ValueError(f"{what} holds {grid[r, c]} at row {r}, column {c}; values must be finite numbers")
+    outside = (grid < 0) | (grid > 1)
+    if outside.any():
+        r, c = np.argwhere(outside)[0]
+        hint = " (divide 0..255 pixels by 255)" if grid.max() > 1 else ""
+        raise ValueError(f"{what} holds {grid[r, c]:g} at row {r}, column {c}; values must lie in [0, 1], "
+                         f"0 = background and 1 = ink{hint}")
+    return grid
+
+
+class PredictRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "examples": [{"image": EXAMPLE_GRID, "feature_maps": False, "normalize": False}]})
+
+    image: Grid = Field(description="28 rows of 28 numbers in [0, 1], 0 = background, 1 = ink (as MNIST); "
+                                    f"any size up to {MAX_DRAWING_SIDE}x{MAX_DRAWING_SIDE} with normalize")
+    feature_maps: Annotated[bool, Strict()] = Field(False, description="also return C1, P1, C2, P2, S and input")
+    normalize: Annotated[bool, Strict()] = Field(False, description="first make the drawing MNIST-like: "
+                                                 "crop, fit into 20x20, centre the mass in 28x28")
+
+    _grid: np.ndarray = PrivateAttr()
+
+    @model_validator(mode="after")
+    def _check_grid(self) -> PredictRequest:
+        self._grid = grid_to_array(self.image, exact_28=not self.normalize)
+        return self
+
+    def grid(self) -> np.ndarray:
+        return self._grid
+
+
+class BatchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"images": [EXAMPLE_GRID]}]})
+
+    images: list[Grid] = Field(description="28x28 grids in [0, 1]; the maximum count is in GET /model")
+    normalize: Annotated[bool, Strict()] = Field(False, description="normalise each drawing like MNIST first")
+
+    _grids: list[np.ndarray] = PrivateAttr()
+
+    @model_validator(mode="after")
+    def _check_grids(self) -> BatchRequest:
+        if not self.images:
+            raise ValueError("images is empty; send at least one 28x28 grid")
+        self._grids = [grid_to_array(g, exact_28=not self.normalize, what=f"images[{i}]")
+                       for i, g in enumerate(self.images)]
+        return self
+
+    def grids(self) -> list[np.ndarray]:
+        return self._grids
+
+
+class FeatureMaps(BaseModel):
+    C1: list[list[list[float]]] = Field(description="(6, 24, 24) after the first convolution and ReLU")
+    P1: list[list[list[float]]] = Field(description="(6, 12, 12) after the first max-pool")
+    C2: list[list[list[float]]] = Field(description="(12, 8, 8) after the second convolution and ReLU")
+    P2: list[list[list[float]]] = Field(description="(12, 4, 4) after the second max-pool")
+    S: list[float] = Field(description="(10,) the scores before the softmax")
+
+
+class PredictResponse(BaseModel):
+    label: int = Field(description="the most probable digit")
+    probabilities: list[float] = Field(description="O, the softmax output: 10 numbers summing to 1")
+    feature_maps: FeatureMaps | None = Field(None, description="with feature_maps=true")
+    input: list[list[float]] | None = Field(None, description="the 28x28 grid the network saw; with "
+                                            "feature_maps=true or after normalisation")
+
+    @classmethod
+    def of(cls, p: Prediction, *, with_input: bool) -> PredictResponse:
+        maps = None
+        if p.maps is not None:
+            maps = FeatureMaps(**{k: np.round(v.astype(np.float64), MAP_DECIMALS).tolist() for k, v in p.maps.items()})
+        return cls(label=p.label, probabilities=p.probabilities.astype(np.float64).tolist(), feature_maps=maps,
+                   input=np.round(p.input.astype(np.float64), MAP_DECIMALS).tolist() if with_input else None)
+
+
+class BatchItem(BaseModel):
+    label: int
+    probabilities: list[float]
+
+
+class BatchResponse(BaseModel):
+    predictions: list[BatchItem]
+
+
+class ModelInfo(BaseModel):
+    architecture: list[str]
+    parameters: int
+    param_shapes: dict[str, list[int]]
+    sha256: str
+    weights_file: str
+    max_batch: int
+    max_body_bytes: int
+    metadata: dict[str, Any] = Field(description="how the weights were made: test accuracy, settings, date...")
+
+
+class Kernels(BaseModel):
+    k1: list[list[list[float]]] = Field(description="(6, 5, 5) the first layer's kernels")
+    b1: list[float]
+    k2: list[list[list[list[float]]]] = Field(description="(12, 6, 5, 5)")
+    b2: list[float]
+
+
+class Health(BaseModel):
+    status: str
+    model_loaded: bool
+    sha256: str
+
+
+class ErrorResponse(BaseModel):
+    detail: str

@@ -1,0 +1,60 @@
+"""The classifier behind the routes: pre-process -> the network -> a prediction of NumPy arrays."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import model
+from model import CNN
+
+from .preprocessing import decode_image, normalize
+
+MAP_NAMES = ("C1", "P1", "C2", "P2", "S")
+
+
+@dataclass(frozen=True)
+class Prediction:
+    label: int
+    probabilities: np.ndarray  # (10,), the softmax output O
+    input: np.ndarray  # (28, 28), what the network saw
+    maps: dict[str, np.ndarray] | None  # C1 P1 C2 P2 S, when asked for
+
+
+class Classifier:
+    """The loaded network and what is known about it. Read-only, so threads may share it."""
+
+    def __init__(self, net: CNN, metadata: dict[str, Any], weights_path: Path) -> None:
+        self.net = net
+        self.metadata = metadata
+        self.weights_path = weights_path
+
+    @classmethod
+    def load(cls, weights_path: Path) -> Classifier:
+        """Load and verify the weights (SHA-256 against their metadata), then run one warm-up pass."""
+        net = model.load(weights_path)  # raises model.WeightsError, saying what is wrong
+        metadata = model.read_metadata(weights_path)
+        net.predict_proba(np.zeros((28, 28), dtype=net.dtype))
+        return cls(net, metadata, weights_path)
+
+    def predict(self, grid: np.ndarray, *, feature_maps: bool = False, normalized: bool = False) -> Prediction:
+        """One (H, W) grid in [0, 1]; normalised like MNIST first when asked (any H, W then)."""
+        image = normalize(grid) if normalized else grid
+        if feature_maps:
+            maps = self.net.feature_maps(image)
+            probabilities = maps.pop("O")
+            return Prediction(int(probabilities.argmax()), probabilities, np.asarray(image), maps)
+        probabilities = self.net.predict_proba(image)[0]
+        return Prediction(int(probabilities.argmax()), probabilities, np.asarray(image), None)
+
+    def predict_file(self, data: bytes, *, feature_maps: bool = False) -> Prediction:
+        """An image file (PNG, JPEG, GIF, BMP, WebP), always normalised like MNIST."""
+        return self.predict(decode_image(data), feature_maps=feature_maps, normalized=True)
+
+    def predict_batch(self, grids: list[np.ndarray], *, normalized: bool = False) -> np.ndarray:
+        """Many grids in one forward pass -> (N, 10) probabilities."""
+        images = np.stack([normalize(g) for g in grids] if normalized else grids)
+        return self.net.predict_proba(images)

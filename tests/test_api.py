@@ -1,0 +1,289 @@
+"""The service through HTTP: every endpoint against the network called directly, and every bad input."""
+
+from __future__ import annotations
+
+import io
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+import model
+from app.config import Settings
+from app.main import StartupError, create_app
+from app.preprocessing import MAX_PIXELS, normalize
+from tests.conftest import ROOT
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    """A random network: the service must answer exactly what the network answers, trained or not."""
+    path = tmp_path_factory.mktemp("weights") / "random"
+    return model.CNN.random(seed=11).save(path, {"test_accuracy": 0.1})
+
+
+@pytest.fixture(scope="module")
+def net(weights):
+    return model.load(weights)
+
+
+@pytest.fixture(scope="module")
+def client(weights):
+    with TestClient(create_app(Settings(weights=weights, max_body_bytes=1_000_000, max_batch=8))) as c:
+        yield c
+
+
+@pytest.fixture
+def digit(rng) -> np.ndarray:
+    grid = np.zeros((28, 28))
+    grid[6:22, 12:16] = rng.random((16, 4))  # a rough "1" with grey ink
+    return grid
+
+
+def png_bytes(array: np.ndarray, mode: str = "L") -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(array, mode=mode).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def assert_same_probabilities(answer: dict, expected: np.ndarray) -> None:
+    assert answer["label"] == int(expected.argmax())
+    assert np.allclose(answer["probabilities"], expected, rtol=1e-6, atol=1e-7)
+
+
+# --- the endpoints, each against the network called directly ---
+
+
+def test_predict_matches_the_network(client, net, digit):
+    r = client.post("/predict", json={"image": digit.tolist()})
+    assert r.status_code == 200, r.text
+    assert set(r.json()) == {"label", "probabilities"}
+    assert_same_probabilities(r.json(), net.predict_proba(digit)[0])
+
+
+def test_predict_with_feature_maps_returns_every_layer(client, net, digit):
+    r = client.post("/predict", json={"image": digit.tolist(), "feature_maps": True})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    maps = net.feature_maps(digit)
+    assert_same_probabilities(body, maps["O"])
+    for name, shape in {"C1": (6, 24, 24), "P1": (6, 12, 12), "C2": (12, 8, 8), "P2": (12, 4, 4), "S": (10,)}.items():
+        got = np.array(body["feature_maps"][name])
+        assert got.shape == shape
+        assert np.allclose(got, maps[name], atol=1e-5), name
+    assert np.allclose(body["input"], digit, atol=1e-5)
+
+
+def test_predict_normalizes_a_raw_drawing_of_any_size(client, net):
+    drawing = np.zeros((200, 150))
+    drawing[20:180, 60:80] = 1.0
+    r = client.post("/predict", json={"image": drawing.tolist(), "normalize": True})
+    assert r.status_code == 200, r.text
+    expected_input = normalize(drawing)
+    assert np.allclose(r.json()["input"], expected_input, atol=1e-5)
+    assert_same_probabilities(r.json(), net.predict_proba(expected_input)[0])
+
+
+def test_predict_image_normalizes_the_file(client, net):
+    canvas = np.full((280, 280), 255, np.uint8)  # black ink on white paper
+    canvas[40:240, 120:150] = 0
+    r = client.post("/predict/image", files={"file": ("one.png", png_bytes(canvas), "image/png")})
+    assert r.status_code == 200, r.text
+    expected_input = normalize(1 - canvas / 255)
+    assert np.allclose(r.json()["input"], expected_input, atol=1e-5)
+    assert_same_probabilities(r.json(), net.predict_proba(expected_input)[0])
+    with_maps = client.post("/predict/image?feature_maps=true", files={"file": ("one.png", png_bytes(canvas))})
+    assert set(with_maps.json()["feature_maps"]) == {"C1", "P1", "C2", "P2", "S"}
+
+
+def test_batch_gives_one_answer_per_image_in_order(client, net, rng):
+    images = rng.random((5, 28, 28))
+    r = client.post("/predict/batch", json={"images": images.tolist()})
+    assert r.status_code == 200, r.text
+    predictions = r.json()["predictions"]
+    assert len(predictions) == 5
+    for answer, expected in zip(predictions, net.predict_proba(images)):
+        assert_same_probabilities(answer, expected)
+
+
+def test_model_describes_the_network_and_its_weights(client, weights):
+    body = client.get("/model").json()
+    assert body["parameters"] == 3898
+    assert body["param_shapes"]["k2"] == [12, 6, 5, 5]
+    assert body["sha256"] == model.read_metadata(weights)["sha256"]
+    assert body["metadata"]["test_accuracy"] == 0.1
+    assert body["max_batch"] == 8
+    assert "conv 6x5x5 + ReLU -> 6x24x24" in body["architecture"]
+
+
+def test_kernels_are_the_networks(client, net):
+    body = client.get("/model/kernels").json()
+    assert np.allclose(body["k1"], net.params["k1"]) and np.allclose(body["k2"], net.params["k2"])
+
+
+def test_health(client):
+    assert client.get("/healthz").json()["status"] == "ok"
+
+
+def test_openapi_documents_every_endpoint_with_examples(client):
+    spec = client.get("/openapi.json").json()
+    assert {"/predict", "/predict/image", "/predict/batch", "/model", "/model/kernels", "/healthz"} <= set(spec["paths"])
+    schemas = spec["components"]["schemas"]
+    assert schemas["PredictRequest"]["examples"] and schemas["BatchRequest"]["examples"]
+    assert client.get("/docs").status_code == 200
+
+
+def test_concurrent_requests_answer_as_sequential_ones(client, rng):
+    grids = [rng.random((28, 28)).tolist() for _ in range(24)]
+    ask = lambda g: client.post("/predict", json={"image": g, "feature_maps": True}).json()  # noqa: E731
+    sequential = [ask(g) for g in grids]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        concurrent = list(pool.map(ask, grids))
+    assert concurrent == sequential
+
+
+# --- bad input: a clear 4xx, and the service keeps serving ---
+
+GOOD = {"image": [[0.0] * 28] * 10 + [[0.0] * 10 + [1.0] * 8 + [0.0] * 10] * 8 + [[0.0] * 28] * 10}
+
+
+def bad_json_cases():
+    row = [0.0] * 28
+    return [
+        ("not json", "{image: oops", "not valid JSON"),
+        ("no image", {}, "image: Field required"),
+        ("27 rows", {"image": [row] * 27}, "28 rows of 28 numbers, got 27 rows of 28"),
+        ("ragged rows", {"image": [row] * 27 + [row[:5]]}, "row 27 has 5 numbers"),
+        ("empty", {"image": []}, "image is empty"),
+        ("flat list", {"image": row}, "valid list"),
+        ("strings", {"image": [["0.5"] * 28] * 28}, "valid number"),
+        ("booleans", {"image": [[True] * 28] * 28}, "valid number"),
+        ("nulls", {"image": [[None] * 28] * 28}, "valid number"),
+        ("NaN", '{"image": [' + ",".join(["[" + ",".join(["NaN"] * 28) + "]"] * 28) + "]}", "finite"),
+        ("Infinity", '{"image": [' + ",".join(["[" + ",".join(["Infinity"] * 28) + "]"] * 28) + "]}", "finite"),
+        ("0..255", {"image": [[255] * 28] * 28}, "values must lie in [0, 1], 0 = background and 1 = ink (divide"),
+        ("negative", {"image": [[-0.1] * 28] * 28}, "[0, 1]"),
+        ("unknown field", {**GOOD, "featuremaps": True}, "featuremaps: Extra inputs are not permitted"),
+        ("flag as string", {**GOOD, "feature_maps": "yes"}, "feature_maps: Input should be a valid boolean"),
+        ("blank drawing", {"image": [row] * 28, "normalize": True}, "blank"),
+        ("huge drawing", {"image": [[0.0] * 1500] * 2, "normalize": True}, "at most 1024 rows and columns"),
+    ]
+
+
+@pytest.mark.parametrize("name, body, message", bad_json_cases(), ids=[c[0] for c in bad_json_cases()])
+def test_bad_json_gets_422_with_a_reason_and_the_service_goes_on(client, name, body, message):
+    if isinstance(body, str):
+        r = client.post("/predict", content=body, headers={"Content-Type": "application/json"})
+    else:
+        r = client.post("/predict", json=body)
+    assert r.status_code == 422, r.text
+    assert message in r.json()["detail"]
+    assert "Traceback" not in r.text and len(r.text) < 2000  # no echo of a whole image back
+    assert client.post("/predict", json=GOOD).status_code == 200
+
+
+def image_bytes(fmt: str, size=(64, 64), mode="L") -> bytes:
+    buf = io.BytesIO()
+    image = Image.new(mode, size, 255)
+    image.paste(0, (20, 10, 40, 54))
+    image.save(buf, format=fmt)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(
+    "name, data, status, message",
+    [
+        ("empty file", b"", 422, "empty"),
+        ("text file", b"hello, this is not an image", 415, "not an image in a supported format"),
+        ("TIFF", image_bytes("TIFF"), 415, "TIFF images are not supported"),
+        ("truncated PNG", image_bytes("PNG")[:60], 422, "truncated or damaged"),
+        ("truncated JPEG", image_bytes("JPEG")[:300], 422, "truncated or damaged"),
+        ("blank PNG", png_bytes(np.full((50, 50), 255, np.uint8)), 422, "blank"),
+    ],
+    ids=lambda v: v if isinstance(v, str) and len(v) < 20 else "",
+)
+def test_bad_images_get_a_4xx_with_a_reason(client, name, data, status, message):
+    r = client.post("/predict/image", files={"file": ("f", data)})
+    assert r.status_code == status, r.text
+    assert message in r.json()["detail"]
+    assert client.post("/predict", json=GOOD).status_code == 200
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "GIF", "BMP", "WEBP"])
+def test_every_supported_format_is_read(client, fmt):
+    r = client.post("/predict/image", files={"file": (f"d.{fmt.lower()}", image_bytes(fmt))})
+    assert r.status_code == 200, r.text
+
+
+def test_a_decompression_bomb_is_refused_before_decoding(client):
+    side = int(MAX_PIXELS**0.5) + 1  # a small file of a huge image
+    buf = io.BytesIO()
+    Image.new("1", (side, side), 0).save(buf, format="PNG")
+    assert len(buf.getvalue()) < 1_000_000
+    r = client.post("/predict/image", files={"file": ("bomb.png", buf.getvalue())})
+    assert r.status_code == 413
+    assert f"the limit is {MAX_PIXELS:,} pixels" in r.json()["detail"]
+
+
+def test_a_missing_file_field_is_named(client):
+    r = client.post("/predict/image", files={"picture": ("d.png", image_bytes("PNG"))})
+    assert r.status_code == 422 and "file: Field required" in r.json()["detail"]
+
+
+def test_bodies_over_the_limit_get_413(client):
+    big = b"x" * 1_000_001
+    r = client.post("/predict/image", files={"file": ("big.png", big)})
+    assert r.status_code == 413 and "larger than 1,000,000 bytes" in r.json()["detail"]
+
+    def chunks():  # no Content-Length: the limit must hold for what actually arrives
+        for _ in range(11):
+            yield b"x" * 100_000
+
+    r = client.post("/predict", content=chunks(), headers={"Content-Type": "application/json"})
+    assert r.status_code == 413
+    assert client.post("/predict", json=GOOD).status_code == 200
+
+
+def test_batches_over_the_limit_or_with_a_bad_image_are_refused(client, rng):
+    r = client.post("/predict/batch", json={"images": rng.random((9, 28, 28)).tolist()})
+    assert r.status_code == 413 and "9 images in one call; the limit is 8" in r.json()["detail"]
+    images = rng.random((3, 28, 28)).tolist()
+    images[2] = images[2][:20]
+    r = client.post("/predict/batch", json={"images": images})
+    assert r.status_code == 422 and "images[2] must be 28 rows" in r.json()["detail"]
+    r = client.post("/predict/batch", json={"images": []})
+    assert r.status_code == 422 and "at least one" in r.json()["detail"]
+
+
+# --- start-up ---
+
+
+def test_startup_refuses_missing_weights(tmp_path):
+    with pytest.raises(StartupError, match=r"not found.*CNN_WEIGHTS"):
+        with TestClient(create_app(Settings(weights=tmp_path / "none.npz"))):
+            pass
+
+
+def test_startup_refuses_damaged_weights(tmp_path, weights):
+    damaged = tmp_path / "damaged.npz"
+    data = bytearray(weights.read_bytes())
+    data[100] ^= 0x01
+    damaged.write_bytes(bytes(data))
+    damaged.with_suffix(".json").write_text(weights.with_suffix(".json").read_text())
+    with pytest.raises(StartupError, match="SHA-256"):
+        with TestClient(create_app(Settings(weights=damaged))):
+            pass
+
+
+def test_the_default_settings_serve_the_committed_weights(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)  # started from anywhere
+    from app.config import Settings as S
+
+    assert S.from_env().weights == ROOT / "weights" / "cnn.npz"
+    monkeypatch.setenv("CNN_WEIGHTS", "/elsewhere/w.npz")
+    assert str(S.from_env().weights) == "/elsewhere/w.npz"
+    monkeypatch.setenv("CNN_MAX_BATCH", "lots")
+    with pytest.raises(ValueError, match="CNN_MAX_BATCH must be a whole number"):
+        S.from_env()
