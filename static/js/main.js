@@ -1,0 +1,154 @@
+// The page: the drawing pad -> normalisation -> POST /predict -> every layer painted.
+import * as api from "./api.js";
+import { Sketchpad } from "./draw.js";
+import { EmptyDrawing, inkOfPixels, normalize } from "./normalize.js";
+import {
+  clearMap, enableHover, gradientCss, makeBars, makeGallery, maxOf, paintBars, paintMap, paintThumbnail,
+} from "./render.js";
+
+const $ = (selector) => document.querySelector(selector);
+const LAYERS = { C1: [6, 24], P1: [6, 12], C2: [12, 8], P2: [12, 4] }; // maps and their side
+const THROTTLE_MS = 60;  // at most one prediction per 60 ms while drawing
+const RETRY_MS = 3000;   // while the server is away
+
+const galleries = Object.fromEntries(
+  Object.entries(LAYERS).map(([name, [count, side]]) => [name, makeGallery($(`#maps-${name}`), count, side, name)]),
+);
+const kernelCanvases = makeGallery($("#kernels"), 6, 5, "kernel k1");
+const inputCanvas = $("#input");
+const bars = makeBars($("#bars"));
+const pad = new Sketchpad($("#pad"), changed);
+
+// --- live predictions: one request at a time, the newest drawing next, stale answers dropped ---
+
+let inFlight = null;      // the AbortController of the request under way
+let pending = false;      // the drawing changed while a request was under way
+let timer = null;         // a send waiting for the throttle
+let lastSentAt = -Infinity;
+let changedAt = 0;        // when the drawing last changed
+window.cnnMetrics = [];   // { latency, final }: from a change of the drawing to its answer on screen
+
+function changed({ final }) {
+  changedAt = performance.now();
+  if (final && inFlight) { inFlight.abort(); inFlight = null; } // its answer is for a drawing now gone
+  if (pad.isEmpty) { clearTimeout(timer); timer = null; showBlank(); return; }
+  schedule(final);
+}
+
+function schedule(final = false) {
+  if (inFlight) { pending = true; return; }
+  const wait = final ? 0 : lastSentAt + THROTTLE_MS - performance.now();
+  clearTimeout(timer);
+  timer = wait > 0 ? setTimeout(send, wait) : (send(), null);
+}
+
+async function send() {
+  timer = null;
+  pending = false;
+  let grid;
+  try {
+    grid = normalize(inkOfPixels(pad.pixels()));
+  } catch (e) {
+    if (e instanceof EmptyDrawing) return showBlank();
+    throw e;
+  }
+  const controller = (inFlight = new AbortController());
+  const drawnAt = changedAt, final = !pad.current;
+  lastSentAt = performance.now();
+  try {
+    const result = await api.predict(grid, { signal: controller.signal });
+    if (controller.signal.aborted) return;
+    show(result);
+    window.cnnMetrics.push({ latency: performance.now() - drawnAt, final: final && drawnAt === changedAt });
+    setStatus(null);
+  } catch (e) {
+    if (e.name === "AbortError") return;
+    if (e instanceof api.ServerUnreachable) {
+      setStatus("offline", "Can't reach the server. Is it running (<code>python -m app</code>)? " +
+                           "Your drawing is kept; trying again every few seconds.");
+      setTimeout(() => { if (!pad.isEmpty && !inFlight) schedule(true); }, RETRY_MS);
+    } else {
+      setStatus("error", e.message);
+    }
+  } finally {
+    if (inFlight === controller) inFlight = null;
+    if (pending && !pad.isEmpty) schedule();
+  }
+}
+
+// --- what the page shows ---
+
+function show({ label, probabilities, input, feature_maps: maps }) {
+  paintMap(inputCanvas, input, 1, { name: "input" });
+  for (const [name, canvases] of Object.entries(galleries)) {
+    const vmax = maxOf(maps[name]);
+    canvases.forEach((canvas, i) => paintMap(canvas, maps[name][i], vmax, { name: `${name}[${i}]` }));
+    $(`#vmax-${name}`).textContent = vmax.toFixed(2);
+  }
+  paintBars(bars, probabilities, label);
+  $("#answer").textContent = label;
+  $("#confidence").textContent = `${(100 * probabilities[label]).toFixed(1)}% sure`;
+  $("#live").textContent = `The network reads ${label}, ${(100 * probabilities[label]).toFixed(0)} percent sure.`;
+  document.body.dataset.state = "predicted";
+}
+
+function showBlank() {
+  clearMap(inputCanvas);
+  Object.values(galleries).flat().forEach(clearMap);
+  Object.keys(LAYERS).forEach((name) => { $(`#vmax-${name}`).textContent = "–"; });
+  paintBars(bars, null, null);
+  $("#answer").textContent = "?";
+  $("#confidence").textContent = "draw a digit";
+  $("#live").textContent = "The pad is empty.";
+  document.body.dataset.state = "blank";
+}
+
+function setStatus(kind, html) {
+  const status = $("#status");
+  status.hidden = !kind;
+  status.className = kind ? `status ${kind}` : "status";
+  if (kind) status.innerHTML = html;
+}
+
+// --- controls ---
+
+$("#clear").addEventListener("click", () => pad.clear());
+$("#undo").addEventListener("click", () => pad.undo());
+document.addEventListener("keydown", (e) => {
+  if (e.target.closest("input, textarea, select")) return;
+  if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "z") { e.preventDefault(); pad.undo(); }
+  else if (!e.ctrlKey && !e.metaKey && ["Delete", "Backspace", "c", "C"].includes(e.key)) { e.preventDefault(); pad.clear(); }
+});
+enableHover(document.body, $("#tooltip"));
+document.querySelectorAll(".legend").forEach((el) => { el.style.background = gradientCss(el.dataset.diverging === "true"); });
+
+async function loadExtras() {
+  try {
+    const info = await api.modelInfo();
+    const accuracy = (100 * info.metadata.test_accuracy).toFixed(2);
+    $("#model-facts").textContent = `${info.parameters.toLocaleString("en")} parameters · ${accuracy}% on MNIST's 10,000 test digits`;
+    const { k1 } = await api.kernels();
+    const kmax = maxOf(k1.map((k) => k.map((row) => row.map(Math.abs))));
+    kernelCanvases.forEach((canvas, i) => paintMap(canvas, k1[i], kmax, { diverging: true, name: `k1[${i}]` }));
+    const { digits, source } = await api.samples();
+    const list = $("#samples");
+    list.title = source;
+    for (const digit of digits) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "sample";
+      button.setAttribute("aria-label", `Load a sample ${digit.label} from MNIST's test set (image ${digit.index})`);
+      const canvas = document.createElement("canvas");
+      paintThumbnail(canvas, digit.pixels);
+      button.append(canvas);
+      button.addEventListener("click", () => pad.loadGrid(digit.pixels));
+      list.append(button);
+    }
+  } catch (e) {
+    setStatus("offline", "Can't reach the server, so the network's details are missing. Is it running " +
+                         "(<code>python -m app</code>)? Reload the page once it is.");
+  }
+}
+
+showBlank();
+loadExtras();
