@@ -143,6 +143,8 @@ def decode_image(data: bytes) -> np.ndarray:
         raise InvalidImage("the file is empty")
     try:
         image = Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError as e:  # Pillow's own, larger limit, checked on opening
+        raise ImageTooLarge(f"the image is far too large ({e}); the limit is {MAX_PIXELS:,} pixels") from None
     except UnidentifiedImageError:
         raise UnsupportedImage(f"not an image in a supported format ({', '.join(IMAGE_FORMATS)})") from None
     except (OSError, ValueError, SyntaxError) as e:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
 from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
@@ -39,7 +39,7 @@ def get_settings_dep(request: Request) -> Settings:
 ClassifierDep = Annotated[Classifier, Depends(get_classifier)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
-ERRORS = {
+ERRORS: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorResponse, "description": "the request, image or batch is too large"},
     415: {"model": ErrorResponse, "description": "the file is not a supported image format"},
     422: {"model": ErrorResponse, "description": "the input is malformed, out of range or blank"},

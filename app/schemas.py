@@ -14,7 +14,7 @@ Number = Annotated[float, Strict()]  # JSON numbers only: no strings, no boolean
 Grid = list[list[Number]]
 MAP_DECIMALS = 5  # feature maps are for looking at: 5 decimals keep the answers small
 
-EXAMPLE_GRID = [[0.0] * 28 for _ in range(4)] + [[0.0] * 13 + [1.0] * 2 + [0.0] * 13 for _ in range(20)] + [
+EXAMPLE_GRID: Any = [[0.0] * 28 for _ in range(4)] + [[0.0] * 13 + [1.0] * 2 + [0.0] * 13 for _ in range(20)] + [
     [0.0] * 28 for _ in range(4)]  # a "1"
 
 
@@ -94,7 +94,12 @@ class FeatureMaps(BaseModel):
     S: list[float] = Field(description="(10,) the scores before the softmax")
 
 
+EXAMPLE_PROBABILITIES: Any = [0.0001, 0.9962, 0.0004, 0.0, 0.0012, 0.0, 0.0003, 0.0011, 0.0007, 0.0]
+
+
 class PredictResponse(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"label": 1, "probabilities": EXAMPLE_PROBABILITIES}]})
+
     label: int = Field(description="the most probable digit")
     probabilities: list[float] = Field(description="O, the softmax output: 10 numbers summing to 1")
     feature_maps: FeatureMaps | None = Field(None, description="with feature_maps=true")
@@ -116,10 +121,23 @@ class BatchItem(BaseModel):
 
 
 class BatchResponse(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"predictions": [{"label": 1, "probabilities": EXAMPLE_PROBABILITIES}]}]})
+
     predictions: list[BatchItem]
 
 
 class ModelInfo(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "architecture": ["input 28x28", "conv 6x5x5 + ReLU -> 6x24x24", "max-pool 2x2 -> 6x12x12",
+                         "conv 12x6x5x5 + ReLU -> 12x8x8", "max-pool 2x2 -> 12x4x4", "flatten -> 192",
+                         "fully connected 10 + softmax"],
+        "parameters": 3898,
+        "param_shapes": {"k1": [6, 5, 5], "b1": [6], "k2": [12, 6, 5, 5], "b2": [12], "w": [10, 192], "b": [10]},
+        "sha256": "fb0c3cf0805ea3bdf37b56b7b1d161cc75cee5ac1c298812bc01e9c73aa76a55",
+        "weights_file": "cnn.npz", "max_batch": 256, "max_body_bytes": 8388608,
+        "metadata": {"test_accuracy": 0.9885, "epochs": 20, "date": "2026-11-27T19:03:36+00:00"}}]})
+
     architecture: list[str]
     parameters: int
     param_shapes: dict[str, list[int]]
@@ -131,6 +149,9 @@ class ModelInfo(BaseModel):
 
 
 class Kernels(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "k1": [[[0.1] * 5] * 5] * 6, "b1": [0.0] * 6, "k2": [[[[0.1] * 5] * 5] * 6] * 12, "b2": [0.0] * 12}]})
+
     k1: list[list[list[float]]] = Field(description="(6, 5, 5) the first layer's kernels")
     b1: list[float]
     k2: list[list[list[list[float]]]] = Field(description="(12, 6, 5, 5)")
@@ -138,10 +159,17 @@ class Kernels(BaseModel):
 
 
 class Health(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "status": "ok", "model_loaded": True,
+        "sha256": "fb0c3cf0805ea3bdf37b56b7b1d161cc75cee5ac1c298812bc01e9c73aa76a55"}]})
+
     status: str
     model_loaded: bool
     sha256: str
 
 
 class ErrorResponse(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"detail": "image must be 28 rows of 28 numbers, got 27 rows of 28"}]})
+
     detail: str

@@ -14,8 +14,8 @@ import argparse
 import platform
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -94,8 +94,8 @@ def main() -> None:
     for batch in (1, 32, 256):
         images = rng.random((batch, 28, 28)).astype(np.float32)
         labels = rng.integers(0, 10, batch)
-        infer = best_of(lambda: net.predict_proba(images)) / batch
-        step = best_of(lambda: backward(net.params, forward(net.params, images), labels)) / batch
+        infer = best_of(lambda x=images: net.predict_proba(x)) / batch
+        step = best_of(lambda x=images, y=labels: backward(net.params, forward(net.params, x), y)) / batch
         if args.torch:
             t_infer, t_step = torch_step(batch)
             rows.append((f"{batch}, float32", "PyTorch CPU", best_of(t_infer) / batch, infer,

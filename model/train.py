@@ -18,7 +18,7 @@ import platform
 import sys
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -155,7 +155,7 @@ def train(cfg: TrainConfig, data_dir: str | None, out: str, resume: bool = False
         "optimizer": "mini-batch SGD, momentum, cosine learning-rate decay to 0",
         "history": history,
         "seconds_training": round(sum(h["seconds"] for h in history), 1),
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "numpy_version": np.__version__,
         "python_version": platform.python_version(),
     }

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -104,7 +106,7 @@ def test_batch_gives_one_answer_per_image_in_order(client, net, rng):
     assert r.status_code == 200, r.text
     predictions = r.json()["predictions"]
     assert len(predictions) == 5
-    for answer, expected in zip(predictions, net.predict_proba(images)):
+    for answer, expected in zip(predictions, net.predict_proba(images), strict=True):
         assert_same_probabilities(answer, expected)
 
 
@@ -129,9 +131,12 @@ def test_health(client):
 
 def test_openapi_documents_every_endpoint_with_examples(client):
     spec = client.get("/openapi.json").json()
-    assert {"/predict", "/predict/image", "/predict/batch", "/model", "/model/kernels", "/healthz"} <= set(spec["paths"])
+    endpoints = {"/predict", "/predict/image", "/predict/batch", "/model", "/model/kernels", "/healthz"}
+    assert endpoints <= set(spec["paths"])
     schemas = spec["components"]["schemas"]
-    assert schemas["PredictRequest"]["examples"] and schemas["BatchRequest"]["examples"]
+    for name in ("PredictRequest", "BatchRequest", "PredictResponse", "BatchResponse", "ModelInfo", "Kernels",
+                 "Health", "ErrorResponse"):
+        assert schemas[name]["examples"], name
     assert client.get("/docs").status_code == 200
 
 
@@ -227,6 +232,17 @@ def test_a_decompression_bomb_is_refused_before_decoding(client):
     assert f"the limit is {MAX_PIXELS:,} pixels" in r.json()["detail"]
 
 
+def test_a_file_declaring_a_gigantic_image_is_refused(client):
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 20_000, 20_000, 8, 0, 0, 0, 0))
+    r = client.post("/predict/image", files={"file": ("bomb.png", header + chunk(b"IEND", b""))})
+    assert r.status_code == 413
+    assert f"the limit is {MAX_PIXELS:,} pixels" in r.json()["detail"]
+    assert client.post("/predict", json=GOOD).status_code == 200
+
+
 def test_a_missing_file_field_is_named(client):
     r = client.post("/predict/image", files={"picture": ("d.png", image_bytes("PNG"))})
     assert r.status_code == 422 and "file: Field required" in r.json()["detail"]
@@ -279,11 +295,9 @@ def test_startup_refuses_damaged_weights(tmp_path, weights):
 
 def test_the_default_settings_serve_the_committed_weights(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)  # started from anywhere
-    from app.config import Settings as S
-
-    assert S.from_env().weights == ROOT / "weights" / "cnn.npz"
+    assert Settings.from_env().weights == ROOT / "weights" / "cnn.npz"
     monkeypatch.setenv("CNN_WEIGHTS", "/elsewhere/w.npz")
-    assert str(S.from_env().weights) == "/elsewhere/w.npz"
+    assert str(Settings.from_env().weights) == "/elsewhere/w.npz"
     monkeypatch.setenv("CNN_MAX_BATCH", "lots")
     with pytest.raises(ValueError, match="CNN_MAX_BATCH must be a whole number"):
-        S.from_env()
+        Settings.from_env()

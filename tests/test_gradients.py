@@ -48,7 +48,7 @@ def test_batch_gradient_is_the_mean_of_the_articles_per_image_gradients(batch):
     net, images, labels = batch
     loss, grads = net.loss_and_gradients(images, labels)
     per_image = []
-    for I, label in zip(images, labels):
+    for I, label in zip(images, labels, strict=True):
         fw = forward_one(net.params, I)
         per_image.append((loss_one(fw, label), backward_one(net.params, fw, label)))
     assert loss == pytest.approx(np.mean([L for L, _ in per_image]), rel=1e-12)
