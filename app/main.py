@@ -19,7 +19,7 @@ from .preprocessing import ImageTooLarge, InvalidImage, UnsupportedImage
 from .routes import TooManyImages, router
 from .service import Classifier
 
-log = logging.getLogger("app")
+log = logging.getLogger("uvicorn.error")  # uvicorn configures this one: our lines appear beside its own
 
 
 class StartupError(RuntimeError):
