@@ -13,8 +13,6 @@ from model import CNN
 
 from .preprocessing import decode_image, normalize
 
-MAP_NAMES = ("C1", "P1", "C2", "P2", "S")
-
 
 @dataclass(frozen=True)
 class Prediction:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from .network import CNN, NUM_PARAMS, PARAM_SHAPES, Forward, InvalidInput, backward, forward
-from .weights import WeightsError, read_metadata
+from .weights import WeightsError, load_params, read_metadata
 
 
 def load(path: str | os.PathLike[str], *, verify: bool = True) -> CNN:
@@ -14,8 +14,6 @@ def load(path: str | os.PathLike[str], *, verify: bool = True) -> CNN:
     With verify, its SHA-256 must match the metadata beside it. Raises WeightsError
     when the file is missing, damaged or not a network of the article's shapes.
     """
-    from .weights import load_params
-
     try:
         return CNN(load_params(path, verify=verify))
     except InvalidInput as e:

@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from .evaluate import evaluate
 from .mnist import MNISTError, load_mnist, to_float
-from .network import CNN, Params, as_labels, backward, forward, mean_loss
+from .network import CNN, PARAM_SHAPES, Params, as_labels, backward, forward, mean_loss
 from .weights import atomic_write_bytes, npz_bytes, paths
 
 
@@ -76,7 +76,7 @@ def load_checkpoint(path: Path, cfg: TrainConfig) -> tuple[CNN, Params, int, lis
     try:
         with np.load(path, allow_pickle=False) as z:
             state = json.loads(z["state"].item())
-            net = CNN({k: z[k] for k in ("k1", "b1", "k2", "b2", "w", "b")})
+            net = CNN({k: z[k] for k in PARAM_SHAPES})
             velocity = {k: z[f"velocity_{k}"] for k in net.params}
     except (OSError, KeyError, ValueError) as e:
         raise CheckpointError(f"cannot read checkpoint {path}: {e}") from None
