@@ -1,4 +1,8 @@
-"""python -m app [--host H] [--port P] [--workers N] [--weights PATH]: serve the network."""
+"""python -m app [--host H] [--port P] [--workers N] [--weights PATH]: serve the network.
+
+Each option's default comes from the environment (CNN_HOST, CNN_PORT, CNN_WORKERS, CNN_WEIGHTS,
+CNN_LOG_LEVEL), so that a container is configured without changing its command.
+"""
 
 from __future__ import annotations
 
@@ -14,13 +18,21 @@ from .config import Settings
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m app", description=__doc__.split(":")[1].strip())
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on [%(default)s]")
-    parser.add_argument("--port", type=int, default=8000, help="[%(default)s]")
-    parser.add_argument("--workers", type=int, default=1, help="worker processes [%(default)s]")
+    parser = argparse.ArgumentParser(prog="python -m app", description="serve the network.")
+    env = os.environ.get
+    parser.add_argument("--host", default=env("CNN_HOST", "127.0.0.1"), help="address to listen on [%(default)s]")
+    parser.add_argument("--port", type=int, default=env("CNN_PORT", "8000"), help="[%(default)s]")
+    parser.add_argument("--workers", type=int, default=env("CNN_WORKERS", "1"), help="worker processes [%(default)s]")
     parser.add_argument("--weights", help="weights file (.npz) [$CNN_WEIGHTS, else the committed weights/cnn.npz]")
-    parser.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
-    args = parser.parse_args(argv)
+    parser.add_argument("--log-level", default=env("CNN_LOG_LEVEL", "info"),
+                        choices=("critical", "error", "warning", "info", "debug"))
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:
+        return int(e.code or 0)
+    if args.workers < 1 or not 0 <= args.port <= 65535:
+        print("error: cannot start: --workers must be at least 1 and --port within 0..65535", file=sys.stderr)
+        return 2
     if args.weights:
         os.environ["CNN_WEIGHTS"] = os.path.abspath(args.weights)  # the workers build their settings from it
     try:

@@ -7,7 +7,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = Path(__file__).resolve().parent
+
+
+def _bundled(name: str) -> Path:
+    """app/<name> in an installed package (see pyproject.toml), else <name>/ at the top of the source tree."""
+    installed = PACKAGE / name
+    return installed if installed.is_dir() else PACKAGE.parent / name
 
 
 def _int_env(name: str, default: int) -> int:
@@ -27,8 +33,8 @@ def _int_env(name: str, default: int) -> int:
 class Settings:
     """Every knob of the service; each can be set by the environment variable in its comment."""
 
-    weights: Path = ROOT / "weights" / "cnn.npz"  # CNN_WEIGHTS
-    static_dir: Path = ROOT / "static"  # CNN_STATIC_DIR
+    weights: Path = _bundled("weights") / "cnn.npz"  # CNN_WEIGHTS
+    static_dir: Path = _bundled("static")  # CNN_STATIC_DIR
     max_body_bytes: int = 8 * 1024 * 1024  # CNN_MAX_BODY_BYTES: larger requests get 413
     max_batch: int = 256  # CNN_MAX_BATCH: images per /predict/batch call
     max_drawing_side: int = 1024  # CNN_MAX_DRAWING_SIDE: rows and columns of a raw JSON drawing

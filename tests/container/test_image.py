@@ -1,0 +1,123 @@
+"""The Dockerfile, built unchanged by a real (sandboxed) Docker engine, and the container it makes, run.
+
+Slow (a Debian root file system, a build, a run: about three minutes), so marked `container`;
+`python -m pytest -m "not container"` leaves it out on a developer's machine. CI runs it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import urllib.request
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from model.mnist import to_float
+from tests.conftest import ROOT
+from tests.e2e.conftest import ARTIFACTS, free_port
+
+from .docker_sandbox import Engine, base_image, missing_requirements, sandboxed_engine
+
+pytestmark = pytest.mark.container
+DOCKERFILE = ROOT / "Dockerfile"
+IMAGE = "numpy-cnn:test"
+STOP_GRACE_SECONDS = 10
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[Engine]:
+    reason = missing_requirements()
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    with sandboxed_engine() as engine:
+        yield engine
+
+
+@pytest.fixture(scope="module")
+def image(engine: Engine) -> dict:
+    engine.import_debian_base(base_image(DOCKERFILE))
+    started = time.monotonic()
+    engine.docker("build", "--network=host", "--tag", IMAGE, str(ROOT), timeout=900)
+    build_seconds = time.monotonic() - started
+    (details,) = json.loads(engine.docker("image", "inspect", IMAGE).stdout)
+    details["build_seconds"] = build_seconds
+    return details
+
+
+def get_json(url: str, body: dict | None = None, timeout: float = 5) -> dict:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return json.loads(response.read())
+
+
+def test_the_image_is_configured_to_serve_safely(image: dict) -> None:
+    config = image["Config"]
+    assert config["User"] and config["User"].split(":")[0] not in ("", "0", "root")
+    assert "8000/tcp" in config["ExposedPorts"]
+    assert "/healthz" in " ".join(config["Healthcheck"]["Test"])
+    env = dict(item.split("=", 1) for item in config["Env"])
+    assert env["CNN_HOST"] == "0.0.0.0" and env["CNN_PORT"] == "8000"
+
+
+def test_the_runtime_holds_no_compiler_pip_tests_or_sources(engine: Engine, image: dict) -> None:
+    probe = (
+        "import shutil, pathlib, importlib.util as u;"
+        "print(pathlib.Path('/opt/cnn/bin/pip').exists(), shutil.which('gcc'),"
+        "u.find_spec('pytest'), u.find_spec('tqdm'),"
+        "pathlib.Path('/src').exists(), any(pathlib.Path('/opt/cnn').rglob('__pycache__')), pathlib.Path.cwd())"
+    )
+    out = engine.docker("run", "--rm", "--network=none", IMAGE, "python", "-c", probe).stdout.split()
+    assert out == ["False", "None", "None", "None", "False", "False", "/tmp"]
+
+
+def test_the_container_serves_the_model_reports_healthy_and_stops_cleanly(engine: Engine, image: dict, mnist) -> None:
+    port = free_port()
+    started = time.monotonic()
+    engine.docker("run", "--detach", "--name", "cnn-under-test", "--network=host",
+                  "--env", "CNN_HOST=127.0.0.1", "--env", f"CNN_PORT={port}", IMAGE)
+    url = f"http://127.0.0.1:{port}"
+    while True:
+        try:
+            health = get_json(f"{url}/healthz", timeout=1)
+            break
+        except OSError:
+            assert time.monotonic() - started < 60, engine.docker("logs", "cnn-under-test").stderr
+            time.sleep(0.1)
+    seconds_to_healthz = time.monotonic() - started
+    assert health["status"] == "ok"
+
+    # A real MNIST test digit, sent as the page sends it.
+    images, labels = to_float(mnist.test.images[:8], np.float64), mnist.test.labels[:8]
+    answers = [get_json(f"{url}/predict", {"image": image.round(4).tolist()}) for image in images]
+    assert [a["label"] for a in answers] == labels.tolist()
+    assert np.allclose([sum(a["probabilities"]) for a in answers], 1.0)
+    with urllib.request.urlopen(f"{url}/", timeout=5) as page:
+        assert b"<canvas" in page.read()
+
+    # Docker's own health check, which runs inside the container with nothing but Python.
+    health_format = "{{.State.Health.Status}}"
+    while (status := engine.docker("inspect", "-f", health_format, "cnn-under-test").stdout.strip()) != "healthy":
+        assert status == "starting" and time.monotonic() - started < 90, status
+        time.sleep(1)
+
+    stopping = time.monotonic()
+    engine.docker("stop", "--time", str(STOP_GRACE_SECONDS), "cnn-under-test", timeout=60)
+    seconds_to_stop = time.monotonic() - stopping
+    state = json.loads(engine.docker("inspect", "-f", "{{json .State}}", "cnn-under-test").stdout)
+    logs = engine.docker("logs", "cnn-under-test").stderr
+    assert state["ExitCode"] == 0 and not state["OOMKilled"], (state, logs)
+    assert seconds_to_stop < STOP_GRACE_SECONDS, "SIGTERM was not heeded; docker had to kill the container"
+    assert "Finished server process" in logs
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "container.json").write_text(json.dumps({
+        "base": base_image(DOCKERFILE), "user": image["Config"]["User"], "image_bytes": image["Size"],
+        "build_seconds": round(image["build_seconds"], 1), "seconds_to_healthz": round(seconds_to_healthz, 2),
+        "seconds_to_stop": round(seconds_to_stop, 2),
+    }, indent=2) + "\n")
