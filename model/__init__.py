@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from .memory import reuse_freed_memory
 from .network import CNN, NUM_PARAMS, PARAM_SHAPES, Forward, InvalidInput, backward, forward
 from .weights import WeightsError, load_params, read_metadata
 
@@ -31,4 +32,5 @@ __all__ = [
     "forward",
     "load",
     "read_metadata",
+    "reuse_freed_memory",
 ]

@@ -15,8 +15,10 @@ from model.layers import (
     maxpool2_grad,
     relu,
     relu_grad,
+    rows_of,
     softmax,
     softmax_cross_entropy_grad,
+    toeplitz,
 )
 from tests.numeric import numeric_grad, relative_error
 
@@ -43,7 +45,7 @@ def test_layers_keep_dtype(rng, dtype):
     S = conv2d(x, k, b)
     P, I = maxpool2(relu(S))
     assert S.dtype == P.dtype == dtype
-    assert conv2d_grad_x(S, k).dtype == conv2d_grad_k(S, x, (5, 5)).dtype == dtype
+    assert conv2d_grad_x(S, k, x.shape).dtype == conv2d_grad_k(S, rows_of(x, (5, 5))).dtype == dtype
     assert softmax(rng.normal(size=(3, 10)).astype(dtype)).dtype == dtype
 
 
@@ -51,9 +53,24 @@ def test_conv2d_gradients_match_numeric(rng):
     x, k, b = rng.normal(size=(2, 3, 7, 7)), rng.normal(size=(4, 3, 3, 3)), rng.normal(size=4)
     G = rng.normal(size=(2, 4, 5, 5))  # L = sum(S * G)  =>  dL/dS = G
     loss = lambda: float((conv2d(x, k, b) * G).sum())  # noqa: E731
-    assert relative_error(conv2d_grad_k(G, x, (3, 3)), numeric_grad(loss, k)) < GRAD_RTOL
+    assert relative_error(conv2d_grad_k(G, rows_of(x, (3, 3))), numeric_grad(loss, k)) < GRAD_RTOL
     assert relative_error(conv2d_grad_b(G), numeric_grad(loss, b)) < GRAD_RTOL
-    assert relative_error(conv2d_grad_x(G, k), numeric_grad(loss, x)) < GRAD_RTOL
+    assert relative_error(conv2d_grad_x(G, k, x.shape), numeric_grad(loss, x)) < GRAD_RTOL
+
+
+def test_the_banded_matrix_holds_each_kernel_row_sliding_along_the_input_row(rng):
+    k = rng.normal(size=(2, 3, 5, 4))
+    T = toeplitz(k, W=9)  # Wo = 6
+    assert T.shape == (5 * 3 * 9, 2 * 6)
+    for m, n, p, q, v in np.ndindex(2, 3, 5, 4, 6):
+        assert T[(p * 3 + n) * 9 + q + v, m * 6 + v] == k[m, n, p, q]
+    assert np.count_nonzero(T) == k.size * 6  # nothing else: the band and zeros
+
+
+def test_conv2d_handles_inputs_stored_in_any_order(rng):
+    x, k, b = rng.normal(size=(2, 3, 9, 8)), rng.normal(size=(4, 3, 5, 3)), rng.normal(size=4)
+    for stored in (x, np.asfortranarray(x), x.transpose(0, 2, 1, 3).copy().transpose(0, 2, 1, 3), x[:, ::-1][:, ::-1]):
+        assert np.allclose(conv2d(stored, k, b), conv2d_loops(x, k, b), rtol=1e-12, atol=1e-12)
 
 
 def test_relu_and_its_gradient_leave_inputs_alone(rng):
