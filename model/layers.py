@@ -7,11 +7,9 @@ equation numbers refer to ../shared/seed/backprop-in-cnn.md ("the article").
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 Array = np.ndarray
 
@@ -51,28 +49,30 @@ def rows_of(x: Array, kernel_size: tuple[int, int]) -> Patches:
     Ho = H - kh + 1
     x_hcw = np.ascontiguousarray(x.transpose(0, 2, 1, 3))  # (N, H, C, W): free if already stored so
     s = x_hcw.itemsize
-    blocks = as_strided(x_hcw, (N, Ho, kh * C * W), (H * C * W * s, C * W * s, s), writeable=False)
+    # Output row u reads rows u..u+kh-1: a block that starts one input row (C*W numbers) after the last.
+    blocks = np.ndarray((N, Ho, kh * C * W), x_hcw.dtype, buffer=x_hcw, strides=(H * C * W * s, C * W * s, s))
     return Patches(blocks.reshape(N * Ho, kh * C * W), (N, C, H, W), (kh, kernel_size[1]))
 
 
-@lru_cache(maxsize=16)
-def _band(M: int, C: int, kh: int, kw: int, W: int) -> Array:
-    """Where k[m, n, p, q] goes in the flattened T, for every output column v: (M, C, kh, kw, Wo) indices."""
+def _band(T: Array, kernel_shape: tuple[int, int, int, int], W: int) -> Array:
+    """The band of T as a (kh, C, kw, M, Wo) view: [p, n, q, m, v] is where k[m, n, p, q] meets output column v.
+
+    That element is row (p*C + n)*W + q + v, column m*Wo + v of T, so each index moves it by a
+    fixed step through T's memory and the band is a strided view: no index arrays, no copies.
+    """
+    M, C, kh, kw = kernel_shape
     Wo = W - kw + 1
-    m, n, p, q, v = np.ogrid[:M, :C, :kh, :kw, :Wo]
-    row = (p * C + n) * W + q + v  # input pixel x[n, u+p, q+v] within the block of output row u
-    col = m * Wo + v  # output pixel S[m, u, v] within output row u
-    band = row * (M * Wo) + col
-    band.flags.writeable = False
-    return band
+    row = M * Wo * T.itemsize  # one row of T, in bytes
+    s = T.itemsize
+    return np.ndarray((kh, C, kw, M, Wo), T.dtype, buffer=T,
+                      strides=(C * W * row, W * row, row, Wo * s, row + s))
 
 
 def toeplitz(k: Array, W: int) -> Array:
     """k (M, C, kh, kw) -> T (kh*C*W, M*Wo), so that (X T)[(N, u), (m, v)] = sum k[m, n, p, q] x[N, n, u+p, q+v]."""
     M, C, kh, kw = k.shape
-    band = _band(M, C, kh, kw, W)
     T = np.zeros((kh * C * W, M * (W - kw + 1)), dtype=k.dtype)
-    T.ravel()[band.ravel()] = np.broadcast_to(k[..., None], band.shape).ravel()
+    _band(T, k.shape, W)[...] = k.transpose(2, 1, 3, 0)[..., None]
     return T
 
 
@@ -110,8 +110,8 @@ def conv2d_grad_k(dLS: Array, patches: Patches) -> Array:
     """
     M, C = dLS.shape[1], patches.x_shape[1]
     dLT = patches.X.T @ _rows(dLS)
-    band = _band(M, C, *patches.kernel_size, patches.x_shape[3])
-    return dLT.ravel()[band].sum(axis=-1)
+    band = _band(dLT, (M, C, *patches.kernel_size), patches.x_shape[3])  # (kh, C, kw, M, Wo)
+    return band.sum(axis=-1).transpose(3, 1, 0, 2)
 
 
 def conv2d_grad_b(dLS: Array) -> Array:
