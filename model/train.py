@@ -26,6 +26,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .evaluate import evaluate
+from .memory import reuse_freed_memory
 from .mnist import MNISTError, load_mnist, to_float
 from .network import CNN, PARAM_SHAPES, Params, as_labels, backward, forward, mean_loss
 from .weights import atomic_write_bytes, npz_bytes, paths
@@ -188,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.epochs < 1 or args.batch_size < 1 or args.lr <= 0 or not 0 <= args.momentum < 1:
         parser.error("need epochs >= 1, batch size >= 1, lr > 0 and 0 <= momentum < 1")
     cfg = TrainConfig(args.epochs, args.batch_size, args.lr, args.momentum, args.seed, args.limit)
+    reuse_freed_memory()  # 1.3-2x faster steps; see model/memory.py
     try:
         train(cfg, args.data_dir, args.out, resume=args.resume, plots_dir=args.plots)
     except (MNISTError, CheckpointError) as e:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import struct
 import zlib
@@ -134,10 +135,26 @@ def test_openapi_documents_every_endpoint_with_examples(client):
     endpoints = {"/predict", "/predict/image", "/predict/batch", "/model", "/model/kernels", "/healthz"}
     assert endpoints <= set(spec["paths"])
     schemas = spec["components"]["schemas"]
-    for name in ("PredictRequest", "BatchRequest", "PredictResponse", "BatchResponse", "ModelInfo", "Kernels",
+    predict_body = spec["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert predict_body["examples"] and predict_body["properties"]["maps_encoding"]["enum"] == ["json", "float16"]
+    for name in ("BatchRequest", "PredictResponse", "BatchResponse", "ModelInfo", "Kernels",
                  "Health", "ErrorResponse"):
         assert schemas[name]["examples"], name
     assert client.get("/docs").status_code == 200
+
+
+def test_feature_maps_in_float16_decode_to_the_json_numbers(client, rng):
+    grid = rng.random((28, 28)).round(3).tolist()
+    as_json = client.post("/predict", json={"image": grid, "feature_maps": True}).json()
+    compact = client.post("/predict", json={"image": grid, "feature_maps": True, "maps_encoding": "float16"}).json()
+    assert compact["label"] == as_json["label"] and compact["probabilities"] == as_json["probabilities"]
+    for name, value in [*compact["feature_maps"].items(), ("input", compact["input"])]:
+        decoded = np.frombuffer(base64.b64decode(value["float16"]), "<f2").reshape(value["shape"])
+        expected = np.array(as_json["input"] if name == "input" else as_json["feature_maps"][name])
+        assert decoded.shape == expected.shape
+        assert np.allclose(decoded, expected, rtol=1e-3, atol=1e-3), name
+    bad = client.post("/predict", json={"image": grid, "maps_encoding": "float64"})
+    assert bad.status_code == 422 and "maps_encoding" in bad.json()["detail"]
 
 
 def test_concurrent_requests_answer_as_sequential_ones(client, rng):
@@ -162,7 +179,7 @@ def bad_json_cases():
         ("27 rows", {"image": [row] * 27}, "28 rows of 28 numbers, got 27 rows of 28"),
         ("ragged rows", {"image": [row] * 27 + [row[:5]]}, "row 27 has 5 numbers"),
         ("empty", {"image": []}, "image is empty"),
-        ("flat list", {"image": row}, "valid list"),
+        ("flat list", {"image": row}, "valid array"),
         ("strings", {"image": [["0.5"] * 28] * 28}, "valid number"),
         ("booleans", {"image": [[True] * 28] * 28}, "valid number"),
         ("nulls", {"image": [[None] * 28] * 28}, "valid number"),
