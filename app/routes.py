@@ -107,8 +107,9 @@ def predict_batch(req: BatchRequest, clf: ClassifierDep, settings: SettingsDep) 
     if len(req.images) > settings.max_batch:
         raise TooManyImages(f"{len(req.images)} images in one call; the limit is {settings.max_batch}")
     O = clf.predict_batch(req.grids(), normalized=req.normalize)
-    return BatchResponse(predictions=[BatchItem(label=int(o.argmax()), probabilities=o.astype(np.float64).tolist())
-                                      for o in O])
+    unsure = clf.confidence.unsure(O)
+    return BatchResponse(predictions=[BatchItem(label=int(o.argmax()), probabilities=o.tolist(), unsure=bool(u))
+                                      for o, u in zip(O, unsure, strict=True)])
 
 
 @router.get("/model", response_model=ModelInfo, summary="What network answers, and how it was trained")

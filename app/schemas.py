@@ -119,7 +119,10 @@ class PredictResponse(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"label": 1, "probabilities": EXAMPLE_PROBABILITIES}]})
 
     label: int = Field(description="the most probable digit")
-    probabilities: list[float] = Field(description="O, the softmax output: 10 numbers summing to 1")
+    probabilities: list[float] = Field(description="softmax(S / T), calibrated on validation data: 10 numbers "
+                                       "summing to 1 (T in GET /model)")
+    unsure: bool = Field(False, description="true when the top probability is below the threshold chosen on "
+                                            "validation data (GET /model): a guess, not an answer")
     feature_maps: FeatureMaps | None = Field(None, description="with feature_maps=true")
     input: list[list[float]] | Float16Array | None = Field(None, description="the 28x28 grid the network saw; "
                                                            "with feature_maps=true or after normalisation")
@@ -127,7 +130,8 @@ class PredictResponse(BaseModel):
     @staticmethod
     def content(p: Prediction, *, with_input: bool, encoding: MapsEncoding = "json") -> dict[str, Any]:
         """The response as plain JSON-ready data, built without a second validation (the hot path)."""
-        out: dict[str, Any] = {"label": p.label, "probabilities": p.probabilities.astype(np.float64).tolist()}
+        out: dict[str, Any] = {"label": p.label, "probabilities": p.probabilities.astype(np.float64).tolist(),
+                               "unsure": p.unsure}
         if p.maps is not None:
             out["feature_maps"] = {k: encode(v, encoding) for k, v in p.maps.items()}
         if with_input:
@@ -142,6 +146,7 @@ class PredictResponse(BaseModel):
 class BatchItem(BaseModel):
     label: int
     probabilities: list[float]
+    unsure: bool = False
 
 
 class BatchResponse(BaseModel):

@@ -10,6 +10,7 @@ import numpy as np
 
 import model
 from model import CNN
+from model.layers import softmax
 
 from .preprocessing import decode_image, normalize
 
@@ -17,9 +18,30 @@ from .preprocessing import decode_image, normalize
 @dataclass(frozen=True)
 class Prediction:
     label: int
-    probabilities: np.ndarray  # (10,), the softmax output O
+    probabilities: np.ndarray  # (10,), the calibrated softmax output, softmax(S / T)
     input: np.ndarray  # (28, 28), what the network saw
     maps: dict[str, np.ndarray] | None  # C1 P1 C2 P2 S, when asked for
+    unsure: bool = False  # the top probability is below the threshold chosen on validation data
+
+
+@dataclass(frozen=True)
+class Confidence:
+    """How the weights' metadata says to read the scores: temperature T and the "unsure" threshold."""
+
+    temperature: float = 1.0
+    unsure_below: float = 0.0  # 0: never unsure (weights trained without a validation split)
+
+    @classmethod
+    def of(cls, metadata: dict[str, Any]) -> Confidence:
+        cal = metadata.get("calibration") or {}
+        return cls(float(cal.get("temperature", 1.0)), float(cal.get("unsure_below", 0.0)))
+
+    def probabilities(self, S: np.ndarray) -> np.ndarray:
+        """(N, 10) scores -> calibrated probabilities softmax(S / T), in float64."""
+        return softmax(S.astype(np.float64) / self.temperature)
+
+    def unsure(self, O: np.ndarray) -> np.ndarray:
+        return O.max(axis=-1) < self.unsure_below
 
 
 class Classifier:
@@ -29,6 +51,7 @@ class Classifier:
         self.net = net
         self.metadata = metadata
         self.weights_path = weights_path
+        self.confidence = Confidence.of(metadata)
 
     @classmethod
     def load(cls, weights_path: Path) -> Classifier:
@@ -43,10 +66,12 @@ class Classifier:
         image = normalize(grid) if normalized else grid
         if feature_maps:
             maps = self.net.feature_maps(image)
-            probabilities = maps.pop("O")
-            return Prediction(int(probabilities.argmax()), probabilities, np.asarray(image), maps)
-        probabilities = self.net.predict_proba(image)[0]
-        return Prediction(int(probabilities.argmax()), probabilities, np.asarray(image), None)
+            del maps["O"]  # the article's softmax(S); we answer the calibrated one
+            S = maps["S"][None]
+        else:
+            maps, S = None, self.net.forward(image).S
+        O = self.confidence.probabilities(S)[0]
+        return Prediction(int(O.argmax()), O, np.asarray(image), maps, bool(self.confidence.unsure(O)))
 
     def predict_file(self, data: bytes, *, feature_maps: bool = False) -> Prediction:
         """An image file (PNG, JPEG, GIF, BMP, WebP), always normalised like MNIST."""
@@ -55,4 +80,4 @@ class Classifier:
     def predict_batch(self, grids: list[np.ndarray], *, normalized: bool = False) -> np.ndarray:
         """Many grids in one forward pass -> (N, 10) probabilities."""
         images = np.stack([normalize(g) for g in grids] if normalized else grids)
-        return self.net.predict_proba(images)
+        return self.confidence.probabilities(self.net.forward(images).S)

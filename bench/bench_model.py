@@ -1,11 +1,9 @@
-"""How fast is the vectorised network? Ratios against references timed in the same process.
+"""How much faster than the article's own loops is the vectorised network? Timed in one process.
 
-    python bench/bench_model.py [--torch]
+    python bench/bench_model.py
 
-References, each run here beside ours so that the machine's load cancels out:
-  - the article's equations as plain Python loops (tests/reference.py), per image;
-  - optionally PyTorch's conv2d/max_pool2d on the CPU (--torch; needs torch installed).
-Prints a Markdown table for BENCHMARKS.md.
+The reference is the article's equations as plain Python loops (tests/reference.py), per image,
+in float64. (The race against PyTorch is bench/bench_speed.py.) Prints a Markdown table.
 """
 
 from __future__ import annotations
@@ -22,7 +20,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import model  # noqa: E402
-from model.network import backward, forward  # noqa: E402
 from tests.reference import backward_one, forward_one  # noqa: E402
 
 
@@ -47,39 +44,10 @@ def best_of(fn: Callable[[], object], repeat: int = 5, min_time: float = 0.2) ->
     return min(rounds)
 
 
-def torch_step(batch: int) -> tuple[Callable[[], object], Callable[[], object]]:
-    import torch
-    import torch.nn.functional as F
-
-    torch.manual_seed(0)
-    x = torch.rand(batch, 1, 28, 28)
-    y = torch.randint(0, 10, (batch,))
-    k1, b1 = torch.randn(6, 1, 5, 5, requires_grad=True), torch.zeros(6, requires_grad=True)
-    k2, b2 = torch.randn(12, 6, 5, 5, requires_grad=True), torch.zeros(12, requires_grad=True)
-    w, b = torch.randn(10, 192, requires_grad=True), torch.zeros(10, requires_grad=True)
-
-    def scores():
-        P1 = F.max_pool2d(F.relu(F.conv2d(x, k1, b1)), 2)
-        P2 = F.max_pool2d(F.relu(F.conv2d(P1, k2, b2)), 2)
-        return P2.flatten(1) @ w.T + b
-
-    def infer():
-        with torch.no_grad():
-            return scores().softmax(1)
-
-    def step():
-        F.cross_entropy(scores(), y).backward()
-
-    return infer, step
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--torch", action="store_true", help="also time PyTorch on the CPU")
-    args = parser.parse_args()
+    argparse.ArgumentParser(description=__doc__.split("\n")[0]).parse_args()
 
     rng = np.random.default_rng(0)
-    net = model.CNN.random(seed=0)  # float32, as served and trained
     net64 = model.CNN.random(seed=0, dtype=np.float64)
     rows = []
 
@@ -90,18 +58,6 @@ def main() -> None:
     ours_fw1 = best_of(lambda: net64.predict_proba(image))
     ours_step1 = best_of(lambda: net64.loss_and_gradients(image, [3]))
     rows.append(("1, float64", "article's loops", loops_fw, ours_fw1, loops_bw, ours_step1))
-
-    for batch in (1, 32, 256):
-        images = rng.random((batch, 28, 28)).astype(np.float32)
-        labels = rng.integers(0, 10, batch)
-        infer = best_of(lambda x=images: net.predict_proba(x)) / batch
-        step = best_of(lambda x=images, y=labels: backward(net.params, forward(net.params, x), y)) / batch
-        if args.torch:
-            t_infer, t_step = torch_step(batch)
-            rows.append((f"{batch}, float32", "PyTorch CPU", best_of(t_infer) / batch, infer,
-                         best_of(t_step) / batch, step))
-        else:
-            rows.append((f"{batch}, float32", "-", float("nan"), infer, float("nan"), step))
 
     print(f"NumPy {np.__version__}, Python {platform.python_version()}, {platform.machine()}, "
           f"{time.strftime('%Y-%m-%d')}\n")

@@ -62,7 +62,7 @@ def assert_same_probabilities(answer: dict, expected: np.ndarray) -> None:
 def test_predict_matches_the_network(client, net, digit):
     r = client.post("/predict", json={"image": digit.tolist()})
     assert r.status_code == 200, r.text
-    assert set(r.json()) == {"label", "probabilities"}
+    assert set(r.json()) == {"label", "probabilities", "unsure"}
     assert_same_probabilities(r.json(), net.predict_proba(digit)[0])
 
 
@@ -318,3 +318,20 @@ def test_the_default_settings_serve_the_committed_weights(monkeypatch, tmp_path)
     monkeypatch.setenv("CNN_MAX_BATCH", "lots")
     with pytest.raises(ValueError, match="CNN_MAX_BATCH must be a whole number"):
         Settings.from_env()
+
+
+def test_calibrated_weights_answer_softmax_of_s_over_t_and_say_when_unsure(tmp_path, rng):
+    net = model.CNN.random(seed=5)
+    path = net.save(tmp_path / "calibrated", {"calibration": {"temperature": 2.5, "unsure_below": 0.6}})
+    images = rng.random((6, 28, 28)) * (rng.random((6, 1, 1)) < 0.5)  # some noise, some blank-ish
+    with TestClient(create_app(Settings(weights=path))) as c:
+        for image in images:
+            answer = c.post("/predict", json={"image": image.tolist()}).json()
+            S = net.forward(image).S[0].astype(np.float64)
+            expected = np.exp(S / 2.5 - (S / 2.5).max())
+            expected /= expected.sum()
+            assert_same_probabilities(answer, expected)
+            assert answer["unsure"] == bool(expected.max() < 0.6)
+        batch = c.post("/predict/batch", json={"images": images.tolist()}).json()["predictions"]
+        assert [p["unsure"] for p in batch] == [bool(max(p["probabilities"]) < 0.6) for p in batch]
+        assert c.get("/model").json()["metadata"]["calibration"]["temperature"] == 2.5

@@ -78,7 +78,7 @@ async function send() {
 
 // --- what the page shows ---
 
-function show({ label, probabilities, input, feature_maps: maps }) {
+function show({ label, probabilities, unsure, input, feature_maps: maps }) {
   paintMap(inputCanvas, input, 1, { name: "input" });
   for (const [name, canvases] of Object.entries(galleries)) {
     const vmax = maxOf(maps[name]);
@@ -86,10 +86,16 @@ function show({ label, probabilities, input, feature_maps: maps }) {
     $(`#vmax-${name}`).textContent = vmax.toFixed(2);
   }
   paintBars(bars, probabilities, label);
-  $("#answer").textContent = label;
-  $("#confidence").textContent = `${(100 * probabilities[label]).toFixed(1)}% sure`;
-  $("#live").textContent = `The network reads ${label}, ${(100 * probabilities[label]).toFixed(0)} percent sure.`;
+  const percent = (100 * probabilities[label]).toFixed(1);
+  // Below the threshold chosen on validation data the answer is a guess: say so, and name the runner-up.
+  const second = probabilities.map((p, d) => [p, d]).filter(([, d]) => d !== label).sort((a, b) => b[0] - a[0])[0][1];
+  $("#answer").textContent = unsure ? `${label}?` : label;
+  $("#confidence").textContent = unsure ? `unsure: ${percent}%, perhaps a ${second}` : `${percent}% sure`;
+  $("#live").textContent = unsure
+    ? `The network is unsure: perhaps ${label}, perhaps ${second}.`
+    : `The network reads ${label}, ${(100 * probabilities[label]).toFixed(0)} percent sure.`;
   document.body.dataset.state = "predicted";
+  document.body.dataset.unsure = unsure ? "true" : "false";
 }
 
 function showBlank() {

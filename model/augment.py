@@ -1,0 +1,105 @@
+"""On-the-fly data augmentation: MNIST digits redrawn as people draw them, a whole batch at once.
+
+Each image gets its own random affine warp (rotation, scaling, shear, shift), a smooth elastic
+distortion (Simard et al., 2003) and, now and then, thicker or thinner strokes. Everything is
+array arithmetic over the batch: the warp is one bilinear resampling of all images, the
+elastic fields are white noise blurred by two matrix products, strokes change by a grey-level
+dilation or erosion with a plus-shaped window.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+Array = np.ndarray
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    rotation_degrees: float = 12.0  # uniform in +-
+    scale: tuple[float, float] = (0.85, 1.12)  # uniform; applied to both axes with a small aspect jitter
+    aspect: float = 0.08  # +- relative difference between the two axes' scales
+    shear: float = 0.2  # +- horizontal shear factor
+    shift_pixels: float = 2.5  # uniform in +- along each axis
+    elastic_alpha: float = 2.0  # pixels of displacement, roughly, where the field is strongest
+    elastic_sigma: float = 4.0  # pixels: how smooth the displacement field is
+    thicker: float = 0.15  # probability of a dilation
+    thinner: float = 0.1  # probability of an erosion (only of strokes thick enough to survive it)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _gaussian_matrix(n: int, sigma: float) -> Array:
+    """G such that G @ a blurs the rows of a with a Gaussian of width sigma (edges renormalised)."""
+    d = np.arange(n)[:, None] - np.arange(n)[None, :]
+    G = np.exp(-0.5 * (d / sigma) ** 2)
+    return G / G.sum(axis=1, keepdims=True)
+
+
+def _bilinear(images: Array, rows: Array, cols: Array) -> Array:
+    """Sample every image at its own (rows, cols) coordinates, zero outside. All (B, H, W)."""
+    B, H, W = images.shape
+    padded = np.zeros((B, H + 2, W + 2), dtype=images.dtype)  # a frame of zeros: reads outside get 0
+    padded[:, 1:-1, 1:-1] = images
+    r = np.clip(rows + 1, 0, H + 0.999)
+    c = np.clip(cols + 1, 0, W + 0.999)
+    r0, c0 = r.astype(np.intp), c.astype(np.intp)  # floor: the coordinates are >= 0
+    fr, fc = (r - r0).astype(images.dtype), (c - c0).astype(images.dtype)
+    # One gather for the four neighbours of every output pixel of every image.
+    base = (np.arange(B)[:, None, None] * (H + 2) + r0) * (W + 2) + c0
+    corners = padded.ravel()[base[..., None] + np.array([0, 1, W + 2, W + 3])]  # (B, H, W, 4)
+    top = corners[..., 0] + (corners[..., 1] - corners[..., 0]) * fc
+    bottom = corners[..., 2] + (corners[..., 3] - corners[..., 2]) * fc
+    return top + (bottom - top) * fr
+
+
+def _plus_filter(images: Array, reduce: np.ufunc) -> Array:
+    """Grey-level dilation (np.maximum) or erosion (np.minimum) with a 3x3 plus-shaped window."""
+    fill = 0.0 if reduce is np.maximum else 1.0
+    p = np.pad(images, ((0, 0), (1, 1), (1, 1)), constant_values=fill)
+    out = reduce(p[:, 1:-1, 1:-1], p[:, :-2, 1:-1])
+    for view in (p[:, 2:, 1:-1], p[:, 1:-1, :-2], p[:, 1:-1, 2:]):
+        out = reduce(out, view)
+    return out
+
+
+def augment(images: Array, rng: np.random.Generator, aug: Augmentation = Augmentation()) -> Array:
+    """A randomly redrawn copy of a batch of (B, 28, 28) images in [0, 1]."""
+    B, H, W = images.shape
+    dtype = images.dtype
+    # Output pixel (y, x), measured from the centre, reads input pixel A^-1 (y, x) - shift.
+    theta = np.deg2rad(rng.uniform(-aug.rotation_degrees, aug.rotation_degrees, B))
+    scale = rng.uniform(*aug.scale, B)
+    aspect = 1 + rng.uniform(-aug.aspect, aug.aspect, B)
+    sy, sx = scale * aspect, scale / aspect
+    shear = rng.uniform(-aug.shear, aug.shear, B)
+    cos, sin = np.cos(theta), np.sin(theta)
+    # The inverse map: undo the rotation, then the shear, then the scaling.
+    a = np.empty((B, 2, 2), dtype=np.float32)
+    a[:, 0, 0], a[:, 0, 1] = cos / sy, sin / sy
+    a[:, 1, 0], a[:, 1, 1] = (-sin - shear * cos) / sx, (cos - shear * sin) / sx
+    shift = rng.uniform(-aug.shift_pixels, aug.shift_pixels, (B, 2))
+    cy, cx = (H - 1) / 2, (W - 1) / 2
+    y, x = np.mgrid[:H, :W].astype(np.float32)
+    yy, xx = y[None] - cy - shift[:, 0, None, None], x[None] - cx - shift[:, 1, None, None]
+    rows = a[:, 0, 0, None, None] * yy + a[:, 0, 1, None, None] * xx + cy
+    cols = a[:, 1, 0, None, None] * yy + a[:, 1, 1, None, None] * xx + cx
+    if aug.elastic_alpha > 0:
+        G = _gaussian_matrix(H, aug.elastic_sigma).astype(np.float32)
+        noise = rng.uniform(-1, 1, (2, B, H, W)).astype(np.float32)
+        field = G @ noise @ G.T  # blurred along both axes: smooth displacements
+        field *= aug.elastic_alpha / max(np.abs(field).max(), 1e-12) * 1.5
+        rows, cols = rows + field[0], cols + field[1]
+    out = _bilinear(images, rows, cols)
+    # Stroke thickness: a few images get dilated, a few eroded (those with ink to spare).
+    roll = rng.random(B)
+    thick = roll < aug.thicker
+    if thick.any():
+        out[thick] = _plus_filter(out[thick], np.maximum)
+    thin = (roll >= 1 - aug.thinner) & ((out > 0.5).sum(axis=(1, 2)) > 120)
+    if thin.any():
+        out[thin] = _plus_filter(out[thin], np.minimum)
+    return np.clip(out, 0, 1).astype(dtype, copy=False)
