@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.routing import Match, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import model
@@ -88,6 +89,24 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": response.body})
 
 
+class PageMount(Mount):
+    """The page's files at /, for every path that is not an endpoint of the API.
+
+    A plain Mount("/") matches every path, so a wrong method on an endpoint (OPTIONS /predict)
+    would reach the static files and get their "Allow: GET, HEAD"; leaving the API's paths to
+    the API gives the honest 405 with "Allow: POST".
+    """
+
+    def __init__(self, api_paths: set[str], app: ASGIApp) -> None:
+        super().__init__("/", app=app, name="static")
+        self.api_paths = api_paths
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] == "http" and scope["path"] in self.api_paths:
+            return Match.NONE, {}
+        return super().matches(scope)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -128,6 +147,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse(status_code=500, content={"detail": "internal error; it has been logged"})
 
     if settings.static_dir.is_dir():
-        app.mount("/", StaticFiles(directory=settings.static_dir, html=True), name="static")
+        api_paths = {route.path for route in [*router.routes, *app.routes] if isinstance(route, Route)}
+        app.router.routes.append(PageMount(api_paths, StaticFiles(directory=settings.static_dir, html=True)))
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app

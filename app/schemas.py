@@ -6,13 +6,20 @@ import base64
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, Strict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, Strict, WithJsonSchema, model_validator
 
 from .preprocessing import MAX_DRAWING_SIDE
 from .service import Prediction
 
-Number = Annotated[float, Strict()]  # JSON numbers only: no strings, no booleans
-Grid = list[list[Number]]
+# JSON numbers only: no strings, no booleans. The schema documents the range; grid_to_array checks
+# it (and the shape), so that a mistake gets one sentence naming the row and column, not 784 errors.
+Number = Annotated[float, Strict(), WithJsonSchema({"type": "number", "minimum": 0, "maximum": 1})]
+Row = Annotated[list[Number], WithJsonSchema({"type": "array", "minItems": 1, "maxItems": MAX_DRAWING_SIDE,
+                                             "items": {"type": "number", "minimum": 0, "maximum": 1}})]
+Grid = Annotated[list[Row], WithJsonSchema({
+    "type": "array", "minItems": 1, "maxItems": MAX_DRAWING_SIDE, "items": {
+        "type": "array", "minItems": 1, "maxItems": MAX_DRAWING_SIDE,
+        "items": {"type": "number", "minimum": 0, "maximum": 1}}})]
 MAP_DECIMALS = 5  # feature maps are for looking at: 5 decimals keep the answers small
 MapsEncoding = Literal["json", "float16"]
 

@@ -8,14 +8,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
 from . import load
+from .layers import softmax
 from .mnist import MNISTError, load_split, resolve_data_dir, to_float
 from .network import CNN, NUM_CLASSES
-from .weights import WeightsError
+from .weights import WeightsError, read_metadata
 
 
 class Evaluation(NamedTuple):
@@ -60,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--split", choices=("test", "train"), default="test", help="[%(default)s]")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument("--plot", metavar="PNG", help="also draw the confusion matrix into this PNG")
+    parser.add_argument("--plots", metavar="DIR", help="draw learning-curves.png (from the weights' metadata), "
+                        "confusion.png and mistakes.png into DIR")
     args = parser.parse_args(argv)
     try:
         net = load(args.weights)
@@ -78,7 +82,23 @@ def main(argv: list[str] | None = None) -> int:
 
         plot_confusion(ev.confusion, args.plot, title=f"{args.weights} on MNIST {args.split}: {ev.accuracy:.2%}")
         print(f"confusion matrix drawn in {args.plot}", file=sys.stderr)
+    if args.plots:
+        draw_pictures(net, read_metadata(args.weights), split.images, split.labels, ev, Path(args.plots))
+        print(f"learning-curves.png, confusion.png and mistakes.png drawn in {args.plots}", file=sys.stderr)
     return 0
+
+
+def draw_pictures(net: CNN, metadata: dict, images: np.ndarray, labels: np.ndarray, ev: Evaluation,
+                  out: Path) -> None:
+    """The README's pictures: how training went, what is confused with what, and the mistakes themselves."""
+    from .plots import plot_confusion, plot_learning_curves, plot_mistakes
+
+    if metadata.get("history"):
+        plot_learning_curves(metadata["history"], out / "learning-curves.png")
+    plot_confusion(ev.confusion, out / "confusion.png", title=f"MNIST test set: {ev.accuracy:.2%} correct")
+    T = float((metadata.get("calibration") or {}).get("temperature", 1.0))
+    S = np.concatenate([net.forward(to_float(images[i : i + 1000], net.dtype)).S for i in range(0, len(images), 1000)])
+    plot_mistakes(images, labels, softmax(S.astype(np.float64) / T), out / "mistakes.png")
 
 
 if __name__ == "__main__":
