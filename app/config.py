@@ -38,6 +38,9 @@ class Settings:
     max_body_bytes: int = 8 * 1024 * 1024  # CNN_MAX_BODY_BYTES: larger requests get 413
     max_batch: int = 256  # CNN_MAX_BATCH: images per /predict/batch call
     max_drawing_side: int = 1024  # CNN_MAX_DRAWING_SIDE: rows and columns of a raw JSON drawing
+    # CNN_CORS_ORIGINS: comma-separated origins allowed to call the API from other sites' pages.
+    # Empty (the default): same-origin only, no CORS headers at all.
+    cors_origins: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -48,6 +51,7 @@ class Settings:
             max_body_bytes=_int_env("CNN_MAX_BODY_BYTES", defaults.max_body_bytes),
             max_batch=_int_env("CNN_MAX_BATCH", defaults.max_batch),
             max_drawing_side=_int_env("CNN_MAX_DRAWING_SIDE", defaults.max_drawing_side),
+            cors_origins=tuple(o.strip() for o in os.environ.get("CNN_CORS_ORIGINS", "").split(",") if o.strip()),
         )
 
 

@@ -64,10 +64,14 @@ def browser():
 
 @pytest.fixture
 def page(browser, server_url):
-    context = browser.new_context(viewport={"width": 1440, "height": 1000}, device_scale_factor=1)
+    # The tests evaluate JavaScript in the page, which its Content-Security-Policy rightly forbids;
+    # test_page.py::test_the_page_runs_under_its_content_security_policy checks the page without this.
+    context = browser.new_context(viewport={"width": 1440, "height": 1000}, device_scale_factor=1, bypass_csp=True)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
+    # The Content-Security-Policy forbids inline code and other origins: any violation is a bug.
+    page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
     page.goto(server_url + "/")
     page.wait_for_function("document.querySelectorAll('#samples .sample').length === 10")
     yield page

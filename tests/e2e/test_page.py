@@ -162,3 +162,20 @@ def test_prediction_latency_and_a_screenshot(page, artifacts):
     (artifacts / "latency.json").write_text(json.dumps(report, indent=2))
     page.screenshot(path=str(artifacts / "page.png"), full_page=True)
     assert len(latencies) >= 6
+
+
+def test_the_page_runs_under_its_content_security_policy(browser, server_url):
+    context = browser.new_context(viewport={"width": 1440, "height": 1000})  # no bypass: the policy applies
+    page = context.new_page()
+    violations: list[str] = []
+    page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+    page.on("pageerror", lambda e: violations.append(str(e)))
+    response = page.goto(server_url + "/")
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    assert "unsafe-inline" not in response.headers["content-security-policy"]
+    page.locator("#samples .sample").nth(9).wait_for()
+    page.locator("#samples .sample").nth(3).click()  # a sample digit: maps, bars and answer painted
+    page.locator('body[data-state="predicted"]').wait_for()
+    assert page.locator("#answer").inner_text().rstrip("?") == "3"
+    context.close()
+    assert not violations, violations
