@@ -159,6 +159,8 @@ def decode_image(data: bytes) -> np.ndarray:
     try:
         image.seek(0)  # the first frame of an animation
         image.load()
+        if image.mode.startswith("I"):  # 16-bit greys: Pillow's convert() would clip them at 255, not scale them
+            image = Image.fromarray((np.asarray(image, dtype=np.int64).clip(0, 65535) >> 8).astype(np.uint8), "L")
         factor = math.ceil(max(width, height) / WORK_SIDE)  # the work is then at most WORK_SIDE a side
         rgba = image.convert("RGBA")
         if factor > 1:

@@ -5,7 +5,11 @@
     weights/cnn.json   what made them (accuracy, settings, date) and the .npz's SHA-256
 
 Every write goes to a temporary file in the same directory and is then renamed
-over the target, so a crash leaves the old file whole.
+over the target, so a crash leaves the old file whole. The two files of a pair are kept
+consistent by writing ahead: the new .npz first goes to cnn.npz.pending, then the .json
+(which names the new SHA-256) replaces the old one, then the .pending file is renamed over
+the .npz. A crash between the last two steps leaves a .json that matches cnn.npz.pending,
+and the loader reads that: whenever the writer dies, the old pair or the new pair is read.
 """
 
 from __future__ import annotations
@@ -74,12 +78,18 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
+def pending(npz: Path) -> Path:
+    """Where a new .npz waits while its metadata is written (see the module docstring)."""
+    return npz.with_name(npz.name + ".pending")
+
+
 def save_params(path: str | os.PathLike[str], params: dict[str, np.ndarray], metadata: dict[str, Any]) -> Path:
-    """Write params (.npz) then metadata plus the .npz's SHA-256 (.json); returns the .npz path."""
+    """Write params (.npz) and metadata plus the .npz's SHA-256 (.json) as a pair; returns the .npz path."""
     npz, sidecar = paths(path)
     data = npz_bytes(params)
-    atomic_write_bytes(npz, data)
+    atomic_write_bytes(pending(npz), data)
     atomic_write_json(sidecar, {**metadata, "sha256": hashlib.sha256(data).hexdigest()})
+    os.replace(pending(npz), npz)
     return npz
 
 
@@ -104,13 +114,17 @@ def load_params(path: str | os.PathLike[str], *, verify: bool = True) -> dict[st
     match the .npz, so a damaged or swapped file is refused rather than served.
     """
     npz, sidecar = paths(path)
-    if not npz.is_file():
+    interrupted = pending(npz)
+    if not npz.is_file() and not interrupted.is_file():
         raise WeightsError(f"weights file {npz} not found")
     if verify:
         expected = read_metadata(npz).get("sha256")
-        actual = sha256_file(npz)
+        actual = sha256_file(npz) if npz.is_file() else None
         if expected != actual:
-            raise WeightsError(f"weights file {npz} has SHA-256 {actual}, but {sidecar} records {expected}")
+            if interrupted.is_file() and sha256_file(interrupted) == expected:
+                npz = interrupted  # a save died after writing the metadata: its new .npz is whole
+            else:
+                raise WeightsError(f"weights file {npz} has SHA-256 {actual}, but {sidecar} records {expected}")
     try:
         with np.load(npz, allow_pickle=False) as z:
             return {name: z[name] for name in z.files}
