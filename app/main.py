@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import model
 
+from .client_params import InvalidParams
 from .config import Settings, get_settings
 from .preprocessing import ImageTooLarge, InvalidImage, UnsupportedImage
 from .routes import TooManyImages, router
@@ -176,6 +177,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def _invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse(status_code=422, content={"detail": describe(exc)})
 
+    @app.exception_handler(InvalidParams)
     @app.exception_handler(InvalidImage)
     @app.exception_handler(TooManyImages)
     @app.exception_handler(model.InvalidInput)

@@ -15,17 +15,22 @@ from starlette.concurrency import run_in_threadpool
 
 import model
 
+from .client_params import encode_params
 from .config import Settings
 from .schemas import (
     BatchItem,
     BatchRequest,
     BatchResponse,
     ErrorResponse,
+    ExplainRequest,
+    ExplainResponse,
     Health,
     Kernels,
     ModelInfo,
     PredictRequest,
     PredictResponse,
+    TeachRequest,
+    TeachResponse,
 )
 from .service import Classifier
 
@@ -87,13 +92,38 @@ async def predict(req: Annotated[PredictRequest, Depends(json_body(PredictReques
     """The digit in `image`, with the ten softmax probabilities; with `feature_maps`,
     the activations of every layer as well; with `normalize`, the drawing is first
     made MNIST-like (a blank drawing is a 422)."""
-    run = partial(clf.predict, req.grid(), feature_maps=req.feature_maps, normalized=req.normalize)
+    run = partial(clf.predict, req.grid(), feature_maps=req.feature_maps, normalized=req.normalize,
+                  params=req.client_params())
     # A 28x28 grid costs a fraction of a millisecond: computed right here on the event loop, it
     # spares the hand-off to a worker thread and back. Normalising a large drawing takes longer,
     # so that goes to a worker thread and the loop keeps serving.
     p = await run_in_threadpool(run) if req.normalize else run()
     content = PredictResponse.content(p, with_input=req.feature_maps or req.normalize, encoding=req.maps_encoding)
     return JSONResponse(content)  # already the documented shape: skip FastAPI's second validation
+
+
+@router.post("/explain", response_model=ExplainResponse, responses={k: ERRORS[k] for k in (413, 422)},
+             summary="Backpropagation for your own drawing: every gradient of -ln O_label",
+             openapi_extra=documented_body(ExplainRequest))
+def explain(req: Annotated[ExplainRequest, Depends(json_body(ExplainRequest))], clf: ClassifierDep) -> Response:
+    """"What if this were a 3?": the loss L = -ln O_label for `label` and its gradient for every
+    quantity the article names (dLS ... dLk1), plus the gradient for the input image itself and
+    each gradient's norm. With `params`, for a visitor's own copy of the network."""
+    e = clf.explain(req.grid(), req.label, normalized=req.normalize, params=req.client_params())
+    return JSONResponse(ExplainResponse.content(e, req.maps_encoding))
+
+
+@router.post("/teach", response_model=TeachResponse, responses={k: ERRORS[k] for k in (413, 422)},
+             summary="One SGD step (eq. 66) on a copy of the network; the shared one never changes",
+             openapi_extra=documented_body(TeachRequest))
+def teach(req: Annotated[TeachRequest, Depends(json_body(TeachRequest))], clf: ClassifierDep) -> TeachResponse:
+    """k <- k - lr dL/dk for every parameter, on the visitor's copy (`params`, or the shared network's
+    if absent), for L = -ln O_label of this image. Answers the new parameters, to be sent back with
+    the next /teach, /explain or /predict; nothing is kept between requests."""
+    lesson = clf.teach(req.grid(), req.label, req.lr, normalized=req.normalize, params=req.client_params())
+    return TeachResponse(params=encode_params(lesson.params), label=req.label, lr=req.lr,
+                         loss_before=lesson.loss_before, loss_after=lesson.loss_after,
+                         probabilities_before=lesson.before.tolist(), probabilities_after=lesson.after.tolist())
 
 
 @router.post("/predict/image", response_model=PredictResponse, response_model_exclude_none=True,

@@ -8,8 +8,11 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, Strict, WithJsonSchema, model_validator
 
+from model.network import Params
+
+from .client_params import ENCODED_LENGTH, decode_params
 from .preprocessing import MAX_DRAWING_SIDE
-from .service import Prediction
+from .service import Explanation, Prediction
 
 # JSON numbers only: no strings, no booleans. The schema documents the range; grid_to_array checks
 # it (and the shape), so that a mistake gets one sentence naming the row and column, not 784 errors.
@@ -68,15 +71,120 @@ class PredictRequest(BaseModel):
                                         "per array, its data base64 of little-endian IEEE half floats (7x cheaper "
                                         "to make, half the bytes)")
 
+    params: ParamsText | None = Field(None, description="answer with a visitor's own parameters (from /teach) "
+                                      "instead of the shared network's; probabilities are then uncalibrated")
+
     _grid: np.ndarray = PrivateAttr()
+    _params: Params | None = PrivateAttr()
 
     @model_validator(mode="after")
     def _check_grid(self) -> PredictRequest:
         self._grid = grid_to_array(self.image, exact_28=not self.normalize)
+        self._params = checked_params(self.params)
         return self
 
     def grid(self) -> np.ndarray:
         return self._grid
+
+    def client_params(self) -> Params | None:
+        return self._params
+
+
+ParamsText = Annotated[str, Field(
+    description="a visitor's own parameters: base64 of the 3,898 numbers k1 b1 k2 b2 w b as little-endian "
+                "float32, row-major, as /teach answers them (see app/client_params.py)",
+    max_length=ENCODED_LENGTH + 8)]
+
+
+def checked_params(text: str | None) -> Params | None:
+    return None if text is None else decode_params(text)
+
+
+class ExplainRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"image": EXAMPLE_GRID, "label": 7}]})
+
+    image: Grid = Field(description="as for /predict")
+    normalize: Annotated[bool, Strict()] = Field(False, description="as for /predict")
+    label: Annotated[int, Strict(), Field(ge=0, le=9)] = Field(description="the digit to blame: the gradients "
+                                                                           "are of L = -ln O_label")
+    params: ParamsText | None = None
+    maps_encoding: MapsEncoding = Field("float16", description="as for /predict; float16 by default here")
+
+    _grid: np.ndarray = PrivateAttr()
+    _params: Params | None = PrivateAttr()
+
+    @model_validator(mode="after")
+    def _check(self) -> ExplainRequest:
+        self._grid = grid_to_array(self.image, exact_28=not self.normalize)
+        self._params = checked_params(self.params)
+        return self
+
+    def grid(self) -> np.ndarray:
+        return self._grid
+
+    def client_params(self) -> Params | None:
+        return self._params
+
+
+class TeachRequest(ExplainRequest):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"image": EXAMPLE_GRID, "label": 7, "lr": 0.1}]})
+
+    lr: Annotated[float, Strict(), Field(gt=0, le=10)] = Field(0.1, description="eta of eq. (66)")
+
+
+GRADIENTS = {  # name -> (the article's equation, what it is)
+    "dLS": ("23", "dL/dS, the scores' gradient; also dL/db, eq. (25)"),
+    "dLw": ("30", "dL/dw, the fully connected weights"),
+    "dLf": ("38", "dL/df, the flattened P2"),
+    "dLP2": ("39", "dL/dP2, dL/df unflattened"),
+    "dLC2": ("43", "dL/dC2: dL/dP2 at each window's winner"),
+    "dLS2": ("45", "dL/dS2: dL/dC2 where S2 > 0"),
+    "dLb2": ("47", "dL/db2"),
+    "dLk2": ("50", "dL/dk2"),
+    "dLP1": ("56", "dL/dP1: dL/dS2 through the flipped kernels k2"),
+    "dLC1": ("58", "dL/dC1: dL/dP1 at each window's winner"),
+    "dLS1": ("60", "dL/dS1: dL/dC1 where S1 > 0"),
+    "dLb1": ("62", "dL/db1"),
+    "dLk1": ("65", "dL/dk1"),
+    "dLI": ("-", "dL/dI, the gradient for the image itself: which pixels would change the loss"),
+}
+
+
+class ExplainResponse(BaseModel):
+    label: int = Field(description="the digit blamed")
+    loss: float = Field(description="L = -ln O_label")
+    probabilities: list[float] = Field(description="the article's O = softmax(S) (uncalibrated)")
+    input: list[list[float]] | Float16Array
+    gradients: dict[str, list[Any] | float | Float16Array] = Field(
+        description="every gradient the article names, for this one image: " +
+                    "; ".join(f"{k} (eq. {v[0]}) {v[1]}" for k, v in GRADIENTS.items()))
+    norms: dict[str, float] = Field(description="the Euclidean norm of each gradient")
+    equations: dict[str, str] = Field(description="the article's equation number of each gradient")
+
+    @staticmethod
+    def content(e: Explanation, encoding: MapsEncoding) -> dict[str, Any]:
+        bw = e.backward
+        arrays = {"dLS": bw.dLS[0], "dLw": bw.dLw, "dLf": bw.dLf[0], "dLP2": bw.dLP2[0], "dLC2": bw.dLC2[0],
+                  "dLS2": bw.dLS2[0], "dLb2": bw.dLb2, "dLk2": bw.dLk2, "dLP1": bw.dLP1[0], "dLC1": bw.dLC1[0],
+                  "dLS1": bw.dLS1[0], "dLb1": bw.dLb1, "dLk1": bw.dLk1, "dLI": bw.dLI[0]}
+        return {
+            "label": e.label, "loss": e.loss, "probabilities": e.probabilities.tolist(),
+            "input": encode(e.input, encoding),
+            "gradients": {k: encode(np.asarray(v), encoding, decimals=None) for k, v in arrays.items()},
+            "norms": {k: float(np.linalg.norm(np.asarray(v, dtype=np.float64))) for k, v in arrays.items()},
+            "equations": {k: v[0] for k, v in GRADIENTS.items()},
+        }
+
+
+class TeachResponse(BaseModel):
+    params: str = Field(description="the parameters after one step, encoded like the request's params")
+    label: int
+    lr: float
+    loss_before: float
+    loss_after: float
+    probabilities_before: list[float] = Field(description="O before the step (uncalibrated)")
+    probabilities_after: list[float] = Field(description="O after the step (uncalibrated)")
 
 
 class BatchRequest(BaseModel):
@@ -104,11 +212,13 @@ class Float16Array(BaseModel):
     float16: str = Field(description="base64 of the values as little-endian IEEE 754 half floats, row-major")
 
 
-def encode(a: np.ndarray, encoding: MapsEncoding) -> Any:
-    """An array as the client asked for it: nested lists (rounded), or a compact Float16Array."""
+def encode(a: np.ndarray, encoding: MapsEncoding, decimals: int | None = MAP_DECIMALS) -> Any:
+    """An array as the client asked for it: nested lists (rounded to decimals, if given), or a compact
+    Float16Array."""
     if encoding == "float16":
         return {"shape": list(a.shape), "float16": base64.b64encode(a.astype("<f2").tobytes()).decode()}
-    return np.round(a.astype(np.float64), MAP_DECIMALS).tolist()
+    values = a.astype(np.float64)
+    return (values if decimals is None else np.round(values, decimals)).tolist()
 
 
 class FeatureMaps(BaseModel):

@@ -11,6 +11,7 @@ import numpy as np
 import model
 from model import CNN
 from model.layers import softmax
+from model.network import Backward, Forward, Params
 
 from .preprocessing import decode_image, normalize
 
@@ -22,6 +23,25 @@ class Prediction:
     input: np.ndarray  # (28, 28), what the network saw
     maps: dict[str, np.ndarray] | None  # C1 P1 C2 P2 S, when asked for
     unsure: bool = False  # the top probability is below the threshold chosen on validation data
+
+
+@dataclass(frozen=True)
+class Explanation:
+    label: int  # the digit blamed
+    loss: float  # -ln O_label
+    probabilities: np.ndarray  # (10,), the article's O = softmax(S) of this network
+    input: np.ndarray  # (28, 28)
+    forward: Forward
+    backward: Backward
+
+
+@dataclass(frozen=True)
+class Lesson:
+    params: Params  # after one step
+    loss_before: float
+    loss_after: float
+    before: np.ndarray  # (10,) O before the step
+    after: np.ndarray  # (10,) O after it
 
 
 @dataclass(frozen=True)
@@ -61,17 +81,47 @@ class Classifier:
         net.predict_proba(np.zeros((28, 28), dtype=net.dtype))
         return cls(net, metadata, weights_path)
 
-    def predict(self, grid: np.ndarray, *, feature_maps: bool = False, normalized: bool = False) -> Prediction:
+    def network(self, params: Params | None) -> tuple[CNN, Confidence]:
+        """The shared network, or a visitor's copy (then uncalibrated: T was fitted to the shared one)."""
+        if params is None:
+            return self.net, self.confidence
+        return CNN(params), Confidence()
+
+    def predict(self, grid: np.ndarray, *, feature_maps: bool = False, normalized: bool = False,
+                params: Params | None = None) -> Prediction:
         """One (H, W) grid in [0, 1]; normalised like MNIST first when asked (any H, W then)."""
         image = normalize(grid) if normalized else grid
+        net, confidence = self.network(params)
         if feature_maps:
-            maps = self.net.feature_maps(image)
+            maps = net.feature_maps(image)
             del maps["O"]  # the article's softmax(S); we answer the calibrated one
             S = maps["S"][None]
         else:
-            maps, S = None, self.net.forward(image).S
-        O = self.confidence.probabilities(S)[0]
-        return Prediction(int(O.argmax()), O, np.asarray(image), maps, bool(self.confidence.unsure(O)))
+            maps, S = None, net.forward(image).S
+        O = confidence.probabilities(S)[0]
+        return Prediction(int(O.argmax()), O, np.asarray(image), maps, bool(confidence.unsure(O)))
+
+    def explain(self, grid: np.ndarray, label: int, *, normalized: bool = False,
+                params: Params | None = None) -> Explanation:
+        """Backpropagation of L = -ln O_label for one image: every gradient the article names."""
+        image = normalize(grid) if normalized else np.asarray(grid, dtype=np.float64)
+        net, _ = self.network(params)
+        fw, bw = net.explain(image, label)
+        return Explanation(label, float(-np.log(max(float(fw.O[0, label]), 1e-45))), fw.O[0].astype(np.float64),
+                           np.asarray(image), fw, bw)
+
+    def teach(self, grid: np.ndarray, label: int, lr: float, *, normalized: bool = False,
+              params: Params | None = None) -> Lesson:
+        """One SGD step, eq. (66), k <- k - lr dL/dk, on a copy of the parameters; the shared network never changes."""
+        image = normalize(grid) if normalized else np.asarray(grid, dtype=np.float64)
+        net, _ = self.network(params)
+        y = np.array([label])
+        loss_before, grads = net.loss_and_gradients(image, y)
+        before = net.predict_proba(image)[0]
+        taught = CNN({name: value - np.float32(lr) * grads[name] for name, value in net.params.items()})
+        after = taught.predict_proba(image)[0]
+        loss_after, _ = taught.loss_and_gradients(image, y)
+        return Lesson(taught.params, loss_before, loss_after, before.astype(np.float64), after.astype(np.float64))
 
     def predict_file(self, data: bytes, *, feature_maps: bool = False) -> Prediction:
         """An image file (PNG, JPEG, GIF, BMP, WebP), always normalised like MNIST."""

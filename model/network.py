@@ -112,8 +112,35 @@ def forward(params: Params, I: Array) -> Forward:
     return Forward(I, X1, S1, C1, I1, P1, X2, S2, C2, I2, P2, f, S, O)
 
 
-def backward(params: Params, fw: Forward, labels: Array) -> Params:
-    """Backpropagation: the gradient of the mean loss over the batch, keyed like params."""
+class Backward(NamedTuple):
+    """Every gradient of backpropagation, named as in the article, for one batch (of the mean loss)."""
+
+    dLS: Array  # (N, 10), eq. (23); dL/db = dLS summed over the batch
+    dLb: Array  # (10,), eq. (25)
+    dLw: Array  # (10, 192), eq. (30)
+    dLf: Array  # (N, 192), eq. (38)
+    dLP2: Array  # (N, 12, 4, 4), eq. (39)
+    dLC2: Array  # (N, 12, 8, 8), eq. (43)
+    dLS2: Array  # (N, 12, 8, 8), eq. (45)
+    dLb2: Array  # (12,), eq. (47)
+    dLk2: Array  # (12, 6, 5, 5), eq. (50)
+    dLP1: Array  # (N, 6, 12, 12), eq. (56)
+    dLC1: Array | None  # (N, 6, 24, 24), eq. (58); only when explaining (training gates dLP1 first)
+    dLS1: Array  # (N, 6, 24, 24), eq. (60)
+    dLb1: Array  # (6,), eq. (62)
+    dLk1: Array  # (6, 5, 5), eq. (65)
+    dLI: Array | None  # (N, 28, 28), the gradient for the image itself (a saliency map); only when explaining
+
+    def params(self) -> Params:
+        return {"k1": self.dLk1, "b1": self.dLb1, "k2": self.dLk2, "b2": self.dLb2, "w": self.dLw, "b": self.dLb}
+
+
+def backprop(params: Params, fw: Forward, labels: Array, *, explain: bool = False) -> Backward:
+    """Backpropagation, eqs. (7)-(65): every gradient of the mean loss over the batch.
+
+    With explain, also the article's dLC1 and the gradient for the input image, which
+    training never needs.
+    """
     dLS = softmax_cross_entropy_grad(fw.O, labels)  # (N, 10), eq. (23), already / N
     dLb = dLS.sum(axis=0)  # eq. (25)
     dLw = dLS.T @ fw.f  # (10, 192), eq. (30)
@@ -124,13 +151,19 @@ def backward(params: Params, fw: Forward, labels: Array) -> Params:
     dLb2 = conv2d_grad_b(dLS2)  # eq. (47)
     dLk2 = conv2d_grad_k(dLS2, fw.X2)  # (12, 6, 5, 5), eq. (50)
     dLP1 = conv2d_grad_x(dLS2, params["k2"], fw.P1.shape)  # (N, 6, 12, 12), eq. (56)
+    dLC1 = maxpool2_grad(dLP1, fw.I1) if explain else None  # (N, 6, 24, 24), eq. (58)
     # Eqs. (58) and (60) in the other order: the gradient reaches only the winners of each window,
     # and a winner passes its ReLU exactly where its P1 > 0. Gating the 4x smaller dLP1 is cheaper.
-    dLC1 = maxpool2_grad(relu_grad(dLP1, fw.P1), fw.I1)  # (N, 6, 24, 24), eq. (58)
-    dLS1 = dLC1  # eq. (60): already gated
+    dLS1 = maxpool2_grad(relu_grad(dLP1, fw.P1), fw.I1)  # (N, 6, 24, 24), eq. (60)
     dLb1 = conv2d_grad_b(dLS1)  # eq. (62)
     dLk1 = conv2d_grad_k(dLS1, fw.X1)[:, 0]  # (6, 5, 5), eq. (65)
-    return {"k1": dLk1, "b1": dLb1, "k2": dLk2, "b2": dLb2, "w": dLw, "b": dLb}
+    dLI = conv2d_grad_x(dLS1, params["k1"][:, None], fw.I[:, None].shape)[:, 0] if explain else None
+    return Backward(dLS, dLb, dLw, dLf, dLP2, dLC2, dLS2, dLb2, dLk2, dLP1, dLC1, dLS1, dLb1, dLk1, dLI)
+
+
+def backward(params: Params, fw: Forward, labels: Array) -> Params:
+    """Backpropagation: the gradient of the mean loss over the batch, keyed like params."""
+    return backprop(params, fw, labels).params()
 
 
 def mean_loss(fw: Forward, labels: Array) -> float:
@@ -225,6 +258,14 @@ class CNN:
         fw = self.forward(images)
         y = as_labels(labels, len(fw.I))
         return mean_loss(fw, y), backward(self.params, fw, y)
+
+    def explain(self, image: Array, label: int) -> tuple[Forward, Backward]:
+        """One (28, 28) image and a label to blame: the whole forward pass and every gradient of
+        L = -ln O_label, including dLC1 and the gradient for the image itself."""
+        if np.shape(image) != IMAGE_SHAPE:
+            raise InvalidInput(f"expected one image of shape (28, 28), got {np.shape(image)}")
+        fw = self.forward(image)
+        return fw, backprop(self.params, fw, as_labels(np.array([label]), 1), explain=True)
 
     def feature_maps(self, image: Array) -> dict[str, Array]:
         """One (28, 28) image -> its activations: C1 (6, 24, 24), P1 (6, 12, 12),

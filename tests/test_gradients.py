@@ -66,3 +66,16 @@ def test_forward_matches_the_articles_loops(batch):
             assert np.allclose(getattr(fw, name)[n], ref[name], rtol=1e-12, atol=1e-12), name
         i_max = 2 * np.arange(12)[:, None] + fw.I1[n] // 2  # the winners, as the article's I1 holds them
         assert np.array_equal(i_max, ref["I1"][..., 0])
+
+
+def test_explain_gives_every_gradient_of_one_image_including_the_image_itself(batch):
+    net, images, labels = batch
+    image, label = images[1], int(labels[1])
+    fw, bw = net.explain(image, label)
+    _, grads = net.loss_and_gradients(image[None], [label])
+    for name, grad in grads.items():
+        assert np.allclose(bw.params()[name], grad, rtol=1e-12, atol=1e-15), name
+    assert np.allclose(bw.dLS1, bw.dLC1 * (fw.S1 > 0), rtol=0, atol=0)  # eq. (60) from the article's dLC1
+    x = image.copy()
+    numeric = numeric_grad(lambda: mean_loss(forward(net.params, x[None]), np.array([label])), x)
+    assert relative_error(bw.dLI[0], numeric) < GRAD_RTOL
