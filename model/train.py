@@ -52,6 +52,7 @@ class TrainConfig:
     optimizer: str = "momentum"
     augment: bool = False
     validation: int = 0  # images held out of the training set for validation and calibration
+    clean_epochs: int = 0  # with augment: the last epochs train on the digits as they are
 
 
 class CheckpointError(RuntimeError):
@@ -179,13 +180,16 @@ def train(cfg: TrainConfig, data_dir: str | None, out: str, resume: bool = False
     for epoch in range(done + 1, cfg.epochs + 1):
         order = epoch_order(cfg, epoch, n)
         redraw = np.random.default_rng([cfg.seed, epoch, 1])  # the epoch's augmentations, repeatable
+        # A network this small cannot fit every redrawing; a few clean epochs at the end, with the
+        # learning rate low, settle it on the digits as MNIST draws them.
+        redrawn = cfg.augment and epoch <= cfg.epochs - cfg.clean_epochs
         loss_sum, correct, seen = 0.0, 0, 0
         epoch_start = time.perf_counter()
         bar = tqdm(total=n, desc=f"epoch {epoch}/{cfg.epochs}", unit="img", unit_scale=True,
                    dynamic_ncols=True, mininterval=0.5, file=sys.stderr)
         for step, start in enumerate(range(0, n, cfg.batch_size), start=(epoch - 1) * steps_per_epoch):
             idx = order[start : start + cfg.batch_size]
-            batch = augment(train_images[idx], redraw) if cfg.augment else train_images[idx]
+            batch = augment(train_images[idx], redraw) if redrawn else train_images[idx]
             fw = forward(net.params, batch)
             y = train_labels[idx]
             grads = backward(net.params, fw, y)
@@ -227,7 +231,7 @@ def train(cfg: TrainConfig, data_dir: str | None, out: str, resume: bool = False
         "python_version": platform.python_version(),
     }
     if cfg.augment:
-        metadata["augmentation"] = Augmentation().as_dict()
+        metadata["augmentation"] = {**Augmentation().as_dict(), "epochs": cfg.epochs - cfg.clean_epochs}
     if cfg.validation:
         S = net.forward(to_float(mnist.train.images[val_idx], net.dtype)).S
         cal = calibrate(S, labels[val_idx])
@@ -269,6 +273,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, help="train on the first LIMIT images only")
     parser.add_argument("--optimizer", choices=OPTIMIZERS, default=defaults.optimizer, help="[%(default)s]")
     parser.add_argument("--augment", action="store_true", help="redraw every training digit at random (augment.py)")
+    parser.add_argument("--clean-epochs", type=int, default=defaults.clean_epochs,
+                        help="with --augment, train the last N epochs on unaltered digits [%(default)s]")
     parser.add_argument("--validation", type=int, default=defaults.validation,
                         help="hold out this many training images to validate and calibrate [%(default)s]")
     parser.add_argument("--data-dir", help="directory of the MNIST IDX files [$MNIST_DIR, else a download cache]")
@@ -279,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.epochs < 1 or args.batch_size < 1 or args.lr <= 0 or not 0 <= args.momentum < 1:
         parser.error("need epochs >= 1, batch size >= 1, lr > 0 and 0 <= momentum < 1")
     cfg = TrainConfig(args.epochs, args.batch_size, args.lr, args.momentum, args.seed, args.limit,
-                      args.optimizer, args.augment, args.validation)
+                      args.optimizer, args.augment, args.validation, args.clean_epochs)
     reuse_freed_memory()  # 1.3-2x faster steps; see model/memory.py
     try:
         train(cfg, args.data_dir, args.out, resume=args.resume, plots_dir=args.plots)

@@ -35,7 +35,8 @@ def test_metadata_records_what_made_the_weights(quick_run):
     on_disk = model.read_metadata(out)
     assert on_disk["test_accuracy"] == metadata["test_accuracy"]
     assert on_disk["hyperparameters"] == {"epochs": 2, "batch_size": 32, "lr": 0.05, "momentum": 0.9,
-                                          "seed": 0, "limit": 4000}
+                                          "seed": 0, "limit": 4000, "optimizer": "momentum", "augment": False,
+                                          "validation": 0, "clean_epochs": 0}
     assert len(on_disk["per_class_accuracy"]) == 10 and len(on_disk["history"]) == 2
     assert np.array(on_disk["confusion"]).sum() == 10_000
     assert {"date", "numpy_version", "sha256", "architecture", "epochs"} <= set(on_disk)
@@ -71,3 +72,34 @@ def test_resume_refuses_different_settings(mnist_path, tmp_path):
     train(tiny, str(mnist_path), str(tmp_path / "w"))
     with pytest.raises(CheckpointError, match=r"lr=0\.05 \(now 0\.1\)"):
         train(TrainConfig(epochs=1, limit=64, lr=0.1), str(mnist_path), str(tmp_path / "w"), resume=True)
+
+
+def test_a_validation_run_holds_out_its_split_calibrates_and_augments(mnist_path, tmp_path):
+    cfg = TrainConfig(epochs=2, batch_size=64, lr=0.05, limit=3000, augment=True, validation=500, clean_epochs=1,
+                      optimizer="nesterov")
+    metadata = train(cfg, str(mnist_path), str(tmp_path / "v"))
+    assert metadata["validation"]["images"] == 500 and metadata["train_images"] == 2500
+    assert {"validation_loss", "validation_accuracy"} <= set(metadata["history"][0])
+    assert "test_accuracy" not in metadata["history"][0]  # the test set is scored once, at the end
+    cal = metadata["calibration"]
+    assert cal["temperature"] > 0 and 0 <= cal["unsure_below"] <= 1 and cal["ece_after"] >= 0
+    assert metadata["augmentation"]["epochs"] == 1
+    again = train(cfg, str(mnist_path), str(tmp_path / "again"))  # augmentation is seeded: same bytes
+    assert (tmp_path / "again.npz").read_bytes() == (tmp_path / "v.npz").read_bytes()
+    assert again["validation"]["indices_sha256"] == metadata["validation"]["indices_sha256"]
+
+
+@pytest.mark.parametrize("optimizer", ["momentum", "nesterov", "adam"])
+def test_every_optimizer_lowers_the_loss_of_a_batch(optimizer, mnist):
+    from model.train import new_state, update
+
+    images, labels = to_float(mnist.train.images[:256]), mnist.train.labels[:256].astype(np.int64)
+    cfg = TrainConfig(optimizer=optimizer, lr=0.003 if optimizer == "adam" else 0.05)
+    net = model.CNN.random(seed=0)
+    state = new_state(cfg, net.params)
+    before, _ = net.loss_and_gradients(images, labels)
+    for step in range(20):
+        _, grads = net.loss_and_gradients(images, labels)
+        update(cfg, net.params, state, grads, cfg.lr, step)
+    after, _ = net.loss_and_gradients(images, labels)
+    assert after < 0.7 * before
