@@ -55,6 +55,30 @@ export async function predict(grid, { signal } = {}) {
   return answer;
 }
 
+function decodeAll(object) {
+  for (const [name, value] of Object.entries(object)) if (value && value.float16) object[name] = decodeFloat16(value);
+  return object;
+}
+
+// "What if this were a <label>?" -> { label, loss, probabilities, gradients: { dLS ... dLI }, norms, equations }
+export async function explain(grid, label, params, { signal } = {}) {
+  const answer = await call("/explain", {
+    method: "POST",
+    signal,
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ image: grid, label, ...(params ? { params } : {}) }),
+  });
+  decodeAll(answer.gradients);
+  return answer;
+}
+
+// One SGD step on the visitor's copy -> { params, loss_before, loss_after, probabilities_before, probabilities_after }
+export const teach = (grid, label, lr, params) => call("/teach", {
+  method: "POST",
+  headers: { "Content-Type": "application/json" },
+  body: JSON.stringify({ image: grid, label, lr, ...(params ? { params } : {}) }),
+});
+
 // -> { architecture, parameters, metadata: { test_accuracy, ... }, sha256, ... }
 export const modelInfo = () => call("/model");
 

@@ -1,6 +1,7 @@
 // The page: the drawing pad -> normalisation -> POST /predict -> every layer painted.
 import * as api from "./api.js";
 import { Sketchpad } from "./draw.js";
+import { Explorer } from "./explorer.js";
 import { EmptyDrawing, inkOfPixels, normalize } from "./normalize.js";
 import {
   clearMap, enableHover, gradientCss, makeBars, makeGallery, maxOf, paintBars, paintMap, paintThumbnail,
@@ -18,6 +19,7 @@ const kernelCanvases = makeGallery($("#kernels"), 6, 5, "kernel k1");
 const inputCanvas = $("#input");
 const bars = makeBars($("#bars"));
 const pad = new Sketchpad($("#pad"), changed);
+const explorer = new Explorer();
 
 // --- live predictions: one request at a time, the newest drawing next, stale answers dropped ---
 
@@ -59,6 +61,7 @@ async function send() {
     const result = await api.predict(grid, { signal: controller.signal });
     if (controller.signal.aborted) return;
     show(result);
+    if (final) explorer.update(grid);  // backpropagation for the finished stroke, if a digit is chosen
     window.cnnMetrics.push({ latency: performance.now() - drawnAt, final: final && drawnAt === changedAt });
     setStatus(null);
   } catch (e) {
@@ -105,6 +108,7 @@ function showBlank() {
   paintBars(bars, null, null);
   $("#answer").textContent = "?";
   $("#confidence").textContent = "draw a digit";
+  explorer?.update(null);
   $("#live").textContent = "The pad is empty.";
   document.body.dataset.state = "blank";
 }

@@ -182,3 +182,31 @@ def test_the_page_runs_under_its_content_security_policy(browser, server_url):
     assert page.locator("#answer").inner_text().rstrip("?") == "3"
     context.close()
     assert not violations, violations
+
+
+def test_the_explorer_paints_every_gradient_and_teaching_raises_the_chosen_digit(page, artifacts):
+    page.locator("#samples .sample").nth(3).click()  # a 3
+    page.wait_for_function("document.body.dataset.state === 'predicted'")
+    page.locator("#blame button").nth(8).click()  # what if it were an 8?
+    page.wait_for_function("document.body.dataset.explained === 'true'")
+    canvases = page.locator("#grads canvas")
+    assert canvases.count() == 1 + 6 + 6 + 6 + 12 + 12 + 6
+    assert page.evaluate("[...document.querySelectorAll('#grads canvas')].every(c => c.dataset.painted === 'true')")
+    assert "eq. (58)" in page.get_attribute("#grad-dLC1 canvas >> nth=0", "title")
+    assert "dLk1" in page.inner_text("#norms") and "L = −ln O8" in page.inner_text("#loss")
+    chance = float(page.get_attribute("#loss", "data-probability"))
+    page.eval_on_selector("#lr", "el => { el.value = '-3.5'; el.dispatchEvent(new Event('input')); }")  # gentle steps
+    assert page.inner_text("#lr-value") == "0.00032"
+    for step in (1, 2):
+        page.click("#teach")
+        page.wait_for_function(f"document.querySelector('#lesson').textContent.startsWith('Step {step}')")
+        before = float(page.get_attribute("#lesson", "data-before"))
+        after = float(page.get_attribute("#lesson", "data-after"))
+        assert after > before
+        if step == 1:
+            assert before == pytest.approx(chance, rel=1e-4)
+    page.wait_for_function("document.querySelector('#loss').textContent.startsWith('your copy (taught 2 steps)')")
+    page.locator("#stage-explain").screenshot(path=str(artifacts / "explorer.png"))
+    page.click("#reset")
+    page.wait_for_function("document.querySelector('#loss').textContent.startsWith('the network gives')")
+    assert float(page.get_attribute("#loss", "data-probability")) == pytest.approx(chance, rel=1e-4)

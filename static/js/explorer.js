@@ -1,0 +1,144 @@
+// The backprop explorer: pick the digit it should have been, see every gradient the article
+// names for your drawing, and teach your own copy of the network one SGD step at a time.
+// The copy's 3,898 parameters live here, in the page, and travel with each request.
+import * as api from "./api.js";
+import { makeGallery, paintMap } from "./render.js";
+
+const $ = (selector) => document.querySelector(selector);
+
+// The panels: gradient name -> [maps, side, caption]. The rest (dLS, dLb1, dLb2, dLw, dLk2) show their norm.
+const PANELS = {  // in the order backpropagation computes them: from the answer back to the image
+  dLP2: [12, 4, "∂L/∂P2 = ∂L/∂f unflattened (39)"],
+  dLS2: [12, 8, "∂L/∂S2, where S2 > 0 (45)"],
+  dLP1: [6, 12, "∂L/∂P1, through the flipped kernels k2 (56)"],
+  dLC1: [6, 24, "∂L/∂C1: only each window's winner (58)"],
+  dLS1: [6, 24, "∂L/∂S1, the first convolution's output (60)"],
+  dLk1: [6, 5, "∂L/∂k1, the first kernels (65)"],
+  dLI: [1, 28, "for the image itself: which pixels matter"],
+};
+const ORDER = ["dLS", "dLw", "dLP2", "dLC2", "dLS2", "dLb2", "dLk2", "dLP1", "dLC1", "dLS1", "dLb1", "dLk1", "dLI"];
+
+export class Explorer {
+  constructor() {
+    this.grid = null;    // the 28x28 input of the last prediction
+    this.label = null;   // the digit to blame
+    this.params = null;  // the visitor's parameters (base64 float32), null = the shared network's
+    this.steps = 0;
+    this.galleries = {};
+    this.controller = null;
+    const grads = $("#grads");
+    for (const [name, [count, side, caption]] of Object.entries(PANELS)) {
+      const figure = document.createElement("figure");
+      figure.className = `grad grad-${name}`;
+      const gallery = document.createElement("div");
+      gallery.className = "gallery";
+      gallery.id = `grad-${name}`;
+      figure.append(gallery);
+      const text = document.createElement("figcaption");
+      text.innerHTML = `<var>${name}</var> ${caption} · norm <span class="norm" id="norm-${name}">–</span>`;
+      figure.append(text);
+      grads.append(figure);
+      this.galleries[name] = makeGallery(gallery, count, side, name);
+    }
+    const norms = document.createElement("p");
+    norms.id = "norms";
+    norms.className = "norms";
+    grads.append(norms);
+    const blame = $("#blame");
+    for (let digit = 0; digit < 10; digit++) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.textContent = digit;
+      button.setAttribute("aria-pressed", "false");
+      button.setAttribute("aria-label", `What if it were a ${digit}?`);
+      button.addEventListener("click", () => this.choose(digit));
+      blame.append(button);
+    }
+    const lr = $("#lr");
+    const showRate = () => { $("#lr-value").textContent = this.rate().toPrecision(2); };
+    lr.addEventListener("input", showRate);
+    showRate();
+    $("#teach").addEventListener("click", () => this.teach());
+    $("#reset").addEventListener("click", () => this.reset());
+  }
+
+  rate() { return 10 ** Number($("#lr").value); }
+
+  // A new prediction arrived: explain it, if a digit to blame is chosen.
+  update(grid) {
+    this.grid = grid;
+    $("#teach").disabled = this.grid === null || this.label === null;
+    if (this.label !== null && grid) this.explain();
+  }
+
+  choose(digit) {
+    this.label = digit;
+    document.querySelectorAll("#blame button").forEach((b, d) => b.setAttribute("aria-pressed", String(d === digit)));
+    $("#teach").disabled = this.grid === null;
+    if (this.grid) this.explain();
+  }
+
+  async explain() {
+    this.controller?.abort();
+    const controller = (this.controller = new AbortController());
+    try {
+      const answer = await api.explain(this.grid, this.label, this.params, { signal: controller.signal });
+      if (controller.signal.aborted) return;
+      this.show(answer);
+    } catch (e) {
+      if (e.name !== "AbortError") $("#loss").textContent = e.message;
+    }
+  }
+
+  show({ label, loss, probabilities, gradients, norms, equations }) {
+    const whose = this.params ? `your copy (taught ${this.steps} step${this.steps === 1 ? "" : "s"})` : "the network";
+    $("#loss").textContent = `${whose} gives a ${label} a probability of ${(100 * probabilities[label]).toFixed(2)}%: ` +
+      `L = −ln O${label} = ${loss.toFixed(4)}`;
+    $("#loss").dataset.probability = probabilities[label];
+    for (const [name, canvases] of Object.entries(this.galleries)) {
+      const maps = PANELS[name][0] === 1 ? [gradients[name]] : gradients[name];
+      const vmax = Math.max(1e-12, ...maps.flat(Infinity).map(Math.abs));
+      canvases.forEach((canvas, i) => {
+        const title = `${name}${maps.length > 1 ? `[${i}]` : ""}, eq. (${equations[name]})`;
+        paintMap(canvas, maps[i], vmax, { diverging: true, name: title });
+        canvas.title = title;
+      });
+      $(`#norm-${name}`).textContent = norms[name].toPrecision(3);
+    }
+    $("#norms").innerHTML = "Gradient norms, from the answer back to the image: " + ORDER.map((name) =>
+      `<span title="eq. (${equations[name]})"><var>${name}</var> ${norms[name].toPrecision(3)}</span>`).join(" · ");
+    document.body.dataset.explained = "true";
+  }
+
+  async teach() {
+    if (this.grid === null || this.label === null) return;
+    $("#teach").disabled = true;
+    try {
+      const lesson = await api.teach(this.grid, this.label, this.rate(), this.params);
+      this.params = lesson.params;
+      this.steps += 1;
+      const before = lesson.probabilities_before[this.label], after = lesson.probabilities_after[this.label];
+      const out = $("#lesson");
+      out.textContent = `Step ${this.steps} (η = ${lesson.lr.toPrecision(2)}): the probability of a ${this.label} went ` +
+        `from ${(100 * before).toFixed(2)}% to ${(100 * after).toFixed(2)}%, the loss from ` +
+        `${lesson.loss_before.toFixed(3)} to ${lesson.loss_after.toFixed(3)}. Only your copy changed.`;
+      out.dataset.before = before;
+      out.dataset.after = after;
+      $("#reset").disabled = false;
+      await this.explain();
+    } catch (e) {
+      $("#lesson").textContent = e.message;
+    } finally {
+      $("#teach").disabled = false;
+    }
+  }
+
+  reset() {
+    this.params = null;
+    this.steps = 0;
+    $("#reset").disabled = true;
+    $("#lesson").textContent = "Back to the shared network: your lessons are forgotten.";
+    delete $("#lesson").dataset.after;
+    if (this.grid && this.label !== null) this.explain();
+  }
+}
