@@ -159,10 +159,11 @@ def decode_image(data: bytes) -> np.ndarray:
     try:
         image.seek(0)  # the first frame of an animation
         image.load()
-        if image.mode.startswith("I"):  # 16-bit greys: Pillow's convert() would clip them at 255, not scale them
-            image = Image.fromarray((np.asarray(image, dtype=np.int64).clip(0, 65535) >> 8).astype(np.uint8), "L")
+        frame: Image.Image = image
+        if frame.mode.startswith("I"):  # 16-bit greys: Pillow's convert() would clip them at 255, not scale them
+            frame = Image.fromarray((np.asarray(frame, dtype=np.int64).clip(0, 65535) >> 8).astype(np.uint8), "L")
         factor = math.ceil(max(width, height) / WORK_SIDE)  # the work is then at most WORK_SIDE a side
-        rgba = image.convert("RGBA")
+        rgba = frame.convert("RGBA")
         if factor > 1:
             rgba = rgba.reduce(factor)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:

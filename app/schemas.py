@@ -165,6 +165,7 @@ class ExplainResponse(BaseModel):
     @staticmethod
     def content(e: Explanation, encoding: MapsEncoding) -> dict[str, Any]:
         bw = e.backward
+        assert bw.dLC1 is not None and bw.dLI is not None  # Classifier.explain asks for them
         arrays = {"dLS": bw.dLS[0], "dLw": bw.dLw, "dLf": bw.dLf[0], "dLP2": bw.dLP2[0], "dLC2": bw.dLC2[0],
                   "dLS2": bw.dLS2[0], "dLb2": bw.dLb2, "dLk2": bw.dLk2, "dLP1": bw.dLP1[0], "dLC1": bw.dLC1[0],
                   "dLS1": bw.dLS1[0], "dLb1": bw.dLb1, "dLk1": bw.dLk1, "dLI": bw.dLI[0]}

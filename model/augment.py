@@ -95,8 +95,8 @@ def augment(images: Array, rng: np.random.Generator, aug: Augmentation = Augment
         rows, cols = rows + field[0], cols + field[1]
     out = _bilinear(images, rows, cols)
     # Stroke thickness: a few images get dilated, a few eroded (those with ink to spare).
-    roll = rng.random(B)
-    thick = roll < aug.thicker
+    roll = rng.random(size=B)
+    thick = np.asarray(roll < aug.thicker)
     if thick.any():
         out[thick] = _plus_filter(out[thick], np.maximum)
     thin = (roll >= 1 - aug.thinner) & ((out > 0.5).sum(axis=(1, 2)) > 120)
