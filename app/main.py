@@ -7,10 +7,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -183,6 +185,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(model.InvalidInput)
     async def _client_mistake(_: Request, exc: Exception) -> JSONResponse:
         return JSONResponse(status_code=status_of(exc), content={"detail": str(exc)})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        # Starlette answers a malformed multipart upload with 400 "Invalid multipart data."; every other
+        # malformed body here is a 422 that says what is wrong, so this one is too.
+        if exc.status_code == 400 and request.url.path == "/predict/image":
+            return JSONResponse(status_code=422, content={
+                "detail": f"the upload is not valid multipart/form-data ({exc.detail}); send the image as the "
+                          "form field 'file', e.g. curl -F file=@digit.png"})
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(Exception)
     async def _our_mistake(request: Request, exc: Exception) -> JSONResponse:

@@ -86,6 +86,16 @@ def test_a_png_named_and_typed_as_something_else_is_read_by_its_content(client, 
     assert r.status_code == 200 and r.json()["label"] == 7
 
 
+def test_a_malformed_multipart_upload_is_a_clear_422(client):
+    boundary = "b0undary"
+    body = f"--{boundary}\r\n[0.0]--{boundary}--\r\n".encode()  # a part without headers (found by the fuzzer)
+    headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+    r = client.post("/predict/image", content=body, headers=headers)
+    assert r.status_code == 422 and "multipart/form-data" in r.json()["detail"]
+    assert client.get("/nope").status_code == 404 and client.get("/predict").status_code == 405
+    assert_still_serving(client)
+
+
 @pytest.mark.parametrize("pixel", [0, 255])
 def test_a_1x1_image_is_a_blank_drawing(client, pixel):
     data = encode(Image.fromarray(np.full((1, 1), pixel, np.uint8)), "PNG")
