@@ -57,20 +57,24 @@ def grid_to_array(rows: list[list[float]], *, exact_28: bool, what: str = "image
     return grid
 
 
-class PredictRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={
-        "examples": [{"image": EXAMPLE_GRID, "feature_maps": False, "normalize": False}]})
+ParamsText = Annotated[str, Field(
+    description="a visitor's own parameters: base64 of the 3,898 numbers k1 b1 k2 b2 w b as little-endian "
+                "float32, row-major, as /teach answers them (see app/client_params.py)",
+    max_length=ENCODED_LENGTH + 8)]
+ENCODING_HELP = ("how feature maps and input are sent: \"json\", nested lists of numbers; \"float16\", a compact "
+                 "{shape, float16} object per array, its data base64 of little-endian IEEE half floats (7x cheaper "
+                 "to make, half the bytes)")
+
+
+class DrawingRequest(BaseModel):
+    """What every request about one drawing carries: the grid, whether to normalise it, whose parameters."""
+
+    model_config = ConfigDict(extra="forbid")
 
     image: Grid = Field(description="28 rows of 28 numbers in [0, 1], 0 = background, 1 = ink (as MNIST); "
                                     f"any size up to {MAX_DRAWING_SIDE}x{MAX_DRAWING_SIDE} with normalize")
-    feature_maps: Annotated[bool, Strict()] = Field(False, description="also return C1, P1, C2, P2, S and input")
     normalize: Annotated[bool, Strict()] = Field(False, description="first make the drawing MNIST-like: "
                                                  "crop, fit into 20x20, centre the mass in 28x28")
-    maps_encoding: MapsEncoding = Field("json", description="how feature maps and input are sent: \"json\", "
-                                        "nested lists of numbers; \"float16\", a compact {shape, float16} object "
-                                        "per array, its data base64 of little-endian IEEE half floats (7x cheaper "
-                                        "to make, half the bytes)")
-
     params: ParamsText | None = Field(None, description="answer with a visitor's own parameters (from /teach) "
                                       "instead of the shared network's; probabilities are then uncalibrated")
 
@@ -78,9 +82,9 @@ class PredictRequest(BaseModel):
     _params: Params | None = PrivateAttr()
 
     @model_validator(mode="after")
-    def _check_grid(self) -> PredictRequest:
+    def _check_drawing(self) -> DrawingRequest:
         self._grid = grid_to_array(self.image, exact_28=not self.normalize)
-        self._params = checked_params(self.params)
+        self._params = None if self.params is None else decode_params(self.params)
         return self
 
     def grid(self) -> np.ndarray:
@@ -90,40 +94,20 @@ class PredictRequest(BaseModel):
         return self._params
 
 
-ParamsText = Annotated[str, Field(
-    description="a visitor's own parameters: base64 of the 3,898 numbers k1 b1 k2 b2 w b as little-endian "
-                "float32, row-major, as /teach answers them (see app/client_params.py)",
-    max_length=ENCODED_LENGTH + 8)]
+class PredictRequest(DrawingRequest):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "examples": [{"image": EXAMPLE_GRID, "feature_maps": False, "normalize": False}]})
+
+    feature_maps: Annotated[bool, Strict()] = Field(False, description="also return C1, P1, C2, P2, S and input")
+    maps_encoding: MapsEncoding = Field("json", description=ENCODING_HELP)
 
 
-def checked_params(text: str | None) -> Params | None:
-    return None if text is None else decode_params(text)
-
-
-class ExplainRequest(BaseModel):
+class ExplainRequest(DrawingRequest):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"image": EXAMPLE_GRID, "label": 7}]})
 
-    image: Grid = Field(description="as for /predict")
-    normalize: Annotated[bool, Strict()] = Field(False, description="as for /predict")
     label: Annotated[int, Strict(), Field(ge=0, le=9)] = Field(description="the digit to blame: the gradients "
                                                                            "are of L = -ln O_label")
-    params: ParamsText | None = None
-    maps_encoding: MapsEncoding = Field("float16", description="as for /predict; float16 by default here")
-
-    _grid: np.ndarray = PrivateAttr()
-    _params: Params | None = PrivateAttr()
-
-    @model_validator(mode="after")
-    def _check(self) -> ExplainRequest:
-        self._grid = grid_to_array(self.image, exact_28=not self.normalize)
-        self._params = checked_params(self.params)
-        return self
-
-    def grid(self) -> np.ndarray:
-        return self._grid
-
-    def client_params(self) -> Params | None:
-        return self._params
+    maps_encoding: MapsEncoding = Field("float16", description=ENCODING_HELP + "; float16 by default here")
 
 
 class TeachRequest(ExplainRequest):

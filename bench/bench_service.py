@@ -15,7 +15,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 from fastapi import FastAPI, Request  # noqa: E402
 
 from app.schemas import PredictRequest  # noqa: E402
+from tests.servers import free_port, wait_until_healthy  # noqa: E402
 
 
 def app_with_noop() -> FastAPI:  # the factory uvicorn runs in the child process
@@ -50,12 +50,6 @@ def app_with_noop() -> FastAPI:  # the factory uvicorn runs in the child process
         app.add_api_route(path, endpoint, methods=["POST"], include_in_schema=False)
         app.router.routes.insert(0, app.router.routes.pop())  # before the page, which is mounted at /
     return app
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wrk(url: str, body: str, seconds: float, connections: int) -> dict[str, float]:
@@ -102,12 +96,7 @@ def main() -> None:
          "--port", str(port), "--log-level", "warning", "--no-access-log"], cwd=ROOT)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"{base}/healthz", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_until_healthy(port, server)
         sizes = {}
         for name, (path, body) in bodies.items():
             request = urllib.request.Request(base + path, body.encode(), {"Content-Type": "application/json"})

@@ -16,7 +16,6 @@ import argparse
 import http.client
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -31,12 +30,7 @@ sys.path.insert(0, str(ROOT))
 from app.config import Settings  # noqa: E402
 from app.service import Classifier  # noqa: E402
 from model.mnist import load_mnist, to_float  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.servers import free_port, wait_until_healthy  # noqa: E402
 
 
 def rss_kib(pid: int) -> int:
@@ -62,12 +56,7 @@ def main() -> int:
     server = subprocess.Popen([sys.executable, "-m", "app", "--port", str(port), "--log-level", "warning"],
                               cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        for _ in range(300):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_until_healthy(port, server)
         lock = threading.Lock()
         counter = iter(range(10**12))
         latencies: list[float] = []

@@ -6,10 +6,8 @@ from __future__ import annotations
 import base64
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 
 import numpy as np
@@ -24,6 +22,7 @@ from model.mnist import to_float
 from model.network import forward, mean_loss
 from tests.conftest import ROOT
 from tests.numeric import numeric_grad, relative_error
+from tests.servers import free_port, wait_until_healthy
 
 
 @pytest.fixture(scope="module")
@@ -137,12 +136,6 @@ def test_explain_and_teach_refuse_bad_labels_and_rates(client, digit):
         assert r.status_code == 422 and message in r.json()["detail"], r.text
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_two_separately_started_workers_give_the_same_lesson(digit):
     """Nothing is kept between requests: any worker, any replica, answers a /teach the same."""
     ports = [free_port(), free_port()]
@@ -152,12 +145,7 @@ def test_two_separately_started_workers_give_the_same_lesson(digit):
         answers = []
         body = json.dumps({"image": digit.tolist(), "label": 4, "lr": 0.02}).encode()
         for port in ports:
-            for _ in range(300):
-                try:
-                    urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                    break
-                except OSError:
-                    time.sleep(0.1)
+            wait_until_healthy(port)
             lesson = None
             for _ in range(2):  # twice on each: the second request must not see the first's step
                 request = urllib.request.Request(f"http://127.0.0.1:{port}/teach", body,

@@ -24,6 +24,7 @@ from app.config import Settings
 from app.main import StartupError, create_app
 from model.mnist import to_float
 from tests.conftest import ROOT, WEIGHTS
+from tests.servers import free_port, wait_until_healthy
 
 
 @pytest.fixture(scope="module")
@@ -180,12 +181,6 @@ def test_every_answer_carries_the_security_headers(client):
 # --- a real server process: bytes on the wire, slow clients, SIGTERM ---
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def server():
     """`python -m app` in its own process, with a 1 MB body limit."""
@@ -193,15 +188,7 @@ def server():
     env = {**os.environ, "CNN_MAX_BODY_BYTES": "1000000", "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "app", "--port", str(port), "--log-level", "warning"],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/healthz", timeout=1)
-            break
-        except OSError:
-            assert proc.poll() is None and time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.1)
+    wait_until_healthy(port, proc)
     yield proc, port
     if proc.poll() is None:
         proc.kill()

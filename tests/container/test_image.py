@@ -17,7 +17,8 @@ import pytest
 
 from model.mnist import to_float
 from tests.conftest import ROOT
-from tests.e2e.conftest import ARTIFACTS, free_port
+from tests.e2e.conftest import ARTIFACTS
+from tests.servers import free_port
 
 from .docker_sandbox import Engine, base_image, missing_requirements, sandboxed_engine
 
