@@ -11,7 +11,7 @@ import numpy as np
 import model
 from model import CNN
 from model.layers import softmax
-from model.network import Backward, Forward, Params
+from model.network import Backward, Forward, Params, backward, mean_loss
 
 from .preprocessing import decode_image, normalize
 
@@ -107,7 +107,7 @@ class Classifier:
         image = normalize(grid) if normalized else np.asarray(grid, dtype=np.float64)
         net, _ = self.network(params)
         fw, bw = net.explain(image, label)
-        return Explanation(label, float(-np.log(max(float(fw.O[0, label]), 1e-45))), fw.O[0].astype(np.float64),
+        return Explanation(label, mean_loss(fw, np.array([label])), fw.O[0].astype(np.float64),
                            np.asarray(image), fw, bw)
 
     def teach(self, grid: np.ndarray, label: int, lr: float, *, normalized: bool = False,
@@ -116,12 +116,12 @@ class Classifier:
         image = normalize(grid) if normalized else np.asarray(grid, dtype=np.float64)
         net, _ = self.network(params)
         y = np.array([label])
-        loss_before, grads = net.loss_and_gradients(image, y)
-        before = net.predict_proba(image)[0]
+        fw = net.forward(image)  # one pass before the step, one after: each gives its loss and O
+        grads = backward(net.params, fw, y)
         taught = CNN({name: value - np.float32(lr) * grads[name] for name, value in net.params.items()})
-        after = taught.predict_proba(image)[0]
-        loss_after, _ = taught.loss_and_gradients(image, y)
-        return Lesson(taught.params, loss_before, loss_after, before.astype(np.float64), after.astype(np.float64))
+        after = taught.forward(image)
+        return Lesson(taught.params, mean_loss(fw, y), mean_loss(after, y), fw.O[0].astype(np.float64),
+                      after.O[0].astype(np.float64))
 
     def predict_file(self, data: bytes, *, feature_maps: bool = False) -> Prediction:
         """An image file (PNG, JPEG, GIF, BMP, WebP), always normalised like MNIST."""
