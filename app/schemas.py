@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from itertools import chain
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -31,30 +32,33 @@ EXAMPLE_GRID: Any = [[0.0] * 28 for _ in range(4)] + [[0.0] * 13 + [1.0] * 2 + [
 
 
 def grid_to_array(rows: list[list[float]], *, exact_28: bool, what: str = "image") -> np.ndarray:
-    """Rows of numbers -> a (H, W) float array, or ValueError saying what is wrong with it."""
+    """Rows of numbers -> a (H, W) float array, or ValueError saying what is wrong with it.
+
+    Every request passes through here, so the common case costs three C-speed passes (lengths,
+    copy, min and max) and the loops that name the offending row or pixel run only on errors.
+    """
     if not rows or not rows[0]:
         raise ValueError(f"{what} is empty; send rows of numbers in [0, 1]")
-    width = len(rows[0])
-    for r, row in enumerate(rows):
-        if len(row) != width:
-            raise ValueError(f"{what} row {r} has {len(row)} numbers but row 0 has {width}; rows must be equally long")
-    if exact_28 and (len(rows), width) != (28, 28):
-        raise ValueError(f"{what} must be 28 rows of 28 numbers, got {len(rows)} rows of {width} "
+    height, width = len(rows), len(rows[0])
+    if len(set(map(len, rows))) > 1:
+        r, row = next((r, row) for r, row in enumerate(rows) if len(row) != width)
+        raise ValueError(f"{what} row {r} has {len(row)} numbers but row 0 has {width}; rows must be equally long")
+    if exact_28 and (height, width) != (28, 28):
+        raise ValueError(f"{what} must be 28 rows of 28 numbers, got {height} rows of {width} "
                          "(send \"normalize\": true to have a drawing of another size normalised)")
-    if max(len(rows), width) > MAX_DRAWING_SIDE:
-        raise ValueError(f"{what} is {len(rows)}x{width}; at most {MAX_DRAWING_SIDE} rows and columns")
-    grid = np.array(rows, dtype=np.float64)
+    if max(height, width) > MAX_DRAWING_SIDE:
+        raise ValueError(f"{what} is {height}x{width}; at most {MAX_DRAWING_SIDE} rows and columns")
+    grid = np.fromiter(chain.from_iterable(rows), np.float64, height * width).reshape(height, width)
+    if grid.min() >= 0 and grid.max() <= 1:  # false for NaN too: min and max pass it on
+        return grid
     bad = ~np.isfinite(grid)
     if bad.any():
         r, c = np.argwhere(bad)[0]
         raise ValueError(f"{what} holds {grid[r, c]} at row {r}, column {c}; values must be finite numbers")
-    outside = (grid < 0) | (grid > 1)
-    if outside.any():
-        r, c = np.argwhere(outside)[0]
-        hint = " (divide 0..255 pixels by 255)" if grid.max() > 1 else ""
-        raise ValueError(f"{what} holds {grid[r, c]:g} at row {r}, column {c}; values must lie in [0, 1], "
-                         f"0 = background and 1 = ink{hint}")
-    return grid
+    r, c = np.argwhere((grid < 0) | (grid > 1))[0]
+    hint = " (divide 0..255 pixels by 255)" if grid.max() > 1 else ""
+    raise ValueError(f"{what} holds {grid[r, c]:g} at row {r}, column {c}; values must lie in [0, 1], "
+                     f"0 = background and 1 = ink{hint}")
 
 
 ParamsText = Annotated[str, Field(

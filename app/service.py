@@ -76,7 +76,7 @@ class Classifier:
     @classmethod
     def load(cls, weights_path: Path) -> Classifier:
         """Load and verify the weights (SHA-256 against their metadata), then run one warm-up pass."""
-        net = model.load(weights_path)  # raises model.WeightsError, saying what is wrong
+        net = model.load(weights_path).frozen()  # raises model.WeightsError, saying what is wrong
         metadata = model.read_metadata(weights_path)
         net.predict_proba(np.zeros((28, 28), dtype=net.dtype))
         return cls(net, metadata, weights_path)
@@ -97,7 +97,7 @@ class Classifier:
             del maps["O"]  # the article's softmax(S); we answer the calibrated one
             S = maps["S"][None]
         else:
-            maps, S = None, net.forward(image).S
+            maps, S = None, net.scores(image)
         O = confidence.probabilities(S)[0]
         return Prediction(int(O.argmax()), O, np.asarray(image), maps, bool(confidence.unsure(O)))
 
@@ -130,4 +130,4 @@ class Classifier:
     def predict_batch(self, grids: list[np.ndarray], *, normalized: bool = False) -> np.ndarray:
         """Many grids in one forward pass -> (N, 10) probabilities."""
         images = np.stack([normalize(g) for g in grids] if normalized else grids)
-        return self.confidence.probabilities(self.net.forward(images).S)
+        return self.confidence.probabilities(self.net.scores(images))

@@ -97,7 +97,7 @@ def draw_pictures(net: CNN, metadata: dict, images: np.ndarray, labels: np.ndarr
         plot_learning_curves(metadata["history"], out / "learning-curves.png")
     plot_confusion(ev.confusion, out / "confusion.png", title=f"MNIST test set: {ev.accuracy:.2%} correct")
     T = float((metadata.get("calibration") or {}).get("temperature", 1.0))
-    S = np.concatenate([net.forward(to_float(images[i : i + 1000], net.dtype)).S for i in range(0, len(images), 1000)])
+    S = np.concatenate([net.scores(to_float(images[i : i + 1000], net.dtype)) for i in range(0, len(images), 1000)])
     plot_mistakes(images, labels, softmax(S.astype(np.float64) / T), out / "mistakes.png")
 
 

@@ -87,20 +87,20 @@ def _rows(dLS: Array) -> Array:
     return dLS.transpose(0, 2, 1, 3).reshape(N * Ho, M * Wo)
 
 
-def conv(patches: Patches, k: Array, b: Array) -> Array:
+def conv(patches: Patches, T: Array, b: Array) -> Array:
     """S[N, m, u, v] = sum_{n,p,q} x[N, n, u+p, v+q] k[m, n, p, q] + b[m]: eqs. (1) and (3).
 
-    k: (M, C, kh, kw), b: (M,) -> (N, M, Ho, Wo)
+    T: toeplitz(k, W) of the kernels k (M, C, kh, kw), b: (M,) -> (N, M, Ho, Wo)
     """
     N, Ho, Wo = patches.out_shape
-    S = patches.X @ toeplitz(k, patches.x_shape[3])
+    S = patches.X @ T
     S += np.repeat(b, Wo)
-    return _maps(S, N, Ho, len(k))
+    return _maps(S, N, Ho, len(b))
 
 
 def conv2d(x: Array, k: Array, b: Array) -> Array:
     """Valid cross-correlation, stride 1, eqs. (1) and (3). x: (N, C, H, W) -> (N, M, H-kh+1, W-kw+1)"""
-    return conv(rows_of(x, k.shape[2:]), k, b)
+    return conv(rows_of(x, k.shape[2:]), toeplitz(k, x.shape[3]), b)
 
 
 def conv2d_grad_k(dLS: Array, patches: Patches) -> Array:

@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .inference import Inference
 from .layers import (
     Array,
     Patches,
@@ -32,6 +33,7 @@ from .layers import (
     rows_of,
     softmax,
     softmax_cross_entropy_grad,
+    toeplitz,
 )
 from .weights import save_params
 
@@ -95,15 +97,30 @@ def init_params(rng: np.random.Generator, dtype: np.dtype | type = np.float32) -
     return {name: value.astype(dtype) for name, value in params.items()}
 
 
-def forward(params: Params, I: Array) -> Forward:
-    """The feedforward pass, eqs. (1)-(5). I: (N, 28, 28) -> the whole cache."""
+class Banded(NamedTuple):
+    """The kernels k1 and k2 as the banded matrices their convolutions multiply by (layers.toeplitz)."""
+
+    T1: Array  # (5*28, 6*24)
+    T2: Array  # (5*6*12, 12*8)
+
+
+def banded(params: Params) -> Banded:
+    return Banded(toeplitz(params["k1"][:, None], IMAGE_SHAPE[1]), toeplitz(params["k2"], 12))
+
+
+def forward(params: Params, I: Array, T: Banded | None = None) -> Forward:
+    """The feedforward pass, eqs. (1)-(5). I: (N, 28, 28) -> the whole cache.
+
+    T: banded(params), when the caller keeps it (a network that never changes); else built here.
+    """
     N = len(I)
+    T = banded(params) if T is None else T
     X1 = rows_of(I[:, None], (5, 5))
-    S1 = conv(X1, params["k1"][:, None], params["b1"])  # (N, 6, 24, 24), eq. (1)
+    S1 = conv(X1, T.T1, params["b1"])  # (N, 6, 24, 24), eq. (1)
     C1 = relu(S1)
     P1, I1 = maxpool2(C1)  # (N, 6, 12, 12), eq. (2)
     X2 = rows_of(P1, (5, 5))
-    S2 = conv(X2, params["k2"], params["b2"])  # (N, 12, 8, 8), eq. (3)
+    S2 = conv(X2, T.T2, params["b2"])  # (N, 12, 8, 8), eq. (3)
     C2 = relu(S2)
     P2, I2 = maxpool2(C2)  # (N, 12, 4, 4), eq. (4)
     f = P2.reshape(N, -1)  # (N, 192), f[16m + 4x + y] = P2[m, x, y]
@@ -186,10 +203,10 @@ def as_images(images: Array, dtype: np.dtype) -> Array:
     if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer) or x.dtype == bool):
         raise InvalidInput(f"expected numbers, got an array of {x.dtype}")
     x = x.astype(dtype, copy=False)
-    if not np.isfinite(x).all():
-        raise InvalidInput("images contain NaN or infinity")
     low, high = x.min(), x.max()
-    if low < 0 or high > 1:
+    if not (low >= 0 and high <= 1):  # also true when either is NaN, since min and max pass NaN on
+        if not np.isfinite(x).all():
+            raise InvalidInput("images contain NaN or infinity")
         raise InvalidInput(f"pixel values must lie in [0, 1], got values in [{low:g}, {high:g}]")
     return x
 
@@ -231,6 +248,19 @@ class CNN:
 
     def __init__(self, params: dict[str, Array]) -> None:
         self.params: Params = check_params(params)
+        # Kept only by a frozen network, whose parameters cannot change: built once, not per call.
+        self._banded: Banded | None = None
+        self._inference: Inference | None = None
+
+    def frozen(self) -> CNN:
+        """A copy whose parameters are read-only and whose derived matrices are built once: for
+        serving, where rebuilding them for every request would cost a third of the answer."""
+        params = {name: value.copy() for name, value in self.params.items()}
+        for value in params.values():
+            value.flags.writeable = False
+        net = CNN(params)
+        net._banded, net._inference = banded(net.params), Inference(net.params)
+        return net
 
     @classmethod
     def random(cls, seed: int = 0, dtype: np.dtype | type = np.float32) -> CNN:
@@ -243,15 +273,20 @@ class CNN:
 
     def forward(self, images: Array) -> Forward:
         """The feedforward pass with everything it computed (for training and teaching)."""
-        return forward(self.params, as_images(images, self.dtype))
+        return forward(self.params, as_images(images, self.dtype), self._banded)
+
+    def scores(self, images: Array) -> Array:
+        """(N, 28, 28) or (28, 28) images in [0, 1] -> (N, 10) the scores S, computing nothing else."""
+        inference = self._inference or Inference(self.params)
+        return inference.scores(as_images(images, self.dtype))
 
     def predict_proba(self, images: Array) -> Array:
         """(N, 28, 28) or (28, 28) images in [0, 1] -> (N, 10) softmax probabilities O."""
-        return self.forward(images).O
+        return softmax(self.scores(images))
 
     def predict(self, images: Array) -> Array:
         """(N, 28, 28) or (28, 28) images -> (N,) the most probable digit of each."""
-        return self.predict_proba(images).argmax(axis=1)
+        return self.scores(images).argmax(axis=1)
 
     def loss_and_gradients(self, images: Array, labels: Array) -> tuple[float, Params]:
         """The mean cross-entropy of the batch and its gradient for every parameter."""

@@ -233,9 +233,9 @@ def train(cfg: TrainConfig, data_dir: str | None, out: str, resume: bool = False
     if cfg.augment:
         metadata["augmentation"] = {**Augmentation().as_dict(), "epochs": cfg.epochs - cfg.clean_epochs}
     if cfg.validation:
-        S = net.forward(to_float(mnist.train.images[val_idx], net.dtype)).S
+        S = net.scores(to_float(mnist.train.images[val_idx], net.dtype))
         cal = calibrate(S, labels[val_idx])
-        test_S = net.forward(to_float(mnist.test.images, net.dtype)).S.astype(np.float64)
+        test_S = net.scores(to_float(mnist.test.images, net.dtype)).astype(np.float64)
         metadata["validation"] = {
             "images": int(len(val_idx)),
             "rule": f"the first {len(val_idx)} of np.random.default_rng({SPLIT_SEED}).permutation({len(images)}) "

@@ -45,6 +45,30 @@ def test_forward_shapes(net, rng):
                       "P2": (4, 12, 4, 4), "f": (4, 192), "S": (4, 10), "O": (4, 10)}
 
 
+def test_scores_equal_the_forward_passs_scores(rng):
+    net = CNN.random(seed=3)
+    net.params["b1"][:] = rng.normal(0, 0.3, 6)  # some windows all negative: the ReLU after pooling must matter
+    net.params["b2"][:] = rng.normal(0, 0.3, 12)
+    images = rng.random((5, 28, 28))
+    S = net.forward(images).S
+    assert np.allclose(net.scores(images), S, rtol=1e-5, atol=1e-6)  # the same sums, perhaps in another order
+    assert np.array_equal(net.predict(images), S.argmax(axis=1))
+    assert np.allclose(net.predict_proba(images), net.forward(images).O, atol=1e-7)
+
+
+def test_a_frozen_network_answers_the_same_and_cannot_be_changed(rng):
+    net = CNN.random(seed=4)
+    frozen = net.frozen()
+    images = rng.random((3, 28, 28))
+    assert np.array_equal(frozen.scores(images), net.scores(images))
+    assert np.array_equal(frozen.forward(images).S, net.forward(images).S)
+    assert np.array_equal(frozen.predict_proba(images), net.predict_proba(images))
+    with pytest.raises(ValueError, match="read-only"):
+        frozen.params["k1"][0, 0, 0] = 1.0  # the banded matrices it keeps can never go stale
+    net.params["k1"][0, 0, 0] += 1.0  # and the original's parameters are not shared with it
+    assert not np.array_equal(frozen.scores(images), net.scores(images))
+
+
 def test_flatten_order_is_16m_plus_4x_plus_y(net, rng):
     fw = net.forward(rng.random((2, 28, 28)))
     for n, m, x, y in np.ndindex(fw.P2.shape):
