@@ -22,6 +22,7 @@ from .client_params import InvalidParams
 from .config import Settings, get_settings
 from .preprocessing import ImageTooLarge, InvalidImage, UnsupportedImage
 from .routes import TooManyImages, router
+from .schemas import IMAGE_FORMS
 from .service import Classifier
 
 log = logging.getLogger("uvicorn.error")  # uvicorn configures this one: our lines appear beside its own
@@ -44,7 +45,7 @@ def describe(exc: RequestValidationError) -> str:
     """Pydantic's errors as one sentence a person can act on, without echoing the input back."""
     parts = []
     for error in exc.errors()[:5]:
-        where = ".".join(str(x) for x in error.get("loc", ()) if x != "body")
+        where = ".".join(str(x) for x in error.get("loc", ()) if x != "body" and x not in IMAGE_FORMS)
         message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
         if error.get("type") == "json_invalid":
             message = f"the body is not valid JSON ({error.get('ctx', {}).get('error', 'parse error')})"

@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import base64
+import binascii
 from itertools import chain
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, Strict, WithJsonSchema, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PrivateAttr,
+    Strict,
+    Tag,
+    WithJsonSchema,
+    model_validator,
+)
 
 from model.network import Params
 
@@ -20,15 +31,21 @@ from .service import Explanation, Prediction
 Number = Annotated[float, Strict(), WithJsonSchema({"type": "number", "minimum": 0, "maximum": 1})]
 Row = Annotated[list[Number], WithJsonSchema({"type": "array", "minItems": 1, "maxItems": MAX_DRAWING_SIDE,
                                              "items": {"type": "number", "minimum": 0, "maximum": 1}})]
-Grid = Annotated[list[Row], WithJsonSchema({
+GRID_SCHEMA: dict[str, Any] = {
     "type": "array", "minItems": 1, "maxItems": MAX_DRAWING_SIDE, "items": {
         "type": "array", "minItems": 1, "maxItems": MAX_DRAWING_SIDE,
-        "items": {"type": "number", "minimum": 0, "maximum": 1}}})]
+        "items": {"type": "number", "minimum": 0, "maximum": 1}}}
+Grid = Annotated[list[Row], WithJsonSchema(GRID_SCHEMA)]
 MAP_DECIMALS = 5  # feature maps are for looking at: 5 decimals keep the answers small
 MapsEncoding = Literal["json", "float16"]
 
 EXAMPLE_GRID: Any = [[0.0] * 28 for _ in range(4)] + [[0.0] * 13 + [1.0] * 2 + [0.0] * 13 for _ in range(20)] + [
     [0.0] * 28 for _ in range(4)]  # a "1"
+
+
+class Float16Array(BaseModel):
+    shape: list[int]
+    float16: str = Field(description="base64 of the values as little-endian IEEE 754 half floats, row-major")
 
 
 def grid_to_array(rows: list[list[float]], *, exact_28: bool, what: str = "image") -> np.ndarray:
@@ -43,12 +60,21 @@ def grid_to_array(rows: list[list[float]], *, exact_28: bool, what: str = "image
     if len(set(map(len, rows))) > 1:
         r, row = next((r, row) for r, row in enumerate(rows) if len(row) != width)
         raise ValueError(f"{what} row {r} has {len(row)} numbers but row 0 has {width}; rows must be equally long")
+    check_size(height, width, exact_28=exact_28, what=what)
+    return check_pixels(np.fromiter(chain.from_iterable(rows), np.float64, height * width).reshape(height, width),
+                        what)
+
+
+def check_size(height: int, width: int, *, exact_28: bool, what: str) -> None:
     if exact_28 and (height, width) != (28, 28):
         raise ValueError(f"{what} must be 28 rows of 28 numbers, got {height} rows of {width} "
                          "(send \"normalize\": true to have a drawing of another size normalised)")
     if max(height, width) > MAX_DRAWING_SIDE:
         raise ValueError(f"{what} is {height}x{width}; at most {MAX_DRAWING_SIDE} rows and columns")
-    grid = np.fromiter(chain.from_iterable(rows), np.float64, height * width).reshape(height, width)
+
+
+def check_pixels(grid: np.ndarray, what: str) -> np.ndarray:
+    """grid itself if every value is a finite number in [0, 1], else ValueError naming the first that is not."""
     if grid.min() >= 0 and grid.max() <= 1:  # false for NaN too: min and max pass it on
         return grid
     bad = ~np.isfinite(grid)
@@ -61,6 +87,22 @@ def grid_to_array(rows: list[list[float]], *, exact_28: bool, what: str = "image
                      f"0 = background and 1 = ink{hint}")
 
 
+def float16_to_array(image: Float16Array, *, exact_28: bool, what: str = "image") -> np.ndarray:
+    """A {shape, float16} image -> a (H, W) float array, or ValueError saying what is wrong with it."""
+    if len(image.shape) != 2 or min(image.shape) < 1:
+        raise ValueError(f"{what}.shape must be [rows, columns], two whole numbers of at least 1; got {image.shape}")
+    height, width = image.shape
+    check_size(height, width, exact_28=exact_28, what=what)
+    try:
+        raw = base64.b64decode(image.float16, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError(f"{what}.float16 is not valid base64") from None
+    if len(raw) != 2 * height * width:
+        raise ValueError(f"{what}.float16 holds {len(raw)} bytes; a {height}x{width} image of half floats needs "
+                         f"{2 * height * width}")
+    return check_pixels(np.frombuffer(raw, "<f2").astype(np.float64).reshape(height, width), what)
+
+
 ParamsText = Annotated[str, Field(
     description="a visitor's own parameters: base64 of the 3,898 numbers k1 b1 k2 b2 w b as little-endian "
                 "float32, row-major, as /teach answers them (see app/client_params.py)",
@@ -70,13 +112,44 @@ ENCODING_HELP = ("how feature maps and input are sent: \"json\", nested lists of
                  "to make, half the bytes)")
 
 
+ENCODED_IMAGE_LIMIT = 4 * (2 * MAX_DRAWING_SIDE**2 + 2) // 3  # base64 characters of the largest drawing
+
+
+class Float16Image(Float16Array):
+    model_config = ConfigDict(extra="forbid")
+
+    shape: list[Annotated[int, Strict()]] = Field(description="[rows, columns]")
+    float16: str = Field(description="base64 of the pixels as little-endian IEEE 754 half floats, row by row",
+                         max_length=ENCODED_IMAGE_LIMIT)
+
+
+IMAGE_FORMS = ("rows", "encoded")  # the tags of Image's two forms; error messages leave them out
+
+
+def _image_kind(value: Any) -> str:
+    return "encoded" if isinstance(value, (dict, Float16Image)) else "rows"
+
+
+# The image as rows of JSON numbers, or as {shape, float16}: the same pixels in half the bytes, and
+# about a tenth of the time to read (no Python number is made per pixel). The tag picks one
+# branch, so that a mistake is explained in the terms of the form the client chose.
+Image = Annotated[Annotated[Grid, Tag("rows")] | Annotated[Float16Image, Tag("encoded")], Discriminator(_image_kind),
+                  WithJsonSchema({"anyOf": [GRID_SCHEMA, {  # the two forms, inline: an array or an object
+                      "type": "object", "required": ["shape", "float16"], "additionalProperties": False,
+                      "properties": {"shape": {"type": "array", "items": {"type": "integer", "minimum": 1},
+                                               "minItems": 2, "maxItems": 2},
+                                     "float16": {"type": "string", "maxLength": ENCODED_IMAGE_LIMIT}}}]})]
+
+
 class DrawingRequest(BaseModel):
     """What every request about one drawing carries: the grid, whether to normalise it, whose parameters."""
 
     model_config = ConfigDict(extra="forbid")
 
-    image: Grid = Field(description="28 rows of 28 numbers in [0, 1], 0 = background, 1 = ink (as MNIST); "
-                                    f"any size up to {MAX_DRAWING_SIDE}x{MAX_DRAWING_SIDE} with normalize")
+    image: Image = Field(description="28 rows of 28 numbers in [0, 1], 0 = background, 1 = ink (as MNIST); any "
+                                     f"size up to {MAX_DRAWING_SIDE}x{MAX_DRAWING_SIDE} with normalize. Or the same "
+                                     "pixels as {\"shape\": [rows, columns], \"float16\": base64 of little-endian "
+                                     "half floats}: half the bytes, and much less work for the server")
     normalize: Annotated[bool, Strict()] = Field(False, description="first make the drawing MNIST-like: "
                                                  "crop, fit into 20x20, centre the mass in 28x28")
     params: ParamsText | None = Field(None, description="answer with a visitor's own parameters (from /teach) "
@@ -87,7 +160,10 @@ class DrawingRequest(BaseModel):
 
     @model_validator(mode="after")
     def _check_drawing(self) -> DrawingRequest:
-        self._grid = grid_to_array(self.image, exact_28=not self.normalize)
+        if isinstance(self.image, Float16Image):
+            self._grid = float16_to_array(self.image, exact_28=not self.normalize)
+        else:
+            self._grid = grid_to_array(self.image, exact_28=not self.normalize)
         self._params = None if self.params is None else decode_params(self.params)
         return self
 
@@ -194,11 +270,6 @@ class BatchRequest(BaseModel):
 
     def grids(self) -> list[np.ndarray]:
         return self._grids
-
-
-class Float16Array(BaseModel):
-    shape: list[int]
-    float16: str = Field(description="base64 of the values as little-endian IEEE 754 half floats, row-major")
 
 
 def encode(a: np.ndarray, encoding: MapsEncoding, decimals: int | None = MAP_DECIMALS) -> Any:

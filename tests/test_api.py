@@ -79,6 +79,22 @@ def test_predict_with_feature_maps_returns_every_layer(client, net, digit):
     assert np.allclose(body["input"], digit, atol=1e-5)
 
 
+def test_an_image_sent_as_half_floats_is_read_as_those_numbers(client, net, digit):
+    rounded = digit.astype(np.float16).astype(np.float64)  # what half floats can hold
+    encoded = {"shape": [28, 28], "float16": half_floats(digit)}
+    r = client.post("/predict", json={"image": encoded, "feature_maps": True})
+    assert r.status_code == 200, r.text
+    assert r.json() == client.post("/predict", json={"image": rounded.tolist(), "feature_maps": True}).json()
+    assert_same_probabilities(r.json(), net.predict_proba(rounded)[0])
+    drawing = np.zeros((60, 40))
+    drawing[10:50, 15:25] = 1.0  # any size, with normalize, as with rows of numbers
+    r = client.post("/predict", json={"image": {"shape": [60, 40], "float16": half_floats(drawing)}, "normalize": True})
+    assert r.status_code == 200 and np.allclose(r.json()["input"], normalize(drawing), atol=1e-5)
+    r = client.post("/explain", json={"image": encoded, "label": 3})
+    same = client.post("/explain", json={"image": rounded.tolist(), "label": 3})
+    assert r.status_code == 200 and r.json() == same.json()
+
+
 def test_predict_normalizes_a_raw_drawing_of_any_size(client, net):
     drawing = np.zeros((200, 150))
     drawing[20:180, 60:80] = 1.0
@@ -171,6 +187,13 @@ def test_concurrent_requests_answer_as_sequential_ones(client, rng):
 GOOD = {"image": [[0.0] * 28] * 10 + [[0.0] * 10 + [1.0] * 8 + [0.0] * 10] * 8 + [[0.0] * 28] * 10}
 
 
+def half_floats(grid: np.ndarray) -> str:
+    return base64.b64encode(np.asarray(grid, "<f2").tobytes()).decode()
+
+
+HALF_FLOATS = half_floats(np.array(GOOD["image"]))
+
+
 def bad_json_cases():
     row = [0.0] * 28
     return [
@@ -191,6 +214,17 @@ def bad_json_cases():
         ("flag as string", {**GOOD, "feature_maps": "yes"}, "feature_maps: Input should be a valid boolean"),
         ("blank drawing", {"image": [row] * 28, "normalize": True}, "blank"),
         ("huge drawing", {"image": [[0.0] * 1500] * 2, "normalize": True}, "at most 1024 rows and columns"),
+        ("float16, 1-D shape", {"image": {"shape": [784], "float16": HALF_FLOATS}}, "must be [rows, columns]"),
+        ("float16, shape not 28x28", {"image": {"shape": [14, 56], "float16": HALF_FLOATS}}, "28 rows of 28"),
+        ("float16, not base64", {"image": {"shape": [28, 28], "float16": "a*b"}}, "not valid base64"),
+        ("float16, too few bytes", {"image": {"shape": [28, 28], "float16": HALF_FLOATS[:-8]}}, "needs 1568"),
+        ("float16, NaN", {"image": {"shape": [28, 28], "float16": half_floats(np.full((28, 28), np.nan))}},
+         "finite"),
+        ("float16, 0..255", {"image": {"shape": [28, 28], "float16": half_floats(np.full((28, 28), 255.0))}},
+         "divide 0..255 pixels by 255"),
+        ("float16, missing data", {"image": {"shape": [28, 28]}}, "image.float16: Field required"),
+        ("float16, shape as text", {"image": {"shape": "28x28", "float16": HALF_FLOATS}},
+         "image.shape: Input should be a valid array"),
     ]
 
 
