@@ -40,6 +40,21 @@ FLOPS_EXECUTED_FORWARD = 2 * (24 * 140 * 144 + 8 * 360 * 96 + 10 * 192)
 FLOPS_EXECUTED_BACKWARD = 2 * (24 * 140 * 144 + 2 * 8 * 360 * 96 + 2 * 10 * 192)
 
 
+SETTLE_SECONDS = 0.5
+
+
+def settle() -> None:
+    """Wait until the other side's idle threads have stopped spinning.
+
+    After a matrix product, OpenBLAS's worker threads spin on a core for about a tenth of a
+    second before they sleep, and PyTorch's OpenMP threads do the same. Timed right after the
+    other side's run, a side loses a core to them: measured back to back, that made our training
+    step look 1.4-1.6x faster than PyTorch's when, measured alone in separate processes, the
+    two were level. A pause before every timed run puts both on an idle machine.
+    """
+    time.sleep(SETTLE_SECONDS)
+
+
 def alternate(ours: Callable[[], object], theirs: Callable[[], object], rounds: int,
               min_seconds: float = 0.3) -> tuple[float, float]:
     """Median seconds per call of each, from `rounds` alternating timed rounds."""
@@ -55,6 +70,7 @@ def alternate(ours: Callable[[], object], theirs: Callable[[], object], rounds: 
     times: tuple[list[float], list[float]] = ([], [])
     for _ in range(rounds):
         for fn, out in ((ours, times[0]), (theirs, times[1])):
+            settle()
             start = time.perf_counter()
             for _ in range(calls):
                 fn()
@@ -63,11 +79,13 @@ def alternate(ours: Callable[[], object], theirs: Callable[[], object], rounds: 
 
 
 def latencies(ours: Callable[[int], object], theirs: Callable[[int], object], count: int) -> tuple[list, list]:
-    """Per-call seconds of each, alternating call by call."""
-    ours(0), theirs(0)
+    """Per-call seconds of each: `count` calls of ours, then `count` of theirs."""
     a, b = [], []
-    for i in range(count):
-        for fn, out in ((ours, a), (theirs, b)):
+    for fn, out in ((ours, a), (theirs, b)):  # in turn, not call by call: see settle()
+        for i in range(count // 10):
+            fn(i)  # warm up
+        settle()
+        for i in range(count):
             start = time.perf_counter()
             fn(i)
             out.append(time.perf_counter() - start)
