@@ -182,7 +182,8 @@ def main() -> None:
     print("\n| inference | ours | PyTorch | ratio |\n|---|---:|---:|---:|")
     count = 200 if args.quick else 2000
     served = net.frozen()  # as the service holds it: read-only, its derived matrices built once (model/inference.py)
-    a, b = latencies(lambda i: served.predict_proba(test_x[i]), lambda i: twin.predict_proba(t_test_x[i : i + 1]), count)
+    a, b = latencies(lambda i: served.predict_proba(test_x[i]), lambda i: twin.predict_proba(t_test_x[i : i + 1]),
+                     count)
     for q in (50, 99):
         ours, theirs = np.percentile(a, q), np.percentile(b, q)
         print(f"| one image, p{q} latency | {ours * 1e6:,.0f} µs | {theirs * 1e6:,.0f} µs | **{theirs / ours:.2f}x** |")

@@ -242,8 +242,8 @@ def check_params(params: dict[str, Array]) -> Params:
 class CNN:
     """The article's convolutional network with its six parameter arrays.
 
-    The instance holds only the parameters; every call returns fresh arrays, so
-    one network can serve many threads at once.
+    The instance holds the parameters (and, once frozen, matrices derived from them);
+    every call returns fresh arrays, so one network can serve many threads at once.
     """
 
     def __init__(self, params: dict[str, Array]) -> None:
@@ -260,6 +260,8 @@ class CNN:
             value.flags.writeable = False
         net = CNN(params)
         net._banded, net._inference = banded(net.params), Inference(net.params)
+        for derived in (*net._banded, *vars(net._inference).values()):
+            derived.flags.writeable = False  # shared by every thread that asks
         return net
 
     @classmethod
