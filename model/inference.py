@@ -26,13 +26,13 @@ import numpy as np
 from .layers import Array, toeplitz
 
 
-def _even_odd_columns(T: Array, M: int) -> Array:
+def even_odd_columns(T: Array, M: int) -> Array:
     """T's columns (m, v) reordered to (v % 2, m, v // 2): each pooling window's columns in two halves."""
     rows, cols = T.shape
     return np.ascontiguousarray(T.reshape(rows, M, cols // (2 * M), 2).transpose(0, 3, 1, 2).reshape(rows, cols))
 
 
-def _pooled_rows(x: Array, kh: int) -> Array:
+def pooled_rows(x: Array, kh: int) -> Array:
     """x (N, H, C*W) -> the patch matrix (N*Ho, kh*C*W) with the rows of each output row u, even u first.
 
     Row (n, u % 2, u // 2) holds input rows u..u+kh-1 of image n: a contiguous block, read through a
@@ -46,11 +46,22 @@ def _pooled_rows(x: Array, kh: int) -> Array:
     return blocks.reshape(N * Ho, kh * CW)
 
 
+def article_columns(T: Array, M: int) -> Array:
+    """The inverse of even_odd_columns: columns (v % 2, m, v // 2) back to (m, v)."""
+    rows, cols = T.shape
+    return T.reshape(rows, 2, M, cols // (2 * M)).transpose(0, 2, 3, 1).reshape(rows, cols)
+
+
+def permuted_w(w: Array) -> Array:
+    """w's columns from the article's f[16m + 4x + y] to the pooled order [x][m][y]."""
+    return np.ascontiguousarray(w.reshape(10, 12, 4, 4).transpose(0, 2, 1, 3).reshape(10, 192))
+
+
 def _conv_relu_pool(x: Array, T: Array, bias_row: Array, kh: int) -> Array:
     """(N, H, C*W) -> max-pooled ReLU(conv + b) as (N, Ho/2, M*Wo/2): eqs. (1)-(2) or (3)-(4)."""
     N, H, _ = x.shape
     half_rows = (H - kh + 1) // 2
-    A = (_pooled_rows(x, kh) @ T).reshape(N, 2, half_rows, 2, -1)  # [n, u%2, u//2, v%2, (m, v//2)]
+    A = (pooled_rows(x, kh) @ T).reshape(N, 2, half_rows, 2, -1)  # [n, u%2, u//2, v%2, (m, v//2)]
     P = np.maximum(A[:, 0], A[:, 1])  # the two rows of each window
     P = np.maximum(P[:, :, 0], P[:, :, 1])  # and its two columns
     P += bias_row
@@ -62,11 +73,11 @@ class Inference:
 
     def __init__(self, params: dict[str, Array]) -> None:
         k1, b1, k2, b2, w, b = (params[name] for name in ("k1", "b1", "k2", "b2", "w", "b"))
-        self.T1 = _even_odd_columns(toeplitz(k1[:, None], 28), len(k1))  # (140, 144)
-        self.T2 = _even_odd_columns(toeplitz(k2, 12), len(k2))  # (360, 96)
+        self.T1 = even_odd_columns(toeplitz(k1[:, None], 28), len(k1))  # (140, 144)
+        self.T2 = even_odd_columns(toeplitz(k2, 12), len(k2))  # (360, 96)
         self.bias1 = np.repeat(b1, 12)  # (m, y) of a pooled row
         self.bias2 = np.repeat(b2, 4)
-        self.wT = np.ascontiguousarray(w.reshape(10, 12, 4, 4).transpose(0, 2, 1, 3).reshape(10, 192).T)
+        self.wT = np.ascontiguousarray(permuted_w(w).T)
         self.b = b
 
     def scores(self, I: Array) -> Array:

@@ -109,9 +109,13 @@ def conv2d_grad_k(dLS: Array, patches: Patches) -> Array:
     dLS: (N, M, Ho, Wo) -> (M, C, kh, kw): the gradient of T, X^T dLS, summed along each band.
     """
     M, C = dLS.shape[1], patches.x_shape[1]
-    dLT = patches.X.T @ _rows(dLS)
-    band = _band(dLT, (M, C, *patches.kernel_size), patches.x_shape[3])  # (kh, C, kw, M, Wo)
-    return band.sum(axis=-1).transpose(3, 1, 0, 2)
+    return band_sum(patches.X.T @ _rows(dLS), (M, C, *patches.kernel_size), patches.x_shape[3])
+
+
+def band_sum(dLT: Array, kernel_shape: tuple[int, int, int, int], W: int) -> Array:
+    """The gradient of a banded matrix T = toeplitz(k, W) -> the gradient of k: each weight k[m, n, p, q]
+    appears once per output column along T's band, so its gradient is the sum along that band."""
+    return _band(np.ascontiguousarray(dLT), kernel_shape, W).sum(axis=-1).transpose(3, 1, 0, 2)
 
 
 def conv2d_grad_b(dLS: Array) -> Array:

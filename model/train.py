@@ -31,10 +31,11 @@ from tqdm import tqdm
 from .augment import Augmentation, augment
 from .calibration import calibrate, expected_calibration_error
 from .evaluate import evaluate
+from .gradients import loss_and_gradients
 from .layers import softmax
 from .memory import reuse_freed_memory
 from .mnist import MNISTError, load_mnist, to_float
-from .network import CNN, PARAM_SHAPES, Params, as_labels, backward, forward, mean_loss
+from .network import CNN, PARAM_SHAPES, Params, as_labels
 from .weights import atomic_write_bytes, npz_bytes, paths
 
 OPTIMIZERS = ("momentum", "nesterov", "adam")
@@ -190,14 +191,13 @@ def train(cfg: TrainConfig, data_dir: str | None, out: str, resume: bool = False
         for step, start in enumerate(range(0, n, cfg.batch_size), start=(epoch - 1) * steps_per_epoch):
             idx = order[start : start + cfg.batch_size]
             batch = augment(train_images[idx], redraw) if redrawn else train_images[idx]
-            fw = forward(net.params, batch)
-            y = train_labels[idx]
-            grads = backward(net.params, fw, y)
+            # The same gradient as network.backward, in the memory order that makes pooling cheap.
+            taught = loss_and_gradients(net.params, batch, train_labels[idx])
             lr = learning_rate(cfg, step, total_steps)
-            update(cfg, net.params, state, grads, lr, step)
+            update(cfg, net.params, state, taught.grads, lr, step)
 
-            loss_sum += mean_loss(fw, y) * len(idx)
-            correct += int((fw.O.argmax(axis=1) == y).sum())
+            loss_sum += taught.loss * len(idx)
+            correct += taught.correct
             seen += len(idx)
             bar.update(len(idx))
             if step % 20 == 0:

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import model
+from model.gradients import loss_and_gradients
 from model.network import forward, mean_loss
 from tests.numeric import numeric_grad, relative_error
 from tests.reference import backward_one, forward_one, loss_one
@@ -42,6 +43,29 @@ def test_gradient_matches_finite_differences(batch, name):
     numeric = numeric_grad(lambda: mean_loss(forward(net.params, images), labels), net.params[name])
     assert grads[name].dtype == np.float64
     assert relative_error(grads[name], numeric) < GRAD_RTOL
+
+
+@pytest.mark.parametrize("name", ["k1", "b1", "k2", "b2", "w", "b"])
+def test_the_training_pass_matches_finite_differences(batch, name):
+    net, images, labels = batch
+    taught = loss_and_gradients(net.params, images, labels)
+    numeric = numeric_grad(lambda: mean_loss(forward(net.params, images), labels), net.params[name])
+    assert taught.grads[name].dtype == np.float64 and taught.grads[name].shape == net.params[name].shape
+    assert relative_error(taught.grads[name], numeric) < GRAD_RTOL
+
+
+@pytest.mark.parametrize("count", [1, 5, 64])
+def test_the_training_pass_gives_backprops_loss_and_gradients(batch, count):
+    net, _, _ = batch
+    rng = np.random.default_rng(count)
+    images, labels = rng.random((count, 28, 28)), rng.integers(0, 10, count)
+    images[:, :, :10] = 0  # blank columns: max-pool windows tied at 0 in both layers
+    loss, grads = net.loss_and_gradients(images, labels)
+    taught = loss_and_gradients(net.params, images, labels)
+    assert taught.loss == pytest.approx(loss, rel=1e-12)
+    assert taught.correct == int((net.predict(images) == labels).sum())
+    for name, grad in grads.items():
+        assert np.allclose(taught.grads[name], grad, rtol=1e-10, atol=1e-14), name
 
 
 def test_batch_gradient_is_the_mean_of_the_articles_per_image_gradients(batch):

@@ -1,0 +1,114 @@
+"""Training only: the loss and its gradient for a batch, in the memory order that makes pooling cheap.
+
+network.py's forward and backprop keep the article's layout, every quantity it names, for the
+explorer and for reading. A training step needs only the gradient for the parameters, and at a
+batch of 64 most of its time goes to element-wise passes over the first layer's 24x24 maps:
+ReLU, the max-pool and its gradient, run on stride-2 views. Here the same numbers are computed in
+model/inference.py's order instead (its docstring explains it): rows of each product ordered
+even u first, columns even v first, so that every 2x2 window has one member in each quarter.
+
+Two shortcuts, neither of which changes a gradient:
+- the winners of eqs. (42) and (57) are found before the bias and the ReLU. A map's bias moves
+  its whole window alike, and ReLU only ties values at 0; where the maximum is at most 0 the
+  pooled value P is 0 and the gate P > 0 sends nothing back, whichever cell "won";
+- the ReLU gates of eqs. (45) and (60) are applied to the pooled gradients, 4x smaller: a winner
+  passes its ReLU exactly where P > 0 (as network.backprop already does for the first layer).
+
+test_gradients.py checks the result against network.backward and against finite differences.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from .inference import article_columns, even_odd_columns, permuted_w, pooled_rows
+from .layers import Array, band_sum, cross_entropy, softmax, softmax_cross_entropy_grad, toeplitz
+
+Params = dict[str, Array]
+
+
+class Taught(NamedTuple):
+    """What one batch gives training: its mean loss, how many it got right, the gradient of the mean loss."""
+
+    loss: float
+    correct: int
+    grads: Params
+
+
+def _pool(A: Array) -> tuple[Array, Array]:
+    """A: [n, u%2, u//2, v%2, (m, v//2)] -> the window maxima and winners I = 2 (u%2) + v%2, as (N, h, M*w).
+
+    Ties go to the first maximum in the order 0..3, as layers.maxpool2 does.
+    """
+    c0, c1, c2, c3 = A[:, 0, :, 0], A[:, 0, :, 1], A[:, 1, :, 0], A[:, 1, :, 1]
+    top, bottom = np.maximum(c0, c1), np.maximum(c2, c3)
+    P = np.maximum(top, bottom)
+    down, left_right, right_beats_left = bottom > top, c1 > c0, c3 > c2
+    right = left_right ^ ((left_right ^ right_beats_left) & down)
+    return P, (down.view(np.int8) << 1) | right.view(np.int8)
+
+
+def _unpool(dLP: Array, I: Array) -> Array:
+    """The gradient dLP of the pooled maps sent to each window's winner: the inverse layout of _pool."""
+    N, h, cols = dLP.shape
+    dLA = np.empty((N, 2, h, 2, cols), dLP.dtype)
+    for corner in range(4):
+        np.multiply(dLP, I == corner, out=dLA[:, corner // 2, :, corner % 2])
+    return dLA
+
+
+def _relu_pool(x: Array, T: Array, b: Array, kh: int) -> tuple[Array, Array, Array]:
+    """x (N, H, C*W) -> its patch matrix, P = maxpool(ReLU(conv + b)) and the winners, both (N, Ho/2, M*Wo/2)."""
+    N, H, _ = x.shape
+    X = pooled_rows(x, kh)
+    P, I = _pool((X @ T).reshape(N, 2, (H - kh + 1) // 2, 2, -1))
+    P += np.repeat(b, P.shape[2] // len(b))
+    return X, np.maximum(P, 0, out=P), I
+
+
+def _kernel_gradient(X: Array, dLA: Array, kernel_shape: tuple[int, int, int, int], W: int) -> tuple[Array, Array]:
+    """dL/dk and dL/db of one convolution from its patch matrix and its output's gradient: eqs. (47)-(50), (62)-(65)."""
+    M = kernel_shape[0]
+    rows = dLA.reshape(len(X), -1)
+    dLb = rows.sum(axis=0).reshape(2, M, -1).sum(axis=(0, 2))
+    return band_sum(article_columns(X.T @ rows, M), kernel_shape, W), dLb
+
+
+def loss_and_gradients(params: Params, I: Array, labels: Array) -> Taught:
+    """The mean of L = -ln O_label over the batch I (N, 28, 28), and its gradient keyed like params."""
+    N = len(I)
+    k1, b1, k2, b2, w, b = (params[name] for name in ("k1", "b1", "k2", "b2", "w", "b"))
+    T1 = even_odd_columns(toeplitz(k1[:, None], 28), 6)  # (140, 144)
+    T2 = even_odd_columns(toeplitz(k2, 12), 12)  # (360, 96)
+    wP = permuted_w(w)
+
+    # Feedforward, eqs. (1)-(5): P1 (N, 12, 6*12) and P2 (N, 4, 12*4), stored [n, x, m, y].
+    X1, P1, I1 = _relu_pool(np.ascontiguousarray(I), T1, b1, 5)
+    X2, P2, I2 = _relu_pool(P1, T2, b2, 5)
+    f = P2.reshape(N, 192)  # [x, m, y]: the article's f with its entries permuted, as wP's columns are
+    S = f @ wP.T + b
+    O = softmax(S)
+
+    # Backpropagation, eqs. (23)-(65).
+    dLS = softmax_cross_entropy_grad(O, labels)  # eq. (23)
+    dLw = article_columns_of_w(dLS.T @ f)  # eq. (30)
+    dLA2 = _unpool(((dLS @ wP) * (f > 0)).reshape(P2.shape), I2)  # eqs. (38)-(45), gated on P2
+    dLk2, dLb2 = _kernel_gradient(X2, dLA2, k2.shape, 12)  # eqs. (47), (50)
+    # eq. (56): the gradient of the patch matrix, each block added back onto the P1 rows it copied.
+    dLX2 = (dLA2.reshape(N * 8, 96) @ T2.T).reshape(N, 2, 4, 5, 72)  # [n, u%2, u//2, p, (c, w)]
+    dLP1 = np.zeros_like(P1)
+    for a in range(2):
+        for p in range(5):
+            dLP1[:, a + p : a + p + 7 : 2] += dLX2[:, a, :, p]  # output row u = 2x + a reads row u + p
+    dLA1 = _unpool(dLP1 * (P1 > 0), I1)  # eqs. (58)-(60), gated on P1
+    dLk1, dLb1 = _kernel_gradient(X1, dLA1, (6, 1, 5, 5), 28)  # eqs. (62), (65)
+
+    grads = {"k1": dLk1[:, 0], "b1": dLb1, "k2": dLk2, "b2": dLb2, "w": dLw, "b": dLS.sum(axis=0)}
+    return Taught(float(cross_entropy(S, labels).mean()), int((S.argmax(axis=1) == labels).sum()), grads)
+
+
+def article_columns_of_w(dLwP: Array) -> Array:
+    """The inverse of inference.permuted_w: columns [x][m][y] back to the article's 16m + 4x + y."""
+    return dLwP.reshape(10, 4, 12, 4).transpose(0, 2, 1, 3).reshape(10, 192)
