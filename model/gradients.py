@@ -23,8 +23,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .inference import article_columns, even_odd_columns, permuted_w, pooled_rows
-from .layers import Array, band_sum, cross_entropy, softmax, softmax_cross_entropy_grad, toeplitz
+from .inference import article_columns, article_columns_of_w, permuted_w, pooled_banded, pooled_product
+from .layers import Array, band_sum, cross_entropy, max_and_winners, softmax, softmax_cross_entropy_grad, to_winners
 from .network import Params
 
 
@@ -36,35 +36,25 @@ class Taught(NamedTuple):
     grads: Params
 
 
-def _pool(A: Array) -> tuple[Array, Array]:
-    """A: [n, u%2, u//2, v%2, (m, v//2)] -> the window maxima and winners I = 2 (u%2) + v%2, as (N, h, M*w).
-
-    Ties go to the first maximum in the order 0..3, as layers.maxpool2 does.
-    """
-    c0, c1, c2, c3 = A[:, 0, :, 0], A[:, 0, :, 1], A[:, 1, :, 0], A[:, 1, :, 1]
-    top, bottom = np.maximum(c0, c1), np.maximum(c2, c3)
-    P = np.maximum(top, bottom)
-    down, left_right, right_beats_left = bottom > top, c1 > c0, c3 > c2
-    right = left_right ^ ((left_right ^ right_beats_left) & down)
-    return P, (down.view(np.int8) << 1) | right.view(np.int8)
-
-
-def _unpool(dLP: Array, I: Array) -> Array:
-    """The gradient dLP of the pooled maps sent to each window's winner: the inverse layout of _pool."""
-    N, h, cols = dLP.shape
-    dLA = np.empty((N, 2, h, 2, cols), dLP.dtype)
-    for corner in range(4):
-        np.multiply(dLP, I == corner, out=dLA[:, corner // 2, :, corner % 2])
-    return dLA
+def _corners(A: Array) -> tuple[Array, Array, Array, Array]:
+    """A: [n, u%2, u//2, v%2, cols] -> the four members of every window, in the order 0..3 of the winners."""
+    return A[:, 0, :, 0], A[:, 0, :, 1], A[:, 1, :, 0], A[:, 1, :, 1]
 
 
 def _relu_pool(x: Array, T: Array, b: Array, kh: int) -> tuple[Array, Array, Array]:
     """x (N, H, C*W) -> its patch matrix, P = maxpool(ReLU(conv + b)) and the winners, both (N, Ho/2, M*Wo/2)."""
-    N, H, _ = x.shape
-    X = pooled_rows(x, kh)
-    P, I = _pool((X @ T).reshape(N, 2, (H - kh + 1) // 2, 2, -1))
+    X, A = pooled_product(x, T, kh)
+    P, I = max_and_winners(_corners(A))  # ties to the first maximum, as layers.maxpool2
     P += np.repeat(b, P.shape[2] // len(b))
     return X, np.maximum(P, 0, out=P), I
+
+
+def _unpool(dLP: Array, I: Array) -> Array:
+    """The gradient dLP of the pooled maps sent to each window's winner, in _relu_pool's product layout."""
+    N, h, cols = dLP.shape
+    dLA = np.empty((N, 2, h, 2, cols), dLP.dtype)
+    to_winners(dLP, I, _corners(dLA))
+    return dLA
 
 
 def _kernel_gradient(X: Array, dLA: Array, kernel_shape: tuple[int, int, int, int], W: int) -> Array:
@@ -81,10 +71,9 @@ def _bias_gradient(dLP: Array, M: int) -> Array:
 def loss_and_gradients(params: Params, I: Array, labels: Array) -> Taught:
     """The mean of L = -ln O_label over the batch I (N, 28, 28), and its gradient keyed like params."""
     N = len(I)
-    k1, b1, k2, b2, w, b = (params[name] for name in ("k1", "b1", "k2", "b2", "w", "b"))
-    T1 = even_odd_columns(toeplitz(k1[:, None], 28), 6)  # (140, 144)
-    T2 = even_odd_columns(toeplitz(k2, 12), 12)  # (360, 96)
-    wP = permuted_w(w)
+    b1, k2, b2, b = params["b1"], params["k2"], params["b2"], params["b"]
+    T1, T2 = pooled_banded(params)  # (140, 144), (360, 96)
+    wP = permuted_w(params["w"])
 
     # Feedforward, eqs. (1)-(5): P1 (N, 12, 6*12) and P2 (N, 4, 12*4), stored [n, x, m, y].
     X1, P1, I1 = _relu_pool(np.ascontiguousarray(I), T1, b1, 5)
@@ -112,7 +101,3 @@ def loss_and_gradients(params: Params, I: Array, labels: Array) -> Taught:
     grads = {"k1": dLk1[:, 0], "b1": dLb1, "k2": dLk2, "b2": dLb2, "w": dLw, "b": dLS.sum(axis=0)}
     return Taught(float(cross_entropy(S, labels).mean()), int((S.argmax(axis=1) == labels).sum()), grads)
 
-
-def article_columns_of_w(dLwP: Array) -> Array:
-    """The inverse of inference.permuted_w: columns [x][m][y] back to the article's 16m + 4x + y."""
-    return dLwP.reshape(10, 4, 12, 4).transpose(0, 2, 1, 3).reshape(10, 192)

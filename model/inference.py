@@ -57,11 +57,27 @@ def permuted_w(w: Array) -> Array:
     return np.ascontiguousarray(w.reshape(10, 12, 4, 4).transpose(0, 2, 1, 3).reshape(10, 192))
 
 
+def article_columns_of_w(wP: Array) -> Array:
+    """The inverse of permuted_w: columns [x][m][y] back to the article's 16m + 4x + y."""
+    return wP.reshape(10, 4, 12, 4).transpose(0, 2, 1, 3).reshape(10, 192)
+
+
+def pooled_banded(params: dict[str, Array]) -> tuple[Array, Array]:
+    """k1 and k2 as banded matrices (layers.toeplitz) with their columns in even_odd_columns order."""
+    k1, k2 = params["k1"], params["k2"]
+    return even_odd_columns(toeplitz(k1[:, None], 28), len(k1)), even_odd_columns(toeplitz(k2, 12), len(k2))
+
+
+def pooled_product(x: Array, T: Array, kh: int) -> tuple[Array, Array]:
+    """x (N, H, C*W) -> its patch matrix X (pooled_rows) and X T as [n, u%2, u//2, v%2, (m, v//2)]."""
+    N, H, _ = x.shape
+    X = pooled_rows(x, kh)
+    return X, (X @ T).reshape(N, 2, (H - kh + 1) // 2, 2, -1)
+
+
 def _conv_relu_pool(x: Array, T: Array, bias_row: Array, kh: int) -> Array:
     """(N, H, C*W) -> max-pooled ReLU(conv + b) as (N, Ho/2, M*Wo/2): eqs. (1)-(2) or (3)-(4)."""
-    N, H, _ = x.shape
-    half_rows = (H - kh + 1) // 2
-    A = (pooled_rows(x, kh) @ T).reshape(N, 2, half_rows, 2, -1)  # [n, u%2, u//2, v%2, (m, v//2)]
+    A = pooled_product(x, T, kh)[1]
     P = np.maximum(A[:, 0], A[:, 1])  # the two rows of each window
     P = np.maximum(P[:, :, 0], P[:, :, 1])  # and its two columns
     P += bias_row
@@ -72,13 +88,11 @@ class Inference:
     """A network's parameters arranged for answering; the scores equal forward(params, I).S."""
 
     def __init__(self, params: dict[str, Array]) -> None:
-        k1, b1, k2, b2, w, b = (params[name] for name in ("k1", "b1", "k2", "b2", "w", "b"))
-        self.T1 = even_odd_columns(toeplitz(k1[:, None], 28), len(k1))  # (140, 144)
-        self.T2 = even_odd_columns(toeplitz(k2, 12), len(k2))  # (360, 96)
-        self.bias1 = np.repeat(b1, 12)  # (m, y) of a pooled row
-        self.bias2 = np.repeat(b2, 4)
-        self.wT = np.ascontiguousarray(permuted_w(w).T)
-        self.b = b
+        self.T1, self.T2 = pooled_banded(params)  # (140, 144), (360, 96)
+        self.bias1 = np.repeat(params["b1"], 12)  # (m, y) of a pooled row
+        self.bias2 = np.repeat(params["b2"], 4)
+        self.wT = np.ascontiguousarray(permuted_w(params["w"]).T)
+        self.b = params["b"]
 
     def scores(self, I: Array) -> Array:
         """I: (N, 28, 28) valid images -> S: (N, 10)."""

@@ -174,15 +174,21 @@ def maxpool2(C: Array) -> tuple[Array, Array]:
     Ties go to the first maximum only. They are common: after a ReLU whole windows
     are 0, and the gradient of a max must reach exactly one input.
     """
-    c0, c1, c2, c3 = _corners(C)
+    return max_and_winners(_corners(C))
+
+
+def max_and_winners(corners: tuple[Array, Array, Array, Array]) -> tuple[Array, Array]:
+    """The four members of every window (in the order 0..3) -> their maximum P and its position I (int8).
+
+    The first maximum wins: the bottom row only if it beats the top, the right one only if it beats
+    the left. Bit operations on bools, because np.where is several times slower here.
+    """
+    c0, c1, c2, c3 = corners
     top, bottom = np.maximum(c0, c1), np.maximum(c2, c3)
     P = np.maximum(top, bottom)
-    # The first maximum wins: the bottom row only if it beats the top, the right one only if it beats
-    # the left. Bit operations on bools, because np.where is several times slower here.
     down, left_right, right_beats_left = bottom > top, c1 > c0, c3 > c2
     right = left_right ^ ((left_right ^ right_beats_left) & down)  # the chosen row's column
-    I = (down.view(np.int8) << 1) | right.view(np.int8)
-    return P, I
+    return P, (down.view(np.int8) << 1) | right.view(np.int8)
 
 
 def maxpool2_grad(dLP: Array, I: Array) -> Array:
@@ -191,9 +197,14 @@ def maxpool2_grad(dLP: Array, I: Array) -> Array:
     # Stored in the forward pass's memory order (I's), so that every operation runs along memory.
     dLP = _like(I, dLP)
     dLC = np.empty_like(I, dtype=dLP.dtype, shape=(N, M, 2 * h, 2 * w))
-    for corner, dLC_corner in enumerate(_corners(dLC)):
-        np.multiply(dLP, I == corner, out=dLC_corner)
+    to_winners(dLP, I, _corners(dLC))
     return dLC
+
+
+def to_winners(dLP: Array, I: Array, corners: tuple[Array, Array, Array, Array]) -> None:
+    """Write dLP into the corner of each window that won (I), and 0 into the other three."""
+    for corner, out in enumerate(corners):
+        np.multiply(dLP, I == corner, out=out)
 
 
 def _like(reference: Array, a: Array) -> Array:
