@@ -23,8 +23,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .inference import article_columns, article_columns_of_w, permuted_w, pooled_banded, pooled_product
-from .layers import Array, band_sum, cross_entropy, max_and_winners, softmax, softmax_cross_entropy_grad, to_winners
+from .inference import article_columns_of_w, permuted_w, pooled_band_sum, pooled_banded, pooled_product
+from .layers import Array, cross_entropy, max_and_winners, softmax, softmax_cross_entropy_grad, to_winners
 from .network import Params
 
 
@@ -59,7 +59,7 @@ def _unpool(dLP: Array, I: Array) -> Array:
 
 def _kernel_gradient(X: Array, dLA: Array, kernel_shape: tuple[int, int, int, int], W: int) -> Array:
     """dL/dk of one convolution from its patch matrix and its output's gradient: eqs. (50) and (65)."""
-    return band_sum(article_columns(X.T @ dLA.reshape(len(X), -1), kernel_shape[0]), kernel_shape, W)
+    return pooled_band_sum(X.T @ dLA.reshape(len(X), -1), kernel_shape, W)
 
 
 def _bias_gradient(dLP: Array, M: int) -> Array:
@@ -100,4 +100,3 @@ def loss_and_gradients(params: Params, I: Array, labels: Array) -> Taught:
 
     grads = {"k1": dLk1[:, 0], "b1": dLb1, "k2": dLk2, "b2": dLb2, "w": dLw, "b": dLS.sum(axis=0)}
     return Taught(float(cross_entropy(S, labels).mean()), int((S.argmax(axis=1) == labels).sum()), grads)
-

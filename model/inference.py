@@ -23,13 +23,39 @@ from __future__ import annotations
 
 import numpy as np
 
-from .layers import Array, toeplitz
+from .layers import Array
 
 
-def even_odd_columns(T: Array, M: int) -> Array:
-    """T's columns (m, v) reordered to (v % 2, m, v // 2): each pooling window's columns in two halves."""
-    rows, cols = T.shape
-    return np.ascontiguousarray(T.reshape(rows, M, cols // (2 * M), 2).transpose(0, 3, 1, 2).reshape(rows, cols))
+def pooled_band(T: Array, kernel_shape: tuple[int, int, int, int], W: int) -> Array:
+    """The band of a banded matrix with columns in the order (v % 2, m, v // 2), as a strided view.
+
+    layers._band with each output column v split into its parity and v // 2: [p, n, q, m, v % 2, v // 2]
+    is where k[m, n, p, q] meets output column v, at row (p*C + n)*W + q + v of T. Building T and
+    summing its gradient along the band both go through this view, so neither copies T to reorder it.
+    """
+    M, C, kh, kw = kernel_shape
+    half = (W - kw + 1) // 2
+    row, s = T.shape[1] * T.itemsize, T.itemsize
+    return np.ndarray(
+        (kh, C, kw, M, 2, half),
+        T.dtype,
+        buffer=T,
+        strides=(C * W * row, W * row, row, half * s, row + M * half * s, 2 * row + s),
+    )
+
+
+def pooled_toeplitz(k: Array, W: int) -> Array:
+    """layers.toeplitz(k, W) with its columns (m, v) in the order (v % 2, m, v // 2): each pooling
+    window's two columns in different halves of the product."""
+    M, C, kh, kw = k.shape
+    T = np.zeros((kh * C * W, M * (W - kw + 1)), dtype=k.dtype)
+    pooled_band(T, k.shape, W)[...] = k.transpose(2, 1, 3, 0)[..., None, None]
+    return T
+
+
+def pooled_band_sum(dLT: Array, kernel_shape: tuple[int, int, int, int], W: int) -> Array:
+    """The gradient of T = pooled_toeplitz(k, W) -> the gradient of k (layers.band_sum, in this layout)."""
+    return pooled_band(np.ascontiguousarray(dLT), kernel_shape, W).sum(axis=(-2, -1)).transpose(3, 1, 0, 2)
 
 
 def pooled_rows(x: Array, kh: int) -> Array:
@@ -41,15 +67,8 @@ def pooled_rows(x: Array, kh: int) -> Array:
     N, H, CW = x.shape
     Ho = H - kh + 1
     s = x.itemsize
-    blocks = np.ndarray((N, 2, Ho // 2, kh * CW), x.dtype, buffer=x,
-                        strides=(H * CW * s, CW * s, 2 * CW * s, s))
+    blocks = np.ndarray((N, 2, Ho // 2, kh * CW), x.dtype, buffer=x, strides=(H * CW * s, CW * s, 2 * CW * s, s))
     return blocks.reshape(N * Ho, kh * CW)
-
-
-def article_columns(T: Array, M: int) -> Array:
-    """The inverse of even_odd_columns: columns (v % 2, m, v // 2) back to (m, v)."""
-    rows, cols = T.shape
-    return T.reshape(rows, 2, M, cols // (2 * M)).transpose(0, 2, 3, 1).reshape(rows, cols)
 
 
 def permuted_w(w: Array) -> Array:
@@ -63,9 +82,8 @@ def article_columns_of_w(wP: Array) -> Array:
 
 
 def pooled_banded(params: dict[str, Array]) -> tuple[Array, Array]:
-    """k1 and k2 as banded matrices (layers.toeplitz) with their columns in even_odd_columns order."""
-    k1, k2 = params["k1"], params["k2"]
-    return even_odd_columns(toeplitz(k1[:, None], 28), len(k1)), even_odd_columns(toeplitz(k2, 12), len(k2))
+    """k1 and k2 as banded matrices (pooled_toeplitz), for 28- and 12-column inputs."""
+    return pooled_toeplitz(params["k1"][:, None], 28), pooled_toeplitz(params["k2"], 12)
 
 
 def pooled_product(x: Array, T: Array, kh: int) -> tuple[Array, Array]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from model.inference import pooled_band_sum, pooled_toeplitz
 from model.layers import (
     conv2d,
     conv2d_grad_b,
@@ -65,6 +66,15 @@ def test_the_banded_matrix_holds_each_kernel_row_sliding_along_the_input_row(rng
     for m, n, p, q, v in np.ndindex(2, 3, 5, 4, 6):
         assert T[(p * 3 + n) * 9 + q + v, m * 6 + v] == k[m, n, p, q]
     assert np.count_nonzero(T) == k.size * 6  # nothing else: the band and zeros
+
+
+def test_the_pooled_banded_matrix_is_the_banded_matrix_with_even_columns_first(rng):
+    k = rng.normal(size=(2, 3, 5, 4))
+    T = pooled_toeplitz(k, W=9)  # Wo = 6: columns (v % 2, m, v // 2)
+    assert np.array_equal(T, toeplitz(k, W=9).reshape(-1, 2, 3, 2).transpose(0, 3, 1, 2).reshape(T.shape))
+    dLT = rng.normal(size=T.shape)  # its band sum is the gradient of sum(dLT * T) for k
+    loss = lambda: float((pooled_toeplitz(k, 9) * dLT).sum())  # noqa: E731
+    assert relative_error(pooled_band_sum(dLT, k.shape, 9), numeric_grad(loss, k)) < GRAD_RTOL
 
 
 def test_conv2d_handles_inputs_stored_in_any_order(rng):
