@@ -3,9 +3,10 @@
 network.py's forward and backprop keep the article's layout, every quantity it names, for the
 explorer and for reading. A training step needs only the gradient for the parameters, and at a
 batch of 64 most of its time goes to element-wise passes over the first layer's 24x24 maps:
-ReLU, the max-pool and its gradient, run on stride-2 views. Here the same numbers are computed in
-model/inference.py's order instead (its docstring explains it): rows of each product ordered
-even u first, columns even v first, so that every 2x2 window has one member in each quarter.
+ReLU, the max-pool and its gradient, run on stride-2 views. Here the same numbers are computed
+with model/inference.py's banded matrices instead (its docstring explains them): each product's
+columns ordered even v first, so that the two columns of every 2x2 window lie in different halves
+of a row, and the max-pool and its gradient run on four views with unit stride along memory.
 
 Two shortcuts, neither of which changes a gradient:
 - the winners of eqs. (42) and (57) are found before the bias and the ReLU. A map's bias moves
@@ -23,8 +24,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .inference import article_columns_of_w, permuted_w, pooled_band_sum, pooled_banded, pooled_product
-from .layers import Array, cross_entropy, max_and_winners, softmax, softmax_cross_entropy_grad, to_winners
+from .inference import article_columns_of_w, permuted_w, pooled_band_sum, pooled_banded
+from .layers import Array, cross_entropy, max_and_winners, rows_of, softmax, softmax_cross_entropy_grad, to_winners
 from .network import Params
 
 
@@ -37,13 +38,19 @@ class Taught(NamedTuple):
 
 
 def _corners(A: Array) -> tuple[Array, Array, Array, Array]:
-    """A: [n, u%2, u//2, v%2, cols] -> the four members of every window, in the order 0..3 of the winners."""
-    return A[:, 0, :, 0], A[:, 0, :, 1], A[:, 1, :, 0], A[:, 1, :, 1]
+    """A: [n, u//2, u%2, v%2, cols] -> the four members of every window, in the order 0..3 of the winners."""
+    return A[:, :, 0, 0], A[:, :, 0, 1], A[:, :, 1, 0], A[:, :, 1, 1]
 
 
-def _relu_pool(x: Array, T: Array, b: Array, kh: int) -> tuple[Array, Array, Array]:
-    """x (N, H, C*W) -> its patch matrix, P = maxpool(ReLU(conv + b)) and the winners, both (N, Ho/2, M*Wo/2)."""
-    X, A = pooled_product(x, T, kh)
+def _relu_pool(x: Array, C: int, T: Array, b: Array, kh: int) -> tuple[Array, Array, Array]:
+    """x (N, H, C*W) -> its patch matrix, P = maxpool(ReLU(conv + b)) and the winners, both (N, Ho/2, M*Wo/2).
+
+    The patch matrix keeps the output rows u in order (layers.rows_of), unlike inference.py's, so that
+    the gradient of the next layer's patch matrix comes back in order too: the winners cost the same.
+    """
+    N, H, CW = x.shape
+    X = rows_of(x.reshape(N, H, C, CW // C).transpose(0, 2, 1, 3), (kh, kh)).X
+    A = (X @ T).reshape(N, (H - kh + 1) // 2, 2, 2, -1)  # [n, u//2, u%2, v%2, (m, v//2)]
     P, I = max_and_winners(_corners(A))  # ties to the first maximum, as layers.maxpool2
     P += np.repeat(b, P.shape[2] // len(b))
     return X, np.maximum(P, 0, out=P), I
@@ -52,7 +59,7 @@ def _relu_pool(x: Array, T: Array, b: Array, kh: int) -> tuple[Array, Array, Arr
 def _unpool(dLP: Array, I: Array) -> Array:
     """The gradient dLP of the pooled maps sent to each window's winner, in _relu_pool's product layout."""
     N, h, cols = dLP.shape
-    dLA = np.empty((N, 2, h, 2, cols), dLP.dtype)
+    dLA = np.empty((N, h, 2, 2, cols), dLP.dtype)
     to_winners(dLP, I, _corners(dLA))
     return dLA
 
@@ -76,8 +83,8 @@ def loss_and_gradients(params: Params, I: Array, labels: Array) -> Taught:
     wP = permuted_w(params["w"])
 
     # Feedforward, eqs. (1)-(5): P1 (N, 12, 6*12) and P2 (N, 4, 12*4), stored [n, x, m, y].
-    X1, P1, I1 = _relu_pool(np.ascontiguousarray(I), T1, b1, 5)
-    X2, P2, I2 = _relu_pool(P1, T2, b2, 5)
+    X1, P1, I1 = _relu_pool(I, 1, T1, b1, 5)
+    X2, P2, I2 = _relu_pool(P1, 6, T2, b2, 5)
     f = P2.reshape(N, 192)  # [x, m, y]: the article's f with its entries permuted, as wP's columns are
     S = f @ wP.T + b
     O = softmax(S)
@@ -88,9 +95,9 @@ def loss_and_gradients(params: Params, I: Array, labels: Array) -> Taught:
     dLP2 = ((dLS @ wP) * (f > 0)).reshape(P2.shape)  # eqs. (38)-(39), gated on P2 for eq. (45)
     dLA2 = _unpool(dLP2, I2)  # eqs. (43)-(45)
     dLk2, dLb2 = _kernel_gradient(X2, dLA2, k2.shape, 12), _bias_gradient(dLP2, 12)  # eqs. (47), (50)
-    # eq. (56): the gradient of the patch matrix (its rows back in the order u), each block added
-    # back onto the P1 rows it copied: output row u read rows u..u+4.
-    dLX2 = (dLA2.transpose(0, 2, 1, 3, 4).reshape(N * 8, 96) @ T2.T).reshape(N, 8, 5, 72)
+    # eq. (56): the gradient of the patch matrix, each block added back onto the P1 rows it
+    # copied: output row u read rows u..u+4.
+    dLX2 = (dLA2.reshape(N * 8, 96) @ T2.T).reshape(N, 8, 5, 72)
     dLP1 = np.zeros_like(P1)
     for p in range(5):
         dLP1[:, p : p + 8] += dLX2[:, :, p]
