@@ -25,7 +25,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .inference import article_columns_of_w, permuted_w, pooled_band_sum, pooled_banded
-from .layers import Array, cross_entropy, max_and_winners, rows_of, softmax, softmax_cross_entropy_grad, to_winners
+from .layers import Array, log_softmax, max_and_winners, rows_of, softmax_cross_entropy_grad, to_winners
 from .network import Params
 
 
@@ -87,7 +87,8 @@ def loss_and_gradients(params: Params, I: Array, labels: Array) -> Taught:
     X2, P2, I2 = _relu_pool(P1, 6, T2, b2, 5)
     f = P2.reshape(N, 192)  # [x, m, y]: the article's f with its entries permuted, as wP's columns are
     S = f @ wP.T + b
-    O = softmax(S)
+    log_O = log_softmax(S)
+    O = np.exp(log_O)  # eq. (5), its logarithm kept for the loss, eq. (6)
 
     # Backpropagation, eqs. (23)-(65).
     dLS = softmax_cross_entropy_grad(O, labels)  # eq. (23)
@@ -98,12 +99,14 @@ def loss_and_gradients(params: Params, I: Array, labels: Array) -> Taught:
     # eq. (56): the gradient of the patch matrix, each block added back onto the P1 rows it
     # copied: output row u read rows u..u+4.
     dLX2 = (dLA2.reshape(N * 8, 96) @ T2.T).reshape(N, 8, 5, 72)
-    dLP1 = np.zeros_like(P1)
-    for p in range(5):
+    dLP1 = np.empty_like(P1)
+    dLP1[:, :8], dLP1[:, 8:] = dLX2[:, :, 0], 0
+    for p in range(1, 5):
         dLP1[:, p : p + 8] += dLX2[:, :, p]
     dLP1 *= P1 > 0  # gated on P1 for eq. (60)
     dLA1 = _unpool(dLP1, I1)  # eqs. (58)-(60)
     dLk1, dLb1 = _kernel_gradient(X1, dLA1, (6, 1, 5, 5), 28), _bias_gradient(dLP1, 6)  # eqs. (62), (65)
 
     grads = {"k1": dLk1[:, 0], "b1": dLb1, "k2": dLk2, "b2": dLb2, "w": dLw, "b": dLS.sum(axis=0)}
-    return Taught(float(cross_entropy(S, labels).mean()), int((S.argmax(axis=1) == labels).sum()), grads)
+    L = -log_O[np.arange(N), labels]
+    return Taught(float(L.mean()), int((S.argmax(axis=1) == labels).sum()), grads)

@@ -230,14 +230,18 @@ def softmax(S: Array) -> Array:
     return Z / Z.sum(axis=1, keepdims=True)
 
 
+def log_softmax(S: Array) -> Array:
+    """ln O_i = S_i - ln sum_k e^{S_k}, computed from S (shifted by max S) and never from O."""
+    Z = S - S.max(axis=1, keepdims=True)
+    return Z - np.log(np.exp(Z).sum(axis=1, keepdims=True))
+
+
 def cross_entropy(S: Array, labels: Array) -> Array:
     """L = -ln O_label, eq. (6), per image, from the scores S via a stable log-softmax.
 
     Computing ln O from S (not from O) keeps L finite when O_label underflows to 0.
     """
-    Z = S - S.max(axis=1, keepdims=True)
-    log_O = Z - np.log(np.exp(Z).sum(axis=1, keepdims=True))
-    return -log_O[np.arange(len(S)), labels]
+    return -log_softmax(S)[np.arange(len(S)), labels]
 
 
 def softmax_cross_entropy_grad(O: Array, labels: Array) -> Array:
