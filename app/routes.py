@@ -32,6 +32,7 @@ from .schemas import (
     PredictResponse,
     TeachRequest,
     TeachResponse,
+    the_chosen_form,
 )
 from .service import Classifier
 
@@ -73,7 +74,7 @@ async def read_body(request: Request, schema: type[Body]) -> Body:
     try:
         return schema.model_validate_json(await request.body())
     except ValidationError as e:
-        raise RequestValidationError(e.errors(include_url=False)) from None
+        raise RequestValidationError(the_chosen_form(e.errors(include_url=False))) from None
 
 
 def json_body(schema: type[Body]) -> Callable[[Request], Awaitable[Body]]:

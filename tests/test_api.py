@@ -240,6 +240,16 @@ def test_bad_json_gets_422_with_a_reason_and_the_service_goes_on(client, name, b
     assert client.post("/predict", json=GOOD).status_code == 200
 
 
+@pytest.mark.parametrize("image, detail", [
+    ({"shape": [28, 28]}, "image.float16: Field required"),  # an object: nothing about arrays
+    ([["x"]], "image.0.0: Input should be a valid number"),  # rows: nothing about objects
+    ("28x28", "image: Input should be a valid array"),  # neither: rows are what people send
+])
+def test_a_bad_image_is_explained_in_the_form_the_client_chose(client, image, detail):
+    r = client.post("/predict", json={"image": image})
+    assert r.status_code == 422 and r.json()["detail"] == detail
+
+
 def image_bytes(fmt: str, size=(64, 64), mode="L") -> bytes:
     buf = io.BytesIO()
     image = Image.new(mode, size, 255)
