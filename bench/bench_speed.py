@@ -4,7 +4,7 @@
 
 Needs PyTorch (`pip install -e ".[bench]"`). Every figure comes from alternating runs (ours,
 then PyTorch's, then ours...) so that the load of a shared machine falls on both alike; we
-report medians and the ratio of the medians (> 1: ours is faster). Prints Markdown for
+report medians and the median of the rounds' ratios (> 1: ours is faster). Prints Markdown for
 BENCHMARKS.md. The service under load is measured by bench/bench_service.py.
 """
 
@@ -18,6 +18,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -55,9 +56,21 @@ def settle() -> None:
     time.sleep(SETTLE_SECONDS)
 
 
+class Race(NamedTuple):
+    ours: float  # median seconds per call
+    theirs: float
+    ratio: float  # median over rounds of theirs / ours, each round's runs back to back (> 1: ours faster)
+
+
 def alternate(ours: Callable[[], object], theirs: Callable[[], object], rounds: int,
-              min_seconds: float = 0.3) -> tuple[float, float]:
-    """Median seconds per call of each, from `rounds` alternating timed rounds."""
+              min_seconds: float = 0.6) -> Race:
+    """`rounds` alternating timed runs of each, every run long enough to be timed and started warm.
+
+    This machine's speed drifts by up to 2x over seconds (other tenants), so each round's two runs
+    are compared with each other, and the ratio reported is the median of those per-round ratios.
+    Before each run: settle(), then a quarter as many untimed calls, so that neither side pays for
+    waking its threads and refilling its caches inside the timed part.
+    """
     ours(), theirs()  # warm up (allocations, BLAS threads, PyTorch's kernels)
     calls = 1
     while True:
@@ -71,11 +84,14 @@ def alternate(ours: Callable[[], object], theirs: Callable[[], object], rounds: 
     for _ in range(rounds):
         for fn, out in ((ours, times[0]), (theirs, times[1])):
             settle()
+            for _ in range(calls // 4):
+                fn()
             start = time.perf_counter()
             for _ in range(calls):
                 fn()
             out.append((time.perf_counter() - start) / calls)
-    return statistics.median(times[0]), statistics.median(times[1])
+    ratio = statistics.median(t / o for o, t in zip(*times, strict=True))
+    return Race(statistics.median(times[0]), statistics.median(times[1]), ratio)
 
 
 def latencies(ours: Callable[[int], object], theirs: Callable[[int], object], count: int) -> tuple[list, list]:
@@ -96,8 +112,8 @@ def gemm_gflops(rounds: int) -> tuple[float, float]:
     """The machine's float32 matrix-multiply speed, NumPy's BLAS and PyTorch's, 1024^3."""
     a = np.random.default_rng(0).random((1024, 1024), dtype=np.float32)
     ta = torch.from_numpy(a)
-    ours, theirs = alternate(lambda: a @ a, lambda: ta @ ta, rounds)
-    return 2 * 1024**3 / ours / 1e9, 2 * 1024**3 / theirs / 1e9
+    race = alternate(lambda: a @ a, lambda: ta @ ta, rounds)
+    return 2 * 1024**3 / race.ours / 1e9, 2 * 1024**3 / race.theirs / 1e9
 
 
 def blas_description() -> str:
@@ -161,10 +177,10 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|---:|")
     for batch in (32, 64, 128):
         idx = rng.permutation(len(train_x))[:batch]
-        ours, theirs = alternate(lambda i=idx: our_step(i), lambda i=idx: their_step(i), args.rounds)
+        ours, theirs, ratio = alternate(lambda i=idx: our_step(i), lambda i=idx: their_step(i), args.rounds)
         useful = batch * (FLOPS_FORWARD + FLOPS_BACKWARD) / ours / 1e9
         executed = batch * (FLOPS_EXECUTED_FORWARD + FLOPS_EXECUTED_BACKWARD) / ours / 1e9
-        print(f"| batch {batch} | {batch / ours:,.0f} | {batch / theirs:,.0f} | **{theirs / ours:.2f}x** | "
+        print(f"| batch {batch} | {batch / ours:,.0f} | {batch / theirs:,.0f} | **{ratio:.2f}x** | "
               f"{useful:.1f} / {executed:.1f} | {useful / ours_gemm:.0%} |")
 
     if not args.quick:
@@ -174,9 +190,9 @@ def main() -> None:
         def epoch(step: Callable[[np.ndarray], None]) -> Callable[[], None]:
             return lambda: [step(b) for b in batches]
 
-        ours, theirs = alternate(epoch(our_step), epoch(their_step), rounds=3, min_seconds=0)
+        ours, theirs, ratio = alternate(epoch(our_step), epoch(their_step), rounds=3, min_seconds=0)
         print(f"| one epoch, 60,000 images, batch 64 | {len(order) / ours:,.0f} ({ours:.1f} s) | "
-              f"{len(order) / theirs:,.0f} ({theirs:.1f} s) | **{theirs / ours:.2f}x** | | |")
+              f"{len(order) / theirs:,.0f} ({theirs:.1f} s) | **{ratio:.2f}x** | | |")
 
     print("\n| inference | ours | PyTorch | ratio |\n|---|---:|---:|---:|")
     count = 200 if args.quick else 2000
@@ -187,12 +203,12 @@ def main() -> None:
         ours, theirs = np.percentile(a, q), np.percentile(b, q)
         print(f"| one image, p{q} latency | {ours * 1e6:,.0f} µs | {theirs * 1e6:,.0f} µs | **{theirs / ours:.2f}x** |")
     for batch in (100, 1000):
-        ours, theirs = alternate(
+        ours, theirs, ratio = alternate(
             lambda s=batch: [served.predict_proba(test_x[i : i + s]) for i in range(0, len(test_x), s)],
             lambda s=batch: [twin.predict_proba(t_test_x[i : i + s]) for i in range(0, len(test_x), s)],
             rounds=3 if args.quick else args.rounds, min_seconds=0)
         print(f"| 10,000 test images in batches of {batch} | {len(test_x) / ours:,.0f} img/s | "
-              f"{len(test_x) / theirs:,.0f} img/s | **{theirs / ours:.2f}x** |")
+              f"{len(test_x) / theirs:,.0f} img/s | **{ratio:.2f}x** |")
     print(f"\nFLOPs per image: forward {FLOPS_FORWARD:,}, backward {FLOPS_BACKWARD:,} "
           f"(our banded convolutions execute {FLOPS_EXECUTED_FORWARD:,} and {FLOPS_EXECUTED_BACKWARD:,}).")
 
