@@ -1,11 +1,13 @@
 """The service under a bounded concurrent load on 127.0.0.1, against a no-op endpoint of the same app.
 
-    python bench/bench_service.py [--seconds 10] [--connections 8] [--rounds 3]
+    python bench/bench_service.py [--seconds 3] [--connections 8] [--rounds 5]
 
 Starts `python -m app`'s application (one worker) in a child process, with one extra route,
 POST /noop, that reads the body and answers a constant: the framework's ceiling. Then wrk
 (Debian's `apt-get install wrk`) holds `--connections` keep-alive connections on each endpoint
-in turn, alternating rounds, and we report the medians. Prints Markdown for BENCHMARKS.md.
+in turn. This machine's speed drifts by up to 2x within seconds, so every run of an endpoint sits
+between two runs of its no-op, and its share is its requests/s over the mean of those two; we
+report the medians over the rounds. Prints Markdown for BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -77,9 +79,9 @@ def wrk(url: str, body: str, seconds: float, connections: int) -> dict[str, floa
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--seconds", type=float, default=3)
     parser.add_argument("--connections", type=int, default=8)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk not found: apt-get install wrk")
@@ -115,9 +117,22 @@ def main() -> None:
             request = urllib.request.Request(base + path, data, {"Content-Type": "application/json"})
             sizes[name] = (len(request.data), len(urllib.request.urlopen(request).read()))
         results: dict[str, list[dict[str, float]]] = {name: [] for name in bodies}
+        shares: dict[str, list[float]] = {name: [] for name in bodies}
         for _ in range(args.rounds):
-            for name, (path, body, _) in bodies.items():
-                results[name].append(wrk(base + path, json.dumps(body), args.seconds, args.connections))
+            for noop in dict.fromkeys(noop for _, _, noop in bodies.values()):  # each no-op, then its rows
+                path, body, _ = bodies[noop]
+                before = wrk(base + path, json.dumps(body), args.seconds, args.connections)
+                results[noop].append(before)
+                shares[noop].append(1.0)
+                for name, (path, body, its_noop) in bodies.items():
+                    if its_noop != noop or name == noop:
+                        continue
+                    run = wrk(base + path, json.dumps(body), args.seconds, args.connections)
+                    after = wrk(base + bodies[noop][0], json.dumps(bodies[noop][1]), args.seconds, args.connections)
+                    results[name].append(run)
+                    results[noop].append(after)
+                    shares[name].append(run["rps"] / ((before["rps"] + after["rps"]) / 2))
+                    before = after
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -125,12 +140,12 @@ def main() -> None:
     med = {name: {k: statistics.median(r[k] for r in runs) for k in runs[0]} for name, runs in results.items()}
     print(f"## {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, load average "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}; one uvicorn worker; wrk, {args.connections} "
-          f"connections, {args.rounds} alternating rounds of {args.seconds:g} s, medians\n")
+          f"connections, {args.rounds} rounds of {args.seconds:g} s runs, each run between two of its no-op; medians\n")
     print("| endpoint | requests/s | share of the no-op with the same body | p50 | p99 | errors "
           "| request bytes | response bytes |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for name, m in med.items():
-        share = m["rps"] / med[bodies[name][2]]["rps"]
+        share = statistics.median(shares[name])
         print(f"| {name} | {m['rps']:,.0f} | {share:.0%} | {m['p50_ms']:.1f} ms | {m['p99_ms']:.1f} ms | "
               f"{m['errors']:.0f} | {sizes[name][0]:,} | {sizes[name][1]:,} |")
 
