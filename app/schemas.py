@@ -17,6 +17,7 @@ from pydantic import (
     WithJsonSchema,
     model_validator,
 )
+from pydantic_core import ErrorDetails
 
 from model.network import Params
 
@@ -137,7 +138,7 @@ Image = Annotated[Annotated[Grid, Tag("rows")] | Annotated[Float16Image, Tag("en
                                      "float16": {"type": "string", "maxLength": ENCODED_IMAGE_LIMIT}}}]})]
 
 
-def the_chosen_form(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def the_chosen_form(errors: list[ErrorDetails]) -> list[ErrorDetails]:
     """An Image's errors, without those of the form the client did not use.
 
     Where the image is an object, its "rows" form fails with one error at its root, that it is not
