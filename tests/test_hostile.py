@@ -130,6 +130,15 @@ def test_hostile_json_gets_a_clear_422(client, name, body, message):
     assert_still_serving(client)
 
 
+def test_a_drawing_of_strings_gets_one_error_not_one_per_pixel(client):
+    # Pydantic would list every bad value: a 1024x1024 drawing of them kept the worker busy for 11 s.
+    body = json.dumps({"image": [["x"] * 600] * 600, "normalize": True}).encode()  # 360,000 strings, 1.8 MB
+    r = client.post("/predict", content=body, headers={"Content-Type": "application/json"})
+    assert r.status_code == 422
+    assert r.json()["detail"] == "image.0.0: Input should be a valid number"  # the first, alone
+    assert_still_serving(client)
+
+
 def test_truncated_and_tampered_weights_stop_start_up_with_a_clear_message(tmp_path):
     good = model.CNN.random(seed=1).save(tmp_path / "good", {})
     truncated = tmp_path / "truncated.npz"
