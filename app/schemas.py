@@ -27,8 +27,9 @@ from .service import Explanation, Prediction
 
 # JSON numbers only: no strings, no booleans. The schema documents the range; grid_to_array checks
 # it (and the shape), so that a mistake gets one sentence naming the row and column, not 784 errors.
-# fail_fast: the first value that is not a number ends the reading. Without it, a drawing of a
-# million strings kept the worker busy for 11 s collecting a million errors.
+# fail_fast (here and on every list a request holds): the first value that is not a number ends
+# the reading. Without it, a drawing of a million strings kept the worker busy for 11 s collecting
+# a million errors.
 Number = Annotated[float, Strict(), WithJsonSchema({"type": "number", "minimum": 0, "maximum": 1})]
 Row = Annotated[list[Number], Field(fail_fast=True), WithJsonSchema({
     "type": "array", "minItems": 1, "maxItems": MAX_DRAWING_SIDE,
@@ -119,7 +120,7 @@ ENCODED_IMAGE_LIMIT = 4 * (2 * MAX_DRAWING_SIDE**2 + 2) // 3  # base64 character
 class Float16Image(Float16Array):
     model_config = ConfigDict(extra="forbid")
 
-    shape: list[Annotated[int, Strict()]] = Field(description="[rows, columns]")
+    shape: list[Annotated[int, Strict()]] = Field(description="[rows, columns]", fail_fast=True)
     float16: str = Field(description="base64 of the pixels as little-endian IEEE 754 half floats, row by row",
                          max_length=ENCODED_IMAGE_LIMIT)
 
@@ -283,7 +284,8 @@ class TeachResponse(BaseModel):
 class BatchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"images": [EXAMPLE_GRID]}]})
 
-    images: list[Grid] = Field(description="28x28 grids in [0, 1]; the maximum count is in GET /model")
+    images: list[Grid] = Field(description="28x28 grids in [0, 1]; the maximum count is in GET /model",
+                               fail_fast=True)
     normalize: Annotated[bool, Strict()] = Field(False, description="normalise each drawing like MNIST first")
 
     _grids: list[np.ndarray] = PrivateAttr()
