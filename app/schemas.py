@@ -31,13 +31,10 @@ from .service import Explanation, Prediction
 # the reading. Without it, a drawing of a million strings kept the worker busy for 11 s collecting
 # a million errors.
 Number = Annotated[float, Strict(), WithJsonSchema({"type": "number", "minimum": 0, "maximum": 1})]
-Row = Annotated[list[Number], Field(fail_fast=True), WithJsonSchema({
-    "type": "array", "minItems": 1, "maxItems": MAX_DRAWING_SIDE,
-    "items": {"type": "number", "minimum": 0, "maximum": 1}})]
-GRID_SCHEMA: dict[str, Any] = {
-    "type": "array", "minItems": 1, "maxItems": MAX_DRAWING_SIDE, "items": {
-        "type": "array", "minItems": 1, "maxItems": MAX_DRAWING_SIDE,
-        "items": {"type": "number", "minimum": 0, "maximum": 1}}}
+ROW_SCHEMA: dict[str, Any] = {"type": "array", "minItems": 1, "maxItems": MAX_DRAWING_SIDE,
+                               "items": {"type": "number", "minimum": 0, "maximum": 1}}
+Row = Annotated[list[Number], Field(fail_fast=True), WithJsonSchema(ROW_SCHEMA)]
+GRID_SCHEMA: dict[str, Any] = {"type": "array", "minItems": 1, "maxItems": MAX_DRAWING_SIDE, "items": ROW_SCHEMA}
 Grid = Annotated[list[Row], Field(fail_fast=True), WithJsonSchema(GRID_SCHEMA)]
 MAP_DECIMALS = 5  # feature maps are for looking at: 5 decimals keep the answers small
 MapsEncoding = Literal["json", "float16"]
