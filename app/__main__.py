@@ -10,10 +10,9 @@ import argparse
 import os
 import sys
 
-import uvicorn
-
 import model
 
+from . import server
 from .config import Settings
 
 
@@ -36,13 +35,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.weights:
         os.environ["CNN_WEIGHTS"] = os.path.abspath(args.weights)  # the workers build their settings from it
     try:
-        weights = Settings.from_env().weights
-        model.load(weights)  # fail fast, with one clear line, before any worker starts
+        settings = Settings.from_env()
+        model.load(settings.weights)  # fail fast, with one clear line, before any worker starts
     except (ValueError, model.WeightsError) as e:
         print(f"error: cannot start: {e}", file=sys.stderr)
         return 2
-    uvicorn.run("app.main:create_app", factory=True, host=args.host, port=args.port,
-                workers=args.workers, log_level=args.log_level)
+    server.run(settings, host=args.host, port=args.port, workers=args.workers, log_level=args.log_level)
     return 0
 
 

@@ -24,7 +24,12 @@ class InvalidParams(ValueError):
 
 
 def encode_params(params: Params) -> str:
+    """The parameters as decode_params reads them; InvalidParams where it would refuse them (a step
+    too large took them beyond PARAM_LIMIT): the service never hands out what it would not take back."""
     flat = np.concatenate([np.asarray(params[name], dtype="<f4").ravel() for name in PARAM_SHAPES])
+    if not np.isfinite(flat).all() or np.abs(flat).max() > PARAM_LIMIT:
+        raise InvalidParams(f"this step would take the parameters beyond +-{PARAM_LIMIT:g} (to "
+                            f"{np.abs(flat).max():g}); take a smaller learning rate")
     return base64.b64encode(flat.tobytes()).decode()
 
 

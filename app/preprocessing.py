@@ -27,7 +27,7 @@ import math
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
-from PIL import Image, UnidentifiedImageError
+from PIL import ExifTags, Image, UnidentifiedImageError
 
 GRID = 28  # MNIST's field
 BOX = 20  # the ink's bounding box is fitted into BOX x BOX
@@ -41,6 +41,18 @@ IMAGE_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")
 MAX_PIXELS = 4096 * 4096  # larger images are refused before they are decoded (decompression bombs)
 MAX_DRAWING_SIDE = 1024  # rows and columns of a raw drawing sent as JSON numbers
 WORK_SIDE = 1024  # larger images are first reduced by a whole factor to at most this side
+# A JPEG's cost grows with its scans and markers, not only its pixels: a progressive JPEG of a
+# photo has about 10 scans and 20 markers. Thousands of (empty) scans cost minutes of CPU.
+MAX_JPEG_SCANS = 64
+MAX_JPEG_MARKERS = 512
+# Formats people send that are not read, by their first bytes, to name them in the refusal
+OTHER_FORMATS = {b"II*\x00": "TIFF", b"MM\x00*": "TIFF", b"%PDF": "PDF", b"%!PS": "PostScript",
+                 b"\xc5\xd0\xd3\xc6": "EPS", b"\x00\x00\x00\x18ftypheic": "HEIC", b"\x00\x00\x00\x1cftypheic": "HEIC",
+                 b"<svg": "SVG", b"<?xml": "SVG", b"\x00\x00\x01\x00": "ICO"}
+# EXIF orientation -> the transpose that shows the picture upright (as ImageOps.exif_transpose)
+UPRIGHT = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+           5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+           8: Image.Transpose.ROTATE_90}
 
 
 class InvalidImage(ValueError):
@@ -133,43 +145,66 @@ def normalize(ink: np.ndarray) -> np.ndarray:
 
 
 def decode_image(data: bytes) -> np.ndarray:
-    """An image file's bytes -> (H, W) ink in [0, 1], whatever the colours.
+    """An image file's bytes -> (H, W) ink in [0, 1], whatever the colours, upright.
 
-    Light-on-dark and dark-on-light both work: the background is the median of the
-    border pixels, and ink is whatever differs from it. Transparent pixels count
-    as background, so strokes on a transparent canvas work too.
+    Only IMAGE_FORMATS are ever parsed, and structures whose cost is out of proportion to their
+    pixels are refused before decoding (check_structure). Light-on-dark and dark-on-light both
+    work: the background is the median of the border pixels, and ink is whatever differs from it.
+    Transparent pixels count as background, so strokes on a transparent canvas work too.
     """
     if not data:
         raise InvalidImage("the file is empty")
+    check_structure(data)
     try:
-        image = Image.open(io.BytesIO(data))
+        image = Image.open(io.BytesIO(data), formats=IMAGE_FORMATS)
     except Image.DecompressionBombError as e:  # Pillow's own, larger limit, checked on opening
         raise ImageTooLarge(f"the image is far too large ({e}); the limit is {MAX_PIXELS:,} pixels") from None
     except UnidentifiedImageError:
+        kind = next((name for magic, name in OTHER_FORMATS.items() if data.startswith(magic)), None)
+        if kind:
+            raise UnsupportedImage(f"{kind} images are not supported; use one of {', '.join(IMAGE_FORMATS)}") from None
         raise UnsupportedImage(f"not an image in a supported format ({', '.join(IMAGE_FORMATS)})") from None
     except (OSError, ValueError, SyntaxError) as e:
         raise InvalidImage(f"the image is truncated or damaged: {e}") from None
-    if image.format not in IMAGE_FORMATS:
-        raise UnsupportedImage(f"{image.format} images are not supported; use one of {', '.join(IMAGE_FORMATS)}")
     width, height = image.size
     if width * height > MAX_PIXELS:
         raise ImageTooLarge(f"the image has {width}x{height} pixels; the limit is {MAX_PIXELS:,} pixels")
     if width == 0 or height == 0:
         raise InvalidImage("the image has no pixels")
     try:
+        orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
+        factor = math.ceil(max(width, height) / WORK_SIDE)  # the work is then at most WORK_SIDE a side
+        if image.format == "JPEG" and factor > 1:
+            image.draft(image.mode, (width // factor, height // factor))  # libjpeg scales while it decodes
+            factor = math.ceil(max(image.size) / WORK_SIDE)
         image.seek(0)  # the first frame of an animation
         image.load()
         frame: Image.Image = image
         if frame.mode.startswith("I"):  # 16-bit greys: Pillow's convert() would clip them at 255, not scale them
-            frame = Image.fromarray((np.asarray(frame, dtype=np.int64).clip(0, 65535) >> 8).astype(np.uint8), "L")
-        factor = math.ceil(max(width, height) / WORK_SIDE)  # the work is then at most WORK_SIDE a side
+            frame = Image.fromarray((np.asarray(frame).clip(0, 65535) >> 8).astype(np.uint8), "L")
         rgba = frame.convert("RGBA")
         if factor > 1:
             rgba = rgba.reduce(factor)
+        if orientation in UPRIGHT:  # a phone photo's pixels are stored as the sensor saw them
+            rgba = rgba.transpose(UPRIGHT[orientation])
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
         raise InvalidImage(f"the image is truncated or damaged: {e}") from None
     pixels = np.asarray(rgba, dtype=np.float64) / 255
     return ink_of(pixels)
+
+
+def check_structure(data: bytes) -> None:
+    """Refuse, before decoding, a file whose structure would cost far more than its pixels: a JPEG
+    with more scans or markers than any camera or encoder writes."""
+    if data[:3] == b"\xff\xd8\xff":
+        b = np.frombuffer(data, np.uint8)
+        follows = b[1:][b[:-1] == 0xFF]  # the byte after each 0xFF
+        # a marker is 0xFF then C0..FE, except RST0..7 (D0..D7), which sit inside the compressed data
+        markers = follows[(follows >= 0xC0) & (follows != 0xFF) & ((follows < 0xD0) | (follows > 0xD7))]
+        scans = int(np.count_nonzero(markers == 0xDA))
+        if scans > MAX_JPEG_SCANS or len(markers) > MAX_JPEG_MARKERS:
+            raise InvalidImage(f"this JPEG has {scans} scans and {len(markers)} markers; a photo has about 10 and "
+                               f"20, and at most {MAX_JPEG_SCANS} and {MAX_JPEG_MARKERS} are read")
 
 
 def ink_of(rgba: np.ndarray) -> np.ndarray:

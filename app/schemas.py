@@ -14,6 +14,7 @@ from pydantic import (
     PrivateAttr,
     Strict,
     Tag,
+    ValidationInfo,
     WithJsonSchema,
     model_validator,
 )
@@ -22,6 +23,7 @@ from pydantic_core import ErrorDetails
 from model.network import Params
 
 from .client_params import ENCODED_LENGTH, decode_params
+from .errors import NotFinite
 from .preprocessing import MAX_DRAWING_SIDE
 from .service import Explanation, Prediction
 
@@ -43,12 +45,59 @@ EXAMPLE_GRID: Any = [[0.0] * 28 for _ in range(4)] + [[0.0] * 13 + [1.0] * 2 + [
     [0.0] * 28 for _ in range(4)]  # a "1"
 
 
+def clip(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def body_config(**schema_extra: Any) -> ConfigDict:
+    """A request model's config: unknown fields kept aside (see RequestBody), and documented as refused."""
+    return ConfigDict(extra="allow", json_schema_extra={"additionalProperties": False, **schema_extra})
+
+
+class RequestBody(BaseModel):
+    """A request's JSON object: unknown fields are one error, not one per field.
+
+    With extra="forbid" pydantic makes an error object per unknown key: 8 MB of them took 3.5 s.
+    Kept aside ("allow") they cost a tenth of that, and the first one names the mistake.
+    """
+
+    model_config = body_config()
+
+    @model_validator(mode="after")
+    def _no_unknown_fields(self) -> RequestBody:
+        if self.__pydantic_extra__:
+            unknown = next(iter(self.__pydantic_extra__))
+            known = ", ".join(type(self).model_fields)
+            raise ValueError(f"unknown field {clip(unknown)!r}; the fields are {known}")
+        return self
+
+
+def max_side(info: ValidationInfo) -> int:
+    """The largest drawing this service takes (Settings.max_drawing_side, passed as validation context)."""
+    return int((info.context or {}).get("max_drawing_side", MAX_DRAWING_SIDE))
+
+
 class Float16Array(BaseModel):
     shape: list[int]
     float16: str = Field(description="base64 of the values as little-endian IEEE 754 half floats, row-major")
 
 
-def grid_to_array(rows: list[list[float]], *, exact_28: bool, what: str = "image") -> np.ndarray:
+HALF_MAX = 65504.0  # the largest finite half float
+
+
+class EncodedArray(BaseModel):
+    """An array in an answer, compact: half floats, or single floats where a value lies beyond ±65504
+    (half floats would turn it into infinity)."""
+
+    shape: list[int]
+    float16: str | None = Field(None, description="base64 of the values as little-endian IEEE 754 half floats, "
+                                                  "row-major")
+    float32: str | None = Field(None, description="instead of float16 where some |value| > 65504: base64 of "
+                                                  "little-endian IEEE 754 single floats, row-major")
+
+
+def grid_to_array(rows: list[list[float]], *, exact_28: bool, what: str = "image",
+                  side: int = MAX_DRAWING_SIDE) -> np.ndarray:
     """Rows of numbers -> a (H, W) float array, or ValueError saying what is wrong with it.
 
     Every request passes through here, so the common case costs three C-speed passes (lengths,
@@ -60,16 +109,16 @@ def grid_to_array(rows: list[list[float]], *, exact_28: bool, what: str = "image
     if len(set(map(len, rows))) > 1:
         r, row = next((r, row) for r, row in enumerate(rows) if len(row) != width)
         raise ValueError(f"{what} row {r} has {len(row)} numbers but row 0 has {width}; rows must be equally long")
-    check_size(height, width, exact_28=exact_28, what=what)
+    check_size(height, width, exact_28=exact_28, what=what, side=side)
     return check_pixels(np.array(rows, dtype=np.float64), what)
 
 
-def check_size(height: int, width: int, *, exact_28: bool, what: str) -> None:
+def check_size(height: int, width: int, *, exact_28: bool, what: str, side: int = MAX_DRAWING_SIDE) -> None:
     if exact_28 and (height, width) != (28, 28):
         raise ValueError(f"{what} must be 28 rows of 28 numbers, got {height} rows of {width} "
                          "(send \"normalize\": true to have a drawing of another size normalised)")
-    if max(height, width) > MAX_DRAWING_SIDE:
-        raise ValueError(f"{what} is {height}x{width}; at most {MAX_DRAWING_SIDE} rows and columns")
+    if max(height, width) > side:
+        raise ValueError(f"{what} is {height}x{width}; at most {side} rows and columns")
 
 
 def check_pixels(grid: np.ndarray, what: str) -> np.ndarray:
@@ -86,12 +135,13 @@ def check_pixels(grid: np.ndarray, what: str) -> np.ndarray:
                      f"0 = background and 1 = ink{hint}")
 
 
-def float16_to_array(image: Float16Array, *, exact_28: bool, what: str = "image") -> np.ndarray:
+def float16_to_array(image: Float16Image, *, exact_28: bool, what: str = "image",
+                     side: int = MAX_DRAWING_SIDE) -> np.ndarray:
     """A {shape, float16} image -> a (H, W) float array, or ValueError saying what is wrong with it."""
     if len(image.shape) != 2 or min(image.shape) < 1:
         raise ValueError(f"{what}.shape must be [rows, columns], two whole numbers of at least 1; got {image.shape}")
     height, width = image.shape
-    check_size(height, width, exact_28=exact_28, what=what)
+    check_size(height, width, exact_28=exact_28, what=what, side=side)
     try:
         raw = base64.b64decode(image.float16, validate=True)
     except (binascii.Error, ValueError):
@@ -114,9 +164,7 @@ ENCODING_HELP = ("how feature maps and input are sent: \"json\", nested lists of
 ENCODED_IMAGE_LIMIT = 4 * (2 * MAX_DRAWING_SIDE**2 + 2) // 3  # base64 characters of the largest drawing
 
 
-class Float16Image(Float16Array):
-    model_config = ConfigDict(extra="forbid")
-
+class Float16Image(RequestBody, Float16Array):
     shape: list[Annotated[int, Strict()]] = Field(description="[rows, columns]", fail_fast=True)
     float16: str = Field(description="base64 of the pixels as little-endian IEEE 754 half floats, row by row",
                          max_length=ENCODED_IMAGE_LIMIT)
@@ -167,10 +215,8 @@ def the_chosen_form(errors: list[ErrorDetails]) -> list[ErrorDetails]:
     return [e for e in errors if not any(tuple(e["loc"][: len(u)]) == u for u in unused)]
 
 
-class DrawingRequest(BaseModel):
+class DrawingRequest(RequestBody):
     """What every request about one drawing carries: the grid, whether to normalise it, whose parameters."""
-
-    model_config = ConfigDict(extra="forbid")
 
     image: Image = Field(description="28 rows of 28 numbers in [0, 1], 0 = background, 1 = ink (as MNIST); any "
                                      f"size up to {MAX_DRAWING_SIDE}x{MAX_DRAWING_SIDE} with normalize. Or the same "
@@ -185,11 +231,11 @@ class DrawingRequest(BaseModel):
     _params: Params | None = PrivateAttr()
 
     @model_validator(mode="after")
-    def _check_drawing(self) -> DrawingRequest:
+    def _check_drawing(self, info: ValidationInfo) -> DrawingRequest:
         if isinstance(self.image, Float16Image):
-            self._grid = float16_to_array(self.image, exact_28=not self.normalize)
+            self._grid = float16_to_array(self.image, exact_28=not self.normalize, side=max_side(info))
         else:
-            self._grid = grid_to_array(self.image, exact_28=not self.normalize)
+            self._grid = grid_to_array(self.image, exact_28=not self.normalize, side=max_side(info))
         self._params = None if self.params is None else decode_params(self.params)
         return self
 
@@ -201,15 +247,14 @@ class DrawingRequest(BaseModel):
 
 
 class PredictRequest(DrawingRequest):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={
-        "examples": [{"image": EXAMPLE_GRID, "feature_maps": False, "normalize": False}]})
+    model_config = body_config(examples=[{"image": EXAMPLE_GRID, "feature_maps": False, "normalize": False}])
 
     feature_maps: Annotated[bool, Strict()] = Field(False, description="also return C1, P1, C2, P2, S and input")
     maps_encoding: MapsEncoding = Field("json", description=ENCODING_HELP)
 
 
 class ExplainRequest(DrawingRequest):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"image": EXAMPLE_GRID, "label": 7}]})
+    model_config = body_config(examples=[{"image": EXAMPLE_GRID, "label": 7}])
 
     label: Annotated[int, Strict(), Field(ge=0, le=9)] = Field(description="the digit to blame: the gradients "
                                                                            "are of L = -ln O_label")
@@ -217,8 +262,7 @@ class ExplainRequest(DrawingRequest):
 
 
 class TeachRequest(ExplainRequest):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"image": EXAMPLE_GRID, "label": 7, "lr": 0.1}]})
+    model_config = body_config(examples=[{"image": EXAMPLE_GRID, "label": 7, "lr": 0.1}])
 
     lr: Annotated[float, Strict(), Field(gt=0, le=10)] = Field(0.1, description="eta of eq. (66)")
 
@@ -245,8 +289,8 @@ class ExplainResponse(BaseModel):
     label: int = Field(description="the digit blamed")
     loss: float = Field(description="L = -ln O_label")
     probabilities: list[float] = Field(description="the article's O = softmax(S) (uncalibrated)")
-    input: list[list[float]] | Float16Array
-    gradients: dict[str, list[Any] | float | Float16Array] = Field(
+    input: list[list[float]] | EncodedArray
+    gradients: dict[str, list[Any] | float | EncodedArray] = Field(
         description="every gradient the article names, for this one image: " +
                     "; ".join(f"{k} (eq. {v[0]}) {v[1]}" for k, v in GRADIENTS.items()))
     norms: dict[str, float] = Field(description="the Euclidean norm of each gradient")
@@ -278,8 +322,8 @@ class TeachResponse(BaseModel):
     probabilities_after: list[float] = Field(description="O after the step (uncalibrated)")
 
 
-class BatchRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"images": [EXAMPLE_GRID]}]})
+class BatchRequest(RequestBody):
+    model_config = body_config(examples=[{"images": [EXAMPLE_GRID]}])
 
     images: list[Grid] = Field(description="28x28 grids in [0, 1]; the maximum count is in GET /model",
                                fail_fast=True)
@@ -288,10 +332,10 @@ class BatchRequest(BaseModel):
     _grids: list[np.ndarray] = PrivateAttr()
 
     @model_validator(mode="after")
-    def _check_grids(self) -> BatchRequest:
+    def _check_grids(self, info: ValidationInfo) -> BatchRequest:
         if not self.images:
             raise ValueError("images is empty; send at least one 28x28 grid")
-        self._grids = [grid_to_array(g, exact_28=not self.normalize, what=f"images[{i}]")
+        self._grids = [grid_to_array(g, exact_28=not self.normalize, what=f"images[{i}]", side=max_side(info))
                        for i, g in enumerate(self.images)]
         return self
 
@@ -301,19 +345,24 @@ class BatchRequest(BaseModel):
 
 def encode(a: np.ndarray, encoding: MapsEncoding, decimals: int | None = MAP_DECIMALS) -> Any:
     """An array as the client asked for it: nested lists (rounded to decimals, if given), or a compact
-    Float16Array."""
+    EncodedArray. Never NaN or infinity: an answer holding one is refused (NotFinite)."""
+    largest = float(np.abs(a).max(initial=0.0))
+    if not largest <= np.finfo(np.float32).max:  # NaN and infinity too
+        raise NotFinite("the network's numbers overflow with these parameters; send smaller parameters")
     if encoding == "float16":
-        return {"shape": list(a.shape), "float16": base64.b64encode(a.astype("<f2").tobytes()).decode()}
+        if largest <= HALF_MAX:
+            return {"shape": list(a.shape), "float16": base64.b64encode(a.astype("<f2").tobytes()).decode()}
+        return {"shape": list(a.shape), "float32": base64.b64encode(a.astype("<f4").tobytes()).decode()}
     values = a.astype(np.float64)
     return (values if decimals is None else np.round(values, decimals)).tolist()
 
 
 class FeatureMaps(BaseModel):
-    C1: list[list[list[float]]] | Float16Array = Field(description="(6, 24, 24) after the first convolution and ReLU")
-    P1: list[list[list[float]]] | Float16Array = Field(description="(6, 12, 12) after the first max-pool")
-    C2: list[list[list[float]]] | Float16Array = Field(description="(12, 8, 8) after the second convolution and ReLU")
-    P2: list[list[list[float]]] | Float16Array = Field(description="(12, 4, 4) after the second max-pool")
-    S: list[float] | Float16Array = Field(description="(10,) the scores before the softmax")
+    C1: list[list[list[float]]] | EncodedArray = Field(description="(6, 24, 24) after the first convolution and ReLU")
+    P1: list[list[list[float]]] | EncodedArray = Field(description="(6, 12, 12) after the first max-pool")
+    C2: list[list[list[float]]] | EncodedArray = Field(description="(12, 8, 8) after the second convolution and ReLU")
+    P2: list[list[list[float]]] | EncodedArray = Field(description="(12, 4, 4) after the second max-pool")
+    S: list[float] | EncodedArray = Field(description="(10,) the scores before the softmax")
 
 
 EXAMPLE_PROBABILITIES: Any = [0.0001, 0.9962, 0.0004, 0.0, 0.0012, 0.0, 0.0003, 0.0011, 0.0007, 0.0]
@@ -328,7 +377,7 @@ class PredictResponse(BaseModel):
     unsure: bool = Field(False, description="true when the top probability is below the threshold chosen on "
                                             "validation data (GET /model): a guess, not an answer")
     feature_maps: FeatureMaps | None = Field(None, description="with feature_maps=true")
-    input: list[list[float]] | Float16Array | None = Field(None, description="the 28x28 grid the network saw; "
+    input: list[list[float]] | EncodedArray | None = Field(None, description="the 28x28 grid the network saw; "
                                                            "with feature_maps=true or after normalisation")
 
     @staticmethod

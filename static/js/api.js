@@ -18,11 +18,14 @@ async function call(path, options = {}) {
   return response.json();
 }
 
-// { shape, float16: base64 of little-endian half floats } -> nested arrays of numbers of that shape.
-export function decodeFloat16({ shape, float16 }) {
-  const bytes = Uint8Array.from(atob(float16), (c) => c.charCodeAt(0));
+// { shape, float16 (or float32): base64 of little-endian floats } -> nested arrays of numbers of that shape.
+// The service sends float32 instead of float16 where a value lies beyond the half floats' range.
+export function decodeFloat16({ shape, float16, float32 }) {
+  const bytes = Uint8Array.from(atob(float16 ?? float32), (c) => c.charCodeAt(0));
   const view = new DataView(bytes.buffer);
-  const flat = Array.from({ length: bytes.length / 2 }, (_, i) => halfToNumber(view.getUint16(2 * i, true)));
+  const flat = float16 !== undefined
+    ? Array.from({ length: bytes.length / 2 }, (_, i) => halfToNumber(view.getUint16(2 * i, true)))
+    : Array.from({ length: bytes.length / 4 }, (_, i) => view.getFloat32(4 * i, true));
   const nest = (offset, [n, ...rest]) => {
     if (!rest.length) return flat.slice(offset, offset + n);
     const size = rest.reduce((a, b) => a * b, 1);
@@ -56,7 +59,7 @@ export async function predict(grid, { signal } = {}) {
 }
 
 function decodeAll(object) {
-  for (const [name, value] of Object.entries(object)) if (value && value.float16) object[name] = decodeFloat16(value);
+  for (const [name, value] of Object.entries(object)) if (value && (value.float16 || value.float32)) object[name] = decodeFloat16(value);
   return object;
 }
 

@@ -1,0 +1,117 @@
+"""Every way a request can fail, and the one place that turns a failure into a status code.
+
+The same mapping serves answers computed on the event loop and in the worker processes, so an
+error reads the same wherever the work ran. Messages never echo large input back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+
+import model
+
+from .client_params import InvalidParams
+from .preprocessing import ImageTooLarge, InvalidImage, UnsupportedImage
+
+RETRY_AFTER_SECONDS = 1  # what a 503 asks the client to wait
+ECHO_LIMIT = 40  # characters of a client's key or value that an error message may quote
+
+
+class ClientMistake(ValueError):
+    """A request the service cannot answer as sent (422 unless a subclass says otherwise)."""
+
+    status = 422
+
+
+class TooManyImages(ClientMistake):
+    """More images in one batch than the service takes."""
+
+    status = 413
+
+
+class BodyTooLarge(ClientMistake):
+    status = 413
+
+
+class UnsupportedMediaType(ClientMistake):
+    """A JSON endpoint called without Content-Type: application/json, or an upload without multipart."""
+
+    status = 415
+
+
+class BodyTooSlow(ClientMistake):
+    """The body did not arrive within the deadline."""
+
+    status = 408
+
+
+class TooCostly(ClientMistake):
+    """The input needs more CPU time than one request may take (a decoder's worst case, say)."""
+
+
+class NotFinite(ClientMistake):
+    """A computed answer holds NaN or infinity: only a visitor's own parameters can cause that."""
+
+
+class Busy(Exception):
+    """Admitting this request would queue work beyond the bound: 503 with Retry-After."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(f"the server is busy ({why}); try again in a moment")
+
+
+class WorkerLost(Exception):
+    """The worker process running the request stopped unexpectedly (503; it has been replaced)."""
+
+
+def status_of(exc: BaseException) -> int:
+    """Each kind of failure has one status code, decided here."""
+    if isinstance(exc, ClientMistake):
+        return exc.status
+    if isinstance(exc, ImageTooLarge):
+        return 413
+    if isinstance(exc, UnsupportedImage):
+        return 415
+    if isinstance(exc, (InvalidImage, InvalidParams, model.InvalidInput, ValidationError)):
+        return 422
+    if isinstance(exc, (Busy, WorkerLost, MemoryError)):
+        return 503
+    return 500
+
+
+def detail_of(exc: BaseException) -> str:
+    if isinstance(exc, ValidationError):
+        from .schemas import IMAGE_FORMS, the_chosen_form
+
+        return describe(the_chosen_form(exc.errors(include_url=False, include_input=False)), IMAGE_FORMS)
+    if isinstance(exc, MemoryError):
+        return "the server is short of memory right now; try again in a moment"
+    if isinstance(exc, WorkerLost):
+        return "the worker answering this request stopped; try again"
+    return str(exc)
+
+
+def headers_of(status: int) -> dict[str, str]:
+    return {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 503 else {}
+
+
+def clip(text: str) -> str:
+    return text if len(text) <= ECHO_LIMIT else text[:ECHO_LIMIT] + "..."
+
+
+def describe(errors: Sequence[ErrorDetails | dict[str, Any]], hidden: Sequence[str] = ()) -> str:
+    """Pydantic's errors as one sentence a person can act on, quoting no more than ECHO_LIMIT characters
+    of anything the client sent. `hidden` names location parts that mean nothing to a client."""
+    parts = []
+    for error in errors[:5]:
+        where = ".".join(clip(str(x)) for x in error.get("loc", ()) if x != "body" and x not in hidden)
+        message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        if error.get("type") == "json_invalid":
+            message = f"the body is not valid JSON ({error.get('ctx', {}).get('error', 'parse error')})"
+        parts.append(f"{where}: {message}" if where else message)
+    more = len(errors) - 5
+    return "; ".join(parts) + (f"; and {more} more errors" if more > 0 else "")

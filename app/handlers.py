@@ -1,0 +1,175 @@
+"""What each endpoint does with a request's bytes: validate (schemas), compute (service), answer (JSON).
+
+These are plain functions of a Job, with no FastAPI in them, so that the same code answers on the
+event loop (a small /predict) and in a worker process (everything else, app/pool.py). Whatever
+they raise becomes a status and a sentence in one place, errors.py.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic_core import to_json
+from python_multipart import MultipartParser
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import parse_options_header
+
+from .client_params import encode_params
+from .config import Settings
+from .errors import ClientMistake, TooManyImages, detail_of, headers_of, status_of
+from .schemas import (
+    BatchRequest,
+    ExplainRequest,
+    ExplainResponse,
+    PredictRequest,
+    PredictResponse,
+    TeachRequest,
+)
+from .service import Classifier
+
+log = logging.getLogger("uvicorn.error")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One request, as much of it as an endpoint reads: small enough to hand to another process."""
+
+    endpoint: str  # a key of ENDPOINTS
+    body: bytes
+    content_type: str = "application/json"
+    feature_maps: bool = False  # /predict/image's query parameter
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: bytes  # JSON
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class NeedsWorker(Exception):
+    """Raised on the event loop by a request that turns out to be more work than the loop may do."""
+
+
+def parse(schema: type[Any], job: Job, settings: Settings) -> Any:
+    """The body, validated as `schema` straight from the JSON text (pydantic's parser, one pass)."""
+    return schema.model_validate_json(job.body, context={"max_drawing_side": settings.max_drawing_side})
+
+
+def predict(job: Job, clf: Classifier, settings: Settings, on_loop: bool) -> Any:
+    req: PredictRequest = parse(PredictRequest, job, settings)
+    if on_loop and req.normalize:  # normalising a drawing may take milliseconds: a worker's job
+        raise NeedsWorker
+    p = clf.predict(req.grid(), feature_maps=req.feature_maps, normalized=req.normalize, params=req.client_params())
+    return PredictResponse.content(p, with_input=req.feature_maps or req.normalize, encoding=req.maps_encoding)
+
+
+def explain(job: Job, clf: Classifier, settings: Settings, on_loop: bool) -> Any:
+    req: ExplainRequest = parse(ExplainRequest, job, settings)
+    e = clf.explain(req.grid(), req.label, normalized=req.normalize, params=req.client_params())
+    return ExplainResponse.content(e, req.maps_encoding)
+
+
+def teach(job: Job, clf: Classifier, settings: Settings, on_loop: bool) -> Any:
+    req: TeachRequest = parse(TeachRequest, job, settings)
+    lesson = clf.teach(req.grid(), req.label, req.lr, normalized=req.normalize, params=req.client_params())
+    return {"params": encode_params(lesson.params), "label": req.label, "lr": req.lr,
+            "loss_before": lesson.loss_before, "loss_after": lesson.loss_after,
+            "probabilities_before": lesson.before.tolist(), "probabilities_after": lesson.after.tolist()}
+
+
+def predict_batch(job: Job, clf: Classifier, settings: Settings, on_loop: bool) -> Any:
+    req: BatchRequest = parse(BatchRequest, job, settings)
+    if len(req.images) > settings.max_batch:
+        raise TooManyImages(f"{len(req.images)} images in one call; the limit is {settings.max_batch}")
+    O = clf.predict_batch(req.grids(), normalized=req.normalize)
+    unsure = clf.confidence.unsure(O)
+    return {"predictions": [{"label": int(o.argmax()), "probabilities": o.tolist(), "unsure": bool(u)}
+                            for o, u in zip(O, unsure, strict=True)]}
+
+
+def predict_image(job: Job, clf: Classifier, settings: Settings, on_loop: bool) -> Any:
+    p = clf.predict_file(uploaded_file(job), feature_maps=job.feature_maps)
+    return PredictResponse.content(p, with_input=True)
+
+
+ENDPOINTS: dict[str, Callable[[Job, Classifier, Settings, bool], Any]] = {
+    "predict": predict, "explain": explain, "teach": teach, "predict_batch": predict_batch,
+    "predict_image": predict_image}
+
+
+def answer(job: Job, clf: Classifier, settings: Settings, *, on_loop: bool = False) -> Answer:
+    """The endpoint's answer to the job, or its failure as errors.py words it. On the event loop
+    (on_loop) a request that needs more work than the loop may do raises NeedsWorker instead."""
+    try:
+        content = ENDPOINTS[job.endpoint](job, clf, settings, on_loop)
+        return Answer(200, to_json(content))
+    except NeedsWorker:
+        raise
+    except Exception as e:  # noqa: BLE001 -- every failure is answered, and logged when it is ours
+        return failure(e)
+
+
+def failure(e: BaseException) -> Answer:
+    status = status_of(e)
+    if status == 500:
+        log.error("unexpected error", exc_info=e)
+        return Answer(500, to_json({"detail": "internal error; it has been logged"}))
+    return Answer(status, to_json({"detail": detail_of(e)}), headers_of(status))
+
+
+def uploaded_file(job: Job) -> bytes:
+    """The bytes of the form field "file" of a multipart/form-data body."""
+    kind, options = parse_options_header(job.content_type)
+    boundary = options.get(b"boundary")
+    if kind != b"multipart/form-data" or not boundary:
+        raise MalformedUpload("the body is not multipart/form-data with a boundary")
+    parts: list[tuple[bytes, list[bytes]]] = []  # (the part's headers, its data in pieces)
+    header = bytearray()
+
+    def on_part_begin() -> None:
+        parts.append((b"", []))
+
+    def on_header_field(data: bytes, start: int, end: int) -> None:
+        header.extend(data[start:end].lower() + b":")
+
+    def on_header_value(data: bytes, start: int, end: int) -> None:
+        header.extend(data[start:end])
+
+    def on_header_end() -> None:
+        parts[-1] = (parts[-1][0] + bytes(header) + b"\n", parts[-1][1])
+        header.clear()
+
+    def on_part_data(data: bytes, start: int, end: int) -> None:
+        parts[-1][1].append(data[start:end])
+
+    parser = MultipartParser(boundary, {"on_part_begin": on_part_begin, "on_header_field": on_header_field,
+                                        "on_header_value": on_header_value, "on_header_end": on_header_end,
+                                        "on_part_data": on_part_data})
+    try:
+        parser.write(job.body)
+        parser.finalize()
+    except MultipartParseError as e:
+        raise MalformedUpload(str(e)) from None
+    for headers, data in parts:
+        for line in headers.split(b"\n"):
+            if line.startswith(b"content-disposition:"):
+                _, params = parse_options_header(line.removeprefix(b"content-disposition:").strip())
+                if params.get(b"name") == b"file":
+                    return b"".join(data)
+    raise MissingFile("the form has no field 'file'; send the image as the form field 'file', "
+                      "e.g. curl -F file=@digit.png")
+
+
+class MalformedUpload(ClientMistake):
+    def __init__(self, why: str) -> None:
+        super().__init__(f"the upload is not valid multipart/form-data ({why}); send the image as the form "
+                         "field 'file', e.g. curl -F file=@digit.png")
+
+
+class MissingFile(ClientMistake):
+    pass
+

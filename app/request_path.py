@@ -1,0 +1,103 @@
+"""The one way an endpoint that takes a body is answered.
+
+    media type -> admission (bytes of bodies in flight) -> the body, within its size and deadline
+    -> the endpoint: on the event loop if it is a small /predict, else in a worker process
+    -> the answer, or the failure as errors.py words it
+
+A small /predict (a 28x28 grid: a few kilobytes) is answered on the event loop: parsing it and
+running the network take a fraction of a millisecond, less than handing it to another process.
+Every input of at most INLINE_BYTES was measured to cost the loop at most a few milliseconds
+(docs/RELIABILITY.md); anything larger, or a drawing to normalise, goes to a worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import Response
+from starlette.requests import ClientDisconnect
+
+from .config import Settings
+from .errors import BodyTooLarge, BodyTooSlow, Busy, UnsupportedMediaType
+from .handlers import Answer, Job, NeedsWorker, answer, failure
+from .pool import WorkerPool
+from .service import Classifier
+
+INLINE_BYTES = 32 * 1024  # a /predict body up to this size is answered on the event loop
+
+MEDIA_TYPES = {  # what each endpoint's body must be
+    "predict": "application/json", "explain": "application/json", "teach": "application/json",
+    "predict_batch": "application/json", "predict_image": "multipart/form-data"}
+
+
+class BodyBudget:
+    """Bytes of request bodies that may be held at once: a slow client's 8 MiB holds its share
+    until its deadline, and past the budget the next large request gets 503, not memory."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.used = total, 0
+
+    @contextlib.contextmanager
+    def hold(self, size: int) -> Iterator[None]:
+        if self.used + size > self.total:
+            raise Busy(f"{self.used:,} bytes of requests are being received")
+        self.used += size
+        try:
+            yield
+        finally:
+            self.used -= size
+
+
+class RequestPath:
+    def __init__(self, settings: Settings, classifier: Classifier, pool: WorkerPool) -> None:
+        self.settings, self.classifier, self.pool = settings, classifier, pool
+        self.budget = BodyBudget(max(settings.bodies_in_flight_bytes, settings.max_body_bytes))
+
+    async def respond(self, request: Request, endpoint: str, **options: Any) -> Response:
+        try:
+            result = await self.answer(request, endpoint, **options)
+        except ClientDisconnect:
+            result = Answer(499, b"{}")  # nobody is listening; uvicorn drops it
+        except Exception as e:  # noqa: BLE001 -- errors.py decides what each one means
+            result = failure(e)
+        return Response(result.body, result.status, headers=result.headers, media_type="application/json")
+
+    async def answer(self, request: Request, endpoint: str, **options: Any) -> Answer:
+        content_type = request.headers.get("content-type", "")
+        expected = MEDIA_TYPES[endpoint]
+        if content_type.split(";")[0].strip().lower() != expected:
+            raise UnsupportedMediaType(f"send the body as {expected} (Content-Type: {expected}), "
+                                       f"not {content_type[:60] or 'without a Content-Type'}")
+        declared = request.headers.get("content-length", "")
+        limit = self.settings.max_body_bytes
+        if declared.isdigit() and int(declared) > limit:
+            raise BodyTooLarge(f"the request body is larger than {limit:,} bytes")
+        with self.budget.hold(int(declared) if declared.isdigit() else limit):
+            body = await self.read_body(request)
+            job = Job(endpoint, body, content_type, **options)
+            if endpoint == "predict" and len(body) <= INLINE_BYTES:
+                with contextlib.suppress(NeedsWorker):
+                    return answer(job, self.classifier, self.settings, on_loop=True)
+            client_gone = asyncio.ensure_future(request.receive())  # completes when the client hangs up
+            try:
+                return await self.pool.run(job, client_gone)
+            finally:
+                client_gone.cancel()
+
+    async def read_body(self, request: Request) -> bytes:
+        """The whole body, refused as it arrives once it passes the size limit or the deadline."""
+        limit, chunks, size = self.settings.max_body_bytes, [], 0
+        try:
+            async with asyncio.timeout(self.settings.body_timeout):
+                async for chunk in request.stream():
+                    size += len(chunk)
+                    if size > limit:
+                        raise BodyTooLarge(f"the request body is larger than {limit:,} bytes")
+                    chunks.append(chunk)
+        except TimeoutError:
+            raise BodyTooSlow(f"the request body did not arrive within {self.settings.body_timeout:g} s") from None
+        return b"".join(chunks)

@@ -1,0 +1,315 @@
+"""A hostile visitor against a real server process, within the documented limits.
+
+Each test measures what the issue of 2026-11-29 asked to bound: CPU seconds and memory of the
+server's whole process tree (server, fork server, workers), /healthz's latency while the pool
+is full, 503 with Retry-After past the bound, deadlines for slow clients, the time to exit after
+SIGTERM, and one answer for a request with conflicting framing. Every loop here is bounded in
+count and time, and talks only to 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.conftest import ROOT
+from tests.servers import cpu_seconds, free_port, resident_bytes, wait_until_healthy
+
+SETTINGS = {  # small bounds, so that each is reached quickly
+    "CNN_POOL_WORKERS": "2", "CNN_POOL_WAITING": "2", "CNN_JOB_CPU_SECONDS": "0.5", "CNN_HEADER_TIMEOUT": "1",
+    "CNN_BODY_TIMEOUT": "3", "CNN_SHUTDOWN_TIMEOUT": "2", "CNN_WORKER_MEMORY_BYTES": str(512 * 2**20)}
+
+
+class Server:
+    def __init__(self, **env: str) -> None:
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "app", "--port", str(self.port), "--log-level", "warning"], cwd=ROOT,
+            env={**os.environ, **SETTINGS, **env, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True)
+        wait_until_healthy(self.port, self.proc)
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def cpu(self) -> float:
+        return cpu_seconds(self.proc.pid)
+
+    def memory(self) -> int:
+        return resident_bytes(self.proc.pid)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Server]:
+    s = Server()
+    yield s
+    s.stop()
+
+
+def png(array: np.ndarray, mode: str | None = None) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(array, mode=mode).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def upload(server: Server, data: bytes, timeout: float = 30) -> httpx.Response:
+    return httpx.post(server.url + "/predict/image", files={"file": ("x", data)}, timeout=timeout)
+
+
+def a_one() -> list[list[float]]:
+    grid = np.zeros((28, 28))
+    grid[4:24, 13:15] = 1
+    return grid.tolist()
+
+
+def predict_is_right(server: Server) -> bool:
+    r = httpx.post(server.url + "/predict", json={"image": a_one()}, timeout=10)
+    return r.status_code == 200 and r.json()["label"] == 1
+
+
+def healthz_seconds(server: Server) -> float:
+    started = time.perf_counter()
+    assert httpx.get(server.url + "/healthz", timeout=10).status_code == 200
+    return time.perf_counter() - started
+
+
+def progressive_jpeg_with_empty_scans(scans: int) -> bytes:
+    """A real progressive JPEG's header, then `scans` copies of a scan that carries no data."""
+    buf = io.BytesIO()
+    Image.fromarray(np.full((2048, 2048), 200, np.uint8)).save(buf, "JPEG", progressive=True)
+    data = buf.getvalue()
+    first_scan = data.index(b"\xff\xda")
+    length = int.from_bytes(data[first_scan + 2:first_scan + 4], "big")
+    empty_scan = data[first_scan:first_scan + 2 + length]  # the SOS header alone
+    return data[:first_scan] + empty_scan * scans + b"\xff\xd9"
+
+
+def costly_png() -> bytes:
+    """A 4096x4096 PNG of smooth noise (a few MB): decoding it takes more than the tests' 0.5 s budget."""
+    rng = np.random.default_rng(0)
+    small = rng.integers(0, 255, (512, 512), dtype=np.uint8)
+    return png(np.kron(small, np.ones((8, 8), np.uint8)) + rng.integers(0, 3, (4096, 4096), dtype=np.uint8))
+
+
+# --- CPU ---
+
+
+def test_a_jpeg_of_thousands_of_scans_is_refused_before_decoding(server):
+    data = progressive_jpeg_with_empty_scans(20_000)
+    before = server.cpu()
+    r = upload(server, data)
+    assert r.status_code == 422 and "scans" in r.json()["detail"], r.text
+    assert server.cpu() - before < 0.5  # it cost two minutes of CPU before
+    assert predict_is_right(server)
+
+
+def test_an_upload_costs_at_most_its_cpu_budget_and_the_worker_is_replaced(server):
+    data = costly_png()
+    before = server.cpu()
+    r = upload(server, data)
+    spent = server.cpu() - before
+    assert r.status_code == 422 and "more work than one request may take" in r.json()["detail"], r.text
+    # 0.5 s of budget, plus starting a worker in its place (a fork and loading the weights)
+    assert spent < 1.5, spent
+    for _ in range(3):  # and the pool serves on, with a fresh worker
+        assert upload(server, png(255 - np.kron(np.eye(28, dtype=np.uint8) * 255, np.ones((8, 8), np.uint8)))
+                      ).status_code == 200
+
+
+def test_a_client_that_hangs_up_stops_its_work(server):
+    data = costly_png()
+    body = (b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x\"\r\n\r\n" + data + b"\r\n--b--\r\n")
+    head = (f"POST /predict/image HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode()
+    for _ in range(3):
+        with socket.create_connection(("127.0.0.1", server.port)) as s:
+            s.sendall(head + body)
+            time.sleep(0.1)  # the worker has started decoding
+        # hung up: the worker is killed, not left to run out its budget
+    time.sleep(0.3)
+    before = server.cpu()
+    time.sleep(1.0)
+    assert server.cpu() - before < 0.3
+    assert predict_is_right(server)
+
+
+# --- memory and backpressure ---
+
+
+def test_a_burst_of_16_bit_pngs_stays_within_bounded_memory(server):
+    huge = png((np.arange(4096 * 4096, dtype=np.uint32) % 65536).astype(np.uint16).reshape(4096, 4096), "I;16")
+    peak, statuses = server.memory(), []
+    with ThreadPoolExecutor(40) as pool:
+        futures = [pool.submit(upload, server, huge, 60) for _ in range(40)]
+        while not all(f.done() for f in futures):
+            peak = max(peak, server.memory())
+            time.sleep(0.02)
+        statuses = [f.result().status_code for f in futures]
+    assert set(statuses) <= {200, 422, 503}, statuses  # never 500
+    assert statuses.count(503) > 0  # more than the pool and its queue hold: refused at once
+    assert peak < 2 * 2**30, peak / 2**20  # two workers of 512 MiB at most, and the server
+    assert predict_is_right(server)
+
+
+def test_past_the_bound_the_answer_is_a_fast_503_with_retry_after_and_healthz_stays_fast(server):
+    data = costly_png()
+    with ThreadPoolExecutor(12) as pool:
+        futures = [pool.submit(upload, server, data, 60) for _ in range(12)]
+        time.sleep(0.5)  # the two workers are busy and two requests wait
+        latencies = [healthz_seconds(server) for _ in range(20)]
+        responses = [f.result() for f in futures]
+    refused = [r for r in responses if r.status_code == 503]
+    assert refused and all(r.headers["retry-after"] == "1" for r in refused)
+    assert all(r.elapsed.total_seconds() < 1.0 for r in refused)  # refused at once, not queued
+    assert max(latencies) < 0.1, latencies
+    assert predict_is_right(server)
+
+
+def test_a_worker_out_of_memory_answers_503_not_500():
+    s = Server(CNN_WORKER_MEMORY_BYTES=str(64 * 2**20), CNN_JOB_CPU_SECONDS="5")
+    try:
+        huge = png((np.arange(4096 * 4096, dtype=np.uint32) % 65536).astype(np.uint16).reshape(4096, 4096), "I;16")
+        r = upload(s, huge)
+        assert r.status_code == 503 and r.headers["retry-after"] == "1", r.text
+        assert "memory" in r.json()["detail"] or "worker" in r.json()["detail"]
+        assert predict_is_right(s)
+    finally:
+        s.stop()
+
+
+# --- the event loop ---
+
+
+def test_eight_megabytes_of_unknown_keys_cost_one_error_and_do_not_stall_the_loop(server):
+    body = b"{" + b",".join(b'"%07d":0' % i for i in range(700_000)) + b"}"
+    assert len(body) < 8 * 2**20
+
+    def send() -> httpx.Response:
+        return httpx.post(server.url + "/predict", content=body, headers={"Content-Type": "application/json"},
+                          timeout=60)
+
+    with ThreadPoolExecutor(4) as pool:
+        futures = [pool.submit(send) for _ in range(4)]
+        time.sleep(0.3)
+        latencies = [healthz_seconds(server) for _ in range(10)]
+        responses = [f.result() for f in futures]
+    for r in responses:
+        assert r.status_code in (422, 503), r.text
+        if r.status_code == 422:
+            assert r.json()["detail"].startswith("unknown field '0000000'") and len(r.text) < 300
+    assert max(latencies) < 0.1, latencies  # it froze the server for 22 s before
+    assert predict_is_right(server)
+
+
+def test_large_drawings_are_parsed_off_the_loop(server):
+    drawing = json.dumps({"image": [[0.5] * 1024] * 1024, "normalize": True}).encode()
+    with ThreadPoolExecutor(8) as pool:
+        futures = [pool.submit(httpx.post, server.url + "/predict", content=drawing,
+                               headers={"Content-Type": "application/json"}, timeout=60) for _ in range(8)]
+        time.sleep(0.2)
+        latencies = [healthz_seconds(server) for _ in range(10)]
+        statuses = [f.result().status_code for f in futures]
+    assert set(statuses) <= {200, 503} and 200 in statuses
+    assert max(latencies) < 0.1, latencies
+
+
+# --- slow and idle clients, connections ---
+
+
+def test_half_sent_headers_are_cut_after_the_header_deadline(server):
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        s.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-")
+        started = time.monotonic()
+        answer = s.recv(4096)
+        waited = time.monotonic() - started
+    assert answer.startswith(b"HTTP/1.1 408"), answer
+    assert 0.8 < waited < 3
+
+
+def test_a_body_that_does_not_arrive_in_time_gets_408(server):
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        s.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: 5000\r\n\r\n{\"image\": [[0.0")
+        started = time.monotonic()
+        answer = s.recv(4096)
+        waited = time.monotonic() - started
+    assert answer.startswith(b"HTTP/1.1 408"), answer
+    assert 2.5 < waited < 6
+
+
+def test_a_thousand_idle_connections_do_not_stop_others_being_answered(server):
+    idle = []
+    try:
+        for _ in range(1000):
+            idle.append(socket.create_connection(("127.0.0.1", server.port), timeout=10))
+        started = time.monotonic()
+        assert predict_is_right(server)
+        assert time.monotonic() - started < 1
+    finally:
+        for s in idle:
+            s.close()
+    assert predict_is_right(server)
+
+
+def test_conflicting_framing_gets_one_400_and_the_connection_closed(server):
+    smuggled = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+    request = (b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "
+               + str(5 + len(smuggled)).encode() + b"\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + smuggled)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
+        s.sendall(request)
+        answers = b""
+        try:
+            while chunk := s.recv(65536):
+                answers += chunk
+        except (TimeoutError, ConnectionResetError):
+            pass
+    assert answers.startswith(b"HTTP/1.1 400")
+    assert answers.count(b"HTTP/1.1 ") == 1  # the bytes after the empty chunk never ran as a request
+
+
+# --- shutdown ---
+
+
+def test_sigterm_with_slow_uploads_in_flight_exits_within_the_bound():
+    s = Server()
+    stalled = []
+    try:
+        for _ in range(20):  # uploads that send half their body, then nothing
+            c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+            c.sendall(b"POST /predict/image HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+                      b"Content-Length: 100000\r\n\r\n--b\r\n")
+            stalled.append(c)
+        finished: list[int] = []
+        fast = threading.Thread(target=lambda: finished.append(
+            httpx.post(s.url + "/predict", json={"image": a_one()}, timeout=10).status_code))
+        fast.start()
+        time.sleep(0.3)
+        started = time.monotonic()
+        s.proc.send_signal(signal.SIGTERM)
+        code = s.proc.wait(timeout=15)
+        took = time.monotonic() - started
+        fast.join(5)
+    finally:
+        for c in stalled:
+            c.close()
+        s.stop()
+    assert took < 2 + 3, took  # CNN_SHUTDOWN_TIMEOUT=2, well below Docker's 10 s
+    assert code in (0, -signal.SIGTERM)
+    assert finished == [200]
