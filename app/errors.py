@@ -64,6 +64,10 @@ class Busy(Exception):
         super().__init__(f"the server is busy ({why}); try again in a moment")
 
 
+class ShuttingDown(Exception):
+    """The request was still running when the server's shutdown grace period ended (503)."""
+
+
 class WorkerLost(Exception):
     """The worker process running the request stopped unexpectedly (503; it has been replaced)."""
 
@@ -78,7 +82,7 @@ def status_of(exc: BaseException) -> int:
         return 415
     if isinstance(exc, (InvalidImage, InvalidParams, model.InvalidInput, ValidationError)):
         return 422
-    if isinstance(exc, (Busy, WorkerLost, MemoryError)):
+    if isinstance(exc, (Busy, ShuttingDown, WorkerLost, MemoryError)):
         return 503
     return 500
 

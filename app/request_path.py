@@ -22,7 +22,7 @@ from fastapi.responses import Response
 from starlette.requests import ClientDisconnect
 
 from .config import Settings
-from .errors import BodyTooLarge, BodyTooSlow, Busy, UnsupportedMediaType
+from .errors import BodyTooLarge, BodyTooSlow, Busy, ShuttingDown, UnsupportedMediaType
 from .handlers import Answer, Job, NeedsWorker, answer, failure
 from .pool import WorkerPool
 from .service import Classifier
@@ -62,6 +62,8 @@ class RequestPath:
             result = await self.answer(request, endpoint, **options)
         except ClientDisconnect:
             result = Answer(499, b"{}")  # nobody is listening; uvicorn drops it
+        except asyncio.CancelledError:  # uvicorn cuts what still runs when the shutdown's grace period ends
+            result = failure(ShuttingDown("the server is stopping; try again in a moment"))
         except Exception as e:  # noqa: BLE001 -- errors.py decides what each one means
             result = failure(e)
         return Response(result.body, result.status, headers=result.headers, media_type="application/json")
