@@ -78,8 +78,13 @@ def raise_descriptor_limit() -> int:
     return soft
 
 
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """How uvicorn runs the service (bench/bench_service.py runs its no-op the same way)."""
+    return {"http": DeadlineProtocol, "loop": "uvloop", "limit_concurrency": settings.max_connections,
+            "timeout_graceful_shutdown": max(1, round(settings.shutdown_timeout)), "timeout_keep_alive": 5}
+
+
 def run(settings: Settings, *, host: str, port: int, workers: int, log_level: str) -> None:
     raise_descriptor_limit()
     uvicorn.run("app.main:create_app", factory=True, host=host, port=port, workers=workers, log_level=log_level,
-                http=DeadlineProtocol, loop="uvloop", limit_concurrency=settings.max_connections,
-                timeout_graceful_shutdown=max(1, round(settings.shutdown_timeout)), timeout_keep_alive=5)
+                **uvicorn_options(settings))

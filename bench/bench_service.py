@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from fastapi import FastAPI, Request  # noqa: E402
 
-from app.routes import read_body  # noqa: E402
+from app.handlers import Job, parse  # noqa: E402
 from app.schemas import PredictRequest, encode  # noqa: E402
 from tests.servers import free_port, wait_until_healthy  # noqa: E402
 
@@ -47,7 +47,7 @@ def app_with_noop() -> FastAPI:  # the factory uvicorn runs in the child process
         return {"label": 0}
 
     async def noop_validated(request: Request) -> dict[str, int]:
-        await read_body(request, PredictRequest)  # exactly as /predict reads it
+        parse(PredictRequest, Job("predict", await request.body()), app.state.settings)  # as /predict reads it
         return {"label": 0}
 
     # Where a route of the app's own would be: after the API's routes (so that finding it costs what
@@ -57,6 +57,15 @@ def app_with_noop() -> FastAPI:  # the factory uvicorn runs in the child process
         app.add_api_route(path, endpoint, methods=["POST"], include_in_schema=False)
     app.router.routes.append(page)
     return app
+
+
+SERVE = """
+import sys, uvicorn
+from app.config import get_settings
+from app.server import uvicorn_options
+uvicorn.run("bench.bench_service:app_with_noop", factory=True, host="127.0.0.1", port=int(sys.argv[1]),
+            log_level="warning", access_log=False, **uvicorn_options(get_settings()))
+"""
 
 
 def wrk(url: str, body: str, seconds: float, connections: int) -> dict[str, float]:
@@ -105,9 +114,7 @@ def main() -> None:
                                                                          "maps_encoding": "float16"}, NOOP16),
     }
     port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "bench.bench_service:app_with_noop", "--factory", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning", "--no-access-log"], cwd=ROOT)
+    server = subprocess.Popen([sys.executable, "-c", SERVE, str(port)], cwd=ROOT)  # as `python -m app` runs
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_healthy(port, server)

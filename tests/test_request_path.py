@@ -1,0 +1,117 @@
+"""The one request path: media types, honest outputs, settings that work, and messages that never
+echo large input back. In-process, through TestClient (the worker pool runs for real)."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+import model
+from app.client_params import PARAM_LIMIT, decode_params, encode_params
+from app.config import Settings
+from app.main import create_app
+from tests.conftest import WEIGHTS
+
+
+@pytest.fixture(scope="module")
+def client():
+    with TestClient(create_app(Settings(weights=WEIGHTS, max_drawing_side=64))) as c:
+        yield c
+
+
+def a_one() -> np.ndarray:
+    grid = np.zeros((28, 28))
+    grid[4:24, 13:15] = 1
+    return grid
+
+
+@pytest.mark.parametrize("path", ["/predict", "/explain", "/teach", "/predict/batch"])
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
+def test_json_endpoints_require_application_json(client, path, content_type):
+    # text/plain is what a page on another site may post without a CORS preflight
+    body = json.dumps({"image": a_one().tolist(), "images": [a_one().tolist()], "label": 1})
+    headers = {"Content-Type": content_type} if content_type else {}
+    r = client.post(path, content=body, headers=headers)
+    assert r.status_code == 415, r.text
+    assert "application/json" in r.json()["detail"]
+
+
+def test_an_upload_must_be_multipart(client):
+    r = client.post("/predict/image", content=b"\x89PNG", headers={"Content-Type": "image/png"})
+    assert r.status_code == 415 and "multipart/form-data" in r.json()["detail"]
+
+
+def test_the_drawing_side_setting_is_the_limit(client):
+    ok = np.zeros((64, 64))
+    ok[10:50, 30:34] = 1
+    assert client.post("/predict", json={"image": ok.tolist(), "normalize": True}).json()["label"] == 1
+    r = client.post("/predict", json={"image": np.zeros((65, 65)).tolist(), "normalize": True})
+    assert r.status_code == 422 and "at most 64 rows and columns" in r.json()["detail"]
+
+
+def test_an_unknown_key_is_one_short_error_however_long(client):
+    r = client.post("/predict", json={"image": a_one().tolist(), "k" * 100_000: 1, "other": 2})
+    assert r.status_code == 422
+    assert r.json()["detail"].startswith("unknown field 'kkkk") and len(r.text) < 300
+
+
+def test_a_long_bad_value_is_not_echoed(client):
+    r = client.post("/explain", json={"image": a_one().tolist(), "label": "9" * 100_000})
+    assert r.status_code == 422 and len(r.text) < 300
+
+
+def test_maps_beyond_half_float_range_come_as_float32_never_infinity(client):
+    params = {name: np.full(shape, 900.0, np.float32) for name, shape in model.PARAM_SHAPES.items()}
+    r = client.post("/predict", json={"image": a_one().tolist(), "params": encode_params(params),
+                                      "feature_maps": True, "maps_encoding": "float16"})
+    assert r.status_code == 200, r.text
+    assert "Infinity" not in r.text and "NaN" not in r.text
+    maps = r.json()["feature_maps"]
+    assert "float16" in maps["C1"]  # at most 9,900: half floats hold it
+    assert "float32" in maps["C2"] and "float16" not in maps["C2"]  # values in the billions
+    C2 = np.frombuffer(base64.b64decode(maps["C2"]["float32"]), "<f4").reshape(maps["C2"]["shape"])
+    assert np.isfinite(C2).all() and C2.max() > 65504
+    e = client.post("/explain", json={"image": a_one().tolist(), "label": 3, "params": encode_params(params)})
+    assert e.status_code == 200 and "Infinity" not in e.text and "NaN" not in e.text
+
+
+def test_teach_never_answers_parameters_it_would_refuse(client):
+    params = {name: np.full(shape, 999.0, np.float32) for name, shape in model.PARAM_SHAPES.items()}
+    params["b"] = np.array([999.0] * 9 + [-999.0], np.float32)
+    grid = a_one().tolist()
+    r = client.post("/teach", json={"image": grid, "label": 9, "lr": 10, "params": encode_params(params)})
+    assert r.status_code == 422 and f"beyond +-{PARAM_LIMIT:g}" in r.json()["detail"], r.text
+    r = client.post("/teach", json={"image": grid, "label": 3, "lr": 0.1})
+    assert r.status_code == 200
+    assert np.abs(np.concatenate([v.ravel() for v in decode_params(r.json()["params"]).values()])).max() <= PARAM_LIMIT
+
+
+def test_exif_orientation_is_applied(client, mnist):
+    seven = 255 - np.kron(mnist.test.images[0], np.ones((8, 8), np.uint8))  # dark ink on white
+    assert mnist.test.labels[0] == 7
+    stored = Image.fromarray(seven).rotate(90, expand=True)  # as a phone holding it sideways stores it
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to view"
+    buf = io.BytesIO()
+    stored.save(buf, "JPEG", exif=exif, quality=95)
+    r = client.post("/predict/image", files={"file": ("photo.jpg", buf.getvalue())})
+    assert r.status_code == 200 and r.json()["label"] == 7
+
+
+def test_docs_are_served_from_the_package_under_the_same_policy(client):
+    page = client.get("/docs")
+    assert page.status_code == 200 and "swagger-ui-bundle.js" in page.text
+    assert "http://" not in page.text and "https://" not in page.text and "<script>" not in page.text
+    csp = page.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    for asset in ("/docs/assets/swagger-ui-bundle.js", "/docs/assets/swagger-ui.css", "/js/docs.js"):
+        r = client.get(asset)
+        assert r.status_code == 200 and "content-security-policy" in r.headers
+    for sneaky in ("/docs/..%2findex.html", "/docs/assets/..%2f..%2findex.html", "/docs/"):
+        assert "content-security-policy" in client.get(sneaky).headers
