@@ -43,12 +43,6 @@ class UnsupportedMediaType(ClientMistake):
     status = 415
 
 
-class BodyTooSlow(ClientMistake):
-    """The body did not arrive within the deadline."""
-
-    status = 408
-
-
 class TooCostly(ClientMistake):
     """The input needs more CPU time than one request may take (a decoder's worst case, say)."""
 

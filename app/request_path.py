@@ -1,6 +1,6 @@
 """The one way an endpoint that takes a body is answered.
 
-    media type -> admission (bytes of bodies in flight) -> the body, within its size and deadline
+    media type -> admission (bytes of bodies in flight) -> the body, within its size
     -> the endpoint: on the event loop if it is a small /predict, else in a worker process
     -> the answer, or the failure as errors.py words it
 
@@ -22,7 +22,7 @@ from fastapi.responses import Response
 from starlette.requests import ClientDisconnect
 
 from .config import Settings
-from .errors import BodyTooLarge, BodyTooSlow, Busy, ShuttingDown, UnsupportedMediaType
+from .errors import BodyTooLarge, Busy, ShuttingDown, UnsupportedMediaType
 from .handlers import Answer, Job, NeedsWorker, answer, failure
 from .pool import WorkerPool
 from .service import Classifier
@@ -91,15 +91,12 @@ class RequestPath:
                 client_gone.cancel()
 
     async def read_body(self, request: Request) -> bytes:
-        """The whole body, refused as it arrives once it passes the size limit or the deadline."""
+        """The whole body, refused as it arrives once it passes the size limit. (Its deadline is kept
+        by the connection, app/server.py: a timer there costs a fortieth of asyncio.timeout here.)"""
         limit, chunks, size = self.settings.max_body_bytes, [], 0
-        try:
-            async with asyncio.timeout(self.settings.body_timeout):
-                async for chunk in request.stream():
-                    size += len(chunk)
-                    if size > limit:
-                        raise BodyTooLarge(f"the request body is larger than {limit:,} bytes")
-                    chunks.append(chunk)
-        except TimeoutError:
-            raise BodyTooSlow(f"the request body did not arrive within {self.settings.body_timeout:g} s") from None
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise BodyTooLarge(f"the request body is larger than {limit:,} bytes")
+            chunks.append(chunk)
         return b"".join(chunks)

@@ -3,8 +3,9 @@
 - httptools parses HTTP (llhttp, strict): a request with both Transfer-Encoding and Content-Length
   is refused with 400 and its connection closed, so nothing hides a second request in its body.
 - A connection must deliver a request's headers within `header_timeout` of its start (or of the
-  request's first byte); one that dawdles gets 408 and is closed. (uvicorn closes idle keep-alive
-  connections by itself, but waits forever for half-sent headers.)
+  request's first byte), and its body within `body_timeout` of the headers; one that dawdles gets
+  408 and is closed. (uvicorn closes idle keep-alive connections by itself, but waits forever for
+  half-sent headers and bodies.)
 - At most `max_connections` connections are served at once; past that uvicorn answers 503.
 - On SIGTERM, requests still running after `shutdown_timeout` seconds are cut.
 - The file-descriptor soft limit is raised to the hard limit, so connections, not descriptors,
@@ -14,6 +15,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import resource
 from typing import Any
 
@@ -22,43 +24,54 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from .config import Settings, get_settings
 
-REQUEST_TIMEOUT = b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+
+def request_timeout(what: str, seconds: float) -> bytes:
+    detail = json.dumps({"detail": f"the request {what} did not arrive within {seconds:g} s"}).encode()
+    return (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\nconnection: close\r\n"
+            b"content-length: %d\r\n\r\n%s" % (len(detail), detail))
 
 
 class DeadlineProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol, with a deadline for each request's headers."""
+    """uvicorn's httptools protocol, with deadlines for each request's headers and body."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.header_timeout = get_settings().header_timeout
-        self.header_deadline: asyncio.TimerHandle | None = None
+        settings = get_settings()
+        self.header_timeout, self.body_timeout = settings.header_timeout, settings.body_timeout
+        self.deadline: asyncio.TimerHandle | None = None
 
-    def _arm(self) -> None:
+    def _arm(self, seconds: float, what: str) -> None:
         self._disarm()
-        self.header_deadline = self.loop.call_later(self.header_timeout, self._too_slow)
+        self.deadline = self.loop.call_later(seconds, self._too_slow, what, seconds)
 
     def _disarm(self) -> None:
-        if self.header_deadline is not None:
-            self.header_deadline.cancel()
-            self.header_deadline = None
+        if self.deadline is not None:
+            self.deadline.cancel()
+            self.deadline = None
 
-    def _too_slow(self) -> None:
-        self.header_deadline = None
-        if not self.transport.is_closing():
-            self.transport.write(REQUEST_TIMEOUT)
-            self.transport.close()
+    def _too_slow(self, what: str, seconds: float) -> None:
+        self.deadline = None
+        if self.transport.is_closing():
+            return
+        if self.cycle is None or not self.cycle.response_started:  # else the answer is on its way: just close
+            self.transport.write(request_timeout(what, seconds))
+        self.transport.close()
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._arm()
+        self._arm(self.header_timeout, "headers")
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self._arm()
+        self._arm(self.header_timeout, "headers")
 
     def on_headers_complete(self) -> None:
-        self._disarm()
+        self._arm(self.body_timeout, "body")
         super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._disarm()
+        super().on_message_complete()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()

@@ -36,11 +36,13 @@ SETTINGS = {  # small bounds, so that each is reached quickly
 
 
 class Server:
+    root = ROOT  # bench/hostile.py points it at another checkout to measure an older version
+
     def __init__(self, **env: str) -> None:
         self.port = free_port()
         self.log = tempfile.TemporaryFile()  # a pipe nobody reads would block the server once full
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "app", "--port", str(self.port), "--log-level", "warning"], cwd=ROOT,
+            [sys.executable, "-m", "app", "--port", str(self.port), "--log-level", "warning"], cwd=self.root,
             env={**os.environ, **SETTINGS, **env, "PYTHONUNBUFFERED": "1"}, stdout=self.log,
             stderr=subprocess.STDOUT)
         wait_until_healthy(self.port, self.proc)
