@@ -39,11 +39,13 @@ from .handlers import Answer, Job, answer, failure
 log = logging.getLogger("uvicorn.error")
 
 READY = "ready"
+WORKER_NICENESS = 10  # workers yield the CPU to the server's event loop
 
 
 def _serve(conn: Connection, settings: Settings) -> None:
     """A worker's life: load the network, then answer jobs one at a time until the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the server's to handle, not ours
+    os.nice(WORKER_NICENESS)  # the event loop (health checks, small /predicts) goes first
     signal.signal(signal.SIGPROF, signal.SIG_DFL)  # the CPU budget's end ends the process
     from .service import Classifier
 

@@ -28,7 +28,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import ROOT
-from tests.servers import cpu_seconds, free_port, resident_bytes, wait_until_healthy
+from tests.servers import cpu_seconds, free_port, process_tree, resident_bytes, wait_until_healthy
 
 SETTINGS = {  # small bounds, so that each is reached quickly
     "CNN_POOL_WORKERS": "2", "CNN_POOL_WAITING": "2", "CNN_JOB_CPU_SECONDS": "1", "CNN_HEADER_TIMEOUT": "1",
@@ -282,6 +282,24 @@ def test_a_thousand_idle_connections_do_not_stop_others_being_answered(server):
     assert predict_is_right(server)
 
 
+def test_past_the_connection_bound_the_answer_is_503():
+    s = Server(CNN_MAX_CONNECTIONS="20")
+    idle = []
+    try:
+        idle = [socket.create_connection(("127.0.0.1", s.port), timeout=10) for _ in range(20)]
+        time.sleep(0.2)
+        r = httpx.post(s.url + "/predict", json={"image": a_one()}, timeout=10)
+        assert r.status_code == 503
+        for c in idle:
+            c.close()
+        time.sleep(0.2)
+        assert predict_is_right(s)
+    finally:
+        for c in idle:
+            c.close()
+        s.stop()
+
+
 def test_conflicting_framing_gets_one_400_and_the_connection_closed(server):
     smuggled = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
     request = (b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "
@@ -327,3 +345,23 @@ def test_sigterm_with_slow_uploads_in_flight_exits_within_the_bound():
     assert took < 2 + 3, took  # CNN_SHUTDOWN_TIMEOUT=2, well below Docker's 10 s
     assert code in (0, -signal.SIGTERM)
     assert finished == [200]
+
+
+def test_two_server_processes_each_with_its_pool_serve_and_stop_within_the_bound():
+    s = Server(CNN_WORKERS="2", CNN_POOL_WORKERS="1")
+    try:
+        seven = np.full((280, 280), 255, np.uint8)
+        seven[40:60, 60:220], seven[60:240, 180:200] = 0, 0
+        with ThreadPoolExecutor(8) as pool:
+            uploads = [pool.submit(upload, s, png(seven)) for _ in range(8)]
+            predictions = [pool.submit(predict_is_right, s) for _ in range(16)]
+            assert all(f.result() for f in predictions)
+            assert {f.result().status_code for f in uploads} <= {200, 503}
+        workers = len(process_tree(s.proc.pid))
+        assert workers >= 7  # supervisor, 2 server processes, and each one's fork server and pool worker
+        started = time.monotonic()
+        s.proc.send_signal(signal.SIGTERM)
+        assert s.proc.wait(timeout=15) in (0, -signal.SIGTERM)
+        assert time.monotonic() - started < 5
+    finally:
+        s.stop()

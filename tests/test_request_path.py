@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,7 +18,7 @@ import model
 from app.client_params import PARAM_LIMIT, decode_params, encode_params
 from app.config import Settings
 from app.main import create_app
-from tests.conftest import WEIGHTS
+from tests.conftest import ROOT, WEIGHTS
 
 
 @pytest.fixture(scope="module")
@@ -115,3 +117,68 @@ def test_docs_are_served_from_the_package_under_the_same_policy(client):
         assert r.status_code == 200 and "content-security-policy" in r.headers
     for sneaky in ("/docs/..%2findex.html", "/docs/assets/..%2f..%2findex.html", "/docs/"):
         assert "content-security-policy" in client.get(sneaky).headers
+
+
+# --- every documented setting is read, and does what the README says ---
+
+README_SETTINGS = re.findall(r"^\| `(CNN_[A-Z_]+)` \|", (ROOT / "README.md").read_text(), re.M)
+LAUNCH_ONLY = {"CNN_HOST", "CNN_PORT", "CNN_WORKERS", "CNN_LOG_LEVEL"}  # read by python -m app itself
+FIELDS = {  # variable -> (the Settings field, a value to set, what it must become)
+    "CNN_WEIGHTS": ("weights", "/w/x.npz", Path("/w/x.npz")),
+    "CNN_MAX_BODY_BYTES": ("max_body_bytes", "1234", 1234),
+    "CNN_MAX_BATCH": ("max_batch", "7", 7),
+    "CNN_MAX_DRAWING_SIDE": ("max_drawing_side", "512", 512),
+    "CNN_POOL_WORKERS": ("pool_workers", "3", 3),
+    "CNN_POOL_WAITING": ("pool_waiting", "0", 0),
+    "CNN_JOB_CPU_SECONDS": ("job_cpu_seconds", "0.25", 0.25),
+    "CNN_JOB_WALL_SECONDS": ("job_wall_seconds", "4", 4.0),
+    "CNN_WORKER_MEMORY_BYTES": ("worker_memory_bytes", str(256 * 2**20), 256 * 2**20),
+    "CNN_BODIES_IN_FLIGHT_BYTES": ("bodies_in_flight_bytes", "99999999", 99999999),
+    "CNN_HEADER_TIMEOUT": ("header_timeout", "2.5", 2.5),
+    "CNN_BODY_TIMEOUT": ("body_timeout", "7", 7.0),
+    "CNN_MAX_CONNECTIONS": ("max_connections", "100", 100),
+    "CNN_SHUTDOWN_TIMEOUT": ("shutdown_timeout", "3", 3.0),
+    "CNN_CORS_ORIGINS": ("cors_origins", "https://a.example, https://b.example",
+                         ("https://a.example", "https://b.example")),
+}
+
+
+def test_every_setting_the_readme_documents_is_read(monkeypatch):
+    assert set(README_SETTINGS) - LAUNCH_ONLY == set(FIELDS)
+    for variable, (_, raw, _) in FIELDS.items():
+        monkeypatch.setenv(variable, raw)
+    settings = Settings.from_env()
+    for variable, (field, _, value) in FIELDS.items():
+        assert getattr(settings, field) == value, variable
+
+
+@pytest.mark.parametrize("variable, raw, says", [
+    ("CNN_MAX_DRAWING_SIDE", "2048", "from 1 to 1024"), ("CNN_POOL_WORKERS", "0", "from 1 to 64"),
+    ("CNN_JOB_CPU_SECONDS", "soon", "must be a number"), ("CNN_HEADER_TIMEOUT", "0", "at least 0.1")])
+def test_a_bad_setting_is_named_at_start(monkeypatch, variable, raw, says):
+    monkeypatch.setenv(variable, raw)
+    with pytest.raises(ValueError, match=says):
+        Settings.from_env()
+
+
+def test_past_the_bodies_in_flight_budget_a_request_gets_503():
+    settings = Settings(weights=WEIGHTS, max_body_bytes=100_000, bodies_in_flight_bytes=100_000)
+    with TestClient(create_app(settings)) as c:
+        path = c.app.state.path
+        with path.budget.hold(60_000):  # another request's body, still arriving
+            body = json.dumps({"image": np.zeros((100, 100)).tolist(), "normalize": True})
+            r = c.post("/predict", content=body, headers={"Content-Type": "application/json"})
+            assert r.status_code == 503 and r.headers["retry-after"] == "1", r.text
+            assert "being received" in r.json()["detail"]
+        assert path.budget.used == 0
+        assert c.post("/predict", content=body, headers={"Content-Type": "application/json"}).status_code == 422
+
+
+def test_a_job_past_its_wall_time_is_cut_with_503():
+    settings = Settings(weights=WEIGHTS, job_wall_seconds=0.01, job_cpu_seconds=10)
+    big = np.zeros((1024, 1024))
+    big[100:900, 500:520] = 1
+    with TestClient(create_app(settings)) as c:
+        r = c.post("/predict", json={"image": big.tolist(), "normalize": True})
+        assert r.status_code == 503 and r.headers["retry-after"] == "1", r.text
+        assert c.post("/predict", json={"image": a_one().tolist()}).json()["label"] == 1  # on the loop
