@@ -35,14 +35,22 @@ MEDIA_TYPES = {  # what each endpoint's body must be
 
 
 class BodyBudget:
-    """Bytes of request bodies that may be held at once: a slow client's 8 MiB holds its share
-    until its deadline, and past the budget the next large request gets 503, not memory."""
+    """Bytes of large request bodies that may be held at once: a slow client's 8 MiB holds its share
+    until its deadline, and past the budget the next large request gets 503, not memory.
+
+    Bodies of at most INLINE_BYTES (a drawing from the page) are not counted: their memory is
+    bounded by the connections (CNN_MAX_CONNECTIONS x 32 KiB), and stalled large uploads must not
+    keep the page's requests out.
+    """
 
     def __init__(self, total: int) -> None:
         self.total, self.used = total, 0
 
     @contextlib.contextmanager
     def hold(self, size: int) -> Iterator[None]:
+        if size <= INLINE_BYTES:
+            yield
+            return
         if self.used + size > self.total:
             raise Busy(f"{self.used:,} bytes of requests are being received")
         self.used += size

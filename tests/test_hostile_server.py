@@ -99,6 +99,12 @@ def healthz_seconds(server: Server) -> float:
     return time.perf_counter() - started
 
 
+def assert_answers_in_milliseconds(latencies: list[float]) -> None:
+    """/healthz's latencies under an attack: milliseconds as a rule (the median), and never the
+    seconds a stalled loop costs (the max; generous, for a shared machine that also runs the attacker)."""
+    assert sorted(latencies)[len(latencies) // 2] < 0.05 and max(latencies) < 0.5, latencies
+
+
 def progressive_jpeg_with_empty_scans(scans: int) -> bytes:
     """A real progressive JPEG's header, then `scans` copies of a scan that carries no data."""
     buf = io.BytesIO()
@@ -191,7 +197,7 @@ def test_past_the_bound_the_answer_is_a_fast_503_with_retry_after_and_healthz_st
     refused = [r for r in responses if r.status_code == 503]
     assert refused and all(r.headers["retry-after"] == "1" for r in refused)
     assert all(r.elapsed.total_seconds() < 1.0 for r in refused)  # refused at once, not queued
-    assert max(latencies) < 0.1, latencies
+    assert_answers_in_milliseconds(latencies)
     assert predict_is_right(server)
 
 
@@ -228,7 +234,7 @@ def test_eight_megabytes_of_unknown_keys_cost_one_error_and_do_not_stall_the_loo
         assert r.status_code in (422, 503), r.text
         if r.status_code == 422:
             assert r.json()["detail"].startswith("unknown field '0000000'") and len(r.text) < 300
-    assert max(latencies) < 0.1, latencies  # it froze the server for 22 s before
+    assert_answers_in_milliseconds(latencies)  # it froze the server for 22 s before
     assert predict_is_right(server)
 
 
@@ -241,31 +247,55 @@ def test_large_drawings_are_parsed_off_the_loop(server):
         latencies = [healthz_seconds(server) for _ in range(10)]
         statuses = [f.result().status_code for f in futures]
     assert set(statuses) <= {200, 503} and 200 in statuses
-    assert max(latencies) < 0.1, latencies
+    assert_answers_in_milliseconds(latencies)
 
 
 # --- slow and idle clients, connections ---
 
 
-def test_half_sent_headers_are_cut_after_the_header_deadline(server):
+def test_clients_that_stall_mid_body_hold_a_bounded_amount_of_memory():
+    s = Server(CNN_BODIES_IN_FLIGHT_BYTES=str(32 * 2**20))
+    stalled = []
+    try:
+        before = s.memory()
+        statuses = []
+        for _ in range(60):  # each declares 8 MiB - 1 and sends 1 MiB of it
+            c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+            c.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      b"Content-Length: %d\r\n\r\n" % (8 * 2**20 - 1) + b" " * 2**20)
+            stalled.append(c)
+        time.sleep(0.5)
+        for c in stalled:
+            c.settimeout(0.05)
+            try:
+                statuses.append(c.recv(12))
+            except TimeoutError:
+                statuses.append(b"(waiting)")
+        grown = s.memory() - before
+        assert statuses.count(b"HTTP/1.1 503") >= 55, statuses  # 4 fit the 32 MiB budget
+        assert grown < 64 * 2**20, grown / 2**20  # 1.6 GB before: the bodies were held with no limit
+        assert predict_is_right(s)
+    finally:
+        for c in stalled:
+            c.close()
+        s.stop()
+
+
+@pytest.mark.parametrize("sent, what, deadline", [
+    (b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-", "headers", 1),  # CNN_HEADER_TIMEOUT
+    (b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n"
+     b'{"image": [[0.0', "body", 3),  # CNN_BODY_TIMEOUT
+], ids=["half-sent headers", "half-sent body"])
+def test_a_request_that_does_not_arrive_in_time_gets_408_and_is_closed(server, sent, what, deadline):
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
-        s.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-")
+        s.sendall(sent)
         started = time.monotonic()
         answer = s.recv(4096)
         waited = time.monotonic() - started
-    assert answer.startswith(b"HTTP/1.1 408"), answer
-    assert 0.8 < waited < 3
-
-
-def test_a_body_that_does_not_arrive_in_time_gets_408(server):
-    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
-        s.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                  b"Content-Length: 5000\r\n\r\n{\"image\": [[0.0")
-        started = time.monotonic()
-        answer = s.recv(4096)
-        waited = time.monotonic() - started
-    assert answer.startswith(b"HTTP/1.1 408"), answer
-    assert 2.5 < waited < 6
+        closed = s.recv(4096) == b""
+    assert answer.startswith(b"HTTP/1.1 408") and f"the request {what} did not arrive".encode() in answer, answer
+    assert closed
+    assert deadline - 0.2 < waited < deadline + 2
 
 
 def test_a_thousand_idle_connections_do_not_stop_others_being_answered(server):
@@ -275,7 +305,7 @@ def test_a_thousand_idle_connections_do_not_stop_others_being_answered(server):
             idle.append(socket.create_connection(("127.0.0.1", server.port), timeout=10))
         started = time.monotonic()
         assert predict_is_right(server)
-        assert time.monotonic() - started < 1
+        assert time.monotonic() - started < 2
     finally:
         for s in idle:
             s.close()

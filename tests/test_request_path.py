@@ -7,6 +7,7 @@ import base64
 import io
 import json
 import re
+import time
 from pathlib import Path
 
 import numpy as np
@@ -170,6 +171,8 @@ def test_past_the_bodies_in_flight_budget_a_request_gets_503():
             r = c.post("/predict", content=body, headers={"Content-Type": "application/json"})
             assert r.status_code == 503 and r.headers["retry-after"] == "1", r.text
             assert "being received" in r.json()["detail"]
+            # a drawing from the page (at most 32 KiB) is not kept out by large bodies
+            assert c.post("/predict", json={"image": a_one().tolist()}).json()["label"] == 1
         assert path.budget.used == 0
         assert c.post("/predict", content=body, headers={"Content-Type": "application/json"}).status_code == 422
 
@@ -182,3 +185,20 @@ def test_a_job_past_its_wall_time_is_cut_with_503():
         r = c.post("/predict", json={"image": big.tolist(), "normalize": True})
         assert r.status_code == 503 and r.headers["retry-after"] == "1", r.text
         assert c.post("/predict", json={"image": a_one().tolist()}).json()["label"] == 1  # on the loop
+
+
+def test_formats_we_do_not_read_are_never_parsed(client):
+    eps = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 4096 4096\n" + b"0 0 moveto 4096 4096 lineto stroke\n" * 200_000
+    started = time.perf_counter()
+    r = client.post("/predict/image", files={"file": ("a.eps", eps)})
+    assert r.status_code == 415 and "PostScript images are not supported" in r.json()["detail"]
+    assert time.perf_counter() - started < 2  # it cost 5 s when Pillow tried every format it knows
+
+
+def test_a_jpeg_of_two_million_markers_is_refused_before_decoding(client):
+    buf = io.BytesIO()
+    Image.fromarray(np.full((64, 64), 200, np.uint8)).save(buf, "JPEG")
+    data = buf.getvalue()
+    app0 = b"\xff\xe0\x00\x02"  # an empty APP0 segment, two million times
+    r = client.post("/predict/image", files={"file": ("x.jpg", data[:2] + app0 * 2_000_000 + data[2:])})
+    assert r.status_code == 422 and "markers" in r.json()["detail"]

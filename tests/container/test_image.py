@@ -6,14 +6,17 @@ Slow (a Debian root file system, a build, a run: about three minutes), so marked
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import socket
 import time
 import urllib.request
 from collections.abc import Iterator
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from model.mnist import to_float
 from tests.conftest import ROOT
@@ -26,6 +29,7 @@ pytestmark = pytest.mark.container
 DOCKERFILE = ROOT / "Dockerfile"
 IMAGE = "numpy-cnn:test"
 STOP_GRACE_SECONDS = 10
+SHUTDOWN_SECONDS = 5  # CNN_SHUTDOWN_TIMEOUT's default: requests still running then are cut
 
 
 @pytest.fixture(scope="module")
@@ -107,13 +111,32 @@ def test_the_container_serves_the_model_reports_healthy_and_stops_cleanly(engine
         assert status == "starting" and time.monotonic() - started < 90, status
         time.sleep(1)
 
+    # An upload from the image's own pool, then uploads that stall halfway: the stop must not wait for them.
+    canvas = np.full((280, 280), 255, np.uint8)
+    canvas[40:240, 130:150] = 0
+    buf = io.BytesIO()
+    Image.fromarray(canvas).save(buf, "PNG")
+    boundary = "b0undary"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"d.png\"\r\n\r\n").encode()
+    request = urllib.request.Request(f"{url}/predict/image", body + buf.getvalue() + f"\r\n--{boundary}--\r\n".encode(),
+                                     {"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert json.loads(response.read())["label"] == 1
+    stalled = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(10)]
+    for c in stalled:
+        c.sendall(b"POST /predict/image HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+                  b"Content-Length: 1000000\r\n\r\n--b\r\n")
+    time.sleep(0.5)
     stopping = time.monotonic()
     engine.docker("stop", "--time", str(STOP_GRACE_SECONDS), "cnn-under-test", timeout=60)
     seconds_to_stop = time.monotonic() - stopping
+    for c in stalled:
+        c.close()
     state = json.loads(engine.docker("inspect", "-f", "{{json .State}}", "cnn-under-test").stdout)
     logs = engine.docker("logs", "cnn-under-test").stderr
     assert state["ExitCode"] == 0 and not state["OOMKilled"], (state, logs)
     assert seconds_to_stop < STOP_GRACE_SECONDS, "SIGTERM was not heeded; docker had to kill the container"
+    assert seconds_to_stop < SHUTDOWN_SECONDS + 2, seconds_to_stop  # the stalled uploads were cut
     assert "Finished server process" in logs
 
     ARTIFACTS.mkdir(exist_ok=True)

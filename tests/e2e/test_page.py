@@ -210,3 +210,21 @@ def test_the_explorer_paints_every_gradient_and_teaching_raises_the_chosen_digit
     page.click("#reset")
     page.wait_for_function("document.querySelector('#loss').textContent.startsWith('the network gives')")
     assert float(page.get_attribute("#loss", "data-probability")) == pytest.approx(chance, rel=1e-4)
+
+
+def test_the_api_documentation_works_offline_under_the_same_policy(browser, server_url, artifacts):
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, offline=False)
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if "Content Security Policy" in m.text else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    # Nothing may come from another origin: every request off this server is a failure.
+    page.on("request", lambda r: problems.append(f"asked {r.url}") if not r.url.startswith(server_url) else None)
+    response = page.goto(server_url + "/docs")
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    page.locator(".swagger-ui .info .title").wait_for()
+    assert "NumPy CNN" in page.locator(".swagger-ui .info .title").inner_text()
+    page.locator("#operations-default-predict_predict_post").wait_for()  # the operations are listed
+    page.screenshot(path=str(artifacts / "docs.png"))
+    context.close()
+    assert not problems, problems
