@@ -1,7 +1,7 @@
 # The service on the committed weights:
 #   docker build -t numpy-cnn . && docker run --rm -p 8000:8000 numpy-cnn
 # then open http://127.0.0.1:8000/ (the drawing page) or http://127.0.0.1:8000/docs (the API).
-# Settings: CNN_HOST, CNN_PORT, CNN_WORKERS, CNN_LOG_LEVEL, CNN_MAX_BODY_BYTES, CNN_MAX_BATCH (README).
+# Settings: CNN_HOST, CNN_PORT, CNN_WORKERS and the rest, all in the README's table.
 
 # Stage 1: build the project's wheel (weights and page inside it) and install it into a virtual
 # environment; pip, its caches and the source tree stay behind in this stage.

@@ -12,6 +12,7 @@ nesting, strings where numbers belong. Prints a Markdown table for docs/RELIABIL
 from __future__ import annotations
 
 import argparse
+import gc
 import base64
 import json
 import statistics
@@ -48,7 +49,7 @@ def bodies() -> dict[str, bytes]:
         "28x28 of 17-digit decimals": b'{"image": ' + image + b"}",
         "the same, with feature maps as JSON numbers": b'{"image": ' + image + b', "feature_maps": true}',
         "a visitor's parameters, feature maps as JSON numbers": json.dumps(
-            {"image": grid, "params": params, "feature_maps": True}).encode(),
+            {"image": np.round(grid, 6).tolist(), "params": params, "feature_maps": True}).encode(),
         "float16 image and maps": json.dumps(
             {"image": half, "feature_maps": True, "maps_encoding": "float16"}).encode(),
         "unknown keys beside a good image": b'{"image": ' + image + b"," + b",".join(keys)[
@@ -57,8 +58,8 @@ def bodies() -> dict[str, bytes]:
         "nested brackets": b'{"image": ' + b"[" * 16000 + b"]" * 16000 + b"}",
         "a drawing of strings": fill(b'{"image": [[', b'"x"', b"]]}"),
         "a shape of strings": fill(b'{"image": {"float16": "", "shape": [', b'"x"', b"]}}"),
-        "a drawing of 0s to normalise (parsed, then sent to a worker)": fill(
-            b'{"normalize": true, "image": [[', b"0", b"]]}"),
+        "a drawing to normalise (parsed, then sent to a worker)": fill(
+            b'{"normalize": true, "image": [', b"[" + b",".join([b"0"] * 60) + b",1]", b"]}"),
         "rows of 1 number": fill(b'{"image": [', b"[1]", b"]}"),
     }
 
@@ -69,6 +70,7 @@ def main() -> None:
     args = parser.parse_args()
     settings = Settings()
     clf = Classifier.load(settings.weights)
+    gc.freeze()  # as the server does once it has started
     print(f"| body (at most {INLINE_BYTES:,} bytes) | bytes | answer | median | max of {args.repeat} |")
     print("|---|---:|---|---:|---:|")
     for name, body in bodies().items():
