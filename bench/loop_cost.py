@@ -12,8 +12,8 @@ nesting, strings where numbers belong. Prints a Markdown table for docs/RELIABIL
 from __future__ import annotations
 
 import argparse
-import gc
 import base64
+import gc
 import json
 import statistics
 import sys
