@@ -23,8 +23,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=env("CNN_PORT", "8000"), help="[%(default)s]")
     parser.add_argument("--workers", type=int, default=env("CNN_WORKERS", "1"), help="worker processes [%(default)s]")
     parser.add_argument("--weights", help="weights file (.npz) [$CNN_WEIGHTS, else the committed weights/cnn.npz]")
-    parser.add_argument("--log-level", default=env("CNN_LOG_LEVEL", "info"),
-                        choices=("critical", "error", "warning", "info", "debug"))
+    parser.add_argument(
+        "--log-level", default=env("CNN_LOG_LEVEL", "info"), choices=("critical", "error", "warning", "info", "debug")
+    )
     try:
         args = parser.parse_args(argv)
     except SystemExit as e:

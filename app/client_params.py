@@ -28,15 +28,18 @@ def encode_params(params: Params) -> str:
     too large took them beyond PARAM_LIMIT): the service never hands out what it would not take back."""
     flat = np.concatenate([np.asarray(params[name], dtype="<f4").ravel() for name in PARAM_SHAPES])
     if not np.isfinite(flat).all() or np.abs(flat).max() > PARAM_LIMIT:
-        raise InvalidParams(f"this step would take the parameters beyond +-{PARAM_LIMIT:g} (to "
-                            f"{np.abs(flat).max():g}); take a smaller learning rate")
+        raise InvalidParams(
+            f"this step would take the parameters beyond +-{PARAM_LIMIT:g} (to "
+            f"{np.abs(flat).max():g}); take a smaller learning rate"
+        )
     return base64.b64encode(flat.tobytes()).decode()
 
 
 def decode_params(text: str) -> Params:
     if len(text) != ENCODED_LENGTH:
-        raise InvalidParams(f"params must be {ENCODED_LENGTH} base64 characters ({NUM_PARAMS} float32), "
-                            f"got {len(text)}")
+        raise InvalidParams(
+            f"params must be {ENCODED_LENGTH} base64 characters ({NUM_PARAMS} float32), got {len(text)}"
+        )
     try:
         raw = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):

@@ -76,9 +76,15 @@ def explain(job: Job, clf: Classifier, settings: Settings, on_loop: bool) -> Any
 def teach(job: Job, clf: Classifier, settings: Settings, on_loop: bool) -> Any:
     req: TeachRequest = parse(TeachRequest, job, settings)
     lesson = clf.teach(req.grid(), req.label, req.lr, normalized=req.normalize, params=req.client_params())
-    return {"params": encode_params(lesson.params), "label": req.label, "lr": req.lr,
-            "loss_before": lesson.loss_before, "loss_after": lesson.loss_after,
-            "probabilities_before": lesson.before.tolist(), "probabilities_after": lesson.after.tolist()}
+    return {
+        "params": encode_params(lesson.params),
+        "label": req.label,
+        "lr": req.lr,
+        "loss_before": lesson.loss_before,
+        "loss_after": lesson.loss_after,
+        "probabilities_before": lesson.before.tolist(),
+        "probabilities_after": lesson.after.tolist(),
+    }
 
 
 def predict_batch(job: Job, clf: Classifier, settings: Settings, on_loop: bool) -> Any:
@@ -87,8 +93,12 @@ def predict_batch(job: Job, clf: Classifier, settings: Settings, on_loop: bool) 
         raise TooManyImages(f"{len(req.images)} images in one call; the limit is {settings.max_batch}")
     O = clf.predict_batch(req.grids(), normalized=req.normalize)
     unsure = clf.confidence.unsure(O)
-    return {"predictions": [{"label": int(o.argmax()), "probabilities": o.tolist(), "unsure": bool(u)}
-                            for o, u in zip(O, unsure, strict=True)]}
+    return {
+        "predictions": [
+            {"label": int(o.argmax()), "probabilities": o.tolist(), "unsure": bool(u)}
+            for o, u in zip(O, unsure, strict=True)
+        ]
+    }
 
 
 def predict_image(job: Job, clf: Classifier, settings: Settings, on_loop: bool) -> Any:
@@ -97,8 +107,12 @@ def predict_image(job: Job, clf: Classifier, settings: Settings, on_loop: bool) 
 
 
 ENDPOINTS: dict[str, Callable[[Job, Classifier, Settings, bool], Any]] = {
-    "predict": predict, "explain": explain, "teach": teach, "predict_batch": predict_batch,
-    "predict_image": predict_image}
+    "predict": predict,
+    "explain": explain,
+    "teach": teach,
+    "predict_batch": predict_batch,
+    "predict_image": predict_image,
+}
 
 
 def answer(job: Job, clf: Classifier, settings: Settings, *, on_loop: bool = False) -> Answer:
@@ -146,9 +160,16 @@ def uploaded_file(job: Job) -> bytes:
     def on_part_data(data: bytes, start: int, end: int) -> None:
         parts[-1][1].append(data[start:end])
 
-    parser = MultipartParser(boundary, {"on_part_begin": on_part_begin, "on_header_field": on_header_field,
-                                        "on_header_value": on_header_value, "on_header_end": on_header_end,
-                                        "on_part_data": on_part_data})
+    parser = MultipartParser(
+        boundary,
+        {
+            "on_part_begin": on_part_begin,
+            "on_header_field": on_header_field,
+            "on_header_value": on_header_value,
+            "on_header_end": on_header_end,
+            "on_part_data": on_part_data,
+        },
+    )
     try:
         parser.write(job.body)
         parser.finalize()
@@ -160,16 +181,18 @@ def uploaded_file(job: Job) -> bytes:
                 _, params = parse_options_header(line.removeprefix(b"content-disposition:").strip())
                 if params.get(b"name") == b"file":
                     return b"".join(data)
-    raise MissingFile("the form has no field 'file'; send the image as the form field 'file', "
-                      "e.g. curl -F file=@digit.png")
+    raise MissingFile(
+        "the form has no field 'file'; send the image as the form field 'file', e.g. curl -F file=@digit.png"
+    )
 
 
 class MalformedUpload(ClientMistake):
     def __init__(self, why: str) -> None:
-        super().__init__(f"the upload is not valid multipart/form-data ({why}); send the image as the form "
-                         "field 'file', e.g. curl -F file=@digit.png")
+        super().__init__(
+            f"the upload is not valid multipart/form-data ({why}); send the image as the form "
+            "field 'file', e.g. curl -F file=@digit.png"
+        )
 
 
 class MissingFile(ClientMistake):
     pass
-

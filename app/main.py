@@ -45,14 +45,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             app.state.classifier = Classifier.load(settings.weights)
         except model.WeightsError as e:
-            raise StartupError(f"cannot start: {e}. Point CNN_WEIGHTS at a weights file written by "
-                               "`python -m model.train`, or restore weights/ from git.") from None
+            raise StartupError(
+                f"cannot start: {e}. Point CNN_WEIGHTS at a weights file written by "
+                "`python -m model.train`, or restore weights/ from git."
+            ) from None
         pool = WorkerPool(settings)
         await pool.start()
         app.state.pool = pool
         app.state.path = RequestPath(settings, app.state.classifier, pool)
-        log.info("serving %s (sha256 %s) with %d worker processes", settings.weights,
-                 app.state.classifier.metadata["sha256"][:12], pool.size)
+        log.info(
+            "serving %s (sha256 %s) with %d worker processes",
+            settings.weights,
+            app.state.classifier.metadata["sha256"][:12],
+            pool.size,
+        )
         # What start-up built lives as long as the server: out of the collector's sight, a full
         # collection no longer walks it, and stops the event loop for a fraction of the time.
         gc.freeze()
@@ -65,8 +71,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="NumPy CNN: handwritten digits",
         version="0.1.0",
         description="The convolutional network of 'A gentle explanation of Backpropagation in Convolutional "
-                    "Neural Network', written from scratch in NumPy and trained on MNIST. Send a digit, get the "
-                    "softmax probabilities and, if you like, what every layer saw.",
+        "Neural Network', written from scratch in NumPy and trained on MNIST. Send a digit, get the "
+        "softmax probabilities and, if you like, what every layer saw.",
         lifespan=lifespan,
         docs_url=None,  # served below from files this package ships
         redoc_url=None,
@@ -98,7 +104,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         api_paths = {route.path for route in [*router.routes, *app.routes] if isinstance(route, Route)}
         app.router.routes.append(PageMount(api_paths, StaticFiles(directory=settings.static_dir, html=True)))
     if settings.cors_origins:  # explicit: only the listed origins, only the API's methods, no credentials
-        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],
-                           allow_headers=["Content-Type"], allow_credentials=False, max_age=600)
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type"],
+            allow_credentials=False,
+            max_age=600,
+        )
     app.add_middleware(SecurityHeaders)
     return app

@@ -154,8 +154,9 @@ class WorkerPool:
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        workers = await asyncio.gather(*(loop.run_in_executor(self.threads, Worker, self.settings)
-                                         for _ in range(self.size)))
+        workers = await asyncio.gather(
+            *(loop.run_in_executor(self.threads, Worker, self.settings) for _ in range(self.size))
+        )
         for worker in workers:
             self.idle.put_nowait(worker)
 

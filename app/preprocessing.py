@@ -46,13 +46,28 @@ WORK_SIDE = 1024  # larger images are first reduced by a whole factor to at most
 MAX_JPEG_SCANS = 64
 MAX_JPEG_MARKERS = 512
 # Formats people send that are not read, by their first bytes, to name them in the refusal
-OTHER_FORMATS = {b"II*\x00": "TIFF", b"MM\x00*": "TIFF", b"%PDF": "PDF", b"%!PS": "PostScript",
-                 b"\xc5\xd0\xd3\xc6": "EPS", b"\x00\x00\x00\x18ftypheic": "HEIC", b"\x00\x00\x00\x1cftypheic": "HEIC",
-                 b"<svg": "SVG", b"<?xml": "SVG", b"\x00\x00\x01\x00": "ICO"}
+OTHER_FORMATS = {
+    b"II*\x00": "TIFF",
+    b"MM\x00*": "TIFF",
+    b"%PDF": "PDF",
+    b"%!PS": "PostScript",
+    b"\xc5\xd0\xd3\xc6": "EPS",
+    b"\x00\x00\x00\x18ftypheic": "HEIC",
+    b"\x00\x00\x00\x1cftypheic": "HEIC",
+    b"<svg": "SVG",
+    b"<?xml": "SVG",
+    b"\x00\x00\x01\x00": "ICO",
+}
 # EXIF orientation -> the transpose that shows the picture upright (as ImageOps.exif_transpose)
-UPRIGHT = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
-           5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
-           8: Image.Transpose.ROTATE_90}
+UPRIGHT = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 
 
 class InvalidImage(ValueError):
@@ -203,8 +218,10 @@ def check_structure(data: bytes) -> None:
         markers = follows[(follows >= 0xC0) & (follows != 0xFF) & ((follows < 0xD0) | (follows > 0xD7))]
         scans = int(np.count_nonzero(markers == 0xDA))
         if scans > MAX_JPEG_SCANS or len(markers) > MAX_JPEG_MARKERS:
-            raise InvalidImage(f"this JPEG has {scans} scans and {len(markers)} markers; a photo has about 10 and "
-                               f"20, and at most {MAX_JPEG_SCANS} and {MAX_JPEG_MARKERS} are read")
+            raise InvalidImage(
+                f"this JPEG has {scans} scans and {len(markers)} markers; a photo has about 10 and "
+                f"20, and at most {MAX_JPEG_SCANS} and {MAX_JPEG_MARKERS} are read"
+            )
 
 
 def ink_of(rgba: np.ndarray) -> np.ndarray:

@@ -30,8 +30,12 @@ from .service import Classifier
 INLINE_BYTES = 32 * 1024  # a /predict body up to this size is answered on the event loop
 
 MEDIA_TYPES = {  # what each endpoint's body must be
-    "predict": "application/json", "explain": "application/json", "teach": "application/json",
-    "predict_batch": "application/json", "predict_image": "multipart/form-data"}
+    "predict": "application/json",
+    "explain": "application/json",
+    "teach": "application/json",
+    "predict_batch": "application/json",
+    "predict_image": "multipart/form-data",
+}
 
 
 class BodyBudget:
@@ -80,8 +84,10 @@ class RequestPath:
         content_type = request.headers.get("content-type", "")
         expected = MEDIA_TYPES[endpoint]
         if content_type.split(";")[0].strip().lower() != expected:
-            raise UnsupportedMediaType(f"send the body as {expected} (Content-Type: {expected}), "
-                                       f"not {content_type[:60] or 'without a Content-Type'}")
+            raise UnsupportedMediaType(
+                f"send the body as {expected} (Content-Type: {expected}), "
+                f"not {content_type[:60] or 'without a Content-Type'}"
+            )
         declared = request.headers.get("content-length", "")
         limit = self.settings.max_body_bytes
         if declared.isdigit() and int(declared) > limit:

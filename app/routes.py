@@ -49,11 +49,16 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 ERRORS: dict[int | str, dict[str, Any]] = {
     408: {"model": ErrorResponse, "description": "the body did not arrive in time"},
     413: {"model": ErrorResponse, "description": "the request, image or batch is too large"},
-    415: {"model": ErrorResponse, "description": "the body is not of the endpoint's media type, or the file not "
-                                                 "a supported image format"},
+    415: {
+        "model": ErrorResponse,
+        "description": "the body is not of the endpoint's media type, or the file not a supported image format",
+    },
     422: {"model": ErrorResponse, "description": "the input is malformed, out of range or blank"},
-    503: {"model": ErrorResponse, "description": "the server is busy: try again after Retry-After seconds",
-          "headers": {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}}},
+    503: {
+        "model": ErrorResponse,
+        "description": "the server is busy: try again after Retry-After seconds",
+        "headers": {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}},
+    },
 }
 
 router = APIRouter()
@@ -61,14 +66,37 @@ router = APIRouter()
 
 def documented_body(schema: type[BaseModel]) -> dict[str, Any]:
     """The OpenAPI requestBody of an endpoint whose body the request path reads."""
-    return {"requestBody": {"required": True, "content": {"application/json": {
-        "schema": schema.model_json_schema(ref_template="#/components/schemas/{model}")}}}}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": schema.model_json_schema(ref_template="#/components/schemas/{model}")}
+            },
+        }
+    }
 
 
-UPLOAD_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
-    "type": "object", "required": ["file"], "properties": {"file": {
-        "type": "string", "format": "binary", "contentMediaType": "application/octet-stream",
-        "description": "the image (PNG, JPEG, GIF, BMP or WebP), any size up to the pixel limit"}}}}}}}
+UPLOAD_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "contentMediaType": "application/octet-stream",
+                            "description": "the image (PNG, JPEG, GIF, BMP or WebP), any size up to the pixel limit",
+                        }
+                    },
+                }
+            }
+        },
+    }
+}
 
 
 async def respond(request: Request, endpoint: str, **options: Any) -> Response:
@@ -76,8 +104,14 @@ async def respond(request: Request, endpoint: str, **options: Any) -> Response:
     return await path.respond(request, endpoint, **options)
 
 
-@router.post("/predict", response_model=PredictResponse, response_model_exclude_none=True, responses=ERRORS,
-             summary="Classify one 28x28 grid (or a raw drawing)", openapi_extra=documented_body(PredictRequest))
+@router.post(
+    "/predict",
+    response_model=PredictResponse,
+    response_model_exclude_none=True,
+    responses=ERRORS,
+    summary="Classify one 28x28 grid (or a raw drawing)",
+    openapi_extra=documented_body(PredictRequest),
+)
 async def predict(request: Request) -> Response:
     """The digit in `image`, with the ten softmax probabilities; with `feature_maps`,
     the activations of every layer as well; with `normalize`, the drawing is first
@@ -85,19 +119,27 @@ async def predict(request: Request) -> Response:
     return await respond(request, "predict")
 
 
-@router.post("/explain", response_model=ExplainResponse, responses=ERRORS,
-             summary="Backpropagation for your own drawing: every gradient of -ln O_label",
-             openapi_extra=documented_body(ExplainRequest))
+@router.post(
+    "/explain",
+    response_model=ExplainResponse,
+    responses=ERRORS,
+    summary="Backpropagation for your own drawing: every gradient of -ln O_label",
+    openapi_extra=documented_body(ExplainRequest),
+)
 async def explain(request: Request) -> Response:
-    """"What if this were a 3?": the loss L = -ln O_label for `label` and its gradient for every
+    """ "What if this were a 3?": the loss L = -ln O_label for `label` and its gradient for every
     quantity the article names (dLS ... dLk1), plus the gradient for the input image itself and
     each gradient's norm. With `params`, for a visitor's own copy of the network."""
     return await respond(request, "explain")
 
 
-@router.post("/teach", response_model=TeachResponse, responses=ERRORS,
-             summary="One SGD step (eq. 66) on a copy of the network; the shared one never changes",
-             openapi_extra=documented_body(TeachRequest))
+@router.post(
+    "/teach",
+    response_model=TeachResponse,
+    responses=ERRORS,
+    summary="One SGD step (eq. 66) on a copy of the network; the shared one never changes",
+    openapi_extra=documented_body(TeachRequest),
+)
 async def teach(request: Request) -> Response:
     """k <- k - lr dL/dk for every parameter, on the visitor's copy (`params`, or the shared network's
     if absent), for L = -ln O_label of this image. Answers the new parameters, to be sent back with
@@ -106,19 +148,30 @@ async def teach(request: Request) -> Response:
     return await respond(request, "teach")
 
 
-@router.post("/predict/image", response_model=PredictResponse, response_model_exclude_none=True,
-             responses=ERRORS, summary="Classify an image file (PNG, JPEG, GIF, BMP, WebP)",
-             openapi_extra=UPLOAD_BODY)
-async def predict_image(request: Request, feature_maps: Annotated[
-        bool, Query(description="also return the feature maps")] = False) -> Response:
+@router.post(
+    "/predict/image",
+    response_model=PredictResponse,
+    response_model_exclude_none=True,
+    responses=ERRORS,
+    summary="Classify an image file (PNG, JPEG, GIF, BMP, WebP)",
+    openapi_extra=UPLOAD_BODY,
+)
+async def predict_image(
+    request: Request, feature_maps: Annotated[bool, Query(description="also return the feature maps")] = False
+) -> Response:
     """The image is always normalised like MNIST: dark-on-light or light-on-dark, any size,
     the ink cropped, fitted into 20x20 and centred by its mass in 28x28. A photo's EXIF
     orientation is applied first."""
     return await respond(request, "predict_image", feature_maps=feature_maps)
 
 
-@router.post("/predict/batch", response_model=BatchResponse, responses=ERRORS,
-             summary="Classify many 28x28 grids at once", openapi_extra=documented_body(BatchRequest))
+@router.post(
+    "/predict/batch",
+    response_model=BatchResponse,
+    responses=ERRORS,
+    summary="Classify many 28x28 grids at once",
+    openapi_extra=documented_body(BatchRequest),
+)
 async def predict_batch(request: Request) -> Response:
     """One answer per image, in order, from a single forward pass. At most `max_batch`
     images per call (see GET /model)."""

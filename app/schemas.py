@@ -33,16 +33,23 @@ from .service import Explanation, Prediction
 # the reading. Without it, a drawing of a million strings kept the worker busy for 11 s collecting
 # a million errors.
 Number = Annotated[float, Strict(), WithJsonSchema({"type": "number", "minimum": 0, "maximum": 1})]
-ROW_SCHEMA: dict[str, Any] = {"type": "array", "minItems": 1, "maxItems": MAX_DRAWING_SIDE,
-                               "items": {"type": "number", "minimum": 0, "maximum": 1}}
+ROW_SCHEMA: dict[str, Any] = {
+    "type": "array",
+    "minItems": 1,
+    "maxItems": MAX_DRAWING_SIDE,
+    "items": {"type": "number", "minimum": 0, "maximum": 1},
+}
 Row = Annotated[list[Number], Field(fail_fast=True), WithJsonSchema(ROW_SCHEMA)]
 GRID_SCHEMA: dict[str, Any] = {"type": "array", "minItems": 1, "maxItems": MAX_DRAWING_SIDE, "items": ROW_SCHEMA}
 Grid = Annotated[list[Row], Field(fail_fast=True), WithJsonSchema(GRID_SCHEMA)]
 MAP_DECIMALS = 5  # feature maps are for looking at: 5 decimals keep the answers small
 MapsEncoding = Literal["json", "float16"]
 
-EXAMPLE_GRID: Any = [[0.0] * 28 for _ in range(4)] + [[0.0] * 13 + [1.0] * 2 + [0.0] * 13 for _ in range(20)] + [
-    [0.0] * 28 for _ in range(4)]  # a "1"
+EXAMPLE_GRID: Any = (
+    [[0.0] * 28 for _ in range(4)]
+    + [[0.0] * 13 + [1.0] * 2 + [0.0] * 13 for _ in range(20)]
+    + [[0.0] * 28 for _ in range(4)]
+)  # a "1"
 
 
 def clip(text: str, limit: int = 40) -> str:
@@ -90,14 +97,19 @@ class EncodedArray(BaseModel):
     (half floats would turn it into infinity)."""
 
     shape: list[int]
-    float16: str | None = Field(None, description="base64 of the values as little-endian IEEE 754 half floats, "
-                                                  "row-major")
-    float32: str | None = Field(None, description="instead of float16 where some |value| > 65504: base64 of "
-                                                  "little-endian IEEE 754 single floats, row-major")
+    float16: str | None = Field(
+        None, description="base64 of the values as little-endian IEEE 754 half floats, row-major"
+    )
+    float32: str | None = Field(
+        None,
+        description="instead of float16 where some |value| > 65504: base64 of "
+        "little-endian IEEE 754 single floats, row-major",
+    )
 
 
-def grid_to_array(rows: list[list[float]], *, exact_28: bool, what: str = "image",
-                  side: int = MAX_DRAWING_SIDE) -> np.ndarray:
+def grid_to_array(
+    rows: list[list[float]], *, exact_28: bool, what: str = "image", side: int = MAX_DRAWING_SIDE
+) -> np.ndarray:
     """Rows of numbers -> a (H, W) float array, or ValueError saying what is wrong with it.
 
     Every request passes through here, so the common case costs three C-speed passes (lengths,
@@ -115,8 +127,10 @@ def grid_to_array(rows: list[list[float]], *, exact_28: bool, what: str = "image
 
 def check_size(height: int, width: int, *, exact_28: bool, what: str, side: int = MAX_DRAWING_SIDE) -> None:
     if exact_28 and (height, width) != (28, 28):
-        raise ValueError(f"{what} must be 28 rows of 28 numbers, got {height} rows of {width} "
-                         "(send \"normalize\": true to have a drawing of another size normalised)")
+        raise ValueError(
+            f"{what} must be 28 rows of 28 numbers, got {height} rows of {width} "
+            '(send "normalize": true to have a drawing of another size normalised)'
+        )
     if max(height, width) > side:
         raise ValueError(f"{what} is {height}x{width}; at most {side} rows and columns")
 
@@ -131,12 +145,15 @@ def check_pixels(grid: np.ndarray, what: str) -> np.ndarray:
         raise ValueError(f"{what} holds {grid[r, c]} at row {r}, column {c}; values must be finite numbers")
     r, c = np.argwhere((grid < 0) | (grid > 1))[0]
     hint = " (divide 0..255 pixels by 255)" if grid.max() > 1 else ""
-    raise ValueError(f"{what} holds {grid[r, c]:g} at row {r}, column {c}; values must lie in [0, 1], "
-                     f"0 = background and 1 = ink{hint}")
+    raise ValueError(
+        f"{what} holds {grid[r, c]:g} at row {r}, column {c}; values must lie in [0, 1], "
+        f"0 = background and 1 = ink{hint}"
+    )
 
 
-def float16_to_array(image: Float16Image, *, exact_28: bool, what: str = "image",
-                     side: int = MAX_DRAWING_SIDE) -> np.ndarray:
+def float16_to_array(
+    image: Float16Image, *, exact_28: bool, what: str = "image", side: int = MAX_DRAWING_SIDE
+) -> np.ndarray:
     """A {shape, float16} image -> a (H, W) float array, or ValueError saying what is wrong with it."""
     if len(image.shape) != 2 or min(image.shape) < 1:
         raise ValueError(f"{what}.shape must be [rows, columns], two whole numbers of at least 1; got {image.shape}")
@@ -147,18 +164,25 @@ def float16_to_array(image: Float16Image, *, exact_28: bool, what: str = "image"
     except (binascii.Error, ValueError):
         raise ValueError(f"{what}.float16 is not valid base64") from None
     if len(raw) != 2 * height * width:
-        raise ValueError(f"{what}.float16 holds {len(raw)} bytes; a {height}x{width} image of half floats needs "
-                         f"{2 * height * width}")
+        raise ValueError(
+            f"{what}.float16 holds {len(raw)} bytes; a {height}x{width} image of half floats needs {2 * height * width}"
+        )
     return check_pixels(np.frombuffer(raw, "<f2").astype(np.float64).reshape(height, width), what)
 
 
-ParamsText = Annotated[str, Field(
-    description="a visitor's own parameters: base64 of the 3,898 numbers k1 b1 k2 b2 w b as little-endian "
-                "float32, row-major, as /teach answers them (see app/client_params.py)",
-    max_length=ENCODED_LENGTH + 8)]
-ENCODING_HELP = ("how feature maps and input are sent: \"json\", nested lists of numbers; \"float16\", a compact "
-                 "{shape, float16} object per array, its data base64 of little-endian IEEE half floats (7x cheaper "
-                 "to make, half the bytes)")
+ParamsText = Annotated[
+    str,
+    Field(
+        description="a visitor's own parameters: base64 of the 3,898 numbers k1 b1 k2 b2 w b as little-endian "
+        "float32, row-major, as /teach answers them (see app/client_params.py)",
+        max_length=ENCODED_LENGTH + 8,
+    ),
+]
+ENCODING_HELP = (
+    'how feature maps and input are sent: "json", nested lists of numbers; "float16", a compact '
+    "{shape, float16} object per array, its data base64 of little-endian IEEE half floats (7x cheaper "
+    "to make, half the bytes)"
+)
 
 
 ENCODED_IMAGE_LIMIT = 4 * (2 * MAX_DRAWING_SIDE**2 + 2) // 3  # base64 characters of the largest drawing
@@ -166,8 +190,10 @@ ENCODED_IMAGE_LIMIT = 4 * (2 * MAX_DRAWING_SIDE**2 + 2) // 3  # base64 character
 
 class Float16Image(RequestBody, Float16Array):
     shape: list[Annotated[int, Strict()]] = Field(description="[rows, columns]", fail_fast=True)
-    float16: str = Field(description="base64 of the pixels as little-endian IEEE 754 half floats, row by row",
-                         max_length=ENCODED_IMAGE_LIMIT)
+    float16: str = Field(
+        description="base64 of the pixels as little-endian IEEE 754 half floats, row by row",
+        max_length=ENCODED_IMAGE_LIMIT,
+    )
 
 
 IMAGE_FORMS = ("rows", "encoded")  # the tags of Image's two forms; error messages leave them out
@@ -178,13 +204,31 @@ IMAGE_FORMS = ("rows", "encoded")  # the tags of Image's two forms; error messag
 # turn, straight from the JSON text; a callable discriminator would first build the whole body as
 # Python objects, which took 90 µs a request, more than the network's answer. the_chosen_form then
 # keeps only the errors of the form the client chose, so that a mistake is explained in its terms.
-Image = Annotated[Annotated[Grid, Tag("rows")] | Annotated[Float16Image, Tag("encoded")],
-                  Field(union_mode="left_to_right"),
-                  WithJsonSchema({"anyOf": [GRID_SCHEMA, {  # the two forms, inline: an array or an object
-                      "type": "object", "required": ["shape", "float16"], "additionalProperties": False,
-                      "properties": {"shape": {"type": "array", "items": {"type": "integer", "minimum": 1},
-                                               "minItems": 2, "maxItems": 2},
-                                     "float16": {"type": "string", "maxLength": ENCODED_IMAGE_LIMIT}}}]})]
+Image = Annotated[
+    Annotated[Grid, Tag("rows")] | Annotated[Float16Image, Tag("encoded")],
+    Field(union_mode="left_to_right"),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                GRID_SCHEMA,
+                {  # the two forms, inline: an array or an object
+                    "type": "object",
+                    "required": ["shape", "float16"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "shape": {
+                            "type": "array",
+                            "items": {"type": "integer", "minimum": 1},
+                            "minItems": 2,
+                            "maxItems": 2,
+                        },
+                        "float16": {"type": "string", "maxLength": ENCODED_IMAGE_LIMIT},
+                    },
+                },
+            ]
+        }
+    ),
+]
 
 
 def the_chosen_form(errors: list[ErrorDetails]) -> list[ErrorDetails]:
@@ -218,14 +262,20 @@ def the_chosen_form(errors: list[ErrorDetails]) -> list[ErrorDetails]:
 class DrawingRequest(RequestBody):
     """What every request about one drawing carries: the grid, whether to normalise it, whose parameters."""
 
-    image: Image = Field(description="28 rows of 28 numbers in [0, 1], 0 = background, 1 = ink (as MNIST); any "
-                                     f"size up to {MAX_DRAWING_SIDE}x{MAX_DRAWING_SIDE} with normalize. Or the same "
-                                     "pixels as {\"shape\": [rows, columns], \"float16\": base64 of little-endian "
-                                     "half floats}: half the bytes, and much less work for the server")
-    normalize: Annotated[bool, Strict()] = Field(False, description="first make the drawing MNIST-like: "
-                                                 "crop, fit into 20x20, centre the mass in 28x28")
-    params: ParamsText | None = Field(None, description="answer with a visitor's own parameters (from /teach) "
-                                      "instead of the shared network's; probabilities are then uncalibrated")
+    image: Image = Field(
+        description="28 rows of 28 numbers in [0, 1], 0 = background, 1 = ink (as MNIST); any "
+        f"size up to {MAX_DRAWING_SIDE}x{MAX_DRAWING_SIDE} with normalize. Or the same "
+        'pixels as {"shape": [rows, columns], "float16": base64 of little-endian '
+        "half floats}: half the bytes, and much less work for the server"
+    )
+    normalize: Annotated[bool, Strict()] = Field(
+        False, description="first make the drawing MNIST-like: crop, fit into 20x20, centre the mass in 28x28"
+    )
+    params: ParamsText | None = Field(
+        None,
+        description="answer with a visitor's own parameters (from /teach) "
+        "instead of the shared network's; probabilities are then uncalibrated",
+    )
 
     _grid: np.ndarray = PrivateAttr()
     _params: Params | None = PrivateAttr()
@@ -256,8 +306,9 @@ class PredictRequest(DrawingRequest):
 class ExplainRequest(DrawingRequest):
     model_config = body_config(examples=[{"image": EXAMPLE_GRID, "label": 7}])
 
-    label: Annotated[int, Strict(), Field(ge=0, le=9)] = Field(description="the digit to blame: the gradients "
-                                                                           "are of L = -ln O_label")
+    label: Annotated[int, Strict(), Field(ge=0, le=9)] = Field(
+        description="the digit to blame: the gradients are of L = -ln O_label"
+    )
     maps_encoding: MapsEncoding = Field("float16", description=ENCODING_HELP + "; float16 by default here")
 
 
@@ -291,8 +342,9 @@ class ExplainResponse(BaseModel):
     probabilities: list[float] = Field(description="the article's O = softmax(S) (uncalibrated)")
     input: list[list[float]] | EncodedArray
     gradients: dict[str, list[Any] | float | EncodedArray] = Field(
-        description="every gradient the article names, for this one image: " +
-                    "; ".join(f"{k} (eq. {v[0]}) {v[1]}" for k, v in GRADIENTS.items()))
+        description="every gradient the article names, for this one image: "
+        + "; ".join(f"{k} (eq. {v[0]}) {v[1]}" for k, v in GRADIENTS.items())
+    )
     norms: dict[str, float] = Field(description="the Euclidean norm of each gradient")
     equations: dict[str, str] = Field(description="the article's equation number of each gradient")
 
@@ -300,11 +352,26 @@ class ExplainResponse(BaseModel):
     def content(e: Explanation, encoding: MapsEncoding) -> dict[str, Any]:
         bw = e.backward
         assert bw.dLC1 is not None and bw.dLI is not None  # Classifier.explain asks for them
-        arrays = {"dLS": bw.dLS[0], "dLw": bw.dLw, "dLf": bw.dLf[0], "dLP2": bw.dLP2[0], "dLC2": bw.dLC2[0],
-                  "dLS2": bw.dLS2[0], "dLb2": bw.dLb2, "dLk2": bw.dLk2, "dLP1": bw.dLP1[0], "dLC1": bw.dLC1[0],
-                  "dLS1": bw.dLS1[0], "dLb1": bw.dLb1, "dLk1": bw.dLk1, "dLI": bw.dLI[0]}
+        arrays = {
+            "dLS": bw.dLS[0],
+            "dLw": bw.dLw,
+            "dLf": bw.dLf[0],
+            "dLP2": bw.dLP2[0],
+            "dLC2": bw.dLC2[0],
+            "dLS2": bw.dLS2[0],
+            "dLb2": bw.dLb2,
+            "dLk2": bw.dLk2,
+            "dLP1": bw.dLP1[0],
+            "dLC1": bw.dLC1[0],
+            "dLS1": bw.dLS1[0],
+            "dLb1": bw.dLb1,
+            "dLk1": bw.dLk1,
+            "dLI": bw.dLI[0],
+        }
         return {
-            "label": e.label, "loss": e.loss, "probabilities": e.probabilities.tolist(),
+            "label": e.label,
+            "loss": e.loss,
+            "probabilities": e.probabilities.tolist(),
             "input": encode(e.input, encoding),
             "gradients": {k: encode(np.asarray(v), encoding, decimals=None) for k, v in arrays.items()},
             "norms": {k: float(np.linalg.norm(np.asarray(v, dtype=np.float64))) for k, v in arrays.items()},
@@ -325,8 +392,7 @@ class TeachResponse(BaseModel):
 class BatchRequest(RequestBody):
     model_config = body_config(examples=[{"images": [EXAMPLE_GRID]}])
 
-    images: list[Grid] = Field(description="28x28 grids in [0, 1]; the maximum count is in GET /model",
-                               fail_fast=True)
+    images: list[Grid] = Field(description="28x28 grids in [0, 1]; the maximum count is in GET /model", fail_fast=True)
     normalize: Annotated[bool, Strict()] = Field(False, description="normalise each drawing like MNIST first")
 
     _grids: list[np.ndarray] = PrivateAttr()
@@ -335,8 +401,10 @@ class BatchRequest(RequestBody):
     def _check_grids(self, info: ValidationInfo) -> BatchRequest:
         if not self.images:
             raise ValueError("images is empty; send at least one 28x28 grid")
-        self._grids = [grid_to_array(g, exact_28=not self.normalize, what=f"images[{i}]", side=max_side(info))
-                       for i, g in enumerate(self.images)]
+        self._grids = [
+            grid_to_array(g, exact_28=not self.normalize, what=f"images[{i}]", side=max_side(info))
+            for i, g in enumerate(self.images)
+        ]
         return self
 
     def grids(self) -> list[np.ndarray]:
@@ -372,19 +440,27 @@ class PredictResponse(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"label": 1, "probabilities": EXAMPLE_PROBABILITIES}]})
 
     label: int = Field(description="the most probable digit")
-    probabilities: list[float] = Field(description="softmax(S / T), calibrated on validation data: 10 numbers "
-                                       "summing to 1 (T in GET /model)")
-    unsure: bool = Field(False, description="true when the top probability is below the threshold chosen on "
-                                            "validation data (GET /model): a guess, not an answer")
+    probabilities: list[float] = Field(
+        description="softmax(S / T), calibrated on validation data: 10 numbers summing to 1 (T in GET /model)"
+    )
+    unsure: bool = Field(
+        False,
+        description="true when the top probability is below the threshold chosen on "
+        "validation data (GET /model): a guess, not an answer",
+    )
     feature_maps: FeatureMaps | None = Field(None, description="with feature_maps=true")
-    input: list[list[float]] | EncodedArray | None = Field(None, description="the 28x28 grid the network saw; "
-                                                           "with feature_maps=true or after normalisation")
+    input: list[list[float]] | EncodedArray | None = Field(
+        None, description="the 28x28 grid the network saw; with feature_maps=true or after normalisation"
+    )
 
     @staticmethod
     def content(p: Prediction, *, with_input: bool, encoding: MapsEncoding = "json") -> dict[str, Any]:
         """The response as plain JSON-ready data, built without a second validation (the hot path)."""
-        out: dict[str, Any] = {"label": p.label, "probabilities": p.probabilities.astype(np.float64).tolist(),
-                               "unsure": p.unsure}
+        out: dict[str, Any] = {
+            "label": p.label,
+            "probabilities": p.probabilities.astype(np.float64).tolist(),
+            "unsure": p.unsure,
+        }
         if p.maps is not None:
             out["feature_maps"] = {k: encode(v, encoding) for k, v in p.maps.items()}
         if with_input:
@@ -403,22 +479,45 @@ class BatchItem(BaseModel):
 
 
 class BatchResponse(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"predictions": [{"label": 1, "probabilities": EXAMPLE_PROBABILITIES}]}]})
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"predictions": [{"label": 1, "probabilities": EXAMPLE_PROBABILITIES}]}]}
+    )
 
     predictions: list[BatchItem]
 
 
 class ModelInfo(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "architecture": ["input 28x28", "conv 6x5x5 + ReLU -> 6x24x24", "max-pool 2x2 -> 6x12x12",
-                         "conv 12x6x5x5 + ReLU -> 12x8x8", "max-pool 2x2 -> 12x4x4", "flatten -> 192",
-                         "fully connected 10 + softmax"],
-        "parameters": 3898,
-        "param_shapes": {"k1": [6, 5, 5], "b1": [6], "k2": [12, 6, 5, 5], "b2": [12], "w": [10, 192], "b": [10]},
-        "sha256": "fb0c3cf0805ea3bdf37b56b7b1d161cc75cee5ac1c298812bc01e9c73aa76a55",
-        "weights_file": "cnn.npz", "max_batch": 256, "max_body_bytes": 8388608,
-        "metadata": {"test_accuracy": 0.9885, "epochs": 20, "date": "2026-11-27T19:03:36+00:00"}}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "architecture": [
+                        "input 28x28",
+                        "conv 6x5x5 + ReLU -> 6x24x24",
+                        "max-pool 2x2 -> 6x12x12",
+                        "conv 12x6x5x5 + ReLU -> 12x8x8",
+                        "max-pool 2x2 -> 12x4x4",
+                        "flatten -> 192",
+                        "fully connected 10 + softmax",
+                    ],
+                    "parameters": 3898,
+                    "param_shapes": {
+                        "k1": [6, 5, 5],
+                        "b1": [6],
+                        "k2": [12, 6, 5, 5],
+                        "b2": [12],
+                        "w": [10, 192],
+                        "b": [10],
+                    },
+                    "sha256": "fb0c3cf0805ea3bdf37b56b7b1d161cc75cee5ac1c298812bc01e9c73aa76a55",
+                    "weights_file": "cnn.npz",
+                    "max_batch": 256,
+                    "max_body_bytes": 8388608,
+                    "metadata": {"test_accuracy": 0.9885, "epochs": 20, "date": "2026-11-27T19:03:36+00:00"},
+                }
+            ]
+        }
+    )
 
     architecture: list[str]
     parameters: int
@@ -431,8 +530,13 @@ class ModelInfo(BaseModel):
 
 
 class Kernels(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "k1": [[[0.1] * 5] * 5] * 6, "b1": [0.0] * 6, "k2": [[[[0.1] * 5] * 5] * 6] * 12, "b2": [0.0] * 12}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"k1": [[[0.1] * 5] * 5] * 6, "b1": [0.0] * 6, "k2": [[[[0.1] * 5] * 5] * 6] * 12, "b2": [0.0] * 12}
+            ]
+        }
+    )
 
     k1: list[list[list[float]]] = Field(description="(6, 5, 5) the first layer's kernels")
     b1: list[float]
@@ -441,9 +545,17 @@ class Kernels(BaseModel):
 
 
 class Health(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "status": "ok", "model_loaded": True,
-        "sha256": "fb0c3cf0805ea3bdf37b56b7b1d161cc75cee5ac1c298812bc01e9c73aa76a55"}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "status": "ok",
+                    "model_loaded": True,
+                    "sha256": "fb0c3cf0805ea3bdf37b56b7b1d161cc75cee5ac1c298812bc01e9c73aa76a55",
+                }
+            ]
+        }
+    )
 
     status: str
     model_loaded: bool
@@ -451,7 +563,8 @@ class Health(BaseModel):
 
 
 class ErrorResponse(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"detail": "image must be 28 rows of 28 numbers, got 27 rows of 28"}]})
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"detail": "image must be 28 rows of 28 numbers, got 27 rows of 28"}]}
+    )
 
     detail: str

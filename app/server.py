@@ -27,8 +27,10 @@ from .config import Settings, get_settings
 
 def request_timeout(what: str, seconds: float) -> bytes:
     detail = json.dumps({"detail": f"the request {what} did not arrive within {seconds:g} s"}).encode()
-    return (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\nconnection: close\r\n"
-            b"content-length: %d\r\n\r\n%s" % (len(detail), detail))
+    return (
+        b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\nconnection: close\r\n"
+        b"content-length: %d\r\n\r\n%s" % (len(detail), detail)
+    )
 
 
 class DeadlineProtocol(HttpToolsProtocol):
@@ -93,11 +95,23 @@ def raise_descriptor_limit() -> int:
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
     """How uvicorn runs the service (bench/bench_service.py runs its no-op the same way)."""
-    return {"http": DeadlineProtocol, "loop": "uvloop", "limit_concurrency": settings.max_connections,
-            "timeout_graceful_shutdown": max(1, round(settings.shutdown_timeout)), "timeout_keep_alive": 5}
+    return {
+        "http": DeadlineProtocol,
+        "loop": "uvloop",
+        "limit_concurrency": settings.max_connections,
+        "timeout_graceful_shutdown": max(1, round(settings.shutdown_timeout)),
+        "timeout_keep_alive": 5,
+    }
 
 
 def run(settings: Settings, *, host: str, port: int, workers: int, log_level: str) -> None:
     raise_descriptor_limit()
-    uvicorn.run("app.main:create_app", factory=True, host=host, port=port, workers=workers, log_level=log_level,
-                **uvicorn_options(settings))
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        **uvicorn_options(settings),
+    )

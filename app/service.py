@@ -87,8 +87,9 @@ class Classifier:
             return self.net, self.confidence
         return CNN(params), Confidence()
 
-    def predict(self, grid: np.ndarray, *, feature_maps: bool = False, normalized: bool = False,
-                params: Params | None = None) -> Prediction:
+    def predict(
+        self, grid: np.ndarray, *, feature_maps: bool = False, normalized: bool = False, params: Params | None = None
+    ) -> Prediction:
         """One (H, W) grid in [0, 1]; normalised like MNIST first when asked (any H, W then)."""
         image = normalize(grid) if normalized else grid
         net, confidence = self.network(params)
@@ -101,17 +102,20 @@ class Classifier:
         O = confidence.probabilities(S)[0]
         return Prediction(int(O.argmax()), O, np.asarray(image), maps, bool(confidence.unsure(O)))
 
-    def explain(self, grid: np.ndarray, label: int, *, normalized: bool = False,
-                params: Params | None = None) -> Explanation:
+    def explain(
+        self, grid: np.ndarray, label: int, *, normalized: bool = False, params: Params | None = None
+    ) -> Explanation:
         """Backpropagation of L = -ln O_label for one image: every gradient the article names."""
         image = normalize(grid) if normalized else np.asarray(grid, dtype=np.float64)
         net, _ = self.network(params)
         fw, bw = net.explain(image, label)
-        return Explanation(label, mean_loss(fw, np.array([label])), fw.O[0].astype(np.float64),
-                           np.asarray(image), fw, bw)
+        return Explanation(
+            label, mean_loss(fw, np.array([label])), fw.O[0].astype(np.float64), np.asarray(image), fw, bw
+        )
 
-    def teach(self, grid: np.ndarray, label: int, lr: float, *, normalized: bool = False,
-              params: Params | None = None) -> Lesson:
+    def teach(
+        self, grid: np.ndarray, label: int, lr: float, *, normalized: bool = False, params: Params | None = None
+    ) -> Lesson:
         """One SGD step, eq. (66), k <- k - lr dL/dk, on a copy of the parameters; the shared network never changes."""
         image = normalize(grid) if normalized else np.asarray(grid, dtype=np.float64)
         net, _ = self.network(params)
@@ -120,8 +124,13 @@ class Classifier:
         grads = backward(net.params, fw, y)
         taught = CNN({name: value - np.float32(lr) * grads[name] for name, value in net.params.items()})
         after = taught.forward(image)
-        return Lesson(taught.params, mean_loss(fw, y), mean_loss(after, y), fw.O[0].astype(np.float64),
-                      after.O[0].astype(np.float64))
+        return Lesson(
+            taught.params,
+            mean_loss(fw, y),
+            mean_loss(after, y),
+            fw.O[0].astype(np.float64),
+            after.O[0].astype(np.float64),
+        )
 
     def predict_file(self, data: bytes, *, feature_maps: bool = False) -> Prediction:
         """An image file (PNG, JPEG, GIF, BMP, WebP), always normalised like MNIST."""

@@ -59,16 +59,22 @@ def main() -> None:
     ours_step1 = best_of(lambda: net64.loss_and_gradients(image, [3]))
     rows.append(("1, float64", "article's loops", loops_fw, ours_fw1, loops_bw, ours_step1))
 
-    print(f"NumPy {np.__version__}, Python {platform.python_version()}, {platform.machine()}, "
-          f"{time.strftime('%Y-%m-%d')}\n")
-    print("| batch, dtype | reference | ref. inference µs/img | ours µs/img | speed-up | "
-          "ref. train step µs/img | ours µs/img | speed-up |")
+    print(
+        f"NumPy {np.__version__}, Python {platform.python_version()}, {platform.machine()}, "
+        f"{time.strftime('%Y-%m-%d')}\n"
+    )
+    print(
+        "| batch, dtype | reference | ref. inference µs/img | ours µs/img | speed-up | "
+        "ref. train step µs/img | ours µs/img | speed-up |"
+    )
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     for name, ref, ref_fw, fw, ref_step, step in rows:
         speed = lambda r, o: "-" if np.isnan(r) else f"{r / o:.1f}x"  # noqa: E731
         fmt = lambda s: "-" if np.isnan(s) else f"{s * 1e6:,.0f}"  # noqa: E731
-        print(f"| {name} | {ref} | {fmt(ref_fw)} | {fmt(fw)} | {speed(ref_fw, fw)} | "
-              f"{fmt(ref_step)} | {fmt(step)} | {speed(ref_step, step)} |")
+        print(
+            f"| {name} | {ref} | {fmt(ref_fw)} | {fmt(fw)} | {speed(ref_fw, fw)} | "
+            f"{fmt(ref_step)} | {fmt(step)} | {speed(ref_step, step)} |"
+        )
 
 
 if __name__ == "__main__":

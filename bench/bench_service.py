@@ -70,20 +70,30 @@ uvicorn.run("bench.bench_service:app_with_noop", factory=True, host="127.0.0.1",
 
 def wrk(url: str, body: str, seconds: float, connections: int) -> dict[str, float]:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
-                     f"wrk.body = {json.dumps(body)}\n"
-                     "done = function(summary, latency, requests)\n"
-                     "  io.write(string.format('RESULT %d %d %d %f %f %f\\n', summary.requests, summary.errors.status,"
-                     " summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,"
-                     " latency:percentile(50), latency:percentile(99), summary.duration))\nend\n")
+        script.write(
+            'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+            f"wrk.body = {json.dumps(body)}\n"
+            "done = function(summary, latency, requests)\n"
+            "  io.write(string.format('RESULT %d %d %d %f %f %f\\n', summary.requests, summary.errors.status,"
+            " summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,"
+            " latency:percentile(50), latency:percentile(99), summary.duration))\nend\n"
+        )
     try:
-        out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{round(seconds)}s", "-s", script.name, url],
-                             capture_output=True, text=True, check=True).stdout
+        out = subprocess.run(
+            ["wrk", "-t1", f"-c{connections}", f"-d{round(seconds)}s", "-s", script.name, url],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
     finally:
         os.unlink(script.name)
     requests, status_errors, socket_errors, p50, p99, micros = re.search(r"RESULT (.*)", out).group(1).split()
-    return {"rps": int(requests) / (float(micros) / 1e6), "p50_ms": float(p50) / 1e3, "p99_ms": float(p99) / 1e3,
-            "errors": int(status_errors) + int(socket_errors)}
+    return {
+        "rps": int(requests) / (float(micros) / 1e6),
+        "p50_ms": float(p50) / 1e3,
+        "p99_ms": float(p99) / 1e3,
+        "errors": int(status_errors) + int(socket_errors),
+    }
 
 
 def main() -> None:
@@ -106,12 +116,18 @@ def main() -> None:
         "POST /noop/validated (parses and validates it like /predict)": ("/noop/validated", numbers, NOOP),
         "POST /predict": ("/predict", numbers, NOOP),
         "POST /predict, feature_maps (JSON numbers)": ("/predict", {**numbers, "feature_maps": True}, NOOP),
-        "POST /predict, feature_maps (float16)": ("/predict", {**numbers, "feature_maps": True,
-                                                              "maps_encoding": "float16"}, NOOP),
+        "POST /predict, feature_maps (float16)": (
+            "/predict",
+            {**numbers, "feature_maps": True, "maps_encoding": "float16"},
+            NOOP,
+        ),
         NOOP16: ("/noop", half_floats, NOOP16),
         "POST /predict, image as float16": ("/predict", half_floats, NOOP16),
-        "POST /predict, image and feature_maps as float16": ("/predict", {**half_floats, "feature_maps": True,
-                                                                         "maps_encoding": "float16"}, NOOP16),
+        "POST /predict, image and feature_maps as float16": (
+            "/predict",
+            {**half_floats, "feature_maps": True, "maps_encoding": "float16"},
+            NOOP16,
+        ),
     }
     port = free_port()
     server = subprocess.Popen([sys.executable, "-c", SERVE, str(port)], cwd=ROOT)  # as `python -m app` runs
@@ -145,16 +161,22 @@ def main() -> None:
         server.wait(timeout=30)
 
     med = {name: {k: statistics.median(r[k] for r in runs) for k in runs[0]} for name, runs in results.items()}
-    print(f"## {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, load average "
-          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}; one uvicorn worker; wrk, {args.connections} "
-          f"connections, {args.rounds} rounds of {args.seconds:g} s runs, each run between two of its no-op; medians\n")
-    print("| endpoint | requests/s | share of the no-op with the same body | p50 | p99 | errors "
-          "| request bytes | response bytes |")
+    print(
+        f"## {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, load average "
+        f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}; one uvicorn worker; wrk, {args.connections} "
+        f"connections, {args.rounds} rounds of {args.seconds:g} s runs, each run between two of its no-op; medians\n"
+    )
+    print(
+        "| endpoint | requests/s | share of the no-op with the same body | p50 | p99 | errors "
+        "| request bytes | response bytes |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for name, m in med.items():
         share = statistics.median(shares[name])
-        print(f"| {name} | {m['rps']:,.0f} | {share:.0%} | {m['p50_ms']:.1f} ms | {m['p99_ms']:.1f} ms | "
-              f"{m['errors']:.0f} | {sizes[name][0]:,} | {sizes[name][1]:,} |")
+        print(
+            f"| {name} | {m['rps']:,.0f} | {share:.0%} | {m['p50_ms']:.1f} ms | {m['p99_ms']:.1f} ms | "
+            f"{m['errors']:.0f} | {sizes[name][0]:,} | {sizes[name][1]:,} |"
+        )
 
 
 if __name__ == "__main__":

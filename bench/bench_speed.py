@@ -62,8 +62,7 @@ class Race(NamedTuple):
     ratio: float  # median over rounds of theirs / ours, each round's runs back to back (> 1: ours faster)
 
 
-def alternate(ours: Callable[[], object], theirs: Callable[[], object], rounds: int,
-              min_seconds: float = 0.6) -> Race:
+def alternate(ours: Callable[[], object], theirs: Callable[[], object], rounds: int, min_seconds: float = 0.6) -> Race:
     """`rounds` alternating timed runs of each, every run long enough to be timed and started warm.
 
     This machine's speed drifts by up to 2x over seconds (other tenants), so each round's two runs
@@ -120,8 +119,11 @@ def blas_description() -> str:
     try:
         from threadpoolctl import threadpool_info  # only if it happens to be installed
 
-        libs = [f"{i['internal_api']} {i.get('version')} ({i['num_threads']} threads, {i.get('architecture')})"
-                for i in threadpool_info() if i["user_api"] == "blas"]
+        libs = [
+            f"{i['internal_api']} {i.get('version')} ({i['num_threads']} threads, {i.get('architecture')})"
+            for i in threadpool_info()
+            if i["user_api"] == "blas"
+        ]
         if libs:
             return ", ".join(libs)
     except ImportError:
@@ -162,26 +164,33 @@ def main() -> None:
         t_idx = torch.from_numpy(idx)
         twin.train_step(t_train_x[t_idx], t_train_y[t_idx])
 
-    print(f"## {time.strftime('%Y-%m-%d %H:%M')}, {platform.machine()}, {os.cpu_count()} cores, "
-          f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}\n")
-    print(f"NumPy {np.__version__} on {blas_description()}; PyTorch {torch.__version__} "
-          f"({torch.get_num_threads()} threads); Python {platform.python_version()}; "
-          f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}, "
-          f"OPENBLAS_L2_SIZE={os.environ.get('OPENBLAS_L2_SIZE', '(unset)')}, "
-          f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', '(unset)')}\n")
+    print(
+        f"## {time.strftime('%Y-%m-%d %H:%M')}, {platform.machine()}, {os.cpu_count()} cores, "
+        f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}\n"
+    )
+    print(
+        f"NumPy {np.__version__} on {blas_description()}; PyTorch {torch.__version__} "
+        f"({torch.get_num_threads()} threads); Python {platform.python_version()}; "
+        f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}, "
+        f"OPENBLAS_L2_SIZE={os.environ.get('OPENBLAS_L2_SIZE', '(unset)')}, "
+        f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', '(unset)')}\n"
+    )
     ours_gemm, their_gemm = gemm_gflops(args.rounds)
     print(f"float32 matrix product 1024^3: NumPy {ours_gemm:.0f} GFLOP/s, PyTorch {their_gemm:.0f} GFLOP/s\n")
 
-    print("| training step | ours img/s | PyTorch img/s | ratio | ours GFLOP/s (useful / executed) | "
-          "share of gemm peak |")
+    print(
+        "| training step | ours img/s | PyTorch img/s | ratio | ours GFLOP/s (useful / executed) | share of gemm peak |"
+    )
     print("|---|---:|---:|---:|---:|---:|")
     for batch in (32, 64, 128):
         idx = rng.permutation(len(train_x))[:batch]
         ours, theirs, ratio = alternate(lambda i=idx: our_step(i), lambda i=idx: their_step(i), args.rounds)
         useful = batch * (FLOPS_FORWARD + FLOPS_BACKWARD) / ours / 1e9
         executed = batch * (FLOPS_EXECUTED_FORWARD + FLOPS_EXECUTED_BACKWARD) / ours / 1e9
-        print(f"| batch {batch} | {batch / ours:,.0f} | {batch / theirs:,.0f} | **{ratio:.2f}x** | "
-              f"{useful:.1f} / {executed:.1f} | {useful / ours_gemm:.0%} |")
+        print(
+            f"| batch {batch} | {batch / ours:,.0f} | {batch / theirs:,.0f} | **{ratio:.2f}x** | "
+            f"{useful:.1f} / {executed:.1f} | {useful / ours_gemm:.0%} |"
+        )
 
     if not args.quick:
         order = rng.permutation(len(train_x))
@@ -191,14 +200,17 @@ def main() -> None:
             return lambda: [step(b) for b in batches]
 
         ours, theirs, ratio = alternate(epoch(our_step), epoch(their_step), rounds=3, min_seconds=0)
-        print(f"| one epoch, 60,000 images, batch 64 | {len(order) / ours:,.0f} ({ours:.1f} s) | "
-              f"{len(order) / theirs:,.0f} ({theirs:.1f} s) | **{ratio:.2f}x** | | |")
+        print(
+            f"| one epoch, 60,000 images, batch 64 | {len(order) / ours:,.0f} ({ours:.1f} s) | "
+            f"{len(order) / theirs:,.0f} ({theirs:.1f} s) | **{ratio:.2f}x** | | |"
+        )
 
     print("\n| inference | ours | PyTorch | ratio |\n|---|---:|---:|---:|")
     count = 200 if args.quick else 2000
     served = net.frozen()  # as the service holds it: read-only, its derived matrices built once (model/inference.py)
-    a, b = latencies(lambda i: served.predict_proba(test_x[i]), lambda i: twin.predict_proba(t_test_x[i : i + 1]),
-                     count)
+    a, b = latencies(
+        lambda i: served.predict_proba(test_x[i]), lambda i: twin.predict_proba(t_test_x[i : i + 1]), count
+    )
     for q in (50, 99):
         ours, theirs = np.percentile(a, q), np.percentile(b, q)
         print(f"| one image, p{q} latency | {ours * 1e6:,.0f} µs | {theirs * 1e6:,.0f} µs | **{theirs / ours:.2f}x** |")
@@ -206,11 +218,17 @@ def main() -> None:
         ours, theirs, ratio = alternate(
             lambda s=batch: [served.predict_proba(test_x[i : i + s]) for i in range(0, len(test_x), s)],
             lambda s=batch: [twin.predict_proba(t_test_x[i : i + s]) for i in range(0, len(test_x), s)],
-            rounds=3 if args.quick else args.rounds, min_seconds=0)
-        print(f"| 10,000 test images in batches of {batch} | {len(test_x) / ours:,.0f} img/s | "
-              f"{len(test_x) / theirs:,.0f} img/s | **{ratio:.2f}x** |")
-    print(f"\nFLOPs per image: forward {FLOPS_FORWARD:,}, backward {FLOPS_BACKWARD:,} "
-          f"(our banded convolutions execute {FLOPS_EXECUTED_FORWARD:,} and {FLOPS_EXECUTED_BACKWARD:,}).")
+            rounds=3 if args.quick else args.rounds,
+            min_seconds=0,
+        )
+        print(
+            f"| 10,000 test images in batches of {batch} | {len(test_x) / ours:,.0f} img/s | "
+            f"{len(test_x) / theirs:,.0f} img/s | **{ratio:.2f}x** |"
+        )
+    print(
+        f"\nFLOPs per image: forward {FLOPS_FORWARD:,}, backward {FLOPS_BACKWARD:,} "
+        f"(our banded convolutions execute {FLOPS_EXECUTED_FORWARD:,} and {FLOPS_EXECUTED_BACKWARD:,})."
+    )
 
 
 if __name__ == "__main__":

@@ -82,6 +82,7 @@ def burst(n: int, send: Callable[[], httpx.Response]) -> Callable[[], list[int |
     def attack() -> list[int | str]:
         with ThreadPoolExecutor(n) as pool:
             return [status(f) for f in [pool.submit(send) for _ in range(n)]]
+
     return attack
 
 
@@ -103,24 +104,38 @@ def main() -> None:
     jpeg = progressive_jpeg_with_empty_scans(20_000)
     costly = costly_png()
     sixteen = png((np.arange(4096 * 4096, dtype=np.uint32) % 65536).astype(np.uint16).reshape(4096, 4096))
-    keys = (b'{"image": ' + json.dumps(a_one()).encode() + b","
-            + b",".join(b'"%07d":0' % i for i in range(600_000)) + b"}")
+    keys = (
+        b'{"image": ' + json.dumps(a_one()).encode() + b"," + b",".join(b'"%07d":0' % i for i in range(600_000)) + b"}"
+    )
     drawing = json.dumps({"image": [[0.5] * 1024] * 1024, "normalize": True}).encode()
-    batch = json.dumps({"images": [(np.random.default_rng(0).random((120, 120)) > 0.7).astype(int).tolist()] * 256,
-                        "normalize": True}, separators=(",", ":")).encode()
-    post = lambda path, body: lambda: httpx.post(url + path, content=body,  # noqa: E731
-                                                 headers={"Content-Type": "application/json"}, timeout=timeout)
+    batch = json.dumps(
+        {"images": [(np.random.default_rng(0).random((120, 120)) > 0.7).astype(int).tolist()] * 256, "normalize": True},
+        separators=(",", ":"),
+    ).encode()
+
+    def post(path: str, body: bytes) -> Callable[[], httpx.Response]:
+        headers = {"Content-Type": "application/json"}
+        return lambda: httpx.post(url + path, content=body, headers=headers, timeout=timeout)
+
     rows = [
-        (f"progressive JPEG, 20,000 empty scans ({len(jpeg) // 1000} KB), 1 upload",
-         burst(1, lambda: upload(server, jpeg, timeout))),
-        (f"PNG 4096x4096 of noise ({len(costly) / 1e6:.1f} MB), 40 at once",
-         burst(40, lambda: upload(server, costly, timeout))),
-        (f"16-bit PNG 4096x4096 ({len(sixteen) // 1000} KB), 40 at once",
-         burst(40, lambda: upload(server, sixteen, timeout))),
+        (
+            f"progressive JPEG, 20,000 empty scans ({len(jpeg) // 1000} KB), 1 upload",
+            burst(1, lambda: upload(server, jpeg, timeout)),
+        ),
+        (
+            f"PNG 4096x4096 of noise ({len(costly) / 1e6:.1f} MB), 40 at once",
+            burst(40, lambda: upload(server, costly, timeout)),
+        ),
+        (
+            f"16-bit PNG 4096x4096 ({len(sixteen) // 1000} KB), 40 at once",
+            burst(40, lambda: upload(server, sixteen, timeout)),
+        ),
         ("8 MB of unknown keys on /predict, 8 at once", burst(8, post("/predict", keys))),
         ("1024x1024 JSON drawing to normalise (5 MB), 16 at once", burst(16, post("/predict", drawing))),
-        (f"batch of 256 normalised 120x120 drawings ({len(batch) / 1e6:.1f} MB), 16 at once",
-         burst(16, post("/predict/batch", batch))),
+        (
+            f"batch of 256 normalised 120x120 drawings ({len(batch) / 1e6:.1f} MB), 16 at once",
+            burst(16, post("/predict/batch", batch)),
+        ),
     ]
     print("| attack | answers | server tree CPU | peak memory of the tree | /healthz while it ran, median / max |")
     print("|---|---|---:|---:|---:|")
@@ -131,24 +146,30 @@ def main() -> None:
     idle = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(1000)]
     started = time.perf_counter()
     ok = httpx.post(url + "/predict", json={"image": a_one()}).json()["label"] == 1
-    print(f"| 1,000 idle connections held open | a good /predict: {'right' if ok else 'WRONG'} | | | "
-          f"{(time.perf_counter() - started) * 1e3:.1f} ms |")
+    print(
+        f"| 1,000 idle connections held open | a good /predict: {'right' if ok else 'WRONG'} | | | "
+        f"{(time.perf_counter() - started) * 1e3:.1f} ms |"
+    )
     for s in idle:
         s.close()
 
     stalled = []
     for _ in range(20):
         c = socket.create_connection(("127.0.0.1", server.port))
-        c.sendall(b"POST /predict/image HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
-                  b"Content-Length: 8000000\r\n\r\n--b\r\n")
+        c.sendall(
+            b"POST /predict/image HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+            b"Content-Length: 8000000\r\n\r\n--b\r\n"
+        )
         stalled.append(c)
     time.sleep(0.5)
     started = time.monotonic()
     server.proc.send_signal(signal.SIGTERM)
     try:
         code = server.proc.wait(timeout=30)
-        print(f"| SIGTERM with 20 stalled 8 MB uploads | exit code {code} | | | exited after "
-              f"{time.monotonic() - started:.1f} s |")
+        print(
+            f"| SIGTERM with 20 stalled 8 MB uploads | exit code {code} | | | exited after "
+            f"{time.monotonic() - started:.1f} s |"
+        )
     except subprocess.TimeoutExpired:
         print("| SIGTERM with 20 stalled 8 MB uploads | still running after 30 s (killed) | | | |")
     for c in stalled:

@@ -53,8 +53,12 @@ def main() -> int:
     expected = [clf.predict(image) for image in images]
 
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "app", "--port", str(port), "--log-level", "warning"],
-                              cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "app", "--port", str(port), "--log-level", "warning"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         wait_until_healthy(port, server)
         lock = threading.Lock()
@@ -88,7 +92,8 @@ def main() -> int:
                     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
                     continue
                 ok = answer["label"] == expected[i].label and np.allclose(
-                    answer["probabilities"], expected[i].probabilities, rtol=0, atol=1e-6)
+                    answer["probabilities"], expected[i].probabilities, rtol=0, atol=1e-6
+                )
                 with lock:
                     latencies.append(elapsed)
                     if not ok:
@@ -111,16 +116,22 @@ def main() -> int:
 
     lat = np.array(latencies) * 1000
     memory.sort()
-    print(f"## load: {args.requests:,} POST /predict, {args.concurrency} connections, "
-          f"{args.distinct} distinct MNIST test digits, one uvicorn worker; "
-          f"{time.strftime('%Y-%m-%d %H:%M')}, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}\n")
+    print(
+        f"## load: {args.requests:,} POST /predict, {args.concurrency} connections, "
+        f"{args.distinct} distinct MNIST test digits, one uvicorn worker; "
+        f"{time.strftime('%Y-%m-%d %H:%M')}, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}\n"
+    )
     print("| requests | errors | wrong answers | requests/s | p50 | p90 | p99 | max |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
-    print(f"| {len(lat) + len(errors):,} | {len(errors)} | {len(wrong)} | {len(lat) / seconds:,.0f} | "
-          f"{np.percentile(lat, 50):.1f} ms | {np.percentile(lat, 90):.1f} ms | {np.percentile(lat, 99):.1f} ms | "
-          f"{lat.max():.1f} ms |\n")
-    print("server memory (VmRSS) as the requests went by: " +
-          ", ".join(f"{n:,}: {kib / 1024:.1f} MiB" for n, kib in memory))
+    print(
+        f"| {len(lat) + len(errors):,} | {len(errors)} | {len(wrong)} | {len(lat) / seconds:,.0f} | "
+        f"{np.percentile(lat, 50):.1f} ms | {np.percentile(lat, 90):.1f} ms | {np.percentile(lat, 99):.1f} ms | "
+        f"{lat.max():.1f} ms |\n"
+    )
+    print(
+        "server memory (VmRSS) as the requests went by: "
+        + ", ".join(f"{n:,}: {kib / 1024:.1f} MiB" for n, kib in memory)
+    )
     if errors:
         print("first errors:", *errors[:5], sep="\n  ")
     return 1 if errors or wrong else 0

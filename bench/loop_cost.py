@@ -49,17 +49,23 @@ def bodies() -> dict[str, bytes]:
         "28x28 of 17-digit decimals": b'{"image": ' + image + b"}",
         "the same, with feature maps as JSON numbers": b'{"image": ' + image + b', "feature_maps": true}',
         "a visitor's parameters, feature maps as JSON numbers": json.dumps(
-            {"image": np.round(grid, 6).tolist(), "params": params, "feature_maps": True}).encode(),
+            {"image": np.round(grid, 6).tolist(), "params": params, "feature_maps": True}
+        ).encode(),
         "float16 image and maps": json.dumps(
-            {"image": half, "feature_maps": True, "maps_encoding": "float16"}).encode(),
-        "unknown keys beside a good image": b'{"image": ' + image + b"," + b",".join(keys)[
-            :INLINE_BYTES - len(image) - 16].rsplit(b",", 1)[0] + b"}",
-        "only unknown keys": b"{" + b",".join(keys)[:INLINE_BYTES - 2].rsplit(b",", 1)[0] + b"}",
+            {"image": half, "feature_maps": True, "maps_encoding": "float16"}
+        ).encode(),
+        "unknown keys beside a good image": b'{"image": '
+        + image
+        + b","
+        + b",".join(keys)[: INLINE_BYTES - len(image) - 16].rsplit(b",", 1)[0]
+        + b"}",
+        "only unknown keys": b"{" + b",".join(keys)[: INLINE_BYTES - 2].rsplit(b",", 1)[0] + b"}",
         "nested brackets": b'{"image": ' + b"[" * 16000 + b"]" * 16000 + b"}",
         "a drawing of strings": fill(b'{"image": [[', b'"x"', b"]]}"),
         "a shape of strings": fill(b'{"image": {"float16": "", "shape": [', b'"x"', b"]}}"),
         "a drawing to normalise (parsed, then sent to a worker)": fill(
-            b'{"normalize": true, "image": [', b"[" + b",".join([b"0"] * 60) + b",1]", b"]}"),
+            b'{"normalize": true, "image": [', b"[" + b",".join([b"0"] * 60) + b",1]", b"]}"
+        ),
         "rows of 1 number": fill(b'{"image": [', b"[1]", b"]}"),
     }
 
@@ -83,8 +89,10 @@ def main() -> None:
             except NeedsWorker:
                 pass
             times.append(time.perf_counter() - started)
-        print(f"| {name} | {len(body):,} | {status} | {statistics.median(times) * 1e3:.2f} ms | "
-              f"{max(times) * 1e3:.2f} ms |")
+        print(
+            f"| {name} | {len(body):,} | {status} | {statistics.median(times) * 1e3:.2f} ms | "
+            f"{max(times) * 1e3:.2f} ms |"
+        )
 
 
 if __name__ == "__main__":

@@ -18,8 +18,10 @@ class TorchTwin:
 
     def __init__(self, params: Params, lr: float = 0.01, momentum: float = 0.9) -> None:
         shapes = {"k1": (6, 1, 5, 5)}  # PyTorch keeps an explicit input-channel axis on k1
-        self.params = {name: torch.tensor(np.array(value).reshape(shapes.get(name, value.shape)), requires_grad=True)
-                       for name, value in params.items()}
+        self.params = {
+            name: torch.tensor(np.array(value).reshape(shapes.get(name, value.shape)), requires_grad=True)
+            for name, value in params.items()
+        }
         # PyTorch's momentum SGD (v <- mu v + g; p <- p - lr v) equals ours for a constant learning rate.
         self.optimizer = torch.optim.SGD(self.params.values(), lr=lr, momentum=momentum)
 
@@ -45,5 +47,7 @@ class TorchTwin:
         for value in self.params.values():
             value.grad = None
         F.cross_entropy(self.scores(images), labels).backward()
-        return {name: value.grad.numpy().reshape(value.shape if name != "k1" else (6, 5, 5))
-                for name, value in self.params.items()}
+        return {
+            name: value.grad.numpy().reshape(value.shape if name != "k1" else (6, 5, 5))
+            for name, value in self.params.items()
+        }

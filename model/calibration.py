@@ -76,5 +76,11 @@ def calibrate(S: Array, labels: Array, target_accuracy: float = 0.995) -> Calibr
     T = fit_temperature(S.astype(np.float64), labels)
     before, after = softmax(S.astype(np.float64)), softmax(S.astype(np.float64) / T)
     t = unsure_threshold(after, labels, target_accuracy)
-    return Calibration(T, t, target_accuracy, expected_calibration_error(before, labels),
-                       expected_calibration_error(after, labels), float((after.max(axis=1) < t).mean()))
+    return Calibration(
+        T,
+        t,
+        target_accuracy,
+        expected_calibration_error(before, labels),
+        expected_calibration_error(after, labels),
+        float((after.max(axis=1) < t).mean()),
+    )

@@ -1,6 +1,6 @@
 """Accuracy, per-class accuracy and confusion matrix of a weights file on MNIST's test set.
 
-    python -m model.evaluate --weights weights/cnn.npz --data-dir ../shared/mnist
+python -m model.evaluate --weights weights/cnn.npz --data-dir ../shared/mnist
 """
 
 from __future__ import annotations
@@ -29,8 +29,9 @@ class Evaluation(NamedTuple):
 
 def predict_in_batches(net: CNN, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
     """(N, 28, 28) uint8 -> (N, 10) probabilities, a batch at a time to bound memory."""
-    return np.concatenate([net.predict_proba(to_float(images[i : i + batch_size], net.dtype))
-                           for i in range(0, len(images), batch_size)])
+    return np.concatenate(
+        [net.predict_proba(to_float(images[i : i + batch_size], net.dtype)) for i in range(0, len(images), batch_size)]
+    )
 
 
 def evaluate(net: CNN, images: np.ndarray, labels: np.ndarray, batch_size: int = 1000) -> Evaluation:
@@ -46,11 +47,12 @@ def evaluate(net: CNN, images: np.ndarray, labels: np.ndarray, batch_size: int =
 
 def report(ev: Evaluation, n: int) -> str:
     """The evaluation as a few lines of text, the confusion matrix as a table."""
-    lines = [f"accuracy {ev.accuracy:.2%} on {n:,} images ({round((1 - ev.accuracy) * n)} wrong), "
-             f"mean loss {ev.loss:.4f}",
-             "per class: " + "  ".join(f"{d}:{a:.1%}" for d, a in enumerate(ev.per_class)),
-             "confusion (rows: true digit, columns: predicted):",
-             "      " + "".join(f"{d:>6}" for d in range(NUM_CLASSES))]
+    lines = [
+        f"accuracy {ev.accuracy:.2%} on {n:,} images ({round((1 - ev.accuracy) * n)} wrong), mean loss {ev.loss:.4f}",
+        "per class: " + "  ".join(f"{d}:{a:.1%}" for d, a in enumerate(ev.per_class)),
+        "confusion (rows: true digit, columns: predicted):",
+        "      " + "".join(f"{d:>6}" for d in range(NUM_CLASSES)),
+    ]
     lines += [f"{d:>6}" + "".join(f"{c:>6}" for c in row) for d, row in enumerate(ev.confusion)]
     return "\n".join(lines)
 
@@ -62,8 +64,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--split", choices=("test", "train"), default="test", help="[%(default)s]")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument("--plot", metavar="PNG", help="also draw the confusion matrix into this PNG")
-    parser.add_argument("--plots", metavar="DIR", help="draw learning-curves.png (from the weights' metadata), "
-                        "confusion.png and mistakes.png into DIR")
+    parser.add_argument(
+        "--plots",
+        metavar="DIR",
+        help="draw learning-curves.png (from the weights' metadata), confusion.png and mistakes.png into DIR",
+    )
     args = parser.parse_args(argv)
     try:
         net = load(args.weights)
@@ -73,8 +78,18 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     ev = evaluate(net, split.images, split.labels)
     if args.json:
-        print(json.dumps({"accuracy": ev.accuracy, "loss": ev.loss, "per_class_accuracy": ev.per_class.tolist(),
-                          "confusion": ev.confusion.tolist(), "images": len(split.labels)}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "accuracy": ev.accuracy,
+                    "loss": ev.loss,
+                    "per_class_accuracy": ev.per_class.tolist(),
+                    "confusion": ev.confusion.tolist(),
+                    "images": len(split.labels),
+                },
+                indent=2,
+            )
+        )
     else:
         print(report(ev, len(split.labels)))
     if args.plot:
@@ -88,8 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def draw_pictures(net: CNN, metadata: dict, images: np.ndarray, labels: np.ndarray, ev: Evaluation,
-                  out: Path) -> None:
+def draw_pictures(net: CNN, metadata: dict, images: np.ndarray, labels: np.ndarray, ev: Evaluation, out: Path) -> None:
     """The README's pictures: how training went, what is confused with what, and the mistakes themselves."""
     from .plots import plot_confusion, plot_learning_curves, plot_mistakes
 

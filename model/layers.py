@@ -64,8 +64,7 @@ def _band(T: Array, kernel_shape: tuple[int, int, int, int], W: int) -> Array:
     Wo = W - kw + 1
     row = M * Wo * T.itemsize  # one row of T, in bytes
     s = T.itemsize
-    return np.ndarray((kh, C, kw, M, Wo), T.dtype, buffer=T,
-                      strides=(C * W * row, W * row, row, Wo * s, row + s))
+    return np.ndarray((kh, C, kw, M, Wo), T.dtype, buffer=T, strides=(C * W * row, W * row, row, Wo * s, row + s))
 
 
 def toeplitz(k: Array, W: int) -> Array:

@@ -58,16 +58,24 @@ def plot_confusion(confusion: np.ndarray, path: str | os.PathLike[str], title: s
     image = ax.imshow(np.maximum(confusion, 0.5), cmap="viridis", norm=LogNorm(vmin=0.5, vmax=confusion.max()))
     for (i, j), count in np.ndenumerate(confusion):
         if count:
-            ax.text(j, i, str(count), ha="center", va="center", fontsize=8,
-                    color="black" if count > confusion.max() ** 0.5 else "white")
+            ax.text(
+                j,
+                i,
+                str(count),
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="black" if count > confusion.max() ** 0.5 else "white",
+            )
     ax.set(xticks=range(10), yticks=range(10), xlabel="predicted digit", ylabel="true digit", title=title)
     fig.colorbar(image, ax=ax, label="images (log scale)")
     _save(fig, path)
     plt.close(fig)
 
 
-def plot_mistakes(images: np.ndarray, labels: np.ndarray, probabilities: np.ndarray,
-                  path: str | os.PathLike[str], limit: int = 60) -> None:
+def plot_mistakes(
+    images: np.ndarray, labels: np.ndarray, probabilities: np.ndarray, path: str | os.PathLike[str], limit: int = 60
+) -> None:
     """The digits the network gets wrong, each titled "true -> guess (probability)", most confident first."""
     plt = _pyplot()
     guess = probabilities.argmax(axis=1)
@@ -81,7 +89,10 @@ def plot_mistakes(images: np.ndarray, labels: np.ndarray, probabilities: np.ndar
     for ax, i in zip(axes.flat, wrong, strict=False):
         ax.imshow(images[i], cmap="gray_r", vmin=0, vmax=255 if images.dtype == np.uint8 else 1)
         ax.set_title(f"{labels[i]}→{guess[i]} ({probabilities[i, guess[i]]:.0%})", fontsize=7, color="#b00020")
-    fig.suptitle(f"{len(np.nonzero(guess != labels)[0])} of {len(labels):,} test digits read wrong "
-                 f"(true→guess, calibrated probability; the {len(wrong)} most confident shown)", fontsize=9)
+    fig.suptitle(
+        f"{len(np.nonzero(guess != labels)[0])} of {len(labels):,} test digits read wrong "
+        f"(true→guess, calibrated probability; the {len(wrong)} most confident shown)",
+        fontsize=9,
+    )
     _save(fig, path)
     plt.close(fig)

@@ -126,8 +126,9 @@ def split(n: int, validation: int) -> tuple[np.ndarray, np.ndarray]:
 # --- checkpoints: parameters, momentum and history in one .npz, written atomically ---
 
 
-def save_checkpoint(path: Path, cfg: TrainConfig, net: CNN, velocity: Params, epoch: int,
-                    history: list[dict[str, float]]) -> None:
+def save_checkpoint(
+    path: Path, cfg: TrainConfig, net: CNN, velocity: Params, epoch: int, history: list[dict[str, float]]
+) -> None:
     state = json.dumps({"config": dataclasses.asdict(cfg), "epoch": epoch, "history": history})
     arrays = {**net.params, **{f"optimizer_{k}": v for k, v in velocity.items()}, "state": np.array(state)}
     atomic_write_bytes(path, npz_bytes(arrays))
@@ -151,8 +152,9 @@ def load_checkpoint(path: Path, cfg: TrainConfig) -> tuple[CNN, Params, int, lis
 # --- the recipe ---
 
 
-def train(cfg: TrainConfig, data_dir: str | None, out: str, resume: bool = False,
-          plots_dir: str | None = None) -> dict[str, Any]:
+def train(
+    cfg: TrainConfig, data_dir: str | None, out: str, resume: bool = False, plots_dir: str | None = None
+) -> dict[str, Any]:
     """Train, then write the weights and metadata to out (.npz/.json). Returns the metadata."""
     mnist = load_mnist(data_dir)
     images = to_float(mnist.train.images[: cfg.limit])  # (60000, 28, 28) in [0, 1]
@@ -163,8 +165,9 @@ def train(cfg: TrainConfig, data_dir: str | None, out: str, resume: bool = False
     steps_per_epoch = math.ceil(n / cfg.batch_size)
     total_steps = cfg.epochs * steps_per_epoch
     watch = "validation" if cfg.validation else "test"  # what is scored after each epoch
-    watch_images, watch_labels = ((mnist.train.images[val_idx], labels[val_idx]) if cfg.validation
-                                  else (mnist.test.images, mnist.test.labels))
+    watch_images, watch_labels = (
+        (mnist.train.images[val_idx], labels[val_idx]) if cfg.validation else (mnist.test.images, mnist.test.labels)
+    )
 
     checkpoint = paths(out)[0].with_suffix(".ckpt.npz")
     if resume and checkpoint.is_file():
@@ -186,8 +189,15 @@ def train(cfg: TrainConfig, data_dir: str | None, out: str, resume: bool = False
         redrawn = cfg.augment and epoch <= cfg.epochs - cfg.clean_epochs
         loss_sum, correct, seen = 0.0, 0, 0
         epoch_start = time.perf_counter()
-        bar = tqdm(total=n, desc=f"epoch {epoch}/{cfg.epochs}", unit="img", unit_scale=True,
-                   dynamic_ncols=True, mininterval=0.5, file=sys.stderr)
+        bar = tqdm(
+            total=n,
+            desc=f"epoch {epoch}/{cfg.epochs}",
+            unit="img",
+            unit_scale=True,
+            dynamic_ncols=True,
+            mininterval=0.5,
+            file=sys.stderr,
+        )
         for step, start in enumerate(range(0, n, cfg.batch_size), start=(epoch - 1) * steps_per_epoch):
             idx = order[start : start + cfg.batch_size]
             batch = augment(train_images[idx], redraw) if redrawn else train_images[idx]
@@ -207,10 +217,21 @@ def train(cfg: TrainConfig, data_dir: str | None, out: str, resume: bool = False
         seconds = time.perf_counter() - epoch_start
 
         scored = evaluate(net, watch_images, watch_labels)
-        history.append({"epoch": epoch, "train_loss": loss_sum / seen, "train_accuracy": correct / seen,
-                        f"{watch}_loss": scored.loss, f"{watch}_accuracy": scored.accuracy, "seconds": seconds})
-        print(f"epoch {epoch}: train loss {loss_sum / seen:.4f}, train accuracy {correct / seen:.2%}, "
-              f"{watch} accuracy {scored.accuracy:.2%}, {seconds:.1f} s ({n / seconds:,.0f} img/s)", file=sys.stderr)
+        history.append(
+            {
+                "epoch": epoch,
+                "train_loss": loss_sum / seen,
+                "train_accuracy": correct / seen,
+                f"{watch}_loss": scored.loss,
+                f"{watch}_accuracy": scored.accuracy,
+                "seconds": seconds,
+            }
+        )
+        print(
+            f"epoch {epoch}: train loss {loss_sum / seen:.4f}, train accuracy {correct / seen:.2%}, "
+            f"{watch} accuracy {scored.accuracy:.2%}, {seconds:.1f} s ({n / seconds:,.0f} img/s)",
+            file=sys.stderr,
+        )
         save_checkpoint(checkpoint, cfg, net, state, epoch, history)
 
     test = evaluate(net, mnist.test.images, mnist.test.labels)
@@ -222,8 +243,12 @@ def train(cfg: TrainConfig, data_dir: str | None, out: str, resume: bool = False
         "epochs": cfg.epochs,
         "train_images": n,
         "hyperparameters": dataclasses.asdict(cfg),
-        "optimizer": {"momentum": "mini-batch SGD with momentum", "nesterov": "mini-batch SGD with Nesterov momentum",
-                      "adam": "Adam"}[cfg.optimizer] + ", cosine learning-rate decay to 0",
+        "optimizer": {
+            "momentum": "mini-batch SGD with momentum",
+            "nesterov": "mini-batch SGD with Nesterov momentum",
+            "adam": "Adam",
+        }[cfg.optimizer]
+        + ", cosine learning-rate decay to 0",
         "history": history,
         "seconds_training": round(sum(h["seconds"] for h in history), 1),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -239,7 +264,7 @@ def train(cfg: TrainConfig, data_dir: str | None, out: str, resume: bool = False
         metadata["validation"] = {
             "images": int(len(val_idx)),
             "rule": f"the first {len(val_idx)} of np.random.default_rng({SPLIT_SEED}).permutation({len(images)}) "
-                    "of the MNIST training images, held out of training",
+            "of the MNIST training images, held out of training",
             "indices_sha256": hashlib.sha256(val_idx.astype("<i8").tobytes()).hexdigest(),
             "accuracy": history[-1]["validation_accuracy"],
         }
@@ -248,17 +273,21 @@ def train(cfg: TrainConfig, data_dir: str | None, out: str, resume: bool = False
             "test_ece_before": expected_calibration_error(softmax(test_S), mnist.test.labels),
             "test_ece_after": expected_calibration_error(softmax(test_S / cal.temperature), mnist.test.labels),
             "method": "temperature scaling fitted on the validation split; the service answers softmax(S / T) and "
-                      "says it is unsure when the top probability is below unsure_below",
+            "says it is unsure when the top probability is below unsure_below",
         }
     npz = net.save(out, metadata)
-    print(f"test accuracy {test.accuracy:.2%}; wrote {npz} and {paths(out)[1]} "
-          f"({time.perf_counter() - started:.0f} s this run)", file=sys.stderr)
+    print(
+        f"test accuracy {test.accuracy:.2%}; wrote {npz} and {paths(out)[1]} "
+        f"({time.perf_counter() - started:.0f} s this run)",
+        file=sys.stderr,
+    )
     if plots_dir:
         from .plots import plot_confusion, plot_learning_curves
 
         plot_learning_curves(history, Path(plots_dir) / "learning-curves.png")
-        plot_confusion(test.confusion, Path(plots_dir) / "confusion.png",
-                       title=f"MNIST test set: {test.accuracy:.2%} correct")
+        plot_confusion(
+            test.confusion, Path(plots_dir) / "confusion.png", title=f"MNIST test set: {test.accuracy:.2%} correct"
+        )
     return metadata
 
 
@@ -273,10 +302,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, help="train on the first LIMIT images only")
     parser.add_argument("--optimizer", choices=OPTIMIZERS, default=defaults.optimizer, help="[%(default)s]")
     parser.add_argument("--augment", action="store_true", help="redraw every training digit at random (augment.py)")
-    parser.add_argument("--clean-epochs", type=int, default=defaults.clean_epochs,
-                        help="with --augment, train the last N epochs on unaltered digits [%(default)s]")
-    parser.add_argument("--validation", type=int, default=defaults.validation,
-                        help="hold out this many training images to validate and calibrate [%(default)s]")
+    parser.add_argument(
+        "--clean-epochs",
+        type=int,
+        default=defaults.clean_epochs,
+        help="with --augment, train the last N epochs on unaltered digits [%(default)s]",
+    )
+    parser.add_argument(
+        "--validation",
+        type=int,
+        default=defaults.validation,
+        help="hold out this many training images to validate and calibrate [%(default)s]",
+    )
     parser.add_argument("--data-dir", help="directory of the MNIST IDX files [$MNIST_DIR, else a download cache]")
     parser.add_argument("--out", default="weights/cnn", help="weights to write, OUT.npz and OUT.json [%(default)s]")
     parser.add_argument("--resume", action="store_true", help="continue from OUT.ckpt.npz if it exists")
@@ -284,8 +321,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.epochs < 1 or args.batch_size < 1 or args.lr <= 0 or not 0 <= args.momentum < 1:
         parser.error("need epochs >= 1, batch size >= 1, lr > 0 and 0 <= momentum < 1")
-    cfg = TrainConfig(args.epochs, args.batch_size, args.lr, args.momentum, args.seed, args.limit,
-                      args.optimizer, args.augment, args.validation, args.clean_epochs)
+    cfg = TrainConfig(
+        args.epochs,
+        args.batch_size,
+        args.lr,
+        args.momentum,
+        args.seed,
+        args.limit,
+        args.optimizer,
+        args.augment,
+        args.validation,
+        args.clean_epochs,
+    )
     reuse_freed_memory()  # 1.3-2x faster steps; see model/memory.py
     try:
         train(cfg, args.data_dir, args.out, resume=args.resume, plots_dir=args.plots)

@@ -1,6 +1,6 @@
 """Write static/samples.json: the first image of each digit in MNIST's test set, for the page.
 
-    python scripts/make_samples.py --data-dir ../shared/mnist
+python scripts/make_samples.py --data-dir ../shared/mnist
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def main() -> None:
         digits.append({"index": index, "label": label, "pixels": test.images[index].tolist()})
     sample = {
         "source": "MNIST test set (t10k-images-idx3-ubyte), the first image of each digit; "
-                  "Y. LeCun, C. Cortes, C. J. C. Burges, CC BY-SA 3.0",
+        "Y. LeCun, C. Cortes, C. J. C. Burges, CC BY-SA 3.0",
         "digits": digits,
     }
     text = json.dumps(sample, separators=(",", ":")).replace('{"index"', '\n{"index"')

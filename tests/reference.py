@@ -29,8 +29,10 @@ def forward_one(p: dict[str, np.ndarray], I: np.ndarray) -> dict[str, np.ndarray
     for m in range(12):
         for u in range(8):
             for v in range(8):
-                S2[m, u, v] = sum(P1[n, p_ + u, q + v] * k2[m, n, p_, q]
-                                  for n in range(6) for p_ in range(5) for q in range(5)) + b2[m]  # (3)
+                S2[m, u, v] = (
+                    sum(P1[n, p_ + u, q + v] * k2[m, n, p_, q] for n in range(6) for p_ in range(5) for q in range(5))
+                    + b2[m]
+                )  # (3)
     C2 = np.where(S2 > 0, S2, 0)
     P2, I2 = np.zeros((12, 4, 4)), np.zeros((12, 4, 4, 2), dtype=int)
     for m in range(12):

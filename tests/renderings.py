@@ -48,8 +48,9 @@ def render(digit: np.ndarray, style: Style) -> np.ndarray:
     scale = style.height / ink.height
     ink = ink.resize((max(1, round(ink.width * scale)), style.height), Image.Resampling.BICUBIC)
     if style.thicken:
-        ink = Image.fromarray(square_filter(np.asarray(ink), 2 * (abs(style.thicken) // 2) + 1,
-                                            np.max if style.thicken > 0 else np.min))
+        ink = Image.fromarray(
+            square_filter(np.asarray(ink), 2 * (abs(style.thicken) // 2) + 1, np.max if style.thicken > 0 else np.min)
+        )
     canvas = Image.new("L", (style.canvas, style.canvas), 0)
     top = int(style.where[0] * style.canvas - ink.height / 2)
     left = int(style.where[1] * style.canvas - ink.width / 2)

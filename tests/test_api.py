@@ -153,8 +153,7 @@ def test_openapi_documents_every_endpoint_with_examples(client):
     schemas = spec["components"]["schemas"]
     predict_body = spec["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert predict_body["examples"] and predict_body["properties"]["maps_encoding"]["enum"] == ["json", "float16"]
-    for name in ( "PredictResponse", "BatchResponse", "ModelInfo", "Kernels",
-                 "Health", "ErrorResponse"):
+    for name in ("PredictResponse", "BatchResponse", "ModelInfo", "Kernels", "Health", "ErrorResponse"):
         assert schemas[name]["examples"], name
     assert client.get("/docs").status_code == 200
 
@@ -218,13 +217,18 @@ def bad_json_cases():
         ("float16, shape not 28x28", {"image": {"shape": [14, 56], "float16": HALF_FLOATS}}, "28 rows of 28"),
         ("float16, not base64", {"image": {"shape": [28, 28], "float16": "a*b"}}, "not valid base64"),
         ("float16, too few bytes", {"image": {"shape": [28, 28], "float16": HALF_FLOATS[:-8]}}, "needs 1568"),
-        ("float16, NaN", {"image": {"shape": [28, 28], "float16": half_floats(np.full((28, 28), np.nan))}},
-         "finite"),
-        ("float16, 0..255", {"image": {"shape": [28, 28], "float16": half_floats(np.full((28, 28), 255.0))}},
-         "divide 0..255 pixels by 255"),
+        ("float16, NaN", {"image": {"shape": [28, 28], "float16": half_floats(np.full((28, 28), np.nan))}}, "finite"),
+        (
+            "float16, 0..255",
+            {"image": {"shape": [28, 28], "float16": half_floats(np.full((28, 28), 255.0))}},
+            "divide 0..255 pixels by 255",
+        ),
         ("float16, missing data", {"image": {"shape": [28, 28]}}, "image.float16: Field required"),
-        ("float16, shape as text", {"image": {"shape": "28x28", "float16": HALF_FLOATS}},
-         "image.shape: Input should be a valid array"),
+        (
+            "float16, shape as text",
+            {"image": {"shape": "28x28", "float16": HALF_FLOATS}},
+            "image.shape: Input should be a valid array",
+        ),
     ]
 
 
@@ -240,11 +244,14 @@ def test_bad_json_gets_422_with_a_reason_and_the_service_goes_on(client, name, b
     assert client.post("/predict", json=GOOD).status_code == 200
 
 
-@pytest.mark.parametrize("image, detail", [
-    ({"shape": [28, 28]}, "image.float16: Field required"),  # an object: nothing about arrays
-    ([["x"]], "image.0.0: Input should be a valid number"),  # rows: nothing about objects
-    ("28x28", "image: Input should be a valid array"),  # neither: rows are what people send
-])
+@pytest.mark.parametrize(
+    "image, detail",
+    [
+        ({"shape": [28, 28]}, "image.float16: Field required"),  # an object: nothing about arrays
+        ([["x"]], "image.0.0: Input should be a valid number"),  # rows: nothing about objects
+        ("28x28", "image: Input should be a valid array"),  # neither: rows are what people send
+    ],
+)
 def test_a_bad_image_is_explained_in_the_form_the_client_chose(client, image, detail):
     r = client.post("/predict", json={"image": image})
     assert r.status_code == 422 and r.json()["detail"] == detail

@@ -50,16 +50,26 @@ def test_committed_weights_reach_their_recorded_accuracy(committed, mnist):
 
 
 def test_the_evaluate_command_reports_accuracy_and_confusion(mnist_path):
-    result = subprocess.run([sys.executable, "-m", "model.evaluate", "--weights", str(WEIGHTS),
-                             "--data-dir", str(mnist_path)], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "model.evaluate", "--weights", str(WEIGHTS), "--data-dir", str(mnist_path)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     assert "accuracy 9" in result.stdout and "confusion (rows: true digit" in result.stdout
 
 
 def test_the_commands_fail_clearly_without_data(tmp_path):
     for command in (["model.evaluate", "--weights", str(WEIGHTS)], ["model.train", "--epochs", "1"]):
-        result = subprocess.run([sys.executable, "-m", *command, "--data-dir", str(tmp_path / "none")],
-                                capture_output=True, text=True, cwd=tmp_path, timeout=300)
+        result = subprocess.run(
+            [sys.executable, "-m", *command, "--data-dir", str(tmp_path / "none")],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            timeout=300,
+        )
         assert result.returncode == 2
         assert "does not exist; point --data-dir or the MNIST_DIR" in result.stderr
         assert "Traceback" not in result.stderr

@@ -56,8 +56,22 @@ def test_explain_answers_every_gradient_of_the_network_for_that_image(client, ne
     got = {k: np.array(v) for k, v in body["gradients"].items()}
     for name, key in (("k1", "dLk1"), ("b1", "dLb1"), ("k2", "dLk2"), ("b2", "dLb2"), ("w", "dLw"), ("b", "dLS")):
         assert np.allclose(got[key], grads[name], rtol=1e-10, atol=1e-14), key
-    assert set(got) == {"dLS", "dLw", "dLf", "dLP2", "dLC2", "dLS2", "dLb2", "dLk2", "dLP1", "dLC1", "dLS1",
-                        "dLb1", "dLk1", "dLI"}
+    assert set(got) == {
+        "dLS",
+        "dLw",
+        "dLf",
+        "dLP2",
+        "dLC2",
+        "dLS2",
+        "dLb2",
+        "dLk2",
+        "dLP1",
+        "dLC1",
+        "dLS1",
+        "dLb1",
+        "dLk1",
+        "dLI",
+    }
     assert got["dLC1"].shape == got["dLS1"].shape == (6, 24, 24) and got["dLI"].shape == (28, 28)
     for name, value in got.items():
         assert body["norms"][name] == pytest.approx(np.linalg.norm(value), rel=1e-9), name
@@ -114,14 +128,17 @@ def test_a_teach_step_is_the_articles_update_on_the_sent_parameters(client, net6
         assert np.allclose(got[name], expected[name], rtol=1e-6, atol=1e-7), name
 
 
-@pytest.mark.parametrize("params, message", [
-    ("abc", "base64 characters"),
-    ("!" * 20792, "not valid base64"),
-    (base64.b64encode(np.full(3898, np.nan, "<f4").tobytes()).decode(), "NaN"),
-    (base64.b64encode(np.full(3898, 1e6, "<f4").tobytes()).decode(), "within"),
-    (base64.b64encode(np.zeros(3897, "<f4").tobytes()).decode() + "AAAA", "base64 characters"),
-    (12345, "valid string"),
-])
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ("abc", "base64 characters"),
+        ("!" * 20792, "not valid base64"),
+        (base64.b64encode(np.full(3898, np.nan, "<f4").tobytes()).decode(), "NaN"),
+        (base64.b64encode(np.full(3898, 1e6, "<f4").tobytes()).decode(), "within"),
+        (base64.b64encode(np.zeros(3897, "<f4").tobytes()).decode() + "AAAA", "base64 characters"),
+        (12345, "valid string"),
+    ],
+)
 def test_malformed_parameters_get_a_clear_422(client, digit, params, message):
     for path, extra in (("/teach", {"label": 1}), ("/explain", {"label": 1}), ("/predict", {})):
         r = client.post(path, json={"image": digit.tolist(), "params": params, **extra})
@@ -130,8 +147,13 @@ def test_malformed_parameters_get_a_clear_422(client, digit, params, message):
 
 
 def test_explain_and_teach_refuse_bad_labels_and_rates(client, digit):
-    for body, message in (({"label": 10}, "label"), ({"label": "3"}, "label"), ({"label": 3, "lr": 0}, "lr"),
-                          ({"label": 3, "lr": 1e9}, "lr"), ({}, "label: Field required")):
+    for body, message in (
+        ({"label": 10}, "label"),
+        ({"label": "3"}, "label"),
+        ({"label": 3, "lr": 0}, "lr"),
+        ({"label": 3, "lr": 1e9}, "lr"),
+        ({}, "label: Field required"),
+    ):
         r = client.post("/teach", json={"image": digit.tolist(), **body})
         assert r.status_code == 422 and message in r.json()["detail"], r.text
 
@@ -139,8 +161,12 @@ def test_explain_and_teach_refuse_bad_labels_and_rates(client, digit):
 def test_two_separately_started_workers_give_the_same_lesson(digit):
     """Nothing is kept between requests: any worker, any replica, answers a /teach the same."""
     ports = [free_port(), free_port()]
-    procs = [subprocess.Popen([sys.executable, "-m", "app", "--port", str(p), "--log-level", "warning"], cwd=ROOT,
-                              env={**os.environ}) for p in ports]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "app", "--port", str(p), "--log-level", "warning"], cwd=ROOT, env={**os.environ}
+        )
+        for p in ports
+    ]
     try:
         answers = []
         body = json.dumps({"image": digit.tolist(), "label": 4, "lr": 0.02}).encode()
@@ -148,8 +174,9 @@ def test_two_separately_started_workers_give_the_same_lesson(digit):
             wait_until_healthy(port)
             lesson = None
             for _ in range(2):  # twice on each: the second request must not see the first's step
-                request = urllib.request.Request(f"http://127.0.0.1:{port}/teach", body,
-                                                 {"Content-Type": "application/json"})
+                request = urllib.request.Request(
+                    f"http://127.0.0.1:{port}/teach", body, {"Content-Type": "application/json"}
+                )
                 lesson = urllib.request.urlopen(request, timeout=10).read()
                 answers.append(lesson)
         assert len(set(answers)) == 1

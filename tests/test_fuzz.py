@@ -29,7 +29,8 @@ WITH_INPUT = ["POST /predict", "POST /explain", "POST /teach", "POST /predict/im
 WITHOUT_INPUT = ["GET /model", "GET /model/kernels", "GET /healthz"]  # nothing to make invalid
 OPERATIONS = WITH_INPUT + WITHOUT_INPUT
 CASES = [(label, GenerationMode.POSITIVE) for label in OPERATIONS] + [
-    (label, GenerationMode.NEGATIVE) for label in WITH_INPUT]
+    (label, GenerationMode.NEGATIVE) for label in WITH_INPUT
+]
 CHECKS = dict(excluded_checks=[schemathesis.checks.positive_data_acceptance])
 # Derandomised by default, so that CI is repeatable; FUZZ_SEED=<n> explores other corners.
 FUZZ_SEED = os.environ.get("FUZZ_SEED")
@@ -54,8 +55,13 @@ def test_no_request_gets_a_server_error_or_an_undocumented_answer(api_schema, la
     if operation is None:
         pytest.fail(f"{label} is not in the OpenAPI schema")
 
-    @settings(max_examples=40, deadline=None, derandomize=FUZZ_SEED is None, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=40,
+        deadline=None,
+        derandomize=FUZZ_SEED is None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
     @given(case=operation.as_strategy(generation_mode=mode))
     def run(case) -> None:
         case.call_and_validate(**CHECKS)

@@ -32,7 +32,7 @@ def test_the_batch_exercises_relu_and_maxpool_ties(batch):
     fw = net.forward(images)
     for S in (fw.S1, fw.S2):
         assert (S > 0).any() and (S < 0).any()
-    windows_of_zeros = lambda C: (C.reshape(*C.shape[:2], C.shape[2] // 2, 2, -1, 2).max(axis=(3, 5)) == 0)  # noqa: E731
+    windows_of_zeros = lambda C: C.reshape(*C.shape[:2], C.shape[2] // 2, 2, -1, 2).max(axis=(3, 5)) == 0  # noqa: E731
     assert windows_of_zeros(fw.C1).any() and windows_of_zeros(fw.C2).any()
 
 

@@ -108,21 +108,27 @@ def test_a_1x1_image_is_a_blank_drawing(client, pixel):
 ROW = [0.0] * 28
 
 
-@pytest.mark.parametrize("name, body, message", [
-    ("empty body", b"", "not valid JSON"),
-    ("JSON null", b"null", "should be an object"),
-    ("a bare list", b"[[0.5]]", "should be an object"),
-    ("28x29 grid", json.dumps({"image": [[0.0] * 29] * 28}).encode(), "got 28 rows of 29"),
-    ("27x28 grid", json.dumps({"image": [ROW] * 27}).encode(), "got 27 rows of 28"),
-    ("one level too deep", json.dumps({"image": [[ROW]] * 28}).encode(), "valid number"),
-    ("one level too shallow", json.dumps({"image": 0.5}).encode(), "valid array"),
-    ("a huge number", json.dumps({"image": [[1e308] * 28] * 28}).encode(), "[0, 1]"),
-    ("a number beyond float", b'{"image": [' + b",".join([b"[" + b",".join([b"1e400"] * 28) + b"]"] * 28) + b"]}",
-     "finite"),
-    ("a 400-digit integer", b'{"image": [[' + b"9" * 400 + b"]]}", "number"),
-    ("deeply nested", b'{"image": ' + b"[" * 5000 + b"]" * 5000 + b"}", ""),
-    ("not UTF-8", b'{"image": "\xff\xfe"}', ""),
-])
+@pytest.mark.parametrize(
+    "name, body, message",
+    [
+        ("empty body", b"", "not valid JSON"),
+        ("JSON null", b"null", "should be an object"),
+        ("a bare list", b"[[0.5]]", "should be an object"),
+        ("28x29 grid", json.dumps({"image": [[0.0] * 29] * 28}).encode(), "got 28 rows of 29"),
+        ("27x28 grid", json.dumps({"image": [ROW] * 27}).encode(), "got 27 rows of 28"),
+        ("one level too deep", json.dumps({"image": [[ROW]] * 28}).encode(), "valid number"),
+        ("one level too shallow", json.dumps({"image": 0.5}).encode(), "valid array"),
+        ("a huge number", json.dumps({"image": [[1e308] * 28] * 28}).encode(), "[0, 1]"),
+        (
+            "a number beyond float",
+            b'{"image": [' + b",".join([b"[" + b",".join([b"1e400"] * 28) + b"]"] * 28) + b"]}",
+            "finite",
+        ),
+        ("a 400-digit integer", b'{"image": [[' + b"9" * 400 + b"]]}", "number"),
+        ("deeply nested", b'{"image": ' + b"[" * 5000 + b"]" * 5000 + b"}", ""),
+        ("not UTF-8", b'{"image": "\xff\xfe"}', ""),
+    ],
+)
 def test_hostile_json_gets_a_clear_422(client, name, body, message):
     r = client.post("/predict", content=body, headers={"Content-Type": "application/json"})
     assert r.status_code == 422, r.text
@@ -130,12 +136,19 @@ def test_hostile_json_gets_a_clear_422(client, name, body, message):
     assert_still_serving(client)
 
 
-@pytest.mark.parametrize("path, body, detail", [
-    ("/predict", {"image": [["x"] * 600] * 600, "normalize": True}, "image.0.0: Input should be a valid number"),
-    ("/predict", {"image": {"shape": ["x"] * 300_000, "float16": ""}},
-     "image.shape.0: Input should be a valid integer"),
-    ("/predict/batch", {"images": [[["x"]]] * 200_000}, "images.0.0.0: Input should be a valid number"),
-], ids=["a drawing of 360,000 strings", "a shape of 300,000 strings", "200,000 grids of a string"])
+@pytest.mark.parametrize(
+    "path, body, detail",
+    [
+        ("/predict", {"image": [["x"] * 600] * 600, "normalize": True}, "image.0.0: Input should be a valid number"),
+        (
+            "/predict",
+            {"image": {"shape": ["x"] * 300_000, "float16": ""}},
+            "image.shape.0: Input should be a valid integer",
+        ),
+        ("/predict/batch", {"images": [[["x"]]] * 200_000}, "images.0.0.0: Input should be a valid number"),
+    ],
+    ids=["a drawing of 360,000 strings", "a shape of 300,000 strings", "200,000 grids of a string"],
+)
 def test_a_list_of_bad_values_gets_one_error_not_one_per_value(client, path, body, detail):
     # Pydantic would list every bad value: a 1024x1024 drawing of strings kept the worker busy for
     # 11 s, a shape of 1.5 million strings for 13.5 s. Every list a request holds now stops at the first.
@@ -164,9 +177,15 @@ def test_truncated_and_tampered_weights_stop_start_up_with_a_clear_message(tmp_p
 
 
 def test_no_path_leads_out_of_the_static_directory(client):
-    for path in ("/../app/config.py", "/..%2fapp%2fconfig.py", "/%2e%2e/%2e%2e/etc/passwd",
-                 "/js/../../weights/cnn.json", "/static/../../pyproject.toml", "//etc/passwd",
-                 "/js/%2e%2e%2f%2e%2e%2fpyproject.toml"):
+    for path in (
+        "/../app/config.py",
+        "/..%2fapp%2fconfig.py",
+        "/%2e%2e/%2e%2e/etc/passwd",
+        "/js/../../weights/cnn.json",
+        "/static/../../pyproject.toml",
+        "//etc/passwd",
+        "/js/%2e%2e%2f%2e%2e%2fpyproject.toml",
+    ):
         r = client.get(path)
         assert r.status_code in (404, 400), (path, r.status_code)
         assert b"[project]" not in r.content and b"root:" not in r.content and b"sha256" not in r.content
@@ -201,8 +220,14 @@ def server():
     """`python -m app` in its own process, with a 1 MB body limit."""
     port = free_port()
     env = {**os.environ, "CNN_MAX_BODY_BYTES": "1000000", "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "app", "--port", str(port), "--log-level", "warning"],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app", "--port", str(port), "--log-level", "warning"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     wait_until_healthy(port, proc)
     yield proc, port
     if proc.poll() is None:
@@ -213,8 +238,11 @@ def server():
 def good_request(port: int) -> dict:
     grid = np.zeros((28, 28))
     grid[4:24, 13:15] = 1
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/predict", json.dumps({"image": grid.tolist()}).encode(),
-                                     {"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/predict",
+        json.dumps({"image": grid.tolist()}).encode(),
+        {"Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(request, timeout=10) as r:
         return json.loads(r.read())
 
@@ -234,8 +262,10 @@ def raw(port: int, head: bytes, body: bytes = b"", timeout: float = 10) -> bytes
 def test_a_body_claiming_10_gb_is_refused_at_once_without_being_read(server):
     _, port = server
     started = time.monotonic()
-    head = (b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            b"Content-Length: 10000000000\r\nConnection: close\r\n\r\n")
+    head = (
+        b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 10000000000\r\nConnection: close\r\n\r\n"
+    )
     answer = raw(port, head, b'{"image": [[0.0')  # then nothing more: the server must not wait for 10 GB
     assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
     assert time.monotonic() - started < 5
@@ -276,8 +306,10 @@ def test_slow_and_dropped_connections_do_not_stop_the_service(server):
         stalled.append(s)
     for _ in range(10):  # clients that hang up halfway through their body
         with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-            s.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                      b"Content-Length: 5000\r\n\r\n{\"image\": [[0.0, 0.0")
+            s.sendall(
+                b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b'Content-Length: 5000\r\n\r\n{"image": [[0.0, 0.0'
+            )
     started = time.monotonic()
     assert good_request(port)["label"] == 1
     assert time.monotonic() - started < 2
@@ -295,10 +327,19 @@ def test_sigterm_lets_requests_in_flight_finish(server):
 
     def upload() -> None:
         boundary = "b0undary"
-        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"d.png\"\r\n"
-                f"Content-Type: image/png\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/predict/image", body,
-                                         {"Content-Type": f"multipart/form-data; boundary={boundary}"})
+        body = (
+            (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="d.png"\r\n'
+                f"Content-Type: image/png\r\n\r\n"
+            ).encode()
+            + data
+            + f"\r\n--{boundary}--\r\n".encode()
+        )
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/predict/image",
+            body,
+            {"Content-Type": f"multipart/form-data; boundary={boundary}"},
+        )
         with urllib.request.urlopen(request, timeout=30) as r:
             answers.append(json.loads(r.read())["label"])
 

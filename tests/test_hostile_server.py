@@ -31,8 +31,14 @@ from tests.conftest import ROOT
 from tests.servers import cpu_seconds, free_port, process_tree, resident_bytes, wait_until_healthy
 
 SETTINGS = {  # small bounds, so that each is reached quickly
-    "CNN_POOL_WORKERS": "2", "CNN_POOL_WAITING": "2", "CNN_JOB_CPU_SECONDS": "1", "CNN_HEADER_TIMEOUT": "1",
-    "CNN_BODY_TIMEOUT": "3", "CNN_SHUTDOWN_TIMEOUT": "2", "CNN_WORKER_MEMORY_BYTES": str(512 * 2**20)}
+    "CNN_POOL_WORKERS": "2",
+    "CNN_POOL_WAITING": "2",
+    "CNN_JOB_CPU_SECONDS": "1",
+    "CNN_HEADER_TIMEOUT": "1",
+    "CNN_BODY_TIMEOUT": "3",
+    "CNN_SHUTDOWN_TIMEOUT": "2",
+    "CNN_WORKER_MEMORY_BYTES": str(512 * 2**20),
+}
 
 
 class Server:
@@ -42,9 +48,12 @@ class Server:
         self.port = free_port()
         self.log = tempfile.TemporaryFile()  # a pipe nobody reads would block the server once full
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "app", "--port", str(self.port), "--log-level", "warning"], cwd=self.root,
-            env={**os.environ, **SETTINGS, **env, "PYTHONUNBUFFERED": "1"}, stdout=self.log,
-            stderr=subprocess.STDOUT)
+            [sys.executable, "-m", "app", "--port", str(self.port), "--log-level", "warning"],
+            cwd=self.root,
+            env={**os.environ, **SETTINGS, **env, "PYTHONUNBUFFERED": "1"},
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
         wait_until_healthy(self.port, self.proc)
         self.url = f"http://127.0.0.1:{self.port}"
 
@@ -111,8 +120,8 @@ def progressive_jpeg_with_empty_scans(scans: int) -> bytes:
     Image.fromarray(np.full((2048, 2048), 200, np.uint8)).save(buf, "JPEG", progressive=True)
     data = buf.getvalue()
     first_scan = data.index(b"\xff\xda")
-    length = int.from_bytes(data[first_scan + 2:first_scan + 4], "big")
-    empty_scan = data[first_scan:first_scan + 2 + length]  # the SOS header alone
+    length = int.from_bytes(data[first_scan + 2 : first_scan + 4], "big")
+    empty_scan = data[first_scan : first_scan + 2 + length]  # the SOS header alone
     return data[:first_scan] + empty_scan * scans + b"\xff\xd9"
 
 
@@ -154,9 +163,11 @@ def test_an_upload_costs_at_most_its_cpu_budget_and_the_worker_is_replaced():
 
 def test_a_client_that_hangs_up_stops_its_work(server):
     data = costly_png()
-    body = (b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x\"\r\n\r\n" + data + b"\r\n--b--\r\n")
-    head = (f"POST /predict/image HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n").encode()
+    body = b'--b\r\nContent-Disposition: form-data; name="file"; filename="x"\r\n\r\n' + data + b"\r\n--b--\r\n"
+    head = (
+        f"POST /predict/image HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
     for _ in range(3):
         with socket.create_connection(("127.0.0.1", server.port)) as s:
             s.sendall(head + body)
@@ -217,13 +228,15 @@ def test_a_worker_out_of_memory_answers_503_not_500():
 
 
 def test_eight_megabytes_of_unknown_keys_cost_one_error_and_do_not_stall_the_loop(server):
-    body = (b'{"image": ' + json.dumps(a_one()).encode() + b","
-            + b",".join(b'"%07d":0' % i for i in range(600_000)) + b"}")
+    body = (
+        b'{"image": ' + json.dumps(a_one()).encode() + b"," + b",".join(b'"%07d":0' % i for i in range(600_000)) + b"}"
+    )
     assert len(body) < 8 * 2**20
 
     def send() -> httpx.Response:
-        return httpx.post(server.url + "/predict", content=body, headers={"Content-Type": "application/json"},
-                          timeout=60)
+        return httpx.post(
+            server.url + "/predict", content=body, headers={"Content-Type": "application/json"}, timeout=60
+        )
 
     with ThreadPoolExecutor(4) as pool:
         futures = [pool.submit(send) for _ in range(4)]
@@ -241,8 +254,16 @@ def test_eight_megabytes_of_unknown_keys_cost_one_error_and_do_not_stall_the_loo
 def test_large_drawings_are_parsed_off_the_loop(server):
     drawing = json.dumps({"image": [[0.5] * 1024] * 1024, "normalize": True}).encode()
     with ThreadPoolExecutor(8) as pool:
-        futures = [pool.submit(httpx.post, server.url + "/predict", content=drawing,
-                               headers={"Content-Type": "application/json"}, timeout=60) for _ in range(8)]
+        futures = [
+            pool.submit(
+                httpx.post,
+                server.url + "/predict",
+                content=drawing,
+                headers={"Content-Type": "application/json"},
+                timeout=60,
+            )
+            for _ in range(8)
+        ]
         time.sleep(0.2)
         latencies = [healthz_seconds(server) for _ in range(10)]
         statuses = [f.result().status_code for f in futures]
@@ -261,8 +282,10 @@ def test_clients_that_stall_mid_body_hold_a_bounded_amount_of_memory():
         statuses = []
         for _ in range(60):  # each declares 8 MiB - 1 and sends 1 MiB of it
             c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
-            c.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                      b"Content-Length: %d\r\n\r\n" % (8 * 2**20 - 1) + b" " * 2**20)
+            c.sendall(
+                b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Content-Length: %d\r\n\r\n" % (8 * 2**20 - 1) + b" " * 2**20
+            )
             stalled.append(c)
         time.sleep(0.5)
         for c in stalled:
@@ -281,11 +304,19 @@ def test_clients_that_stall_mid_body_hold_a_bounded_amount_of_memory():
         s.stop()
 
 
-@pytest.mark.parametrize("sent, what, deadline", [
-    (b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-", "headers", 1),  # CNN_HEADER_TIMEOUT
-    (b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n"
-     b'{"image": [[0.0', "body", 3),  # CNN_BODY_TIMEOUT
-], ids=["half-sent headers", "half-sent body"])
+@pytest.mark.parametrize(
+    "sent, what, deadline",
+    [
+        (b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-", "headers", 1),  # CNN_HEADER_TIMEOUT
+        (
+            b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n"
+            b'{"image": [[0.0',
+            "body",
+            3,
+        ),  # CNN_BODY_TIMEOUT
+    ],
+    ids=["half-sent headers", "half-sent body"],
+)
 def test_a_request_that_does_not_arrive_in_time_gets_408_and_is_closed(server, sent, what, deadline):
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
         s.sendall(sent)
@@ -332,8 +363,12 @@ def test_past_the_connection_bound_the_answer_is_503():
 
 def test_conflicting_framing_gets_one_400_and_the_connection_closed(server):
     smuggled = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
-    request = (b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "
-               + str(5 + len(smuggled)).encode() + b"\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + smuggled)
+    request = (
+        b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "
+        + str(5 + len(smuggled)).encode()
+        + b"\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+        + smuggled
+    )
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
         s.sendall(request)
         answers = b""
@@ -355,12 +390,17 @@ def test_sigterm_with_slow_uploads_in_flight_exits_within_the_bound():
     try:
         for _ in range(20):  # uploads that send half their body, then nothing
             c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
-            c.sendall(b"POST /predict/image HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
-                      b"Content-Length: 100000\r\n\r\n--b\r\n")
+            c.sendall(
+                b"POST /predict/image HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+                b"Content-Length: 100000\r\n\r\n--b\r\n"
+            )
             stalled.append(c)
         finished: list[int] = []
-        fast = threading.Thread(target=lambda: finished.append(
-            httpx.post(s.url + "/predict", json={"image": a_one()}, timeout=10).status_code))
+        fast = threading.Thread(
+            target=lambda: finished.append(
+                httpx.post(s.url + "/predict", json={"image": a_one()}, timeout=10).status_code
+            )
+        )
         fast.start()
         time.sleep(0.3)
         started = time.monotonic()

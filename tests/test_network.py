@@ -17,7 +17,13 @@ def net() -> CNN:
 def test_parameters_have_the_articles_shapes():
     net = CNN.random(seed=0)
     assert {k: v.shape for k, v in net.params.items()} == {
-        "k1": (6, 5, 5), "b1": (6,), "k2": (12, 6, 5, 5), "b2": (12,), "w": (10, 192), "b": (10,)}
+        "k1": (6, 5, 5),
+        "b1": (6,),
+        "k2": (12, 6, 5, 5),
+        "b2": (12,),
+        "w": (10, 192),
+        "b": (10,),
+    }
     assert sum(v.size for v in net.params.values()) == model.NUM_PARAMS == 3898
 
 
@@ -40,9 +46,20 @@ def test_forward_shapes(net, rng):
     fw = net.forward(rng.random((4, 28, 28)))
     shapes = {name: getattr(fw, name).shape for name in fw._fields if name not in ("X1", "X2")}
     assert fw.X1.X.shape == (4 * 24, 5 * 28) and fw.X2.X.shape == (4 * 8, 5 * 6 * 12)
-    assert shapes == {"I": (4, 28, 28), "S1": (4, 6, 24, 24), "C1": (4, 6, 24, 24), "I1": (4, 6, 12, 12),
-                      "P1": (4, 6, 12, 12), "S2": (4, 12, 8, 8), "C2": (4, 12, 8, 8), "I2": (4, 12, 4, 4),
-                      "P2": (4, 12, 4, 4), "f": (4, 192), "S": (4, 10), "O": (4, 10)}
+    assert shapes == {
+        "I": (4, 28, 28),
+        "S1": (4, 6, 24, 24),
+        "C1": (4, 6, 24, 24),
+        "I1": (4, 6, 12, 12),
+        "P1": (4, 6, 12, 12),
+        "S2": (4, 12, 8, 8),
+        "C2": (4, 12, 8, 8),
+        "I2": (4, 12, 4, 4),
+        "P2": (4, 12, 4, 4),
+        "f": (4, 192),
+        "S": (4, 10),
+        "O": (4, 10),
+    }
 
 
 def test_scores_equal_the_forward_passs_scores(rng):
@@ -97,7 +114,13 @@ def test_batch_results_equal_one_at_a_time(net, rng):
 def test_feature_maps_have_the_documented_shapes(net, rng):
     maps = net.feature_maps(rng.random((28, 28)))
     assert {k: v.shape for k, v in maps.items()} == {
-        "C1": (6, 24, 24), "P1": (6, 12, 12), "C2": (12, 8, 8), "P2": (12, 4, 4), "S": (10,), "O": (10,)}
+        "C1": (6, 24, 24),
+        "P1": (6, 12, 12),
+        "C2": (12, 8, 8),
+        "P2": (12, 4, 4),
+        "S": (10,),
+        "O": (10,),
+    }
     assert (maps["C1"] >= 0).all() and (maps["P2"] >= 0).all()  # after the ReLU
 
 

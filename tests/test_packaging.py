@@ -30,8 +30,11 @@ def test_the_dockerignore_keeps_tests_data_and_git_out() -> None:
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
-    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(ROOT)],
-                           capture_output=True, text=True)
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(ROOT)],
+        capture_output=True,
+        text=True,
+    )
     assert built.returncode == 0, built.stderr
     (path,) = out.glob("*.whl")
     return path
@@ -48,8 +51,10 @@ def test_the_wheel_carries_the_weights_and_the_page(wheel: Path) -> None:
 def test_the_installed_service_finds_its_weights_and_page_from_any_directory(wheel: Path, tmp_path: Path) -> None:
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
-    probe = ("from app.config import Settings; s = Settings.from_env();"
-             "print(s.weights.is_file(), (s.static_dir / 'index.html').is_file(), s.weights)")
+    probe = (
+        "from app.config import Settings; s = Settings.from_env();"
+        "print(s.weights.is_file(), (s.static_dir / 'index.html').is_file(), s.weights)"
+    )
     env = {"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"}
     out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert out.stdout.split() == ["True", "True", str(site / "app" / "weights" / "cnn.npz")], out.stderr

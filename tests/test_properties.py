@@ -16,12 +16,17 @@ from app.config import Settings
 from app.main import create_app
 from app.preprocessing import BLANK_LEVEL, EmptyDrawing, normalize
 
-SETTINGS = settings(max_examples=80, deadline=None, derandomize=True,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=80,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 unit = st.floats(0, 1, allow_nan=False, width=32)
-drawings = st.integers(1, 48).flatmap(lambda h: st.integers(1, 48).flatmap(
-    lambda w: arrays(np.float64, (h, w), elements=unit)))
+drawings = st.integers(1, 48).flatmap(
+    lambda h: st.integers(1, 48).flatmap(lambda w: arrays(np.float64, (h, w), elements=unit))
+)
 
 
 @SETTINGS
@@ -59,16 +64,17 @@ def test_any_valid_grid_gets_probabilities_equal_to_the_network(client_and_net, 
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-10**20, 10**20) | st.floats(allow_nan=False) | st.text(max_size=5),
+    st.none() | st.booleans() | st.integers(-(10**20), 10**20) | st.floats(allow_nan=False) | st.text(max_size=5),
     lambda inner: st.lists(inner, max_size=30) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
     max_leaves=200,
 )
 bodies = st.one_of(
     json_values,
     st.fixed_dictionaries({"image": json_values}),
-    st.fixed_dictionaries({"image": st.lists(st.lists(st.floats() | st.integers(), max_size=40), max_size=40)},
-                          optional={"normalize": json_values, "feature_maps": json_values,
-                                    "maps_encoding": json_values}),
+    st.fixed_dictionaries(
+        {"image": st.lists(st.lists(st.floats() | st.integers(), max_size=40), max_size=40)},
+        optional={"normalize": json_values, "feature_maps": json_values, "maps_encoding": json_values},
+    ),
 )
 
 

@@ -71,8 +71,15 @@ def test_a_long_bad_value_is_not_echoed(client):
 
 def test_maps_beyond_half_float_range_come_as_float32_never_infinity(client):
     params = {name: np.full(shape, 900.0, np.float32) for name, shape in model.PARAM_SHAPES.items()}
-    r = client.post("/predict", json={"image": a_one().tolist(), "params": encode_params(params),
-                                      "feature_maps": True, "maps_encoding": "float16"})
+    r = client.post(
+        "/predict",
+        json={
+            "image": a_one().tolist(),
+            "params": encode_params(params),
+            "feature_maps": True,
+            "maps_encoding": "float16",
+        },
+    )
     assert r.status_code == 200, r.text
     assert "Infinity" not in r.text and "NaN" not in r.text
     maps = r.json()["feature_maps"]
@@ -139,8 +146,11 @@ FIELDS = {  # variable -> (the Settings field, a value to set, what it must beco
     "CNN_BODY_TIMEOUT": ("body_timeout", "7", 7.0),
     "CNN_MAX_CONNECTIONS": ("max_connections", "100", 100),
     "CNN_SHUTDOWN_TIMEOUT": ("shutdown_timeout", "3", 3.0),
-    "CNN_CORS_ORIGINS": ("cors_origins", "https://a.example, https://b.example",
-                         ("https://a.example", "https://b.example")),
+    "CNN_CORS_ORIGINS": (
+        "cors_origins",
+        "https://a.example, https://b.example",
+        ("https://a.example", "https://b.example"),
+    ),
 }
 
 
@@ -153,9 +163,15 @@ def test_every_setting_the_readme_documents_is_read(monkeypatch):
         assert getattr(settings, field) == value, variable
 
 
-@pytest.mark.parametrize("variable, raw, says", [
-    ("CNN_MAX_DRAWING_SIDE", "2048", "from 1 to 1024"), ("CNN_POOL_WORKERS", "0", "from 1 to 64"),
-    ("CNN_JOB_CPU_SECONDS", "soon", "must be a number"), ("CNN_HEADER_TIMEOUT", "0", "at least 0.1")])
+@pytest.mark.parametrize(
+    "variable, raw, says",
+    [
+        ("CNN_MAX_DRAWING_SIDE", "2048", "from 1 to 1024"),
+        ("CNN_POOL_WORKERS", "0", "from 1 to 64"),
+        ("CNN_JOB_CPU_SECONDS", "soon", "must be a number"),
+        ("CNN_HEADER_TIMEOUT", "0", "at least 0.1"),
+    ],
+)
 def test_a_bad_setting_is_named_at_start(monkeypatch, variable, raw, says):
     monkeypatch.setenv(variable, raw)
     with pytest.raises(ValueError, match=says):

@@ -34,9 +34,18 @@ def test_metadata_records_what_made_the_weights(quick_run):
     out, metadata = quick_run
     on_disk = model.read_metadata(out)
     assert on_disk["test_accuracy"] == metadata["test_accuracy"]
-    assert on_disk["hyperparameters"] == {"epochs": 2, "batch_size": 32, "lr": 0.05, "momentum": 0.9,
-                                          "seed": 0, "limit": 4000, "optimizer": "momentum", "augment": False,
-                                          "validation": 0, "clean_epochs": 0}
+    assert on_disk["hyperparameters"] == {
+        "epochs": 2,
+        "batch_size": 32,
+        "lr": 0.05,
+        "momentum": 0.9,
+        "seed": 0,
+        "limit": 4000,
+        "optimizer": "momentum",
+        "augment": False,
+        "validation": 0,
+        "clean_epochs": 0,
+    }
     assert len(on_disk["per_class_accuracy"]) == 10 and len(on_disk["history"]) == 2
     assert np.array(on_disk["confusion"]).sum() == 10_000
     assert {"date", "numpy_version", "sha256", "architecture", "epochs"} <= set(on_disk)
@@ -75,8 +84,9 @@ def test_resume_refuses_different_settings(mnist_path, tmp_path):
 
 
 def test_a_validation_run_holds_out_its_split_calibrates_and_augments(mnist_path, tmp_path):
-    cfg = TrainConfig(epochs=2, batch_size=64, lr=0.05, limit=3000, augment=True, validation=500, clean_epochs=1,
-                      optimizer="nesterov")
+    cfg = TrainConfig(
+        epochs=2, batch_size=64, lr=0.05, limit=3000, augment=True, validation=500, clean_epochs=1, optimizer="nesterov"
+    )
     metadata = train(cfg, str(mnist_path), str(tmp_path / "v"))
     assert metadata["validation"]["images"] == 500 and metadata["train_images"] == 2500
     assert {"validation_loss", "validation_accuracy"} <= set(metadata["history"][0])

@@ -17,8 +17,9 @@ def test_save_load_round_trip(tmp_path, rng):
     net = CNN.random(seed=1)
     npz = net.save(tmp_path / "w", {"note": "hello"})
     loaded = model.load(npz)
-    assert all(np.array_equal(loaded.params[k], net.params[k]) and loaded.params[k].dtype == np.float32
-               for k in net.params)
+    assert all(
+        np.array_equal(loaded.params[k], net.params[k]) and loaded.params[k].dtype == np.float32 for k in net.params
+    )
     images = rng.random((3, 28, 28))
     assert np.array_equal(loaded.predict_proba(images), net.predict_proba(images))
     meta = model.read_metadata(npz)

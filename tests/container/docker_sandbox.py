@@ -88,10 +88,23 @@ def sandboxed_engine() -> Iterator[Engine]:
     engine = Engine(root)
     log = open(root / "dockerd.log", "w")  # noqa: SIM115 - closed below, after the daemon
     daemon = subprocess.Popen(
-        ["dockerd", "--data-root", str(root / "data"), "--exec-root", str(root / "exec"),
-         "--pidfile", str(root / "dockerd.pid"), "--host", f"unix://{engine.socket}",
-         "--bridge=none", "--iptables=false", "--ip-forward=false", "--ip-masq=false"],
-        stdout=log, stderr=subprocess.STDOUT,
+        [
+            "dockerd",
+            "--data-root",
+            str(root / "data"),
+            "--exec-root",
+            str(root / "exec"),
+            "--pidfile",
+            str(root / "dockerd.pid"),
+            "--host",
+            f"unix://{engine.socket}",
+            "--bridge=none",
+            "--iptables=false",
+            "--ip-forward=false",
+            "--ip-masq=false",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         deadline = time.monotonic() + 60

@@ -84,8 +84,18 @@ def test_the_runtime_holds_no_compiler_pip_tests_or_sources(engine: Engine, imag
 def test_the_container_serves_the_model_reports_healthy_and_stops_cleanly(engine: Engine, image: dict, mnist) -> None:
     port = free_port()
     started = time.monotonic()
-    engine.docker("run", "--detach", "--name", "cnn-under-test", "--network=host",
-                  "--env", "CNN_HOST=127.0.0.1", "--env", f"CNN_PORT={port}", IMAGE)
+    engine.docker(
+        "run",
+        "--detach",
+        "--name",
+        "cnn-under-test",
+        "--network=host",
+        "--env",
+        "CNN_HOST=127.0.0.1",
+        "--env",
+        f"CNN_PORT={port}",
+        IMAGE,
+    )
     url = f"http://127.0.0.1:{port}"
     while True:
         try:
@@ -117,15 +127,20 @@ def test_the_container_serves_the_model_reports_healthy_and_stops_cleanly(engine
     buf = io.BytesIO()
     Image.fromarray(canvas).save(buf, "PNG")
     boundary = "b0undary"
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"d.png\"\r\n\r\n").encode()
-    request = urllib.request.Request(f"{url}/predict/image", body + buf.getvalue() + f"\r\n--{boundary}--\r\n".encode(),
-                                     {"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    body = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="d.png"\r\n\r\n').encode()
+    request = urllib.request.Request(
+        f"{url}/predict/image",
+        body + buf.getvalue() + f"\r\n--{boundary}--\r\n".encode(),
+        {"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
     with urllib.request.urlopen(request, timeout=10) as response:
         assert json.loads(response.read())["label"] == 1
     stalled = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(10)]
     for c in stalled:
-        c.sendall(b"POST /predict/image HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
-                  b"Content-Length: 1000000\r\n\r\n--b\r\n")
+        c.sendall(
+            b"POST /predict/image HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+            b"Content-Length: 1000000\r\n\r\n--b\r\n"
+        )
     time.sleep(0.5)
     stopping = time.monotonic()
     engine.docker("stop", "--time", str(STOP_GRACE_SECONDS), "cnn-under-test", timeout=60)
@@ -140,8 +155,17 @@ def test_the_container_serves_the_model_reports_healthy_and_stops_cleanly(engine
     assert "Finished server process" in logs
 
     ARTIFACTS.mkdir(exist_ok=True)
-    (ARTIFACTS / "container.json").write_text(json.dumps({
-        "base": base_image(DOCKERFILE), "user": image["Config"]["User"], "image_bytes": image["Size"],
-        "build_seconds": round(image["build_seconds"], 1), "seconds_to_healthz": round(seconds_to_healthz, 2),
-        "seconds_to_stop": round(seconds_to_stop, 2),
-    }, indent=2) + "\n")
+    (ARTIFACTS / "container.json").write_text(
+        json.dumps(
+            {
+                "base": base_image(DOCKERFILE),
+                "user": image["Config"]["User"],
+                "image_bytes": image["Size"],
+                "build_seconds": round(image["build_seconds"], 1),
+                "seconds_to_healthz": round(seconds_to_healthz, 2),
+                "seconds_to_stop": round(seconds_to_stop, 2),
+            },
+            indent=2,
+        )
+        + "\n"
+    )

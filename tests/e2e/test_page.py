@@ -77,8 +77,9 @@ def test_clear_empties_the_page(page):
     assert page.inner_text("#answer") == "?"
     assert page.evaluate(f"[...document.querySelectorAll('{MAP_PANELS}')].every(c => c.dataset.painted === 'false')")
     assert page.locator(".bar.winner").count() == 0
-    white = page.evaluate("[...document.querySelector('#pad').getContext('2d').getImageData(0, 0, 560, 560).data]"
-                          ".every(v => v === 255)")
+    white = page.evaluate(
+        "[...document.querySelector('#pad').getContext('2d').getImageData(0, 0, 560, 560).data].every(v => v === 255)"
+    )
     assert white
     draw_and_wait(page, DIGITS[7])  # and it works again afterwards
     assert page.inner_text("#answer") == "7"
@@ -143,8 +144,9 @@ def test_a_phone_gets_one_column_without_sideways_scrolling(browser, server_url,
 
 
 def test_keyboard_users_reach_the_controls_and_hear_the_answer(page):
-    labels = page.evaluate("[...document.querySelectorAll('button')].every(b => b.innerText.trim() || "
-                           "b.getAttribute('aria-label'))")
+    labels = page.evaluate(
+        "[...document.querySelectorAll('button')].every(b => b.innerText.trim() || b.getAttribute('aria-label'))"
+    )
     assert labels
     assert page.locator("#pad").get_attribute("aria-label")
     page.keyboard.press("Tab")
@@ -160,8 +162,13 @@ def test_prediction_latency_and_a_screenshot(page, artifacts):
         page.click("#clear")
         draw_and_wait(page, DIGITS[digit])
         latencies += [m["latency"] for m in page.evaluate("window.cnnMetrics") if m["final"]]
-    report = {"final_answer_after_stroke_ms": {"median": statistics.median(latencies), "max": max(latencies),
-                                               "samples": len(latencies)}}
+    report = {
+        "final_answer_after_stroke_ms": {
+            "median": statistics.median(latencies),
+            "max": max(latencies),
+            "samples": len(latencies),
+        }
+    }
     (artifacts / "latency.json").write_text(json.dumps(report, indent=2))
     page.screenshot(path=str(artifacts / "page.png"), full_page=True)
     assert len(latencies) >= 6
