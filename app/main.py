@@ -7,7 +7,9 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.resources import files
+from typing import Any
 
+import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
@@ -23,7 +25,7 @@ from .middleware import PageMount, SecurityHeaders
 from .pool import WorkerPool
 from .request_path import RequestPath
 from .routes import router
-from .schemas import IMAGE_FORMS
+from .schemas import EXAMPLE_GRID, IMAGE_FORMS, Health, ModelInfo, PredictResponse
 from .service import Classifier
 
 log = logging.getLogger("uvicorn.error")  # uvicorn configures this one: our lines appear beside its own
@@ -99,6 +101,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             log.exception("unexpected error on %s %s", request.method, request.url.path)
             return JSONResponse(status_code=500, content={"detail": "internal error; it has been logged"})
         return JSONResponse(status_code=status, content={"detail": detail_of(exc)}, headers=headers_of(status))
+
+    def openapi() -> dict[str, Any]:
+        """FastAPI's document, with the examples of the answers that depend on the weights taken from
+        the served network itself: its metadata, its SHA-256, its answer to the example request."""
+        if app.openapi_schema is None:
+            schema = FastAPI.openapi(app)
+            clf = getattr(app.state, "classifier", None) or Classifier.load(settings.weights)
+            p = clf.predict(np.asarray(EXAMPLE_GRID, dtype=np.float64))
+            examples = {
+                "PredictResponse": PredictResponse.content(p, with_input=False),
+                "BatchResponse": {"predictions": [PredictResponse.content(p, with_input=False)]},
+                "ModelInfo": ModelInfo.of(
+                    clf.metadata, clf.weights_path.name, settings.max_batch, settings.max_body_bytes
+                ).model_dump(),
+                "Health": Health(status="ok", model_loaded=True, sha256=clf.metadata["sha256"]).model_dump(),
+            }
+            for name, example in examples.items():
+                schema["components"]["schemas"][name]["examples"] = [example]
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     if settings.static_dir.is_dir():
         api_paths = {route.path for route in [*router.routes, *app.routes] if isinstance(route, Route)}

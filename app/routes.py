@@ -13,8 +13,6 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-import model
-
 from .config import Settings
 from .request_path import RequestPath
 from .schemas import (
@@ -180,17 +178,7 @@ async def predict_batch(request: Request) -> Response:
 
 @router.get("/model", response_model=ModelInfo, summary="What network answers, and how it was trained")
 async def model_info(clf: ClassifierDep, settings: SettingsDep) -> ModelInfo:
-    meta = clf.metadata
-    return ModelInfo(
-        architecture=meta["architecture"]["layers"],
-        parameters=model.NUM_PARAMS,
-        param_shapes={k: list(v) for k, v in model.PARAM_SHAPES.items()},
-        sha256=meta["sha256"],
-        weights_file=clf.weights_path.name,
-        max_batch=settings.max_batch,
-        max_body_bytes=settings.max_body_bytes,
-        metadata={k: v for k, v in meta.items() if k not in ("architecture", "sha256")},
-    )
+    return ModelInfo.of(clf.metadata, clf.weights_path.name, settings.max_batch, settings.max_body_bytes)
 
 
 @router.get("/model/kernels", response_model=Kernels, summary="The convolution kernels and biases")

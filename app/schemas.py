@@ -20,6 +20,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
+from model.architecture import FEATURE_MAPS, GRADIENTS, LAYERS, NUM_PARAMS, PARAM_SHAPES
 from model.network import Params
 
 from .client_params import ENCODED_LENGTH, decode_params
@@ -318,24 +319,6 @@ class TeachRequest(ExplainRequest):
     lr: Annotated[float, Strict(), Field(gt=0, le=10)] = Field(0.1, description="eta of eq. (66)")
 
 
-GRADIENTS = {  # name -> (the article's equation, what it is)
-    "dLS": ("23", "dL/dS, the scores' gradient; also dL/db, eq. (25)"),
-    "dLw": ("30", "dL/dw, the fully connected weights"),
-    "dLf": ("38", "dL/df, the flattened P2"),
-    "dLP2": ("39", "dL/dP2, dL/df unflattened"),
-    "dLC2": ("43", "dL/dC2: dL/dP2 at each window's winner"),
-    "dLS2": ("45", "dL/dS2: dL/dC2 where S2 > 0"),
-    "dLb2": ("47", "dL/db2"),
-    "dLk2": ("50", "dL/dk2"),
-    "dLP1": ("56", "dL/dP1: dL/dS2 through the flipped kernels k2"),
-    "dLC1": ("58", "dL/dC1: dL/dP1 at each window's winner"),
-    "dLS1": ("60", "dL/dS1: dL/dC1 where S1 > 0"),
-    "dLb1": ("62", "dL/db1"),
-    "dLk1": ("65", "dL/dk1"),
-    "dLI": ("-", "dL/dI, the gradient for the image itself: which pixels would change the loss"),
-}
-
-
 class ExplainResponse(BaseModel):
     label: int = Field(description="the digit blamed")
     loss: float = Field(description="L = -ln O_label")
@@ -343,31 +326,17 @@ class ExplainResponse(BaseModel):
     input: list[list[float]] | EncodedArray
     gradients: dict[str, list[Any] | float | EncodedArray] = Field(
         description="every gradient the article names, for this one image: "
-        + "; ".join(f"{k} (eq. {v[0]}) {v[1]}" for k, v in GRADIENTS.items())
+        + "; ".join(f"{g.name} (eq. {g.equation}) {g.meaning}" for g in GRADIENTS)
     )
     norms: dict[str, float] = Field(description="the Euclidean norm of each gradient")
     equations: dict[str, str] = Field(description="the article's equation number of each gradient")
 
     @staticmethod
     def content(e: Explanation, encoding: MapsEncoding) -> dict[str, Any]:
-        bw = e.backward
-        assert bw.dLC1 is not None and bw.dLI is not None  # Classifier.explain asks for them
-        arrays = {
-            "dLS": bw.dLS[0],
-            "dLw": bw.dLw,
-            "dLf": bw.dLf[0],
-            "dLP2": bw.dLP2[0],
-            "dLC2": bw.dLC2[0],
-            "dLS2": bw.dLS2[0],
-            "dLb2": bw.dLb2,
-            "dLk2": bw.dLk2,
-            "dLP1": bw.dLP1[0],
-            "dLC1": bw.dLC1[0],
-            "dLS1": bw.dLS1[0],
-            "dLb1": bw.dLb1,
-            "dLk1": bw.dLk1,
-            "dLI": bw.dLI[0],
-        }
+        arrays = {}
+        for g in GRADIENTS:  # one image's gradients; the parameters' ones as they are
+            a = np.asarray(getattr(e.backward, g.name))
+            arrays[g.name] = a[0] if a.ndim == len(g.shape) + 1 else a
         return {
             "label": e.label,
             "loss": e.loss,
@@ -375,7 +344,7 @@ class ExplainResponse(BaseModel):
             "input": encode(e.input, encoding),
             "gradients": {k: encode(np.asarray(v), encoding, decimals=None) for k, v in arrays.items()},
             "norms": {k: float(np.linalg.norm(np.asarray(v, dtype=np.float64))) for k, v in arrays.items()},
-            "equations": {k: v[0] for k, v in GRADIENTS.items()},
+            "equations": {g.name: g.equation for g in GRADIENTS},
         }
 
 
@@ -425,19 +394,24 @@ def encode(a: np.ndarray, encoding: MapsEncoding, decimals: int | None = MAP_DEC
     return (values if decimals is None else np.round(values, decimals)).tolist()
 
 
-class FeatureMaps(BaseModel):
-    C1: list[list[list[float]]] | EncodedArray = Field(description="(6, 24, 24) after the first convolution and ReLU")
-    P1: list[list[list[float]]] | EncodedArray = Field(description="(6, 12, 12) after the first max-pool")
-    C2: list[list[list[float]]] | EncodedArray = Field(description="(12, 8, 8) after the second convolution and ReLU")
-    P2: list[list[list[float]]] | EncodedArray = Field(description="(12, 4, 4) after the second max-pool")
-    S: list[float] | EncodedArray = Field(description="(10,) the scores before the softmax")
+def about(name: str) -> str:
+    layer = next(layer for layer in LAYERS if layer.name == name)
+    return f"{tuple(layer.shape)} after {layer.what}" + (f", eq. ({layer.equation})" if layer.equation else "")
 
 
-EXAMPLE_PROBABILITIES: Any = [0.0001, 0.9962, 0.0004, 0.0, 0.0012, 0.0, 0.0003, 0.0011, 0.0007, 0.0]
+class FeatureMaps(BaseModel):  # one field per FEATURE_MAPS, each described by model/architecture.py
+    C1: list[list[list[float]]] | EncodedArray = Field(description=about("C1"))
+    P1: list[list[list[float]]] | EncodedArray = Field(description=about("P1"))
+    C2: list[list[list[float]]] | EncodedArray = Field(description=about("C2"))
+    P2: list[list[list[float]]] | EncodedArray = Field(description=about("P2"))
+    S: list[float] | EncodedArray = Field(description=about("S"))
+
+
+assert tuple(FeatureMaps.model_fields) == FEATURE_MAPS
 
 
 class PredictResponse(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"label": 1, "probabilities": EXAMPLE_PROBABILITIES}]})
+    # Its example is the served network's own answer to EXAMPLE_GRID, put into the OpenAPI document by app/main.py.
 
     label: int = Field(description="the most probable digit")
     probabilities: list[float] = Field(
@@ -479,47 +453,31 @@ class BatchItem(BaseModel):
 
 
 class BatchResponse(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={"examples": [{"predictions": [{"label": 1, "probabilities": EXAMPLE_PROBABILITIES}]}]}
-    )
+    # Its example is the served network's own answer, put into the OpenAPI document by app/main.py.
 
     predictions: list[BatchItem]
 
 
-class ModelInfo(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "architecture": [
-                        "input 28x28",
-                        "conv 6x5x5 + ReLU -> 6x24x24",
-                        "max-pool 2x2 -> 6x12x12",
-                        "conv 12x6x5x5 + ReLU -> 12x8x8",
-                        "max-pool 2x2 -> 12x4x4",
-                        "flatten -> 192",
-                        "fully connected 10 + softmax",
-                    ],
-                    "parameters": 3898,
-                    "param_shapes": {
-                        "k1": [6, 5, 5],
-                        "b1": [6],
-                        "k2": [12, 6, 5, 5],
-                        "b2": [12],
-                        "w": [10, 192],
-                        "b": [10],
-                    },
-                    "sha256": "fb0c3cf0805ea3bdf37b56b7b1d161cc75cee5ac1c298812bc01e9c73aa76a55",
-                    "weights_file": "cnn.npz",
-                    "max_batch": 256,
-                    "max_body_bytes": 8388608,
-                    "metadata": {"test_accuracy": 0.9885, "epochs": 20, "date": "2026-11-27T19:03:36+00:00"},
-                }
-            ]
-        }
-    )
+class LayerInfo(BaseModel):
+    name: str = Field(description="the article's symbol for the layer's output")
+    what: str
+    shape: list[int] = Field(description="of one image's output")
+    equation: str = Field(description="the article's equation number, empty where it has none")
 
+
+class GradientInfo(BaseModel):
+    name: str
+    equation: str
+    shape: list[int] = Field(description="for one image, or the parameter's shape")
+    meaning: str
+
+
+class ModelInfo(BaseModel):
+    # Its example is the served network's own answer, put into the OpenAPI document by app/main.py.
     architecture: list[str]
+    layers: list[LayerInfo] = Field(description="the forward pass, in order (model/architecture.py)")
+    gradients: list[GradientInfo] = Field(description="backpropagation's gradients, in the order it computes them")
+    feature_maps: list[str] = Field(description="the layers /predict returns with feature_maps=true")
     parameters: int
     param_shapes: dict[str, list[int]]
     sha256: str
@@ -527,6 +485,22 @@ class ModelInfo(BaseModel):
     max_batch: int
     max_body_bytes: int
     metadata: dict[str, Any] = Field(description="how the weights were made: test accuracy, settings, date...")
+
+    @classmethod
+    def of(cls, metadata: dict[str, Any], weights_file: str, max_batch: int, max_body_bytes: int) -> ModelInfo:
+        return cls(
+            architecture=metadata["architecture"]["layers"],
+            layers=[LayerInfo(**layer._asdict()) for layer in LAYERS],
+            gradients=[GradientInfo(**g._asdict()) for g in GRADIENTS],
+            feature_maps=list(FEATURE_MAPS),
+            parameters=NUM_PARAMS,
+            param_shapes={k: list(v) for k, v in PARAM_SHAPES.items()},
+            sha256=metadata["sha256"],
+            weights_file=weights_file,
+            max_batch=max_batch,
+            max_body_bytes=max_body_bytes,
+            metadata={k: v for k, v in metadata.items() if k not in ("architecture", "sha256")},
+        )
 
 
 class Kernels(BaseModel):
@@ -545,18 +519,7 @@ class Kernels(BaseModel):
 
 
 class Health(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "status": "ok",
-                    "model_loaded": True,
-                    "sha256": "fb0c3cf0805ea3bdf37b56b7b1d161cc75cee5ac1c298812bc01e9c73aa76a55",
-                }
-            ]
-        }
-    )
-
+    # Its example carries the served weights' SHA-256, put into the OpenAPI document by app/main.py.
     status: str
     model_loaded: bool
     sha256: str

@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .architecture import ARCHITECTURE, IMAGE_SHAPE, NUM_CLASSES, NUM_PARAMS, PARAM_SHAPES
 from .inference import Inference
 from .layers import (
     Array,
@@ -38,27 +39,6 @@ from .layers import (
 from .weights import save_params
 
 Params = dict[str, Array]
-
-IMAGE_SHAPE = (28, 28)
-NUM_CLASSES = 10
-PARAM_SHAPES: dict[str, tuple[int, ...]] = {
-    "k1": (6, 5, 5),
-    "b1": (6,),
-    "k2": (12, 6, 5, 5),
-    "b2": (12,),
-    "w": (10, 192),
-    "b": (10,),
-}
-ARCHITECTURE = [
-    "input 28x28",
-    "conv 6x5x5 + ReLU -> 6x24x24",
-    "max-pool 2x2 -> 6x12x12",
-    "conv 12x6x5x5 + ReLU -> 12x8x8",
-    "max-pool 2x2 -> 12x4x4",
-    "flatten -> 192",
-    "fully connected 10 + softmax",
-]
-NUM_PARAMS = sum(int(np.prod(shape)) for shape in PARAM_SHAPES.values())  # 3,898
 
 
 class InvalidInput(ValueError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 import struct
 import zlib
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +18,7 @@ import model
 from app.config import Settings
 from app.main import StartupError, create_app
 from app.preprocessing import MAX_PIXELS, normalize
+from model.architecture import GRADIENTS, LAYERS
 from tests.conftest import ROOT
 
 
@@ -135,6 +137,31 @@ def test_model_describes_the_network_and_its_weights(client, weights):
     assert body["metadata"]["test_accuracy"] == 0.1
     assert body["max_batch"] == 8
     assert "conv 6x5x5 + ReLU -> 6x24x24" in body["architecture"]
+    # the description the page draws from: model/architecture.py's, written down nowhere else
+    assert [(x["name"], tuple(x["shape"]), x["equation"]) for x in body["layers"]] == [
+        (layer.name, layer.shape, layer.equation) for layer in LAYERS
+    ]
+    assert [(g["name"], g["equation"]) for g in body["gradients"]] == [(g.name, g.equation) for g in GRADIENTS]
+    assert body["feature_maps"] == ["C1", "P1", "C2", "P2", "S"]
+
+
+def test_the_page_takes_shapes_and_equations_from_the_service():
+    for script in ("main.js", "explorer.js"):
+        text = (ROOT / "static" / "js" / script).read_text()
+        assert not re.search(r"\[\s*(6|12)\s*,\s*(24|12|8|4|5)\s*[,\]]", text), script  # [maps, side] literals
+        assert not re.search(r"\((23|39|43|45|50|56|58|60|65)\)", text), script  # equation numbers
+
+
+def test_the_examples_in_the_api_document_are_the_served_networks(client, weights, net):
+    document = client.get("/openapi.json").json()
+    schemas = document["components"]["schemas"]
+    sha256 = model.read_metadata(weights)["sha256"]
+    assert schemas["Health"]["examples"][0]["sha256"] == sha256
+    assert schemas["ModelInfo"]["examples"][0] == client.get("/model").json()
+    body = document["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    example = np.array(body["examples"][0]["image"])
+    answer = schemas["PredictResponse"]["examples"][0]
+    assert answer == client.post("/predict", json={"image": example.tolist()}).json()
 
 
 def test_kernels_are_the_networks(client, net):

@@ -6,20 +6,17 @@ import { makeGallery, paintMap } from "./render.js";
 
 const $ = (selector) => document.querySelector(selector);
 
-// The panels: gradient name -> [maps, side, caption]. The rest (dLS, dLb1, dLb2, dLw, dLk2) show their norm.
-const PANELS = {  // in the order backpropagation computes them: from the answer back to the image
-  dLP2: [12, 4, "∂L/∂P2 = ∂L/∂f unflattened (39)"],
-  dLS2: [12, 8, "∂L/∂S2, where S2 > 0 (45)"],
-  dLP1: [6, 12, "∂L/∂P1, through the flipped kernels k2 (56)"],
-  dLC1: [6, 24, "∂L/∂C1: only each window's winner (58)"],
-  dLS1: [6, 24, "∂L/∂S1, the first convolution's output (60)"],
-  dLk1: [6, 5, "∂L/∂k1, the first kernels (65)"],
-  dLI: [1, 28, "for the image itself: which pixels matter"],
-};
-const ORDER = ["dLS", "dLw", "dLP2", "dLC2", "dLS2", "dLb2", "dLk2", "dLP1", "dLC1", "dLS1", "dLb1", "dLk1", "dLI"];
+// The gradients painted as maps; every gradient's norm is listed. Their shapes, meanings and
+// equation numbers come from GET /model, in the order backpropagation computes them.
+const PAINTED = new Set(["dLP2", "dLS2", "dLP1", "dLC1", "dLS1", "dLk1", "dLI"]);
 
 export class Explorer {
-  constructor() {
+  // gradients: GET /model's list of { name, equation, shape, meaning }
+  constructor(gradients) {
+    this.order = gradients.map(({ name }) => name);
+    this.panels = Object.fromEntries(gradients.filter(({ name }) => PAINTED.has(name)).map(({ name, equation, shape, meaning }) => [
+      name, { count: shape.length === 3 ? shape[0] : 1, side: shape.at(-1), caption: equation === "-" ? meaning : `${meaning} (${equation})` },
+    ]));
     this.grid = null;    // the 28x28 input of the last prediction
     this.label = null;   // the digit to blame
     this.params = null;  // the visitor's parameters (base64 float32), null = the shared network's
@@ -27,7 +24,7 @@ export class Explorer {
     this.galleries = {};
     this.controller = null;
     const grads = $("#grads");
-    for (const [name, [count, side, caption]] of Object.entries(PANELS)) {
+    for (const [name, { count, side, caption }] of Object.entries(this.panels)) {
       const figure = document.createElement("figure");
       figure.className = `grad grad-${name}`;
       const gallery = document.createElement("div");
@@ -96,7 +93,7 @@ export class Explorer {
       `L = −ln O${label} = ${loss.toFixed(4)}`;
     $("#loss").dataset.probability = probabilities[label];
     for (const [name, canvases] of Object.entries(this.galleries)) {
-      const maps = PANELS[name][0] === 1 ? [gradients[name]] : gradients[name];
+      const maps = this.panels[name].count === 1 ? [gradients[name]] : gradients[name];
       const vmax = Math.max(1e-12, ...maps.flat(Infinity).map(Math.abs));
       canvases.forEach((canvas, i) => {
         const title = `${name}${maps.length > 1 ? `[${i}]` : ""}, eq. (${equations[name]})`;
@@ -105,7 +102,7 @@ export class Explorer {
       });
       $(`#norm-${name}`).textContent = norms[name].toPrecision(3);
     }
-    $("#norms").innerHTML = "Gradient norms, from the answer back to the image: " + ORDER.map((name) =>
+    $("#norms").innerHTML = "Gradient norms, from the answer back to the image: " + this.order.map((name) =>
       `<span title="eq. (${equations[name]})"><var>${name}</var> ${norms[name].toPrecision(3)}</span>`).join(" · ");
     document.body.dataset.explained = "true";
   }

@@ -8,18 +8,24 @@ import {
 } from "./render.js";
 
 const $ = (selector) => document.querySelector(selector);
-const LAYERS = { C1: [6, 24], P1: [6, 12], C2: [12, 8], P2: [12, 4] }; // maps and their side
+// The network's layers, shapes and equation numbers come from the service (GET /model, which
+// takes them from model/architecture.py); the page writes none of them down.
+const info = await api.modelInfo().catch(() => null);
+const LAYERS = Object.fromEntries((info?.layers ?? [])  // the feature maps drawn as galleries: name -> [maps, side]
+  .filter(({ name, shape }) => info.feature_maps.includes(name) && shape.length === 3)
+  .map(({ name, shape }) => [name, [shape[0], shape[1]]]));
 const THROTTLE_MS = 60;  // at most one prediction per 60 ms while drawing
 const RETRY_MS = 3000;   // while the server is away
 
 const galleries = Object.fromEntries(
   Object.entries(LAYERS).map(([name, [count, side]]) => [name, makeGallery($(`#maps-${name}`), count, side, name)]),
 );
-const kernelCanvases = makeGallery($("#kernels"), 6, 5, "kernel k1");
+const [kernelCount, kernelSide] = info?.param_shapes.k1 ?? [0, 0];
+const kernelCanvases = makeGallery($("#kernels"), kernelCount, kernelSide, "kernel k1");
 const inputCanvas = $("#input");
 const bars = makeBars($("#bars"));
 const pad = new Sketchpad($("#pad"), changed);
-const explorer = new Explorer();
+const explorer = new Explorer(info?.gradients ?? []);
 
 // --- live predictions: one request at a time, the newest drawing next, stale answers dropped ---
 
@@ -134,7 +140,7 @@ document.querySelectorAll(".legend").forEach((el) => { el.style.background = gra
 
 async function loadExtras() {
   try {
-    const info = await api.modelInfo();
+    if (!info) throw new Error("GET /model failed");
     const accuracy = (100 * info.metadata.test_accuracy).toFixed(2);
     $("#model-facts").textContent = `${info.parameters.toLocaleString("en")} parameters · ${accuracy}% on MNIST's 10,000 test digits`;
     const { k1 } = await api.kernels();
