@@ -13,7 +13,8 @@ import binascii
 
 import numpy as np
 
-from model.network import NUM_PARAMS, PARAM_SHAPES, Params
+from model.architecture import NUM_PARAMS, PARAM_SHAPES
+from model.network import Params
 
 PARAM_LIMIT = 1000.0  # |parameter| above this is refused: nothing a few SGD steps could reach
 ENCODED_LENGTH = 4 * ((NUM_PARAMS * 4 + 2) // 3)  # base64 characters of 3,898 float32

@@ -11,7 +11,7 @@ import numpy as np
 import model
 from model import CNN
 from model.layers import softmax
-from model.network import Backward, Forward, Params, backward, mean_loss
+from model.network import Backward, Forward, Params, backprop, mean_loss, sgd
 
 from .preprocessing import decode_image, normalize
 
@@ -121,8 +121,7 @@ class Classifier:
         net, _ = self.network(params)
         y = np.array([label])
         fw = net.forward(image)  # one pass before the step, one after: each gives its loss and O
-        grads = backward(net.params, fw, y)
-        taught = CNN({name: value - np.float32(lr) * grads[name] for name, value in net.params.items()})
+        taught = CNN(sgd(net.params, backprop(net.params, fw, y).params(), lr))  # eq. (66)
         after = taught.forward(image)
         return Lesson(
             taught.params,

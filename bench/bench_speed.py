@@ -28,7 +28,7 @@ import torch  # noqa: E402
 
 import model  # noqa: E402
 from bench.torch_twin import TorchTwin  # noqa: E402
-from model.gradients import loss_and_gradients  # noqa: E402
+from model.fast import loss_and_gradients  # noqa: E402
 from model.mnist import load_mnist, to_float  # noqa: E402
 from model.train import sgd_step  # noqa: E402
 
@@ -207,7 +207,9 @@ def main() -> None:
 
     print("\n| inference | ours | PyTorch | ratio |\n|---|---:|---:|---:|")
     count = 200 if args.quick else 2000
-    served = net.frozen()  # as the service holds it: read-only, its derived matrices built once (model/inference.py)
+    served = (
+        net.frozen()
+    )  # as the service holds it: read-only, its derived matrices built once (model/fast/inference.py)
     a, b = latencies(
         lambda i: served.predict_proba(test_x[i]), lambda i: twin.predict_proba(t_test_x[i : i + 1]), count
     )

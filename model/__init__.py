@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 
-from .memory import reuse_freed_memory
-from .network import CNN, NUM_PARAMS, PARAM_SHAPES, Forward, InvalidInput, backward, forward
+from .architecture import NUM_PARAMS, PARAM_SHAPES
+from .cnn import CNN
+from .fast.memory import reuse_freed_memory
+from .network import Forward, InvalidInput, backprop, forward
 from .weights import WeightsError, load_params, read_metadata
 
 
@@ -28,7 +30,7 @@ __all__ = [
     "NUM_PARAMS",
     "PARAM_SHAPES",
     "WeightsError",
-    "backward",
+    "backprop",
     "forward",
     "load",
     "read_metadata",

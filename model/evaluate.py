@@ -14,9 +14,10 @@ from typing import NamedTuple
 import numpy as np
 
 from . import load
+from .architecture import NUM_CLASSES
+from .cnn import CNN
 from .layers import softmax
 from .mnist import MNISTError, load_split, resolve_data_dir, to_float
-from .network import CNN, NUM_CLASSES
 from .weights import WeightsError, read_metadata
 
 

@@ -1,4 +1,4 @@
-"""The article's network: feedforward (1)-(5), loss (6), backpropagation (7)-(65).
+"""The article's network: feedforward (1)-(5), loss (6), backpropagation (7)-(65), the update (66).
 
     I (28x28) -> S1 = k1 * I + b1 -> C1 = ReLU(S1) -> P1 = maxpool(C1)
               -> S2 = k2 * P1 + b2 -> C2 = ReLU(S2) -> P2 = maxpool(C2)
@@ -10,18 +10,14 @@ the means of the article's per-image ones.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
-from .architecture import ARCHITECTURE, IMAGE_SHAPE, NUM_CLASSES, NUM_PARAMS, PARAM_SHAPES
-from .inference import Inference
+from .architecture import IMAGE_SHAPE, NUM_CLASSES, PARAM_SHAPES
 from .layers import (
     Array,
-    Patches,
-    conv,
+    conv2d,
     conv2d_grad_b,
     conv2d_grad_k,
     conv2d_grad_x,
@@ -31,12 +27,9 @@ from .layers import (
     maxpool2_grad,
     relu,
     relu_grad,
-    rows_of,
     softmax,
     softmax_cross_entropy_grad,
-    toeplitz,
 )
-from .weights import save_params
 
 Params = dict[str, Array]
 
@@ -49,12 +42,10 @@ class Forward(NamedTuple):
     """Everything the feedforward pass computed, named as in the article, for one batch."""
 
     I: Array  # (N, 28, 28) the images
-    X1: Patches  # the 5-row blocks of I under each output row, kept for dLk1, eq. (65)
     S1: Array  # (N, 6, 24, 24)
     C1: Array  # (N, 6, 24, 24)
     I1: Array  # (N, 6, 12, 12) max-pool winners, eq. (57)
     P1: Array  # (N, 6, 12, 12)
-    X2: Patches  # the 6x5-row blocks of P1 under each output row, kept for dLk2, eq. (50)
     S2: Array  # (N, 12, 8, 8)
     C2: Array  # (N, 12, 8, 8)
     I2: Array  # (N, 12, 4, 4) max-pool winners, eq. (42)
@@ -77,36 +68,20 @@ def init_params(rng: np.random.Generator, dtype: np.dtype | type = np.float32) -
     return {name: value.astype(dtype) for name, value in params.items()}
 
 
-class Banded(NamedTuple):
-    """The kernels k1 and k2 as the banded matrices their convolutions multiply by (layers.toeplitz)."""
-
-    T1: Array  # (5*28, 6*24)
-    T2: Array  # (5*6*12, 12*8)
-
-
-def banded(params: Params) -> Banded:
-    return Banded(toeplitz(params["k1"][:, None], IMAGE_SHAPE[1]), toeplitz(params["k2"], 12))
-
-
-def forward(params: Params, I: Array, T: Banded | None = None) -> Forward:
-    """The feedforward pass, eqs. (1)-(5). I: (N, 28, 28) -> the whole cache.
-
-    T: banded(params), when the caller keeps it (a network that never changes); else built here.
-    """
+def forward(params: Params, I: Array) -> Forward:
+    """The feedforward pass, eqs. (1)-(5). I: (N, 28, 28) -> the whole cache."""
     N = len(I)
-    T = banded(params) if T is None else T
-    X1 = rows_of(I[:, None], (5, 5))
-    S1 = conv(X1, T.T1, params["b1"])  # (N, 6, 24, 24), eq. (1)
+    k1, b1, k2, b2, w, b = (params[name] for name in PARAM_SHAPES)
+    S1 = conv2d(I[:, None], k1[:, None], b1)  # (N, 6, 24, 24), eq. (1)
     C1 = relu(S1)
     P1, I1 = maxpool2(C1)  # (N, 6, 12, 12), eq. (2)
-    X2 = rows_of(P1, (5, 5))
-    S2 = conv(X2, T.T2, params["b2"])  # (N, 12, 8, 8), eq. (3)
+    S2 = conv2d(P1, k2, b2)  # (N, 12, 8, 8), eq. (3)
     C2 = relu(S2)
     P2, I2 = maxpool2(C2)  # (N, 12, 4, 4), eq. (4)
     f = P2.reshape(N, -1)  # (N, 192), f[16m + 4x + y] = P2[m, x, y]
-    S = dense(f, params["w"], params["b"])  # (N, 10), eq. (5)
+    S = dense(f, w, b)  # (N, 10), eq. (5)
     O = softmax(S)
-    return Forward(I, X1, S1, C1, I1, P1, X2, S2, C2, I2, P2, f, S, O)
+    return Forward(I, S1, C1, I1, P1, S2, C2, I2, P2, f, S, O)
 
 
 class Backward(NamedTuple):
@@ -122,22 +97,19 @@ class Backward(NamedTuple):
     dLb2: Array  # (12,), eq. (47)
     dLk2: Array  # (12, 6, 5, 5), eq. (50)
     dLP1: Array  # (N, 6, 12, 12), eq. (56)
-    dLC1: Array | None  # (N, 6, 24, 24), eq. (58); only when explaining (training gates dLP1 first)
+    dLC1: Array  # (N, 6, 24, 24), eq. (58)
     dLS1: Array  # (N, 6, 24, 24), eq. (60)
     dLb1: Array  # (6,), eq. (62)
     dLk1: Array  # (6, 5, 5), eq. (65)
-    dLI: Array | None  # (N, 28, 28), the gradient for the image itself (a saliency map); only when explaining
+    dLI: Array  # (N, 28, 28), the gradient for the image itself (a saliency map); not in the article
 
     def params(self) -> Params:
         return {"k1": self.dLk1, "b1": self.dLb1, "k2": self.dLk2, "b2": self.dLb2, "w": self.dLw, "b": self.dLb}
 
 
-def backprop(params: Params, fw: Forward, labels: Array, *, explain: bool = False) -> Backward:
-    """Backpropagation, eqs. (7)-(65): every gradient of the mean loss over the batch.
-
-    With explain, also the article's dLC1 and the gradient for the input image, which
-    training never needs.
-    """
+def backprop(params: Params, fw: Forward, labels: Array) -> Backward:
+    """Backpropagation, eqs. (7)-(65): every gradient of the mean loss over the batch, and the
+    gradient for the images themselves."""
     dLS = softmax_cross_entropy_grad(fw.O, labels)  # (N, 10), eq. (23), already / N
     dLb = dLS.sum(axis=0)  # eq. (25)
     dLw = dLS.T @ fw.f  # (10, 192), eq. (30)
@@ -146,21 +118,34 @@ def backprop(params: Params, fw: Forward, labels: Array, *, explain: bool = Fals
     dLC2 = maxpool2_grad(dLP2, fw.I2)  # (N, 12, 8, 8), eq. (43)
     dLS2 = relu_grad(dLC2, fw.S2)  # eq. (45)
     dLb2 = conv2d_grad_b(dLS2)  # eq. (47)
-    dLk2 = conv2d_grad_k(dLS2, fw.X2)  # (12, 6, 5, 5), eq. (50)
-    dLP1 = conv2d_grad_x(dLS2, params["k2"], fw.P1.shape)  # (N, 6, 12, 12), eq. (56)
-    dLC1 = maxpool2_grad(dLP1, fw.I1) if explain else None  # (N, 6, 24, 24), eq. (58)
-    # Eqs. (58) and (60) in the other order: the gradient reaches only the winners of each window,
-    # and a winner passes its ReLU exactly where its P1 > 0. Gating the 4x smaller dLP1 is cheaper.
-    dLS1 = maxpool2_grad(relu_grad(dLP1, fw.P1), fw.I1)  # (N, 6, 24, 24), eq. (60)
+    dLk2 = conv2d_grad_k(dLS2, fw.P1)  # (12, 6, 5, 5), eq. (50)
+    dLP1 = conv2d_grad_x(dLS2, params["k2"])  # (N, 6, 12, 12), eq. (56)
+    dLC1 = maxpool2_grad(dLP1, fw.I1)  # (N, 6, 24, 24), eq. (58)
+    dLS1 = relu_grad(dLC1, fw.S1)  # eq. (60)
     dLb1 = conv2d_grad_b(dLS1)  # eq. (62)
-    dLk1 = conv2d_grad_k(dLS1, fw.X1)[:, 0]  # (6, 5, 5), eq. (65)
-    dLI = conv2d_grad_x(dLS1, params["k1"][:, None], fw.I[:, None].shape)[:, 0] if explain else None
+    dLk1 = conv2d_grad_k(dLS1, fw.I[:, None])[:, 0]  # (6, 5, 5), eq. (65)
+    dLI = conv2d_grad_x(dLS1, params["k1"][:, None])[:, 0]  # (N, 28, 28)
     return Backward(dLS, dLb, dLw, dLf, dLP2, dLC2, dLS2, dLb2, dLk2, dLP1, dLC1, dLS1, dLb1, dLk1, dLI)
 
 
-def backward(params: Params, fw: Forward, labels: Array) -> Params:
-    """Backpropagation: the gradient of the mean loss over the batch, keyed like params."""
-    return backprop(params, fw, labels).params()
+def sgd(params: Params, grads: Params, lr: float) -> Params:
+    """One step of stochastic gradient descent, eq. (66): k <- k - eta dL/dk, for every parameter."""
+    return {name: value - np.asarray(lr, value.dtype) * grads[name] for name, value in params.items()}
+
+
+class Taught(NamedTuple):
+    """What one batch gives training: its mean loss, how many it got right, the gradient of the mean loss."""
+
+    loss: float
+    correct: int
+    grads: Params
+
+
+def loss_and_gradients(params: Params, I: Array, labels: Array) -> Taught:
+    """Eqs. (1)-(65) for a training batch: forward, the mean loss (6), backpropagation."""
+    fw = forward(params, I)
+    correct = int((fw.S.argmax(axis=1) == labels).sum())
+    return Taught(mean_loss(fw, labels), correct, backprop(params, fw, labels).params())
 
 
 def mean_loss(fw: Forward, labels: Array) -> float:
@@ -217,90 +202,3 @@ def check_params(params: dict[str, Array]) -> Params:
         if not np.isfinite(value).all():
             raise InvalidInput(f"parameter {name} contains NaN or infinity")
     return {name: np.asarray(params[name]) for name in PARAM_SHAPES}
-
-
-class CNN:
-    """The article's convolutional network with its six parameter arrays.
-
-    The instance holds the parameters (and, once frozen, matrices derived from them);
-    every call returns fresh arrays, so one network can serve many threads at once.
-    """
-
-    def __init__(self, params: dict[str, Array]) -> None:
-        self.params: Params = check_params(params)
-        # Kept only by a frozen network, whose parameters cannot change: built once, not per call.
-        self._banded: Banded | None = None
-        self._inference: Inference | None = None
-
-    def frozen(self) -> CNN:
-        """A copy whose parameters are read-only and whose derived matrices are built once: for
-        serving, where rebuilding them for every request would cost a third of the answer."""
-        params = {name: value.copy() for name, value in self.params.items()}
-        for value in params.values():
-            value.flags.writeable = False
-        net = CNN(params)
-        net._banded, net._inference = banded(net.params), Inference(net.params)
-        for derived in (*net._banded, *vars(net._inference).values()):
-            derived.flags.writeable = False  # shared by every thread that asks
-        return net
-
-    @classmethod
-    def random(cls, seed: int = 0, dtype: np.dtype | type = np.float32) -> CNN:
-        """A fresh network; the same seed gives the same parameters."""
-        return cls(init_params(np.random.default_rng(seed), dtype))
-
-    @property
-    def dtype(self) -> np.dtype:
-        return self.params["k1"].dtype
-
-    def forward(self, images: Array) -> Forward:
-        """The feedforward pass with everything it computed (for training and teaching)."""
-        return forward(self.params, as_images(images, self.dtype), self._banded)
-
-    def scores(self, images: Array) -> Array:
-        """(N, 28, 28) or (28, 28) images in [0, 1] -> (N, 10) the scores S, computing nothing else."""
-        inference = self._inference or Inference(self.params)
-        return inference.scores(as_images(images, self.dtype))
-
-    def predict_proba(self, images: Array) -> Array:
-        """(N, 28, 28) or (28, 28) images in [0, 1] -> (N, 10) softmax probabilities O."""
-        return softmax(self.scores(images))
-
-    def predict(self, images: Array) -> Array:
-        """(N, 28, 28) or (28, 28) images -> (N,) the most probable digit of each."""
-        return self.scores(images).argmax(axis=1)
-
-    def loss_and_gradients(self, images: Array, labels: Array) -> tuple[float, Params]:
-        """The mean cross-entropy of the batch and its gradient for every parameter."""
-        fw = self.forward(images)
-        y = as_labels(labels, len(fw.I))
-        return mean_loss(fw, y), backward(self.params, fw, y)
-
-    def explain(self, image: Array, label: int) -> tuple[Forward, Backward]:
-        """One (28, 28) image and a label to blame: the whole forward pass and every gradient of
-        L = -ln O_label, including dLC1 and the gradient for the image itself."""
-        if np.shape(image) != IMAGE_SHAPE:
-            raise InvalidInput(f"expected one image of shape (28, 28), got {np.shape(image)}")
-        fw = self.forward(image)
-        return fw, backprop(self.params, fw, as_labels(np.array([label]), 1), explain=True)
-
-    def feature_maps(self, image: Array) -> dict[str, Array]:
-        """One (28, 28) image -> its activations: C1 (6, 24, 24), P1 (6, 12, 12),
-        C2 (12, 8, 8), P2 (12, 4, 4), S (10,) and O (10,)."""
-        if np.shape(image) != IMAGE_SHAPE:
-            raise InvalidInput(f"expected one image of shape (28, 28), got {np.shape(image)}")
-        fw = self.forward(image)
-        return {name: getattr(fw, name)[0] for name in ("C1", "P1", "C2", "P2", "S", "O")}
-
-    def save(self, path: str | os.PathLike[str], metadata: dict[str, Any] | None = None) -> Path:
-        """Write the parameters to path (.npz) and metadata beside it (.json), each atomically.
-
-        The metadata gains the architecture and the .npz's SHA-256; returns the .npz path.
-        """
-        architecture = {
-            "layers": ARCHITECTURE,
-            "param_shapes": {name: list(shape) for name, shape in PARAM_SHAPES.items()},
-            "num_params": NUM_PARAMS,
-            "dtype": str(self.dtype),
-        }
-        return save_params(path, self.params, {"architecture": architecture, **(metadata or {})})

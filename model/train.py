@@ -28,14 +28,16 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from . import fast
+from .architecture import PARAM_SHAPES
 from .augment import Augmentation, augment
 from .calibration import calibrate, expected_calibration_error
+from .cnn import CNN
 from .evaluate import evaluate
-from .gradients import loss_and_gradients
+from .fast.memory import reuse_freed_memory
 from .layers import softmax
-from .memory import reuse_freed_memory
 from .mnist import MNISTError, load_mnist, to_float
-from .network import CNN, PARAM_SHAPES, Params, as_labels
+from .network import Params, as_labels, loss_and_gradients
 from .weights import atomic_write_bytes, npz_bytes, paths
 
 OPTIMIZERS = ("momentum", "nesterov", "adam")
@@ -180,6 +182,8 @@ def train(
         state = new_state(cfg, net.params)
         done, history = 0, []
 
+    # The loss and gradient of a batch: model/fast/'s, unless it is switched off (the reference's, slower).
+    training_pass = fast.loss_and_gradients if fast.enabled() else loss_and_gradients
     started = time.perf_counter()
     for epoch in range(done + 1, cfg.epochs + 1):
         order = epoch_order(cfg, epoch, n)
@@ -201,8 +205,7 @@ def train(
         for step, start in enumerate(range(0, n, cfg.batch_size), start=(epoch - 1) * steps_per_epoch):
             idx = order[start : start + cfg.batch_size]
             batch = augment(train_images[idx], redraw) if redrawn else train_images[idx]
-            # The same gradient as network.backward, in the memory order that makes pooling cheap.
-            taught = loss_and_gradients(net.params, batch, train_labels[idx])
+            taught = training_pass(net.params, batch, train_labels[idx])
             lr = learning_rate(cfg, step, total_steps)
             update(cfg, net.params, state, taught.grads, lr, step)
 
@@ -333,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
         args.validation,
         args.clean_epochs,
     )
-    reuse_freed_memory()  # 1.3-2x faster steps; see model/memory.py
+    reuse_freed_memory()  # see model/fast/memory.py
     try:
         train(cfg, args.data_dir, args.out, resume=args.resume, plots_dir=args.plots)
     except (MNISTError, CheckpointError) as e:

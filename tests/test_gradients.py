@@ -1,4 +1,5 @@
-"""The whole network's backpropagation against finite differences and the article's loops, in float64."""
+"""The reference network's backpropagation (model/network.py) against finite differences and the
+article's loops, in float64. model/fast/ is checked against it in test_fast.py."""
 
 from __future__ import annotations
 
@@ -6,8 +7,7 @@ import numpy as np
 import pytest
 
 import model
-from model.gradients import loss_and_gradients
-from model.network import forward, mean_loss
+from model.network import forward, loss_and_gradients, mean_loss
 from tests.numeric import numeric_grad, relative_error
 from tests.reference import backward_one, forward_one, loss_one
 
@@ -39,38 +39,15 @@ def test_the_batch_exercises_relu_and_maxpool_ties(batch):
 @pytest.mark.parametrize("name", ["k1", "b1", "k2", "b2", "w", "b"])
 def test_gradient_matches_finite_differences(batch, name):
     net, images, labels = batch
-    _, grads = net.loss_and_gradients(images, labels)
+    grads = loss_and_gradients(net.params, images, labels).grads
     numeric = numeric_grad(lambda: mean_loss(forward(net.params, images), labels), net.params[name])
     assert grads[name].dtype == np.float64
     assert relative_error(grads[name], numeric) < GRAD_RTOL
 
 
-@pytest.mark.parametrize("name", ["k1", "b1", "k2", "b2", "w", "b"])
-def test_the_training_pass_matches_finite_differences(batch, name):
-    net, images, labels = batch
-    taught = loss_and_gradients(net.params, images, labels)
-    numeric = numeric_grad(lambda: mean_loss(forward(net.params, images), labels), net.params[name])
-    assert taught.grads[name].dtype == np.float64 and taught.grads[name].shape == net.params[name].shape
-    assert relative_error(taught.grads[name], numeric) < GRAD_RTOL
-
-
-@pytest.mark.parametrize("count", [1, 5, 64])
-def test_the_training_pass_gives_backprops_loss_and_gradients(batch, count):
-    net, _, _ = batch
-    rng = np.random.default_rng(count)
-    images, labels = rng.random((count, 28, 28)), rng.integers(0, 10, count)
-    images[:, :, :10] = 0  # blank columns: max-pool windows tied at 0 in both layers
-    loss, grads = net.loss_and_gradients(images, labels)
-    taught = loss_and_gradients(net.params, images, labels)
-    assert taught.loss == pytest.approx(loss, rel=1e-12)
-    assert taught.correct == int((net.predict(images) == labels).sum())
-    for name, grad in grads.items():
-        assert np.allclose(taught.grads[name], grad, rtol=1e-10, atol=1e-14), name
-
-
 def test_batch_gradient_is_the_mean_of_the_articles_per_image_gradients(batch):
     net, images, labels = batch
-    loss, grads = net.loss_and_gradients(images, labels)
+    loss, _, grads = loss_and_gradients(net.params, images, labels)
     per_image = []
     for I, label in zip(images, labels, strict=True):
         fw = forward_one(net.params, I)
@@ -96,7 +73,7 @@ def test_explain_gives_every_gradient_of_one_image_including_the_image_itself(ba
     net, images, labels = batch
     image, label = images[1], int(labels[1])
     fw, bw = net.explain(image, label)
-    _, grads = net.loss_and_gradients(image[None], [label])
+    _, _, grads = loss_and_gradients(net.params, image[None], np.array([label]))
     for name, grad in grads.items():
         assert np.allclose(bw.params()[name], grad, rtol=1e-12, atol=1e-15), name
     assert np.allclose(bw.dLS1, bw.dLC1 * (fw.S1 > 0), rtol=0, atol=0)  # eq. (60) from the article's dLC1

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from model.inference import pooled_band_sum, pooled_toeplitz
 from model.layers import (
     conv2d,
     conv2d_grad_b,
@@ -16,10 +15,8 @@ from model.layers import (
     maxpool2_grad,
     relu,
     relu_grad,
-    rows_of,
     softmax,
     softmax_cross_entropy_grad,
-    toeplitz,
 )
 from tests.numeric import numeric_grad, relative_error
 
@@ -46,7 +43,7 @@ def test_layers_keep_dtype(rng, dtype):
     S = conv2d(x, k, b)
     P, I = maxpool2(relu(S))
     assert S.dtype == P.dtype == dtype
-    assert conv2d_grad_x(S, k, x.shape).dtype == conv2d_grad_k(S, rows_of(x, (5, 5))).dtype == dtype
+    assert conv2d_grad_x(S, k).dtype == conv2d_grad_k(S, x).dtype == dtype
     assert softmax(rng.normal(size=(3, 10)).astype(dtype)).dtype == dtype
 
 
@@ -54,27 +51,9 @@ def test_conv2d_gradients_match_numeric(rng):
     x, k, b = rng.normal(size=(2, 3, 7, 7)), rng.normal(size=(4, 3, 3, 3)), rng.normal(size=4)
     G = rng.normal(size=(2, 4, 5, 5))  # L = sum(S * G)  =>  dL/dS = G
     loss = lambda: float((conv2d(x, k, b) * G).sum())  # noqa: E731
-    assert relative_error(conv2d_grad_k(G, rows_of(x, (3, 3))), numeric_grad(loss, k)) < GRAD_RTOL
+    assert relative_error(conv2d_grad_k(G, x), numeric_grad(loss, k)) < GRAD_RTOL
     assert relative_error(conv2d_grad_b(G), numeric_grad(loss, b)) < GRAD_RTOL
-    assert relative_error(conv2d_grad_x(G, k, x.shape), numeric_grad(loss, x)) < GRAD_RTOL
-
-
-def test_the_banded_matrix_holds_each_kernel_row_sliding_along_the_input_row(rng):
-    k = rng.normal(size=(2, 3, 5, 4))
-    T = toeplitz(k, W=9)  # Wo = 6
-    assert T.shape == (5 * 3 * 9, 2 * 6)
-    for m, n, p, q, v in np.ndindex(2, 3, 5, 4, 6):
-        assert T[(p * 3 + n) * 9 + q + v, m * 6 + v] == k[m, n, p, q]
-    assert np.count_nonzero(T) == k.size * 6  # nothing else: the band and zeros
-
-
-def test_the_pooled_banded_matrix_is_the_banded_matrix_with_even_columns_first(rng):
-    k = rng.normal(size=(2, 3, 5, 4))
-    T = pooled_toeplitz(k, W=9)  # Wo = 6: columns (v % 2, m, v // 2)
-    assert np.array_equal(T, toeplitz(k, W=9).reshape(-1, 2, 3, 2).transpose(0, 3, 1, 2).reshape(T.shape))
-    dLT = rng.normal(size=T.shape)  # its band sum is the gradient of sum(dLT * T) for k
-    loss = lambda: float((pooled_toeplitz(k, 9) * dLT).sum())  # noqa: E731
-    assert relative_error(pooled_band_sum(dLT, k.shape, 9), numeric_grad(loss, k)) < GRAD_RTOL
+    assert relative_error(conv2d_grad_x(G, k), numeric_grad(loss, x)) < GRAD_RTOL
 
 
 def test_conv2d_handles_inputs_stored_in_any_order(rng):

@@ -44,8 +44,7 @@ def test_float32_is_the_default_and_float64_works(rng):
 
 def test_forward_shapes(net, rng):
     fw = net.forward(rng.random((4, 28, 28)))
-    shapes = {name: getattr(fw, name).shape for name in fw._fields if name not in ("X1", "X2")}
-    assert fw.X1.X.shape == (4 * 24, 5 * 28) and fw.X2.X.shape == (4 * 8, 5 * 6 * 12)
+    shapes = {name: getattr(fw, name).shape for name in fw._fields}
     assert shapes == {
         "I": (4, 28, 28),
         "S1": (4, 6, 24, 24),

@@ -4,7 +4,7 @@ network.py's forward and backprop keep the article's layout, every quantity it n
 explorer and for reading. A training step needs only the gradient for the parameters, and at a
 batch of 64 most of its time goes to element-wise passes over the first layer's 24x24 maps:
 ReLU, the max-pool and its gradient, run on stride-2 views. Here the same numbers are computed
-with model/inference.py's banded matrices instead (its docstring explains them): each product's
+with the banded matrices of model/fast/banded.py instead (its docstring explains them): each product's
 columns ordered even v first, so that the two columns of every 2x2 window lie in different halves
 of a row, and the max-pool and its gradient run on four views with unit stride along memory.
 
@@ -13,28 +13,26 @@ Two shortcuts, neither of which changes a gradient:
   its whole window alike, and ReLU only ties values at 0; where the maximum is at most 0 the
   pooled value P is 0 and the gate P > 0 sends nothing back, whichever cell "won";
 - the ReLU gates of eqs. (45) and (60) are applied to the pooled gradients, 4x smaller: a winner
-  passes its ReLU exactly where P > 0 (as network.backprop already does for the first layer).
+  passes its ReLU exactly where P > 0.
 
-test_gradients.py checks the result against network.backward and against finite differences.
+tests/test_fast.py checks the result against network.backprop and against finite differences.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
 
-from .inference import article_columns_of_w, permuted_w, pooled_band_sum, pooled_banded
-from .layers import Array, log_softmax, max_and_winners, rows_of, softmax_cross_entropy_grad, to_winners
-from .network import Params
-
-
-class Taught(NamedTuple):
-    """What one batch gives training: its mean loss, how many it got right, the gradient of the mean loss."""
-
-    loss: float
-    correct: int
-    grads: Params
+from ..layers import Array, log_softmax, softmax_cross_entropy_grad
+from ..network import Params, Taught
+from .banded import (
+    article_columns_of_w,
+    max_and_winners,
+    permuted_w,
+    pooled_band_sum,
+    pooled_banded,
+    rows_of,
+    to_winners,
+)
 
 
 def _corners(A: Array) -> tuple[Array, Array, Array, Array]:
@@ -45,11 +43,11 @@ def _corners(A: Array) -> tuple[Array, Array, Array, Array]:
 def _relu_pool(x: Array, C: int, T: Array, b: Array, kh: int) -> tuple[Array, Array, Array]:
     """x (N, H, C*W) -> its patch matrix, P = maxpool(ReLU(conv + b)) and the winners, both (N, Ho/2, M*Wo/2).
 
-    The patch matrix keeps the output rows u in order (layers.rows_of), unlike inference.py's, so that
+    The patch matrix keeps the output rows u in order (banded.rows_of), unlike inference.py's, so that
     the gradient of the next layer's patch matrix comes back in order too: the winners cost the same.
     """
     N, H, CW = x.shape
-    X = rows_of(x.reshape(N, H, C, CW // C).transpose(0, 2, 1, 3), (kh, kh)).X
+    X = rows_of(x.reshape(N, H, C, CW // C).transpose(0, 2, 1, 3), kh)
     A = (X @ T).reshape(N, (H - kh + 1) // 2, 2, 2, -1)  # [n, u//2, u%2, v%2, (m, v//2)]
     P, I = max_and_winners(_corners(A))  # ties to the first maximum, as layers.maxpool2
     P += np.repeat(b, P.shape[2] // len(b))

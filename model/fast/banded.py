@@ -1,0 +1,143 @@
+"""The banded convolution: each convolution as one matrix product, and the pooling order of its columns.
+
+The reference (model/layers.py) computes eqs. (1) and (3) as the article writes them: the window
+of the input under every output pixel, contracted with the kernels. Here the same sums are laid
+out for speed. Output row u of every map depends on input rows u..u+kh-1 of every channel:
+kh*C*W numbers that lie next to each other in memory once the input is stored as (N, H, C, W).
+Copying those blocks gives the patch matrix X, one row per (image, output row); the kernels
+become a banded (Toeplitz) matrix T that slides each kernel row along the input row. Then
+S = X T + b is one BLAS call over the whole batch, and so are the gradients of eqs. (50), (56)
+and (65). That costs a few more multiplications than a patch per output pixel (im2col), but
+moves five to twenty times less memory, which is what limits a network this small.
+
+The products' rows and columns are then ordered so that the four members of every 2x2 pooling
+window fall in different quarters (even rows and columns first): the max-pool becomes a few
+np.maximum of contiguous halves, and its winners come from bit operations on whole arrays.
+tests/test_fast.py checks every function here against the reference.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..layers import Array
+
+
+def rows_of(x: Array, kh: int) -> Array:
+    """The patch matrix of x (N, C, H, W) for a kernel of kh rows: (N*Ho, kh*C*W), one contiguous
+    block per output row: X[(N, u), (p, n, c)] = x[N, n, u+p, c]."""
+    N, C, H, W = x.shape
+    Ho = H - kh + 1
+    x_hcw = np.ascontiguousarray(x.transpose(0, 2, 1, 3))  # (N, H, C, W): free if already stored so
+    s = x_hcw.itemsize
+    # Output row u reads rows u..u+kh-1: a block that starts one input row (C*W numbers) after the last.
+    blocks = np.ndarray((N, Ho, kh * C * W), x_hcw.dtype, buffer=x_hcw, strides=(H * C * W * s, C * W * s, s))
+    return blocks.reshape(N * Ho, kh * C * W)
+
+
+def _band(T: Array, kernel_shape: tuple[int, int, int, int], W: int) -> Array:
+    """The band of T as a (kh, C, kw, M, Wo) view: [p, n, q, m, v] is where k[m, n, p, q] meets output column v.
+
+    That element is row (p*C + n)*W + q + v, column m*Wo + v of T, so each index moves it by a
+    fixed step through T's memory and the band is a strided view: no index arrays, no copies.
+    """
+    M, C, kh, kw = kernel_shape
+    Wo = W - kw + 1
+    row = M * Wo * T.itemsize  # one row of T, in bytes
+    s = T.itemsize
+    return np.ndarray((kh, C, kw, M, Wo), T.dtype, buffer=T, strides=(C * W * row, W * row, row, Wo * s, row + s))
+
+
+def toeplitz(k: Array, W: int) -> Array:
+    """k (M, C, kh, kw) -> T (kh*C*W, M*Wo), so that (X T)[(N, u), (m, v)] = sum k[m, n, p, q] x[N, n, u+p, q+v]."""
+    M, C, kh, kw = k.shape
+    T = np.zeros((kh * C * W, M * (W - kw + 1)), dtype=k.dtype)
+    _band(T, k.shape, W)[...] = k.transpose(2, 1, 3, 0)[..., None]
+    return T
+
+
+def pooled_band(T: Array, kernel_shape: tuple[int, int, int, int], W: int) -> Array:
+    """The band of a banded matrix with columns in the order (v % 2, m, v // 2), as a strided view.
+
+    layers._band with each output column v split into its parity and v // 2: [p, n, q, m, v % 2, v // 2]
+    is where k[m, n, p, q] meets output column v, at row (p*C + n)*W + q + v of T. Building T and
+    summing its gradient along the band both go through this view, so neither copies T to reorder it.
+    """
+    M, C, kh, kw = kernel_shape
+    half = (W - kw + 1) // 2
+    row, s = T.shape[1] * T.itemsize, T.itemsize
+    return np.ndarray(
+        (kh, C, kw, M, 2, half),
+        T.dtype,
+        buffer=T,
+        strides=(C * W * row, W * row, row, half * s, row + M * half * s, 2 * row + s),
+    )
+
+
+def pooled_toeplitz(k: Array, W: int) -> Array:
+    """layers.toeplitz(k, W) with its columns (m, v) in the order (v % 2, m, v // 2): each pooling
+    window's two columns in different halves of the product."""
+    M, C, kh, kw = k.shape
+    T = np.zeros((kh * C * W, M * (W - kw + 1)), dtype=k.dtype)
+    pooled_band(T, k.shape, W)[...] = k.transpose(2, 1, 3, 0)[..., None, None]
+    return T
+
+
+def pooled_band_sum(dLT: Array, kernel_shape: tuple[int, int, int, int], W: int) -> Array:
+    """The gradient of T = pooled_toeplitz(k, W) -> the gradient of k (layers.band_sum, in this layout)."""
+    return pooled_band(np.ascontiguousarray(dLT), kernel_shape, W).sum(axis=(-2, -1)).transpose(3, 1, 0, 2)
+
+
+def pooled_rows(x: Array, kh: int) -> Array:
+    """x (N, H, C*W) -> the patch matrix (N*Ho, kh*C*W) with the rows of each output row u, even u first.
+
+    Row (n, u % 2, u // 2) holds input rows u..u+kh-1 of image n: a contiguous block, read through a
+    strided view and copied once.
+    """
+    N, H, CW = x.shape
+    Ho = H - kh + 1
+    s = x.itemsize
+    blocks = np.ndarray((N, 2, Ho // 2, kh * CW), x.dtype, buffer=x, strides=(H * CW * s, CW * s, 2 * CW * s, s))
+    return blocks.reshape(N * Ho, kh * CW)
+
+
+def permuted_w(w: Array) -> Array:
+    """w's columns from the article's f[16m + 4x + y] to the pooled order [x][m][y]."""
+    return np.ascontiguousarray(w.reshape(10, 12, 4, 4).transpose(0, 2, 1, 3).reshape(10, 192))
+
+
+def article_columns_of_w(wP: Array) -> Array:
+    """The inverse of permuted_w: columns [x][m][y] back to the article's 16m + 4x + y."""
+    return wP.reshape(10, 4, 12, 4).transpose(0, 2, 1, 3).reshape(10, 192)
+
+
+def pooled_banded(params: dict[str, Array]) -> tuple[Array, Array]:
+    """k1 and k2 as banded matrices (pooled_toeplitz), for 28- and 12-column inputs."""
+    return pooled_toeplitz(params["k1"][:, None], 28), pooled_toeplitz(params["k2"], 12)
+
+
+def pooled_product(x: Array, T: Array, kh: int) -> tuple[Array, Array]:
+    """x (N, H, C*W) -> its patch matrix X (pooled_rows) and X T as [n, u%2, u//2, v%2, (m, v//2)]."""
+    N, H, _ = x.shape
+    X = pooled_rows(x, kh)
+    return X, (X @ T).reshape(N, 2, (H - kh + 1) // 2, 2, -1)
+
+
+def max_and_winners(corners: tuple[Array, Array, Array, Array]) -> tuple[Array, Array]:
+    """The four members of every window (in the order 0..3) -> their maximum P and its position I (int8).
+
+    The first maximum wins: the bottom row only if it beats the top, the right one only if it beats
+    the left. Bit operations on bools, because np.where is several times slower here.
+    """
+    c0, c1, c2, c3 = corners
+    top, bottom = np.maximum(c0, c1), np.maximum(c2, c3)
+    P = np.maximum(top, bottom)
+    down, left_right, right_beats_left = bottom > top, c1 > c0, c3 > c2
+    right = left_right ^ ((left_right ^ right_beats_left) & down)  # the chosen row's column
+    return P, (down.view(np.int8) << 1) | right.view(np.int8)
+
+
+def to_winners(dLP: Array, I: Array, corners: tuple[Array, Array, Array, Array]) -> None:
+    """Write dLP into the corner of each window that won (I), and 0 into the other three."""
+    for corner, out in enumerate(corners):
+        np.multiply(dLP, I == corner, out=out)

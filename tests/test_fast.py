@@ -1,0 +1,110 @@
+"""model/fast/ against the reference (model/network.py, model/layers.py): the same winners on ties,
+the same probabilities and every gradient to 1e-10 in float64; and everything still works with the
+fast path switched off (CNN_FAST=0)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import model
+from model import fast
+from model.fast.banded import max_and_winners
+from model.layers import maxpool2, pool_windows
+from model.network import forward, loss_and_gradients, mean_loss
+from tests.conftest import ROOT
+from tests.numeric import numeric_grad, relative_error
+
+GRAD_RTOL = 1e-6
+
+
+@pytest.fixture(scope="module")
+def batch():
+    """Images that exercise every path: ReLUs on both sides of 0 and max-pool windows tied at 0."""
+    rng = np.random.default_rng(7)
+    net = model.CNN.random(seed=3, dtype=np.float64)
+    net.params["b1"][:] = rng.normal(0, 0.3, 6)  # biases off 0, so some windows are all negative
+    net.params["b2"][:] = rng.normal(0, 0.3, 12)
+    images = rng.random((5, 28, 28))
+    images[0, :14] = 0  # a blank half: whole pooling windows of C1 are 0, ties decided by rule
+    return net, images, np.array([3, 1, 4, 1, 5])
+
+
+""" + open('/tmp/banded_tests.py').read().strip() + """
+
+
+def test_the_bit_operation_winners_are_argmaxs_first_maximum():
+    rng = np.random.default_rng(0)
+    C = rng.integers(0, 3, (64, 3, 8, 8)).astype(np.float64)  # three values: ties everywhere
+    cells = pool_windows(C)
+    P, I = max_and_winners(tuple(cells[..., i] for i in range(4)))  # type: ignore[arg-type]
+    P_ref, I_ref = maxpool2(C)
+    assert np.array_equal(P, P_ref) and np.array_equal(I, I_ref)
+
+
+def test_answers_equal_the_reference_to_1e_10(batch):
+    net, images, _ = batch
+    assert np.allclose(fast.Inference(net.params).scores(images), forward(net.params, images).S, rtol=1e-10, atol=1e-12)
+    assert np.allclose(net.frozen().predict_proba(images), forward(net.params, images).O, rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize("count", [1, 5, 64])
+def test_training_gives_the_references_loss_and_every_gradient_to_1e_10(batch, count):
+    net, _, _ = batch
+    rng = np.random.default_rng(count)
+    images, labels = rng.random((count, 28, 28)), rng.integers(0, 10, count)
+    images[:, :, :10] = 0  # blank columns: max-pool windows tied at 0 in both layers
+    reference, taught = (
+        loss_and_gradients(net.params, images, labels),
+        fast.loss_and_gradients(net.params, images, labels),
+    )
+    assert taught.loss == pytest.approx(reference.loss, rel=1e-12) and taught.correct == reference.correct
+    for name, grad in reference.grads.items():
+        assert np.allclose(taught.grads[name], grad, rtol=1e-10, atol=1e-14), name
+
+
+@pytest.mark.parametrize("name", ["k1", "b1", "k2", "b2", "w", "b"])
+def test_training_matches_finite_differences(batch, name):
+    net, images, labels = batch
+    grads = fast.loss_and_gradients(net.params, images, labels).grads
+    numeric = numeric_grad(lambda: mean_loss(forward(net.params, images), labels), net.params[name])
+    assert grads[name].dtype == np.float64 and grads[name].shape == net.params[name].shape
+    assert relative_error(grads[name], numeric) < GRAD_RTOL
+
+
+def test_the_reference_never_imports_the_fast_path():
+    for module in ("layers.py", "network.py", "architecture.py"):
+        text = (ROOT / "model" / module).read_text()
+        assert "fast" not in [
+            word.strip(".,()") for line in text.splitlines() if "import" in line for word in line.split()
+        ], module
+
+
+def test_with_the_fast_path_off_training_the_service_and_the_tests_still_work(tmp_path):
+    env = {**os.environ, "CNN_FAST": "0"}
+    probe = "import model; from model import fast; print(fast.enabled(), model.CNN.random().frozen()._inference)"
+    assert subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+    ).stdout.split() == ["False", "None"]
+    tests = [
+        "tests/test_network.py",
+        "tests/test_training.py",
+        "tests/test_api.py",
+        "tests/test_explorer.py",
+        "tests/test_gradients.py",
+        "tests/test_committed_weights.py",
+    ]
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *tests],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert " passed" in done.stdout.splitlines()[-1] and "skipped" not in done.stdout.splitlines()[-1]
