@@ -31,7 +31,7 @@ from .service import Explanation, Prediction
 # JSON numbers only: no strings, no booleans. The schema documents the range; grid_to_array checks
 # it (and the shape), so that a mistake gets one sentence naming the row and column, not 784 errors.
 # fail_fast (here and on every list a request holds): the first value that is not a number ends
-# the reading. Without it, a drawing of a million strings kept the worker busy for 11 s collecting
+# the reading. Without it, a drawing of a million strings kept the worker busy for seconds collecting
 # a million errors.
 Number = Annotated[float, Strict(), WithJsonSchema({"type": "number", "minimum": 0, "maximum": 1})]
 ROW_SCHEMA: dict[str, Any] = {
@@ -65,8 +65,8 @@ def body_config(**schema_extra: Any) -> ConfigDict:
 class RequestBody(BaseModel):
     """A request's JSON object: unknown fields are one error, not one per field.
 
-    With extra="forbid" pydantic makes an error object per unknown key: 8 MB of them took 3.5 s.
-    Kept aside ("allow") they cost a tenth of that, and the first one names the mistake.
+    With extra="forbid" pydantic makes an error object per unknown key; kept aside ("allow") they
+    cost a fraction of that, and the first one names the mistake (docs/RELIABILITY.md has the figures).
     """
 
     model_config = body_config()
@@ -181,7 +181,7 @@ ParamsText = Annotated[
 ]
 ENCODING_HELP = (
     'how feature maps and input are sent: "json", nested lists of numbers; "float16", a compact '
-    "{shape, float16} object per array, its data base64 of little-endian IEEE half floats (7x cheaper "
+    "{shape, float16} object per array, its data base64 of little-endian IEEE half floats (much cheaper "
     "to make, half the bytes)"
 )
 
@@ -203,7 +203,7 @@ IMAGE_FORMS = ("rows", "encoded")  # the tags of Image's two forms; error messag
 # The image as rows of JSON numbers, or as {shape, float16}: the same pixels in half the bytes, and
 # about a tenth of the time to read (no Python number is made per pixel). Pydantic tries the forms in
 # turn, straight from the JSON text; a callable discriminator would first build the whole body as
-# Python objects, which took 90 µs a request, more than the network's answer. the_chosen_form then
+# Python objects, which cost more than the network's answer (BENCHMARKS.md). the_chosen_form then
 # keeps only the errors of the form the client chose, so that a mistake is explained in its terms.
 Image = Annotated[
     Annotated[Grid, Tag("rows")] | Annotated[Float16Image, Tag("encoded")],

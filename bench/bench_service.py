@@ -34,7 +34,7 @@ from fastapi import FastAPI, Request  # noqa: E402
 
 from app.handlers import Job, parse  # noqa: E402
 from app.schemas import PredictRequest, encode  # noqa: E402
-from tests.servers import free_port, wait_until_healthy  # noqa: E402
+from bench.servers import free_port, wait_until_healthy  # noqa: E402
 
 
 def app_with_noop() -> FastAPI:  # the factory uvicorn runs in the child process

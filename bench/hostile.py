@@ -29,8 +29,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.test_hostile_server import (  # noqa: E402
-    SETTINGS,
+from bench.attacks import (  # noqa: E402
     Server,
     a_one,
     costly_png,
@@ -97,7 +96,6 @@ def main() -> None:
     args = parser.parse_args()
     if args.root:
         Server.root = args.root.resolve()
-    SETTINGS.clear()  # the service's defaults, not the tests' small bounds
     server = Server()
     timeout = args.timeout
     url = server.url

@@ -29,8 +29,8 @@ sys.path.insert(0, str(ROOT))
 
 from app.config import Settings  # noqa: E402
 from app.service import Classifier  # noqa: E402
+from bench.servers import free_port, wait_until_healthy  # noqa: E402
 from model.mnist import load_mnist, to_float  # noqa: E402
-from tests.servers import free_port, wait_until_healthy  # noqa: E402
 
 
 def rss_kib(pid: int) -> int:

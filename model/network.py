@@ -84,6 +84,11 @@ def forward(params: Params, I: Array) -> Forward:
     return Forward(I, S1, C1, I1, P1, S2, C2, I2, P2, f, S, O)
 
 
+def mean_loss(fw: Forward, labels: Array) -> float:
+    """The mean over the batch of L = -ln O_label, eq. (6)."""
+    return float(cross_entropy(fw.S, labels).mean())
+
+
 class Backward(NamedTuple):
     """Every gradient of backpropagation, named as in the article, for one batch (of the mean loss)."""
 
@@ -146,11 +151,6 @@ def loss_and_gradients(params: Params, I: Array, labels: Array) -> Taught:
     fw = forward(params, I)
     correct = int((fw.S.argmax(axis=1) == labels).sum())
     return Taught(mean_loss(fw, labels), correct, backprop(params, fw, labels).params())
-
-
-def mean_loss(fw: Forward, labels: Array) -> float:
-    """The mean over the batch of L = -ln O_label, eq. (6)."""
-    return float(cross_entropy(fw.S, labels).mean())
 
 
 # --- the public face: validation at the boundary, then the functions above ---

@@ -52,6 +52,16 @@ def test_answers_equal_the_reference_to_1e_10(batch):
     assert np.allclose(net.frozen().predict_proba(images), forward(net.params, images).O, rtol=1e-10, atol=1e-14)
 
 
+def test_feature_maps_equal_the_references_to_1e_10(batch):
+    net, images, _ = batch
+    maps, fw = fast.Inference(net.params).feature_maps(images), forward(net.params, images)
+    for name in ("C1", "P1", "C2", "P2", "S"):
+        assert maps[name].shape == getattr(fw, name).shape, name
+        assert np.allclose(maps[name], getattr(fw, name), rtol=1e-10, atol=1e-12), name
+    one = net.feature_maps(images[1])
+    assert np.allclose(one["O"], fw.O[1], rtol=1e-10, atol=1e-14)
+
+
 @pytest.mark.parametrize("count", [1, 5, 64])
 def test_training_gives_the_references_loss_and_every_gradient_to_1e_10(batch, count):
     net, _, _ = batch

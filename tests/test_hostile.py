@@ -22,9 +22,9 @@ from PIL import Image
 import model
 from app.config import Settings
 from app.main import StartupError, create_app
+from bench.servers import free_port, wait_until_healthy
 from model.mnist import to_float
 from tests.conftest import ROOT, WEIGHTS
-from tests.servers import free_port, wait_until_healthy
 
 
 @pytest.fixture(scope="module")

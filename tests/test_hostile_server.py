@@ -9,14 +9,9 @@ count and time, and talks only to 127.0.0.1.
 
 from __future__ import annotations
 
-import io
 import json
-import os
 import signal
 import socket
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -25,10 +20,18 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import numpy as np
 import pytest
-from PIL import Image
 
-from tests.conftest import ROOT
-from tests.servers import cpu_seconds, free_port, process_tree, resident_bytes, wait_until_healthy
+from bench.attacks import (
+    Server,
+    a_one,
+    costly_png,
+    healthz_seconds,
+    png,
+    predict_is_right,
+    progressive_jpeg_with_empty_scans,
+    upload,
+)
+from bench.servers import process_tree
 
 SETTINGS = {  # small bounds, so that each is reached quickly
     "CNN_POOL_WORKERS": "2",
@@ -41,95 +44,21 @@ SETTINGS = {  # small bounds, so that each is reached quickly
 }
 
 
-class Server:
-    root = ROOT  # bench/hostile.py points it at another checkout to measure an older version
-
-    def __init__(self, **env: str) -> None:
-        self.port = free_port()
-        self.log = tempfile.TemporaryFile()  # a pipe nobody reads would block the server once full
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "app", "--port", str(self.port), "--log-level", "warning"],
-            cwd=self.root,
-            env={**os.environ, **SETTINGS, **env, "PYTHONUNBUFFERED": "1"},
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        wait_until_healthy(self.port, self.proc)
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
-
-    def output(self) -> str:
-        self.log.seek(0)
-        return self.log.read().decode(errors="replace")
-
-    def cpu(self) -> float:
-        return cpu_seconds(self.proc.pid)
-
-    def memory(self) -> int:
-        return resident_bytes(self.proc.pid)
+def small_server(**env: str) -> Server:
+    return Server(**{**SETTINGS, **env})
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[Server]:
-    s = Server()
+    s = small_server()
     yield s
     s.stop()
-
-
-def png(array: np.ndarray, mode: str | None = None) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(array, mode=mode).save(buf, format="PNG")
-    return buf.getvalue()
-
-
-def upload(server: Server, data: bytes, timeout: float = 30) -> httpx.Response:
-    return httpx.post(server.url + "/predict/image", files={"file": ("x", data)}, timeout=timeout)
-
-
-def a_one() -> list[list[float]]:
-    grid = np.zeros((28, 28))
-    grid[4:24, 13:15] = 1
-    return grid.tolist()
-
-
-def predict_is_right(server: Server) -> bool:
-    r = httpx.post(server.url + "/predict", json={"image": a_one()}, timeout=10)
-    return r.status_code == 200 and r.json()["label"] == 1
-
-
-def healthz_seconds(server: Server) -> float:
-    started = time.perf_counter()
-    assert httpx.get(server.url + "/healthz", timeout=10).status_code == 200
-    return time.perf_counter() - started
 
 
 def assert_answers_in_milliseconds(latencies: list[float]) -> None:
     """/healthz's latencies under an attack: milliseconds as a rule (the median), and never the
     seconds a stalled loop costs (the max; generous, for a shared machine that also runs the attacker)."""
     assert sorted(latencies)[len(latencies) // 2] < 0.05 and max(latencies) < 0.5, latencies
-
-
-def progressive_jpeg_with_empty_scans(scans: int) -> bytes:
-    """A real progressive JPEG's header, then `scans` copies of a scan that carries no data."""
-    buf = io.BytesIO()
-    Image.fromarray(np.full((2048, 2048), 200, np.uint8)).save(buf, "JPEG", progressive=True)
-    data = buf.getvalue()
-    first_scan = data.index(b"\xff\xda")
-    length = int.from_bytes(data[first_scan + 2 : first_scan + 4], "big")
-    empty_scan = data[first_scan : first_scan + 2 + length]  # the SOS header alone
-    return data[:first_scan] + empty_scan * scans + b"\xff\xd9"
-
-
-def costly_png() -> bytes:
-    """A 4096x4096 PNG of smooth noise (a few MB): decoding it takes about 0.3 s of CPU."""
-    rng = np.random.default_rng(0)
-    small = rng.integers(0, 255, (512, 512), dtype=np.uint8)
-    return png(np.kron(small, np.ones((8, 8), np.uint8)) + rng.integers(0, 3, (4096, 4096), dtype=np.uint8))
 
 
 # --- CPU ---
@@ -145,7 +74,7 @@ def test_a_jpeg_of_thousands_of_scans_is_refused_before_decoding(server):
 
 
 def test_an_upload_costs_at_most_its_cpu_budget_and_the_worker_is_replaced():
-    server = Server(CNN_JOB_CPU_SECONDS="0.1")
+    server = small_server(CNN_JOB_CPU_SECONDS="0.1")
     try:
         before = server.cpu()
         r = upload(server, costly_png())
@@ -213,7 +142,7 @@ def test_past_the_bound_the_answer_is_a_fast_503_with_retry_after_and_healthz_st
 
 
 def test_a_worker_out_of_memory_answers_503_not_500():
-    s = Server(CNN_WORKER_MEMORY_BYTES=str(64 * 2**20), CNN_JOB_CPU_SECONDS="5")
+    s = small_server(CNN_WORKER_MEMORY_BYTES=str(64 * 2**20), CNN_JOB_CPU_SECONDS="5")
     try:
         huge = png((np.arange(4096 * 4096, dtype=np.uint32) % 65536).astype(np.uint16).reshape(4096, 4096))
         r = upload(s, huge)
@@ -275,7 +204,7 @@ def test_large_drawings_are_parsed_off_the_loop(server):
 
 
 def test_clients_that_stall_mid_body_hold_a_bounded_amount_of_memory():
-    s = Server(CNN_BODIES_IN_FLIGHT_BYTES=str(32 * 2**20))
+    s = small_server(CNN_BODIES_IN_FLIGHT_BYTES=str(32 * 2**20))
     stalled = []
     try:
         before = s.memory()
@@ -344,7 +273,7 @@ def test_a_thousand_idle_connections_do_not_stop_others_being_answered(server):
 
 
 def test_past_the_connection_bound_the_answer_is_503():
-    s = Server(CNN_MAX_CONNECTIONS="20")
+    s = small_server(CNN_MAX_CONNECTIONS="20")
     idle = []
     try:
         idle = [socket.create_connection(("127.0.0.1", s.port), timeout=10) for _ in range(20)]
@@ -385,7 +314,7 @@ def test_conflicting_framing_gets_one_400_and_the_connection_closed(server):
 
 
 def test_sigterm_with_slow_uploads_in_flight_exits_within_the_bound():
-    s = Server()
+    s = small_server()
     stalled = []
     try:
         for _ in range(20):  # uploads that send half their body, then nothing
@@ -418,7 +347,7 @@ def test_sigterm_with_slow_uploads_in_flight_exits_within_the_bound():
 
 
 def test_two_server_processes_each_with_its_pool_serve_and_stop_within_the_bound():
-    s = Server(CNN_WORKERS="2", CNN_POOL_WORKERS="1")
+    s = small_server(CNN_WORKERS="2", CNN_POOL_WORKERS="1")
     try:
         seven = np.full((280, 280), 255, np.uint8)
         seven[40:60, 60:220], seven[60:240, 180:200] = 0, 0

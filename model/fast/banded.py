@@ -8,7 +8,7 @@ Copying those blocks gives the patch matrix X, one row per (image, output row); 
 become a banded (Toeplitz) matrix T that slides each kernel row along the input row. Then
 S = X T + b is one BLAS call over the whole batch, and so are the gradients of eqs. (50), (56)
 and (65). That costs a few more multiplications than a patch per output pixel (im2col), but
-moves five to twenty times less memory, which is what limits a network this small.
+moves far less memory, which is what limits a network this small.
 
 The products' rows and columns are then ordered so that the four members of every 2x2 pooling
 window fall in different quarters (even rows and columns first): the max-pool becomes a few

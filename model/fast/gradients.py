@@ -70,7 +70,7 @@ def _kernel_gradient(X: Array, dLA: Array, kernel_shape: tuple[int, int, int, in
 def _bias_gradient(dLP: Array, M: int) -> Array:
     """dL/db, eqs. (47) and (62): the sum of dL/dS over each map, which is the sum of the pooled gradient
     (each window's gradient goes, whole, to its one winner), on an array 4x smaller."""
-    return dLP.reshape(-1, dLP.shape[-1]).sum(axis=0).reshape(M, -1).sum(axis=1)  # along memory first: 7x faster
+    return dLP.reshape(-1, dLP.shape[-1]).sum(axis=0).reshape(M, -1).sum(axis=1)  # summed along memory first
 
 
 def loss_and_gradients(params: Params, I: Array, labels: Array) -> Taught:

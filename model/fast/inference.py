@@ -36,6 +36,30 @@ def _conv_relu_pool(x: Array, T: Array, bias_row: Array, kh: int) -> Array:
     return np.maximum(P, 0, out=P)
 
 
+def _conv_relu(x: Array, T: Array, bias_row: Array, kh: int) -> Array:
+    """(N, H, C*W) -> ReLU(conv + b) in the product's layout [n, u%2, u//2, v%2, (m, v//2)]: eqs. (1), (3)."""
+    A = pooled_product(x, T, kh)[1]
+    return np.maximum(A + bias_row, 0)
+
+
+def _pool(C: Array) -> Array:
+    """_conv_relu's layout -> the 2x2 max-pool as (N, Ho/2, M*Wo/2): eqs. (2), (4)."""
+    P = np.maximum(C[:, 0], C[:, 1])
+    return np.maximum(P[:, :, 0], P[:, :, 1])
+
+
+def _article_maps(C: Array, M: int) -> Array:
+    """[n, u%2, u//2, v%2, (m, v//2)] -> the article's (N, M, Ho, Wo)."""
+    N, _, h, _, cols = C.shape
+    return C.reshape(N, 2, h, 2, M, cols // M).transpose(0, 4, 2, 1, 5, 3).reshape(N, M, 2 * h, -1)
+
+
+def _article_pooled(P: Array, M: int) -> Array:
+    """[n, x, (m, y)] -> the article's (N, M, Ho/2, Wo/2)."""
+    N, h, cols = P.shape
+    return P.reshape(N, h, M, cols // M).transpose(0, 2, 1, 3)
+
+
 class Inference:
     """A network's parameters arranged for answering; the scores equal forward(params, I).S."""
 
@@ -52,3 +76,19 @@ class Inference:
         P1 = _conv_relu_pool(np.ascontiguousarray(I), self.T1, self.bias1, 5)  # (N, 12, 6*12): [n, x, m, y]
         P2 = _conv_relu_pool(P1, self.T2, self.bias2, 5)  # (N, 4, 12*4): [n, x, m, y]
         return P2.reshape(N, 192) @ self.wT + self.b  # eq. (5), w's columns permuted to [x, m, y]
+
+    def feature_maps(self, I: Array) -> dict[str, Array]:
+        """I: (N, 28, 28) valid images -> the article's C1, P1, C2, P2 and S, equal to forward(params, I)'s."""
+        N = len(I)
+        C1 = _conv_relu(np.ascontiguousarray(I), self.T1, self.bias1, 5)
+        P1 = _pool(C1)  # (N, 12, 6*12): [n, x, m, y]
+        C2 = _conv_relu(P1, self.T2, self.bias2, 5)
+        P2 = _pool(C2)  # (N, 4, 12*4)
+        S = P2.reshape(N, 192) @ self.wT + self.b
+        return {
+            "C1": _article_maps(C1, 6),
+            "P1": _article_pooled(P1, 6),
+            "C2": _article_maps(C2, 12),
+            "P2": _article_pooled(P2, 12),
+            "S": S,
+        }

@@ -5,7 +5,7 @@ returns it with munmap when freed. A training step allocates and frees a few doz
 0.1-1 MB; each one then costs page faults on first touch, about as much time as the
 arithmetic done in it. Raising the mmap and trim thresholds lets malloc reuse the same heap
 memory step after step: the process's memory stays bounded by one batch's working set, and
-a step on a batch of 64 runs 1.3-2x faster. Elsewhere than glibc this does nothing.
+a training step runs markedly faster (BENCHMARKS.md). Elsewhere than glibc this does nothing.
 """
 
 from __future__ import annotations

@@ -18,10 +18,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from bench.servers import free_port
 from model.mnist import to_float
 from tests.conftest import ROOT
 from tests.e2e.conftest import ARTIFACTS
-from tests.servers import free_port
 
 from .docker_sandbox import Engine, base_image, missing_requirements, sandboxed_engine
 

@@ -13,8 +13,8 @@ import uvicorn
 
 from app.config import Settings
 from app.main import create_app
+from bench.servers import free_port
 from tests.conftest import ROOT, WEIGHTS
-from tests.servers import free_port
 
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
