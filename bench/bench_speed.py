@@ -28,7 +28,7 @@ import torch  # noqa: E402
 
 import model  # noqa: E402
 from bench.torch_twin import TorchTwin  # noqa: E402
-from model.fast import loss_and_gradients  # noqa: E402
+from model.fast import batch_gradients  # noqa: E402
 from model.mnist import load_mnist, to_float  # noqa: E402
 from model.train import sgd_step  # noqa: E402
 
@@ -158,7 +158,7 @@ def main() -> None:
     rng = np.random.default_rng(0)
 
     def our_step(idx: np.ndarray) -> None:  # what model.train does per batch
-        sgd_step(net.params, velocity, loss_and_gradients(net.params, train_x[idx], train_y[idx]).grads, 0.01, 0.9)
+        sgd_step(net.params, velocity, batch_gradients(net.params, train_x[idx], train_y[idx]).grads, 0.01, 0.9)
 
     def their_step(idx: np.ndarray) -> None:
         t_idx = torch.from_numpy(idx)

@@ -27,10 +27,10 @@ from .network import (
     as_images,
     as_labels,
     backprop,
+    batch_gradients,
     check_params,
     forward,
     init_params,
-    loss_and_gradients,
 )
 from .weights import save_params
 
@@ -97,7 +97,7 @@ class CNN:
         """What a training batch gives: its mean loss, how many it got right, the gradient of the mean loss."""
         I = as_images(images, self.dtype)
         y = as_labels(labels, len(I))
-        return (fast.loss_and_gradients if fast.enabled() else loss_and_gradients)(self.params, I, y)
+        return (fast.batch_gradients if fast.enabled() else batch_gradients)(self.params, I, y)
 
     def explain(self, image: Array, label: int) -> tuple[Forward, Backward]:
         """One (28, 28) image and a label to blame: the whole forward pass and every gradient of

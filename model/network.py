@@ -146,7 +146,7 @@ class Taught(NamedTuple):
     grads: Params
 
 
-def loss_and_gradients(params: Params, I: Array, labels: Array) -> Taught:
+def batch_gradients(params: Params, I: Array, labels: Array) -> Taught:
     """Eqs. (1)-(65) for a training batch: forward, the mean loss (6), backpropagation."""
     fw = forward(params, I)
     correct = int((fw.S.argmax(axis=1) == labels).sum())

@@ -37,7 +37,7 @@ from .evaluate import evaluate
 from .fast.memory import reuse_freed_memory
 from .layers import softmax
 from .mnist import MNISTError, load_mnist, to_float
-from .network import Params, as_labels, loss_and_gradients
+from .network import Params, as_labels, batch_gradients
 from .weights import atomic_write_bytes, npz_bytes, paths
 
 OPTIMIZERS = ("momentum", "nesterov", "adam")
@@ -183,7 +183,7 @@ def train(
         done, history = 0, []
 
     # The loss and gradient of a batch: model/fast/'s, unless it is switched off (the reference's, slower).
-    training_pass = fast.loss_and_gradients if fast.enabled() else loss_and_gradients
+    training_pass = fast.batch_gradients if fast.enabled() else batch_gradients
     started = time.perf_counter()
     for epoch in range(done + 1, cfg.epochs + 1):
         order = epoch_order(cfg, epoch, n)

@@ -15,7 +15,7 @@ import model
 from model import fast
 from model.fast.banded import max_and_winners
 from model.layers import maxpool2, pool_windows
-from model.network import forward, loss_and_gradients, mean_loss
+from model.network import batch_gradients, forward, mean_loss
 from tests.conftest import ROOT
 from tests.numeric import numeric_grad, relative_error
 
@@ -69,8 +69,8 @@ def test_training_gives_the_references_loss_and_every_gradient_to_1e_10(batch, c
     images, labels = rng.random((count, 28, 28)), rng.integers(0, 10, count)
     images[:, :, :10] = 0  # blank columns: max-pool windows tied at 0 in both layers
     reference, taught = (
-        loss_and_gradients(net.params, images, labels),
-        fast.loss_and_gradients(net.params, images, labels),
+        batch_gradients(net.params, images, labels),
+        fast.batch_gradients(net.params, images, labels),
     )
     assert taught.loss == pytest.approx(reference.loss, rel=1e-12) and taught.correct == reference.correct
     for name, grad in reference.grads.items():
@@ -80,7 +80,7 @@ def test_training_gives_the_references_loss_and_every_gradient_to_1e_10(batch, c
 @pytest.mark.parametrize("name", ["k1", "b1", "k2", "b2", "w", "b"])
 def test_training_matches_finite_differences(batch, name):
     net, images, labels = batch
-    grads = fast.loss_and_gradients(net.params, images, labels).grads
+    grads = fast.batch_gradients(net.params, images, labels).grads
     numeric = numeric_grad(lambda: mean_loss(forward(net.params, images), labels), net.params[name])
     assert grads[name].dtype == np.float64 and grads[name].shape == net.params[name].shape
     assert relative_error(grads[name], numeric) < GRAD_RTOL

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import model
-from model.network import forward, loss_and_gradients, mean_loss
+from model.network import batch_gradients, forward, mean_loss
 from tests.numeric import numeric_grad, relative_error
 from tests.reference import backward_one, forward_one, loss_one
 
@@ -39,7 +39,7 @@ def test_the_batch_exercises_relu_and_maxpool_ties(batch):
 @pytest.mark.parametrize("name", ["k1", "b1", "k2", "b2", "w", "b"])
 def test_gradient_matches_finite_differences(batch, name):
     net, images, labels = batch
-    grads = loss_and_gradients(net.params, images, labels).grads
+    grads = batch_gradients(net.params, images, labels).grads
     numeric = numeric_grad(lambda: mean_loss(forward(net.params, images), labels), net.params[name])
     assert grads[name].dtype == np.float64
     assert relative_error(grads[name], numeric) < GRAD_RTOL
@@ -47,7 +47,7 @@ def test_gradient_matches_finite_differences(batch, name):
 
 def test_batch_gradient_is_the_mean_of_the_articles_per_image_gradients(batch):
     net, images, labels = batch
-    loss, _, grads = loss_and_gradients(net.params, images, labels)
+    loss, _, grads = batch_gradients(net.params, images, labels)
     per_image = []
     for I, label in zip(images, labels, strict=True):
         fw = forward_one(net.params, I)
@@ -73,7 +73,7 @@ def test_explain_gives_every_gradient_of_one_image_including_the_image_itself(ba
     net, images, labels = batch
     image, label = images[1], int(labels[1])
     fw, bw = net.explain(image, label)
-    _, _, grads = loss_and_gradients(net.params, image[None], np.array([label]))
+    _, _, grads = batch_gradients(net.params, image[None], np.array([label]))
     for name, grad in grads.items():
         assert np.allclose(bw.params()[name], grad, rtol=1e-12, atol=1e-15), name
     assert np.allclose(bw.dLS1, bw.dLC1 * (fw.S1 > 0), rtol=0, atol=0)  # eq. (60) from the article's dLC1

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 
-from .gradients import loss_and_gradients
+from .gradients import batch_gradients
 from .inference import Inference
 
 
@@ -24,4 +24,4 @@ def enabled() -> bool:
     return os.environ.get("CNN_FAST", "1") != "0"
 
 
-__all__ = ["Inference", "enabled", "loss_and_gradients"]
+__all__ = ["Inference", "enabled", "batch_gradients"]

@@ -73,7 +73,7 @@ def _bias_gradient(dLP: Array, M: int) -> Array:
     return dLP.reshape(-1, dLP.shape[-1]).sum(axis=0).reshape(M, -1).sum(axis=1)  # summed along memory first
 
 
-def loss_and_gradients(params: Params, I: Array, labels: Array) -> Taught:
+def batch_gradients(params: Params, I: Array, labels: Array) -> Taught:
     """The mean of L = -ln O_label over the batch I (N, 28, 28), and its gradient keyed like params."""
     N = len(I)
     b1, k2, b2, b = params["b1"], params["k2"], params["b2"], params["b"]
