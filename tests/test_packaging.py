@@ -58,3 +58,17 @@ def test_the_installed_service_finds_its_weights_and_page_from_any_directory(whe
     env = {"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"}
     out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert out.stdout.split() == ["True", "True", str(site / "app" / "weights" / "cnn.npz")], out.stderr
+
+
+def test_every_package_of_the_source_is_in_the_wheel():
+    # A subpackage missing from pyproject's list installs without error and fails at import in the
+    # container (model/fast/ did, once): the list must name every folder of Python under model/ and app/.
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {
+        ".".join(init.parent.relative_to(ROOT).parts)
+        for top in ("model", "app")
+        for init in (ROOT / top).rglob("__init__.py")
+    }
+    assert found <= listed, sorted(found - listed)
