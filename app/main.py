@@ -13,17 +13,18 @@ import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.routing import Route
 
 import model
 
 from .config import Settings, get_settings
-from .errors import describe, detail_of, headers_of, status_of
+from .errors import describe
+from .handlers import failure
 from .middleware import PageMount, SecurityHeaders
 from .pool import WorkerPool
-from .request_path import RequestPath
+from .request_path import RequestPath, as_response
 from .routes import router
 from .schemas import EXAMPLE_GRID, IMAGE_FORMS, Health, ModelInfo, PredictResponse
 from .service import Classifier
@@ -95,12 +96,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse(status_code=422, content={"detail": describe(exc.errors(), IMAGE_FORMS)})
 
     @app.exception_handler(Exception)
-    async def _failure(request: Request, exc: Exception) -> JSONResponse:
-        status = status_of(exc)
-        if status == 500:
-            log.exception("unexpected error on %s %s", request.method, request.url.path)
-            return JSONResponse(status_code=500, content={"detail": "internal error; it has been logged"})
-        return JSONResponse(status_code=status, content={"detail": detail_of(exc)}, headers=headers_of(status))
+    async def _failure(_: Request, exc: Exception) -> Response:
+        return as_response(failure(exc))  # the same words and statuses as the request path's
 
     def openapi() -> dict[str, Any]:
         """FastAPI's document, with the examples of the answers that depend on the weights taken from

@@ -38,6 +38,10 @@ MEDIA_TYPES = {  # what each endpoint's body must be
 }
 
 
+def as_response(answer: Answer) -> Response:
+    return Response(answer.body, answer.status, headers=answer.headers, media_type="application/json")
+
+
 class BodyBudget:
     """Bytes of large request bodies that may be held at once: a slow client's 8 MiB holds its share
     until its deadline, and past the budget the next large request gets 503, not memory.
@@ -78,7 +82,7 @@ class RequestPath:
             result = failure(ShuttingDown("the server is stopping; try again in a moment"))
         except Exception as e:  # noqa: BLE001 -- errors.py decides what each one means
             result = failure(e)
-        return Response(result.body, result.status, headers=result.headers, media_type="application/json")
+        return as_response(result)
 
     async def answer(self, request: Request, endpoint: str, **options: Any) -> Answer:
         content_type = request.headers.get("content-type", "")

@@ -24,7 +24,7 @@ from model.architecture import FEATURE_MAPS, GRADIENTS, LAYERS, NUM_PARAMS, PARA
 from model.network import Params
 
 from .client_params import ENCODED_LENGTH, decode_params
-from .errors import NotFinite
+from .errors import NotFinite, clip
 from .preprocessing import MAX_DRAWING_SIDE
 from .service import Explanation, Prediction
 
@@ -51,10 +51,6 @@ EXAMPLE_GRID: Any = (
     + [[0.0] * 13 + [1.0] * 2 + [0.0] * 13 for _ in range(20)]
     + [[0.0] * 28 for _ in range(4)]
 )  # a "1"
-
-
-def clip(text: str, limit: int = 40) -> str:
-    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def body_config(**schema_extra: Any) -> ConfigDict:
