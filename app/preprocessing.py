@@ -24,10 +24,14 @@ from __future__ import annotations
 
 import io
 import math
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from PIL import ExifTags, Image, UnidentifiedImageError
+
+from .marks import Mark, select_digit
+from .paper import Paper, read_paper
 
 GRID = 28  # MNIST's field
 BOX = 20  # the ink's bounding box is fitted into BOX x BOX
@@ -68,6 +72,15 @@ UPRIGHT = {
     7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_90,
 }
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What was read off a picture: the digit's ink and how it was found."""
+
+    ink: np.ndarray  # (H, W) in [0, 1], the digit's strokes alone
+    paper: Paper  # the paper's estimate and all the ink on it
+    dropped: list[Mark]  # marks that are not the digit
 
 
 class InvalidImage(ValueError):
@@ -160,11 +173,17 @@ def normalize(ink: np.ndarray) -> np.ndarray:
 
 
 def decode_image(data: bytes) -> np.ndarray:
-    """An image file's bytes -> (H, W) ink in [0, 1], whatever the colours, upright.
+    """An image file's bytes -> (H, W) ink of the digit in [0, 1], upright (see read_image)."""
+    return read_image(data).ink
+
+
+def read_image(data: bytes) -> Reading:
+    """An image file's bytes -> the digit's ink, upright, and how it was found.
 
     Only IMAGE_FORMATS are ever parsed, and structures whose cost is out of proportion to their
-    pixels are refused before decoding (check_structure). Light-on-dark and dark-on-light both
-    work: the background is the median of the border pixels, and ink is whatever differs from it.
+    pixels are refused before decoding (check_structure). The ink is separated from the paper
+    locally (app/paper.py: uneven light, shadows, tinted paper, light ink on dark ground), and
+    the digit from the other marks (app/marks.py: specks, ruled lines, the page's edge).
     Transparent pixels count as background, so strokes on a transparent canvas work too.
     """
     if not data:
@@ -202,10 +221,14 @@ def decode_image(data: bytes) -> np.ndarray:
             rgba = rgba.reduce(factor)
         if orientation in UPRIGHT:  # a phone photo's pixels are stored as the sensor saw them
             rgba = rgba.transpose(UPRIGHT[orientation])
+            if orientation >= 5:  # a quarter turn: the upright picture is height x width
+                width, height = height, width
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
         raise InvalidImage(f"the image is truncated or damaged: {e}") from None
     pixels = np.asarray(rgba, dtype=np.float64) / 255
-    return ink_of(pixels)
+    reading = read_picture(pixels)
+    scale = (width / rgba.width, height / rgba.height)  # the work's pixels -> the picture's
+    return replace(reading, dropped=[m.scaled(*scale) for m in reading.dropped])
 
 
 def check_structure(data: bytes) -> None:
@@ -224,8 +247,8 @@ def check_structure(data: bytes) -> None:
             )
 
 
-def ink_of(rgba: np.ndarray) -> np.ndarray:
-    """(H, W, 4) RGBA in [0, 1] -> (H, W) ink in [0, 1]."""
+def read_picture(rgba: np.ndarray) -> Reading:
+    """(H, W, 4) RGBA in [0, 1] -> the digit's ink, the paper under it, and what else was on it."""
     lightness = rgba[..., :3] @ np.array([0.299, 0.587, 0.114])  # ITU-R 601 luma, as Pillow's "L"
     alpha = rgba[..., 3]
     if alpha.min() < 1:
@@ -233,10 +256,8 @@ def ink_of(rgba: np.ndarray) -> np.ndarray:
         opaque_lightness = (lightness * alpha).sum() / max(alpha.sum(), 1e-12)
         background = 1.0 if opaque_lightness < 0.5 else 0.0
         lightness = alpha * lightness + (1 - alpha) * background
-    border = np.concatenate([lightness[0], lightness[-1], lightness[:, 0], lightness[:, -1]])
-    paper = float(np.median(border))
-    if paper > 0.5:  # dark ink on light paper
-        ink, paper_ink = 1 - lightness, 1 - paper
-    else:
-        ink, paper_ink = lightness, paper
-    return np.clip((ink - paper_ink) / max(1 - paper_ink, 1e-12), 0, 1)
+    paper = read_paper(lightness)
+    if not paper.photo:  # a drawing made on a computer: every mark on it was drawn on purpose
+        return Reading(paper.ink, paper, [])
+    digit = select_digit(paper.ink)
+    return Reading(digit.ink, paper, digit.dropped)

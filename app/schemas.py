@@ -25,7 +25,7 @@ from model.network import Params
 
 from .client_params import ENCODED_LENGTH, decode_params
 from .errors import NotFinite, clip
-from .preprocessing import MAX_DRAWING_SIDE
+from .preprocessing import MAX_DRAWING_SIDE, Reading
 from .service import Explanation, Prediction
 
 # JSON numbers only: no strings, no booleans. The schema documents the range; grid_to_array checks
@@ -406,6 +406,45 @@ class FeatureMaps(BaseModel):  # one field per FEATURE_MAPS, each described by m
 assert tuple(FeatureMaps.model_fields) == FEATURE_MAPS
 
 
+MAX_DROPPED_LISTED = 16  # a dusty photo has hundreds of specks: the answer names the heaviest
+
+
+class DroppedMark(BaseModel):
+    kind: Literal["line", "mark"] = Field(
+        description='"line": a ruled line or a page edge; "mark": a speck, a stray stroke, a shadow\'s corner'
+    )
+    box: tuple[int, int, int, int] = Field(
+        description="(left, top, right, bottom) in the picture's pixels, upright; right and bottom excluded"
+    )
+    share: float = Field(description="its share of all the ink found on the picture")
+
+
+class ImageReading(BaseModel):
+    """How the digit was found on an uploaded picture (POST /predict/image)."""
+
+    photo: bool = Field(description="the border was not one flat colour: read as a photo of paper")
+    light_on_dark: bool = Field(description="light ink on a dark ground (the picture was read inverted)")
+    uneven_light: float = Field(
+        description="how much the paper's lightness varies across the picture (0: even light, 1: black to white)"
+    )
+    dropped: list[DroppedMark] = Field(
+        description=f"marks that are not the digit, heaviest first (at most {MAX_DROPPED_LISTED})"
+    )
+    dropped_count: int = Field(description="how many marks were dropped in all")
+
+    @staticmethod
+    def content(r: Reading) -> dict[str, Any]:
+        return {
+            "photo": r.paper.photo,
+            "light_on_dark": r.paper.light_on_dark,
+            "uneven_light": round(r.paper.uneven, 3),
+            "dropped": [
+                {"kind": m.kind, "box": list(m.box), "share": round(m.share, 4)} for m in r.dropped[:MAX_DROPPED_LISTED]
+            ],
+            "dropped_count": len(r.dropped),
+        }
+
+
 class PredictResponse(BaseModel):
     # Its example is the served network's own answer to EXAMPLE_GRID, put into the OpenAPI document by app/main.py.
 
@@ -422,6 +461,7 @@ class PredictResponse(BaseModel):
     input: list[list[float]] | EncodedArray | None = Field(
         None, description="the 28x28 grid the network saw; with feature_maps=true or after normalisation"
     )
+    reading: ImageReading | None = Field(None, description="POST /predict/image: how the digit was found")
 
     @staticmethod
     def content(p: Prediction, *, with_input: bool, encoding: MapsEncoding = "json") -> dict[str, Any]:
@@ -435,6 +475,8 @@ class PredictResponse(BaseModel):
             out["feature_maps"] = {k: encode(v, encoding) for k, v in p.maps.items()}
         if with_input:
             out["input"] = encode(p.input, encoding)
+        if p.reading is not None:
+            out["reading"] = ImageReading.content(p.reading)
         return out
 
     @classmethod

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,7 @@ from model import CNN
 from model.layers import softmax
 from model.network import Backward, Forward, Params, backprop, mean_loss, sgd
 
-from .preprocessing import decode_image, normalize
+from .preprocessing import Reading, normalize, read_image
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,7 @@ class Prediction:
     input: np.ndarray  # (28, 28), what the network saw
     maps: dict[str, np.ndarray] | None  # C1 P1 C2 P2 S, when asked for
     unsure: bool = False  # the top probability is below the threshold chosen on validation data
+    reading: Reading | None = None  # for an image file: how the digit was found on it
 
 
 @dataclass(frozen=True)
@@ -133,7 +134,8 @@ class Classifier:
 
     def predict_file(self, data: bytes, *, feature_maps: bool = False) -> Prediction:
         """An image file (PNG, JPEG, GIF, BMP, WebP), always normalised like MNIST."""
-        return self.predict(decode_image(data), feature_maps=feature_maps, normalized=True)
+        reading = read_image(data)
+        return replace(self.predict(reading.ink, feature_maps=feature_maps, normalized=True), reading=reading)
 
     def predict_batch(self, grids: list[np.ndarray], *, normalized: bool = False) -> np.ndarray:
         """Many grids in one forward pass -> (N, 10) probabilities."""
