@@ -9,7 +9,8 @@ centre of mass sits at the centre. `normalize` does the same to any drawing:
      (each new pixel is the mean of the old pixels it covers),
   3. widen strokes thinner than MNIST's (about 11% of the digit's longer side)
      with a square maximum filter, so a fine pen on a big canvas still looks
-     like MNIST's pencil,
+     like MNIST's pencil; thin strokes over 1.5 times as wide (a felt pen) to
+     that with a square minimum filter,
   4. resample again so the longer side is 20 pixels (area averaging: anti-aliased),
   5. stretch the ink so its darkest pixel is 1, as in MNIST,
   6. place it in 28x28 so its centre of mass falls on pixel (14, 14), the mean
@@ -38,6 +39,7 @@ BOX = 20  # the ink's bounding box is fitted into BOX x BOX
 FINE = 100  # the intermediate resolution at which strokes are measured and widened
 STROKE = 0.11  # MNIST's typical stroke width, as a fraction of the digit's longer side
 CENTRE = 14.0  # where MNIST's centres of mass lie, in pixel indices
+THICK = 1.5  # strokes wider than this many times MNIST's (a felt pen) are thinned to it
 INK_THRESHOLD = 0.1  # of the darkest ink: fainter pixels don't extend the bounding box
 BLANK_LEVEL = 0.05  # no pixel inkier than this: nothing was drawn
 
@@ -137,6 +139,14 @@ def max_filter(image: np.ndarray, k: int) -> np.ndarray:
     return sliding_window_view(rows, k, axis=1).max(axis=-1)
 
 
+def min_filter(image: np.ndarray, k: int) -> np.ndarray:
+    """Each pixel the minimum of the k x k square around it (k odd), blank beyond the edges;
+    the size is kept."""
+    padded = np.pad(image, k // 2)
+    rows = sliding_window_view(padded, k, axis=0).min(axis=-1)
+    return sliding_window_view(rows, k, axis=1).min(axis=-1)
+
+
 def normalize(ink: np.ndarray) -> np.ndarray:
     """(H, W) ink in [0, 1] (1 = ink) -> (28, 28) float32 in [0, 1], an MNIST-like digit."""
     ink = np.asarray(ink, dtype=np.float64)
@@ -155,6 +165,10 @@ def normalize(ink: np.ndarray) -> np.ndarray:
     k = 2 * half_up(missing / 2) + 1
     if k > 1:
         fine = max_filter(fine, k)
+    excess = -missing - (THICK - 1) * STROKE * FINE
+    k = 2 * half_up(excess / 2) + 1
+    if k > 1:  # a felt pen: strokes thinned to THICK times MNIST's width, holes as they are
+        fine = min_filter(fine, k)
 
     # 4.-5. the longer side made BOX pixels, the darkest pixel 1
     digit = resample(fine, BOX)  # (th, tw)

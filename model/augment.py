@@ -27,6 +27,7 @@ class Augmentation:
     elastic_sigma: float = 4.0  # pixels: how smooth the displacement field is
     thicker: float = 0.15  # probability of a dilation
     thinner: float = 0.1  # probability of an erosion (only of strokes thick enough to survive it)
+    low_resolution: float = 0.1  # probability of a small blurred source: reduced to 8-16 pixels a side, blown up
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -66,6 +67,38 @@ def _plus_filter(images: Array, reduce: np.ufunc) -> Array:
     return out
 
 
+def _area_matrix(n_out: int, n_in: int) -> Array:
+    """(n_out, n_in): each output cell the mean of the input cells it covers, by overlap."""
+    lo = np.arange(n_out)[:, None] * n_in / n_out
+    j = np.arange(n_in)[None, :]
+    overlap = np.clip(np.minimum(lo + n_in / n_out, j + 1) - np.maximum(lo, j), 0, None)
+    return overlap * n_out / n_in
+
+
+def _linear_matrix(n_out: int, n_in: int) -> Array:
+    """(n_out, n_in): linear interpolation, pixel centres aligned, edges repeated."""
+    x = np.clip((np.arange(n_out) + 0.5) * n_in / n_out - 0.5, 0, n_in - 1)
+    lo = np.floor(x).astype(int)
+    hi = np.minimum(lo + 1, n_in - 1)
+    M = np.zeros((n_out, n_in))
+    np.add.at(M, (np.arange(n_out), lo), 1 - (x - lo))
+    np.add.at(M, (np.arange(n_out), hi), x - lo)
+    return M
+
+
+def _low_resolution(images: Array, sides: Array) -> Array:
+    """Each image reduced to sides[i] pixels a side by area averaging, blown up again by linear
+    interpolation and stretched so its darkest ink is 1 again (as normalisation would)."""
+    out = images.copy()
+    n = images.shape[-1]
+    for side in np.unique(sides):  # a handful of sizes, each a batch of matrix products
+        pick = sides == side
+        M = (_linear_matrix(n, side) @ _area_matrix(side, n)).astype(images.dtype)
+        soft = M @ images[pick] @ M.T
+        out[pick] = soft / np.maximum(soft.max(axis=(1, 2), keepdims=True), 1e-6)
+    return out
+
+
 def augment(images: Array, rng: np.random.Generator, aug: Augmentation = Augmentation()) -> Array:
     """A randomly redrawn copy of a batch of (B, 28, 28) images in [0, 1]."""
     B, H, W = images.shape
@@ -102,4 +135,7 @@ def augment(images: Array, rng: np.random.Generator, aug: Augmentation = Augment
     thin = (roll >= 1 - aug.thinner) & ((out > 0.5).sum(axis=(1, 2)) > 120)
     if thin.any():
         out[thin] = _plus_filter(out[thin], np.minimum)
+    small = np.asarray(rng.random(size=B) < aug.low_resolution)
+    if small.any():  # a digit 20 pixels tall becomes 6 to 11: an 8x8 or 16x16 crop, blown up
+        out[small] = _low_resolution(np.clip(out[small], 0, 1), rng.integers(8, 17, size=int(small.sum())))
     return np.clip(out, 0, 1).astype(dtype, copy=False)

@@ -10,11 +10,14 @@ from PIL import Image
 
 import model
 from app.preprocessing import (
+    STROKE,
+    THICK,
     EmptyDrawing,
     area_weights,
     decode_image,
     max_filter,
     normalize,
+    resample,
     stroke_width,
 )
 from tests.conftest import WEIGHTS
@@ -138,3 +141,16 @@ def test_normalising_mnist_itself_keeps_it_recognisable(mnist):
     images = mnist.test.images[:1000] / 255
     normalised = np.stack([normalize(image) for image in images])
     assert (net.predict(normalised) == mnist.test.labels[:1000]).mean() >= 0.98
+
+
+def test_a_felt_pens_strokes_are_thinned_towards_mnists_width():
+    thick = np.zeros((300, 300))
+    thick[20:280, 110:190] = 1.0  # a 1 whose stroke is 30 % of its height
+    fine = resample(thick[20:280, 110:190], 100)
+    assert stroke_width(fine) > 2 * STROKE * 100
+    grid = normalize(thick)
+    width = (grid > 0.5).sum(axis=1).max()
+    assert width <= THICK * STROKE * 20 + 2  # about 1.5 times MNIST's width, in the 20x20 box
+    moderate = np.zeros((300, 300))
+    moderate[20:280, 135:165] = 1.0  # 11.5 %: MNIST's own width, left alone
+    assert (normalize(moderate) > 0.5).sum(axis=1).max() >= 2

@@ -6,6 +6,7 @@ export const GRID = 28;           // MNIST's field
 export const BOX = 20;            // the ink's bounding box is fitted into BOX x BOX
 export const FINE = 100;          // where strokes are measured and widened
 export const STROKE = 0.11;       // MNIST's stroke width, as a fraction of the digit's longer side
+export const THICK = 1.5;         // strokes wider than this many times MNIST's (a felt pen) are thinned to it
 export const CENTRE = 14;         // where MNIST's centres of mass lie
 export const INK_THRESHOLD = 0.1; // of the darkest ink: fainter pixels don't extend the bounding box
 export const BLANK_LEVEL = 0.05;  // no pixel inkier than this: nothing was drawn
@@ -96,6 +97,27 @@ export function maxFilter(img, k) {
   return out;
 }
 
+// Each pixel the minimum of the k x k square around it (k odd), blank beyond the edges; the size is kept.
+export function minFilter(img, k) {
+  const { data, height: h, width: w } = img;
+  const r = (k - 1) / 2;
+  const rows = new Float64Array(h * w);
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) {
+      let m = y - r < 0 || y + r > h - 1 ? 0 : Infinity;
+      for (let j = Math.max(0, y - r); j <= Math.min(h - 1, y + r); j++) m = Math.min(m, data[j * w + x]);
+      rows[y * w + x] = m;
+    }
+  const out = image(h, w);
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) {
+      let m = x - r < 0 || x + r > w - 1 ? 0 : Infinity;
+      for (let j = Math.max(0, x - r); j <= Math.min(w - 1, x + r); j++) m = Math.min(m, rows[y * w + j]);
+      out.data[y * w + x] = m;
+    }
+  return out;
+}
+
 // (H, W) ink in [0, 1], 1 = ink -> 28 rows of 28 numbers in [0, 1], an MNIST-like digit.
 export function normalize(ink) {
   const darkest = maxOf(ink.data);
@@ -113,10 +135,13 @@ export function normalize(ink) {
   for (let y = 0; y < box.height; y++)
     for (let x = 0; x < box.width; x++) box.data[y * box.width + x] = ink.data[(top + y) * ink.width + left + x];
 
-  // 2.-3. at a fixed fine resolution, thin strokes widened to MNIST's width
+  // 2.-3. at a fixed fine resolution, thin strokes widened to MNIST's width, a felt pen's thinned
   let fine = resample(box, FINE);
-  const k = 2 * halfUp((STROKE * FINE - strokeWidth(fine)) / 2) + 1;
+  const missing = STROKE * FINE - strokeWidth(fine);
+  const k = 2 * halfUp(missing / 2) + 1;
   if (k > 1) fine = maxFilter(fine, k);
+  const thin = 2 * halfUp((-missing - (THICK - 1) * STROKE * FINE) / 2) + 1;
+  if (thin > 1) fine = minFilter(fine, thin);
 
   // 4.-5. the longer side made BOX pixels, the darkest pixel 1
   const digit = resample(fine, BOX);
