@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 import model
+from model.recipes import InvalidRun
 
 from .client_params import InvalidParams
 from .preprocessing import ImageTooLarge, InvalidImage, UnsupportedImage
@@ -58,6 +59,10 @@ class Busy(Exception):
         super().__init__(f"the server is busy ({why}); try again in a moment")
 
 
+class TooManyTrainers(Exception):
+    """Every training slot is taken: 429 with Retry-After (the page waits and loops again)."""
+
+
 class ShuttingDown(Exception):
     """The request was still running when the server's shutdown grace period ended (503)."""
 
@@ -74,10 +79,12 @@ def status_of(exc: BaseException) -> int:
         return 413
     if isinstance(exc, UnsupportedImage):
         return 415
-    if isinstance(exc, (InvalidImage, InvalidParams, model.InvalidInput, ValidationError)):
+    if isinstance(exc, (InvalidImage, InvalidParams, InvalidRun, model.InvalidInput, ValidationError)):
         return 422
     if isinstance(exc, (Busy, ShuttingDown, WorkerLost, MemoryError)):
         return 503
+    if isinstance(exc, TooManyTrainers):
+        return 429
     return 500
 
 
@@ -94,7 +101,7 @@ def detail_of(exc: BaseException) -> str:
 
 
 def headers_of(status: int) -> dict[str, str]:
-    return {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 503 else {}
+    return {"Retry-After": str(RETRY_AFTER_SECONDS)} if status in (429, 503) else {}
 
 
 def clip(text: str) -> str:

@@ -17,6 +17,7 @@ from python_multipart import MultipartParser
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import parse_options_header
 
+from . import training
 from .client_params import encode_params
 from .config import Settings
 from .errors import ClientMistake, TooManyImages, detail_of, headers_of, status_of
@@ -27,6 +28,7 @@ from .schemas import (
     PredictRequest,
     PredictResponse,
     TeachRequest,
+    TrainRequest,
 )
 from .service import Classifier
 
@@ -106,12 +108,18 @@ def predict_image(job: Job, clf: Classifier, settings: Settings, on_loop: bool) 
     return PredictResponse.content(p, with_input=True)
 
 
+def train(job: Job, clf: Classifier, settings: Settings, on_loop: bool) -> Any:
+    req: TrainRequest = parse(TrainRequest, job, settings)
+    return training.train(req.recipe, req.seed, req.resume, req.steps)
+
+
 ENDPOINTS: dict[str, Callable[[Job, Classifier, Settings, bool], Any]] = {
     "predict": predict,
     "explain": explain,
     "teach": teach,
     "predict_batch": predict_batch,
     "predict_image": predict_image,
+    "train": train,
 }
 
 

@@ -22,7 +22,7 @@ from fastapi.responses import Response
 from starlette.requests import ClientDisconnect
 
 from .config import Settings
-from .errors import BodyTooLarge, Busy, ShuttingDown, UnsupportedMediaType
+from .errors import BodyTooLarge, Busy, ShuttingDown, TooManyTrainers, UnsupportedMediaType
 from .handlers import Answer, Job, NeedsWorker, answer, failure
 from .pool import WorkerPool
 from .service import Classifier
@@ -35,7 +35,9 @@ MEDIA_TYPES = {  # what each endpoint's body must be
     "teach": "application/json",
     "predict_batch": "application/json",
     "predict_image": "multipart/form-data",
+    "train": "application/json",
 }
+TRAINERS_PER_WORKER = 2  # /train requests in flight per worker process; more get 429 at once
 
 
 def as_response(answer: Answer) -> Response:
@@ -72,6 +74,7 @@ class RequestPath:
     def __init__(self, settings: Settings, classifier: Classifier, pool: WorkerPool) -> None:
         self.settings, self.classifier, self.pool = settings, classifier, pool
         self.budget = BodyBudget(max(settings.bodies_in_flight_bytes, settings.max_body_bytes))
+        self.trainers = 0  # /train requests admitted and not yet answered
 
     async def respond(self, request: Request, endpoint: str, **options: Any) -> Response:
         try:
@@ -96,7 +99,7 @@ class RequestPath:
         limit = self.settings.max_body_bytes
         if declared.isdigit() and int(declared) > limit:
             raise BodyTooLarge(f"the request body is larger than {limit:,} bytes")
-        with self.budget.hold(int(declared) if declared.isdigit() else limit):
+        with self.training_slot(endpoint), self.budget.hold(int(declared) if declared.isdigit() else limit):
             body = await self.read_body(request)
             job = Job(endpoint, body, content_type, **options)
             if endpoint == "predict" and len(body) <= INLINE_BYTES:
@@ -107,6 +110,21 @@ class RequestPath:
                 return await self.pool.run(job, client_gone)
             finally:
                 client_gone.cancel()
+
+    @contextlib.contextmanager
+    def training_slot(self, endpoint: str) -> Iterator[None]:
+        """Trainers take a few hundred milliseconds each, over and over: a small bound per worker
+        keeps them from filling the pool's queue ahead of everyone else."""
+        if endpoint != "train":
+            yield
+            return
+        if self.trainers >= TRAINERS_PER_WORKER * self.settings.pool_workers:
+            raise TooManyTrainers(f"{self.trainers} training requests are running; try again in a moment")
+        self.trainers += 1
+        try:
+            yield
+        finally:
+            self.trainers -= 1
 
     async def read_body(self, request: Request) -> bytes:
         """The whole body, refused as it arrives once it passes the size limit. (Its deadline is kept

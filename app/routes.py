@@ -28,6 +28,8 @@ from .schemas import (
     PredictResponse,
     TeachRequest,
     TeachResponse,
+    TrainRequest,
+    TrainResponse,
 )
 from .service import Classifier
 
@@ -144,6 +146,23 @@ async def teach(request: Request) -> Response:
     the next /teach, /explain or /predict; nothing is kept between requests. A step that would take
     a parameter beyond the ±1000 the service accepts is refused (422)."""
     return await respond(request, "teach")
+
+
+@router.post(
+    "/train",
+    response_model=TrainResponse,
+    responses=ERRORS
+    | {429: {"model": ErrorResponse, "description": "every training slot is taken; retry after a second"}},
+    summary="Train a fresh network, a few hundred steps at a time; the run travels with the request",
+    openapi_extra=documented_body(TrainRequest),
+)
+async def train(request: Request) -> Response:
+    """Start a run from a recipe and a seed, or continue one from its `resume`, for `steps` steps on
+    the article's small set (the first 10,000 MNIST training images), then score it on the first
+    1,000 test images. The server keeps nothing: the answer's `resume` holds the parameters, the
+    optimiser's state and the position in the shuffled data. The same request always gets the
+    same answer, on any server."""
+    return await respond(request, "train")
 
 
 @router.post(

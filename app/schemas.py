@@ -22,11 +22,13 @@ from pydantic_core import ErrorDetails
 
 from model.architecture import FEATURE_MAPS, GRADIENTS, LAYERS, NUM_PARAMS, PARAM_SHAPES
 from model.network import Params
+from model.recipes import RecipeName
 
 from .client_params import ENCODED_LENGTH, decode_params
 from .errors import NotFinite, clip
 from .preprocessing import MAX_DRAWING_SIDE, Reading
 from .service import Explanation, Prediction
+from .training import MAX_TRAIN_IMAGES, RESUME_MAX_LENGTH
 
 # JSON numbers only: no strings, no booleans. The schema documents the range; grid_to_array checks
 # it (and the shape), so that a mistake gets one sentence naming the row and column, not 784 errors.
@@ -313,6 +315,55 @@ class TeachRequest(ExplainRequest):
     model_config = body_config(examples=[{"image": EXAMPLE_GRID, "label": 7, "lr": 0.1}])
 
     lr: Annotated[float, Strict(), Field(gt=0, le=10)] = Field(0.1, description="eta of eq. (66)")
+
+
+class TrainRequest(RequestBody):
+    model_config = body_config(
+        examples=[
+            {"recipe": "article", "seed": 0, "steps": 500},
+            {"resume": "<the resume of the last answer>", "steps": 500},
+        ]
+    )
+
+    recipe: RecipeName | None = Field(
+        None,
+        description='start a run: "article" (the article\'s own recipe: one image per step, lr 0.005, weights '
+        'uniform in (-0.1, 0.1), inputs pixel/255 - 0.5) or "ours" (the committed weights\' recipe on the small '
+        "set: batches of 64, momentum 0.9, cosine learning rate from 0.05, He initialisation, augmentation)",
+    )
+    seed: Annotated[int, Strict(), Field(ge=0, lt=2**32)] = Field(0, description="with recipe: the run's seed")
+    resume: str | None = Field(
+        None,
+        max_length=RESUME_MAX_LENGTH,
+        description="continue a run: the `resume` of the previous answer, exactly as it came",
+    )
+    steps: Annotated[int, Strict(), Field(ge=1)] = Field(
+        description=f"steps to take now: at most {MAX_TRAIN_IMAGES} images' worth "
+        f"({MAX_TRAIN_IMAGES} steps of the article's recipe, {MAX_TRAIN_IMAGES // 64} of ours)"
+    )
+
+    @model_validator(mode="after")
+    def _one_way_in(self) -> TrainRequest:
+        if (self.recipe is None) == (self.resume is None):
+            raise ValueError('send either "recipe" (and "seed") to start a run, or "resume" to continue one')
+        return self
+
+
+class TrainResponse(BaseModel):
+    recipe: RecipeName
+    seed: int
+    step: int = Field(description="steps taken in the run so far")
+    epoch: float = Field(description="epochs of the 10,000 training images so far (step / steps per epoch)")
+    steps_per_epoch: int
+    lr: float = Field(description="the learning rate of the last step")
+    losses: list[float] = Field(description="the mean loss of each step taken now, in order")
+    heldout_accuracy: float = Field(description="accuracy on the 1,000 held-out test images, a fraction in [0, 1]")
+    heldout_loss: float = Field(description="mean cross-entropy on the same images")
+    resume: str = Field(description="the run's state (parameters, optimiser, position): post it back to go on")
+    params: str = Field(
+        description="the network as it is now, encoded like /teach's params, for /predict, /explain and "
+        "/teach (the recipe's input scaling folded into b1, so drawings in [0, 1] go in as they are)"
+    )
 
 
 class ExplainResponse(BaseModel):

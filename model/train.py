@@ -38,6 +38,8 @@ from .fast.memory import reuse_freed_memory
 from .layers import softmax
 from .mnist import MNISTError, load_mnist, to_float
 from .network import Params, as_labels, batch_gradients
+from .recipes import NAMES as RECIPE_NAMES
+from .replay import replay
 from .weights import atomic_write_bytes, npz_bytes, paths
 
 OPTIMIZERS = ("momentum", "nesterov", "adam")
@@ -321,7 +323,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="weights/cnn", help="weights to write, OUT.npz and OUT.json [%(default)s]")
     parser.add_argument("--resume", action="store_true", help="continue from OUT.ckpt.npz if it exists")
     parser.add_argument("--plots", metavar="DIR", help="draw learning curves and the confusion matrix here")
+    parser.add_argument(
+        "--recipe",
+        choices=RECIPE_NAMES,
+        help="replay a recipe of model/recipes.py (the article's, or ours on its terms) epoch by epoch, "
+        "scored beside the article's log; only --epochs, --seed, --limit, --test-limit and --data-dir apply",
+    )
+    parser.add_argument("--test-limit", type=int, help="with --recipe: score on the first N test images only")
     args = parser.parse_args(argv)
+    if args.recipe:
+        try:
+            replay(args.recipe, args.data_dir, args.epochs, args.seed, args.limit, args.test_limit)
+        except MNISTError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        return 0
     if args.epochs < 1 or args.batch_size < 1 or args.lr <= 0 or not 0 <= args.momentum < 1:
         parser.error("need epochs >= 1, batch size >= 1, lr > 0 and 0 <= momentum < 1")
     cfg = TrainConfig(
