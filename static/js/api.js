@@ -13,7 +13,7 @@ async function call(path, options = {}) {
   if (!response.ok) {
     const body = await response.json().catch(() => ({}));
     if (response.status >= 500 || !body.detail) throw new ServerUnreachable(`the server answered ${response.status}`);
-    throw new Error(body.detail);
+    throw Object.assign(new Error(body.detail), { status: response.status });
   }
   return response.json();
 }
@@ -46,12 +46,13 @@ function halfToNumber(h) {
 
 // grid: 28 rows of 28 numbers in [0, 1] -> { label, probabilities, feature_maps: { C1, P1, C2, P2, S }, input }
 // The maps travel as float16 (half the bytes, and 7x cheaper for the server to write than JSON numbers).
-export async function predict(grid, { signal } = {}) {
+// With params (base64 float32), a visitor's own network answers instead of the shared one.
+export async function predict(grid, { signal, params = null } = {}) {
   const answer = await call("/predict", {
     method: "POST",
     signal,
     headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ image: grid, feature_maps: true, maps_encoding: "float16" }),
+    body: JSON.stringify({ image: grid, feature_maps: true, maps_encoding: "float16", ...(params ? { params } : {}) }),
   });
   for (const [name, value] of Object.entries(answer.feature_maps)) answer.feature_maps[name] = decodeFloat16(value);
   answer.input = decodeFloat16(answer.input);
@@ -90,3 +91,17 @@ export const kernels = () => call("/model/kernels");
 
 // -> { source, digits: [{ index, label, pixels: 28 rows of 28 numbers 0..255 }] }
 export const samples = () => call("samples.json");
+
+// Training steps: { recipe, seed, steps } starts a run, { resume, steps } continues it ->
+// { step, epoch, losses, heldout_accuracy, heldout_loss, resume, params, ... }
+export const train = (request) => call("/train", {
+  method: "POST",
+  headers: { "Content-Type": "application/json" },
+  body: JSON.stringify(request),
+});
+
+// base64 of little-endian float32 -> Float32Array
+export function float32s(base64) {
+  const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+  return new Float32Array(bytes.buffer);
+}

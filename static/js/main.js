@@ -2,6 +2,7 @@
 import * as api from "./api.js";
 import { Sketchpad } from "./draw.js";
 import { Explorer } from "./explorer.js";
+import { Trainer } from "./trainer.js";
 import { EmptyDrawing, inkOfPixels, normalize } from "./normalize.js";
 import {
   clearMap, enableHover, gradientCss, makeBars, makeGallery, maxOf, paintBars, paintMap, paintThumbnail,
@@ -26,6 +27,11 @@ const inputCanvas = $("#input");
 const bars = makeBars($("#bars"));
 const pad = new Sketchpad($("#pad"), changed);
 const explorer = new Explorer(info?.gradients ?? []);
+let servingParams = null;  // a network trained on this page answers instead of the shared one
+new Trainer((params) => {
+  servingParams = params;
+  if (!pad.isEmpty) schedule(true);
+});
 
 // --- live predictions: one request at a time, the newest drawing next, stale answers dropped ---
 
@@ -64,7 +70,7 @@ async function send() {
   const drawnAt = changedAt, final = !pad.current;
   lastSentAt = performance.now();
   try {
-    const result = await api.predict(grid, { signal: controller.signal });
+    const result = await api.predict(grid, { signal: controller.signal, params: servingParams });
     if (controller.signal.aborted) return;
     show(result);
     if (final) explorer.update(grid);  // backpropagation for the finished stroke, if a digit is chosen

@@ -21,6 +21,7 @@ MAP_PANELS = "#input, #maps-C1 canvas, #maps-P1 canvas, #maps-C2 canvas, #maps-P
 
 
 def draw(page, strokes) -> None:
+    page.locator("#pad").scroll_into_view_if_needed()  # the mouse works in the viewport's coordinates
     box = page.locator("#pad").bounding_box()
     at = lambda x, y: (box["x"] + x * box["width"], box["y"] + y * box["height"])  # noqa: E731
     for stroke in strokes:
@@ -254,3 +255,35 @@ def test_the_pages_normalisation_thins_a_felt_pen_as_python_does(page):
     assert np.allclose(np.array(grid), expected, atol=1e-6)
     widest_before = (ink > 0.5).sum(axis=1).max() / 130 * 20  # in grid pixels, had it not been thinned
     assert (expected > 0.5).sum(axis=1).max() < widest_before
+
+
+def test_training_from_scratch_learns_on_the_page_and_answers_drawings(page, artifacts):
+    """Start the article's recipe, train until the held-out accuracy passes 90 %, see the curve,
+    the article's points and the kernels, let the trained copy answer a drawing; reset goes back."""
+    page.select_option("#train-recipe", "article")
+    page.fill("#train-speed", "10")  # 1,024 images a request
+    page.click("#train-start")
+    page.wait_for_function("Number(document.body.dataset.training) > 0.9", timeout=60_000)
+    page.click("#train-start")  # pause
+    curve = page.locator("#train-curve")
+    assert curve.get_attribute("data-painted") == "true"
+    assert int(curve.get_attribute("data-points")) >= 1 and int(curve.get_attribute("data-steps")) >= 1024
+    assert curve.get_attribute("data-article-points") == "4"
+    assert page.evaluate("[...document.querySelectorAll('#train-kernels canvas')].every(c => c.dataset.painted === 'true')")
+    assert "held-out accuracy" in page.inner_text("#train-status")
+    page.locator("#stage-train").screenshot(path=str(artifacts / "training.png"))
+
+    sent: list = []
+    page.on("request", lambda r: sent.append(json.loads(r.post_data)) if r.url.endswith("/predict") else None)
+    page.click("#train-use")
+    assert page.get_attribute("#train-use", "aria-pressed") == "true"
+    draw_and_wait(page, DIGITS[1])
+    assert "params" in sent[-1]  # the page's own network answered
+    assert page.inner_text("#answer").rstrip("?") in "0123456789"
+
+    page.click("#train-reset")
+    assert page.get_attribute("#train-use", "aria-pressed") == "false"
+    assert page.inner_text("#train-status") == "Not started."
+    draw_and_wait(page, DIGITS[7])
+    assert "params" not in sent[-1]  # the shared network again
+    assert page.inner_text("#answer") == "7"
