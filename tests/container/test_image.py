@@ -115,6 +115,11 @@ def test_the_container_serves_the_model_reports_healthy_and_stops_cleanly(engine
     with urllib.request.urlopen(f"{url}/", timeout=5) as page:
         assert b"<canvas" in page.read()
 
+    # The shipped MNIST subset is in the image: a training run starts, learns and resumes.
+    run = get_json(f"{url}/train", {"recipe": "article", "seed": 0, "steps": 1024}, timeout=30)
+    run = get_json(f"{url}/train", {"resume": run["resume"], "steps": 1024}, timeout=30)
+    assert run["step"] == 2048 and run["heldout_accuracy"] > 0.6
+
     # Docker's own health check, which runs inside the container with nothing but Python.
     health_format = "{{.State.Health.Status}}"
     while (status := engine.docker("inspect", "-f", health_format, "cnn-under-test").stdout.strip()) != "healthy":
