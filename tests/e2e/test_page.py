@@ -269,7 +269,9 @@ def test_training_from_scratch_learns_on_the_page_and_answers_drawings(page, art
     assert curve.get_attribute("data-painted") == "true"
     assert int(curve.get_attribute("data-points")) >= 1 and int(curve.get_attribute("data-steps")) >= 1024
     assert curve.get_attribute("data-article-points") == "4"
-    assert page.evaluate("[...document.querySelectorAll('#train-kernels canvas')].every(c => c.dataset.painted === 'true')")
+    assert page.evaluate(
+        "[...document.querySelectorAll('#train-kernels canvas')].every(c => c.dataset.painted === 'true')"
+    )
     assert "held-out accuracy" in page.inner_text("#train-status")
     page.locator("#stage-train").screenshot(path=str(artifacts / "training.png"))
 
