@@ -12,23 +12,33 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from pydantic_core import to_json
 from python_multipart import MultipartParser
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import parse_options_header
 
+from model.check import Check
+from model.check import check as gradient_check
+from model.network import Params
+from model.nudge import nudge as nudge_drawing
+
 from . import training
 from .client_params import encode_params
 from .config import Settings
-from .errors import ClientMistake, TooManyImages, detail_of, headers_of, status_of
+from .errors import ClientMistake, NotFinite, TooManyImages, detail_of, headers_of, status_of
+from .preprocessing import normalize
 from .schemas import (
     BatchRequest,
+    CheckRequest,
     ExplainRequest,
     ExplainResponse,
+    NudgeRequest,
     PredictRequest,
     PredictResponse,
     TeachRequest,
     TrainRequest,
+    encode,
 )
 from .service import Classifier
 
@@ -108,6 +118,69 @@ def predict_image(job: Job, clf: Classifier, settings: Settings, on_loop: bool) 
     return PredictResponse.content(p, with_input=True)
 
 
+def drawing_and_network(req: Any, clf: Classifier) -> tuple[np.ndarray, Params]:
+    """The request's 28x28 input (normalised when asked) and the network's parameters (the visitor's, or the shared)."""
+    image = normalize(req.grid()) if req.normalize else np.asarray(req.grid(), dtype=np.float64)
+    net, _ = clf.network(req.client_params())
+    return image, net.params
+
+
+def check(job: Job, clf: Classifier, settings: Settings, on_loop: bool) -> Any:
+    req: CheckRequest = parse(CheckRequest, job, settings)
+    image, params = drawing_and_network(req, clf)
+    c = gradient_check(params, image, req.label, req.gradient, tuple(req.index), req.epsilon)
+    for value in (c.analytic, c.numerical, c.left, c.right):
+        if not np.isfinite(value):
+            raise NotFinite("the loss is not finite here; try a smaller epsilon")
+    return {
+        "gradient": c.gradient,
+        "index": list(c.index),
+        "epsilon": c.epsilon,
+        "analytic": c.analytic,
+        "numerical": c.numerical,
+        "relative_error": c.relative_error,
+        "left": c.left,
+        "right": c.right,
+        "kink": c.kink,
+        "agrees": c.agrees,
+        "why": why(c),
+    }
+
+
+def why(c: Check) -> str:
+    if c.kink:
+        return (
+            f"The loss has a corner here (a ReLU at exactly 0, or a max-pool window whose largest values tie): "
+            f"nudged down it moves at {c.left:.6g}, nudged up at {c.right:.6g}, and backpropagation takes the slope "
+            f"of the branch the forward pass chose ({c.analytic:.6g}); the central difference lies between."
+        )
+    if c.agrees:
+        return (
+            "They agree because backpropagation is the chain rule applied exactly: each gradient is the one "
+            "after it times the local derivative, and the central difference measures the same slope "
+            f"directly, to within ε² ({c.epsilon:g}²)."
+        )
+    return f"They differ by {c.relative_error:.2g} relative: more than float64's rounding at this ε explains."
+
+
+def nudge(job: Job, clf: Classifier, settings: Settings, on_loop: bool) -> Any:
+    req: NudgeRequest = parse(NudgeRequest, job, settings)
+    image, params = drawing_and_network(req, clf)
+    n = nudge_drawing(params, image, req.target, req.step, req.max_steps, req.mode)
+    return {
+        "image": n.frames[-1].tolist(),
+        "label": n.label,
+        "target": req.target,
+        "steps": n.steps,
+        "reached": n.label == req.target,
+        "probabilities": n.probabilities.tolist(),
+        "l2": n.l2,
+        "largest_change": n.largest_change,
+        "frames": encode(n.frames, "float16"),
+        "target_probability": n.target_probability.tolist(),
+    }
+
+
 def train(job: Job, clf: Classifier, settings: Settings, on_loop: bool) -> Any:
     req: TrainRequest = parse(TrainRequest, job, settings)
     return training.train(req.recipe, req.seed, req.resume, req.steps)
@@ -120,6 +193,8 @@ ENDPOINTS: dict[str, Callable[[Job, Classifier, Settings, bool], Any]] = {
     "predict_batch": predict_batch,
     "predict_image": predict_image,
     "train": train,
+    "check": check,
+    "nudge": nudge,
 }
 
 

@@ -36,6 +36,8 @@ MEDIA_TYPES = {  # what each endpoint's body must be
     "predict_batch": "application/json",
     "predict_image": "multipart/form-data",
     "train": "application/json",
+    "check": "application/json",
+    "nudge": "application/json",
 }
 TRAINERS_PER_WORKER = 2  # /train requests in flight per worker process; more get 429 at once
 

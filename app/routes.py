@@ -18,12 +18,16 @@ from .request_path import RequestPath
 from .schemas import (
     BatchRequest,
     BatchResponse,
+    CheckRequest,
+    CheckResponse,
     ErrorResponse,
     ExplainRequest,
     ExplainResponse,
     Health,
     Kernels,
     ModelInfo,
+    NudgeRequest,
+    NudgeResponse,
     PredictRequest,
     PredictResponse,
     TeachRequest,
@@ -146,6 +150,36 @@ async def teach(request: Request) -> Response:
     the next /teach, /explain or /predict; nothing is kept between requests. A step that would take
     a parameter beyond the ±1000 the service accepts is refused (422)."""
     return await respond(request, "teach")
+
+
+@router.post(
+    "/nudge",
+    response_model=NudgeResponse,
+    responses=ERRORS,
+    summary="Make it a 9: change the drawing, not the network, by gradient steps on the image",
+    openapi_extra=documented_body(NudgeRequest),
+)
+async def nudge(request: Request) -> Response:
+    """I <- clip(I - step * dL/dI, 0, 1) with L = -ln O_target, until the network reads `target` or
+    `max_steps` (at most 200) have been taken. `mode` "add" only adds ink, "remove" only takes it
+    away. Answers the final grid, what the network reads, the steps, how far the picture moved
+    (L2 and the largest pixel change), and every frame for animation."""
+    return await respond(request, "nudge")
+
+
+@router.post(
+    "/check",
+    response_model=CheckResponse,
+    responses=ERRORS,
+    summary="Check one number of one gradient by hand: the central difference in float64 beside backpropagation",
+    openapi_extra=documented_body(CheckRequest),
+)
+async def check(request: Request) -> Response:
+    """Nudges the one quantity `gradient` differentiates (a parameter, a pixel of the image, or an
+    intermediate S1 ... S) at `index` by ±epsilon in float64, and answers (L(x+ε) - L(x-ε)) / 2ε beside
+    backpropagation's value and their relative error. Where the loss has a corner (a ReLU at 0, a
+    max-pool tie), `kink` says so and `left`/`right` give the two one-sided slopes."""
+    return await respond(request, "check")
 
 
 @router.post(

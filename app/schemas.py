@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import numpy as np
 from pydantic import (
@@ -21,6 +21,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from model.architecture import FEATURE_MAPS, GRADIENTS, LAYERS, NUM_PARAMS, PARAM_SHAPES
+from model.check import EPSILON
 from model.network import Params
 from model.recipes import RecipeName
 
@@ -28,7 +29,7 @@ from .client_params import ENCODED_LENGTH, decode_params
 from .errors import NotFinite, clip
 from .preprocessing import MAX_DRAWING_SIDE, Reading
 from .service import Explanation, Prediction
-from .training import MAX_TRAIN_IMAGES, RESUME_MAX_LENGTH
+from .training import MAX_NUDGE_STEPS, MAX_TRAIN_IMAGES, RESUME_MAX_LENGTH
 
 # JSON numbers only: no strings, no booleans. The schema documents the range; grid_to_array checks
 # it (and the shape), so that a mistake gets one sentence naming the row and column, not 784 errors.
@@ -315,6 +316,74 @@ class TeachRequest(ExplainRequest):
     model_config = body_config(examples=[{"image": EXAMPLE_GRID, "label": 7, "lr": 0.1}])
 
     lr: Annotated[float, Strict(), Field(gt=0, le=10)] = Field(0.1, description="eta of eq. (66)")
+
+
+GradientName = Literal[
+    "dLS", "dLb", "dLw", "dLf", "dLP2", "dLC2", "dLS2", "dLb2", "dLk2", "dLP1", "dLC1", "dLS1", "dLb1", "dLk1", "dLI"
+]
+assert set(get_args(GradientName)) == {g.name for g in GRADIENTS}
+
+
+class CheckRequest(ExplainRequest):
+    model_config = body_config(examples=[{"image": EXAMPLE_GRID, "label": 7, "gradient": "dLk1", "index": [0, 2, 3]}])
+
+    gradient: GradientName = Field(description="any gradient /explain returns, dLI (the image's) included")
+    index: list[Annotated[int, Strict()]] = Field(
+        max_length=4, description="the entry, one index per axis of the gradient's shape (GET /model)"
+    )
+    epsilon: Annotated[float, Strict(), Field(ge=1e-8, le=1e-2, allow_inf_nan=False)] = Field(
+        EPSILON, description="the nudge ε of (L(x + ε) - L(x - ε)) / 2ε"
+    )
+
+    @model_validator(mode="after")
+    def _index_fits(self) -> CheckRequest:
+        shape = next(g.shape for g in GRADIENTS if g.name == self.gradient)
+        if len(self.index) != len(shape) or not all(0 <= i < n for i, n in zip(self.index, shape, strict=False)):
+            raise ValueError(
+                f"index {self.index} is not an entry of {self.gradient}, whose shape is {list(shape)}: "
+                f"give {len(shape)} indices, each from 0 to its axis's length - 1"
+            )
+        return self
+
+
+class CheckResponse(BaseModel):
+    gradient: str
+    index: list[int]
+    epsilon: float
+    analytic: float = Field(description="backpropagation's value of this entry, in float64")
+    numerical: float = Field(description="(L(x + ε) - L(x - ε)) / 2ε, in float64")
+    relative_error: float = Field(description="|numerical - analytic| / max(|numerical|, |analytic|)")
+    left: float = Field(description="(L(x) - L(x - ε)) / ε")
+    right: float = Field(description="(L(x + ε) - L(x)) / ε")
+    kink: bool = Field(description="the slopes either side differ: the loss has a corner at this point")
+    agrees: bool = Field(description="within 1e-6 relative, or within what float64 resolves at this ε")
+    why: str = Field(description="one sentence on why they agree, or why not here")
+
+
+class NudgeRequest(DrawingRequest):
+    model_config = body_config(examples=[{"image": EXAMPLE_GRID, "target": 3}])
+
+    target: Annotated[int, Strict(), Field(ge=0, le=9)] = Field(description="the digit to make it")
+    step: Annotated[float, Strict(), Field(gt=0, le=10, allow_inf_nan=False)] = Field(
+        0.05, description="η of I <- clip(I - η ∂L/∂I, 0, 1)"
+    )
+    max_steps: Annotated[int, Strict(), Field(ge=1, le=MAX_NUDGE_STEPS)] = Field(
+        MAX_NUDGE_STEPS, description="stop here if the target has not won"
+    )
+    mode: Literal["any", "add", "remove"] = Field("any", description='"add": only add ink; "remove": only take it away')
+
+
+class NudgeResponse(BaseModel):
+    image: list[list[float]] = Field(description="the final 28x28 grid")
+    label: int = Field(description="what the network reads on it")
+    target: int
+    steps: int = Field(description="steps taken")
+    reached: bool = Field(description="the target won")
+    probabilities: list[float] = Field(description="O on the final grid (the article's softmax)")
+    l2: float = Field(description="how far the picture moved: the L2 norm of the change")
+    largest_change: float = Field(description="the largest change of one pixel")
+    frames: EncodedArray = Field(description="the grid before each step and the last, float16, for animation")
+    target_probability: list[float] = Field(description="O_target on each frame")
 
 
 class TrainRequest(RequestBody):
