@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .architecture import GRADIENTS, IMAGE_SHAPE, PARAM_SHAPES
-from .layers import conv2d, cross_entropy, dense, maxpool2, relu
+from .layers import conv2d, dense, maxpool2, relu
 from .network import Params, backprop, forward
 
 Array = np.ndarray
@@ -50,13 +50,12 @@ class Check:
         )
 
 
-def tail(params: Params, label: int) -> dict[str, Callable[[Array], float]]:
-    """For each quantity, the loss as a function of it, the rest of the forward pass (eqs. 1-6) following."""
+def tail(params: Params) -> dict[str, Callable[[Array], Array]]:
+    """For each quantity, the scores S as a function of it, the rest of the forward pass (eqs. 1-5) following."""
     k1, b1, k2, b2, w, b = (params[name] for name in PARAM_SHAPES)
-    y = np.array([label])
-    fns: dict[str, Callable[[Array], float]] = {}
-    fns["S"] = lambda S: float(cross_entropy(S[None], y)[0])
-    fns["f"] = lambda f: fns["S"](dense(f[None], w, b)[0])
+    fns: dict[str, Callable[[Array], Array]] = {}
+    fns["S"] = lambda S: S
+    fns["f"] = lambda f: dense(f[None], w, b)[0]
     fns["P2"] = lambda P2: fns["f"](P2.reshape(-1))
     fns["C2"] = lambda C2: fns["P2"](maxpool2(C2[None])[0][0])
     fns["S2"] = lambda S2: fns["C2"](relu(S2))
@@ -65,6 +64,15 @@ def tail(params: Params, label: int) -> dict[str, Callable[[Array], float]]:
     fns["S1"] = lambda S1: fns["C1"](relu(S1))
     fns["I"] = lambda I: fns["S1"](conv2d(I[None, None], k1[:, None], b1)[0])
     return fns
+
+
+def loss_change(S: Array, S0: Array, label: int) -> float:
+    """L(S) - L(S0) for L = -ln softmax(S)[label], eq. (6), computed from the scores' changes d = S - S0
+    so that no digit is lost to the size of L itself: log(sum_j O0_j exp(d_j)) - d_label."""
+    d = S - S0
+    O0 = np.exp(S0 - S0.max())
+    O0 /= O0.sum()
+    return float(np.log1p(np.sum(O0 * np.expm1(d))) - d[label])
 
 
 def check(params: Params, image: Array, label: int, gradient: str, index: tuple[int, ...], epsilon: float) -> Check:
@@ -79,27 +87,29 @@ def check(params: Params, image: Array, label: int, gradient: str, index: tuple[
     if gradient in PARAM_OF:
         name = PARAM_OF[gradient]
 
-        def loss_at(delta: float) -> float:
+        def scores_at(delta: float) -> Array:
             q = {k: v.copy() for k, v in p.items()}
             q[name][index] += delta
-            return tail(q, label)["I"](I)
+            return tail(q)["I"](I)
     else:
         quantity = gradient[2:]  # dLS1 -> S1
         base = I if quantity == "I" else getattr(fw, quantity)[0]
-        loss_of = tail(p, label)[quantity]
+        scores_of = tail(p)[quantity]
 
-        def loss_at(delta: float) -> float:
+        def scores_at(delta: float) -> Array:
             x = np.array(base, np.float64)
             x[index] += delta
-            return loss_of(x)
+            return scores_of(x)
 
-    up, here, down = loss_at(epsilon), loss_at(0.0), loss_at(-epsilon)
+    S0 = scores_at(0.0)
+    up, down = loss_change(scores_at(epsilon), S0, label), loss_change(scores_at(-epsilon), S0, label)
     numerical = (up - down) / (2 * epsilon)
-    left, right = (here - down) / epsilon, (up - here) / epsilon
+    left, right = -down / epsilon, up / epsilon
     scale = max(abs(numerical), abs(analytic))
     error = 0.0 if scale < 1e-15 else abs(numerical - analytic) / scale
-    resolution = float(4 * np.finfo(np.float64).eps * max(1.0, abs(here)) / epsilon)
-    kink = bool(abs(left - right) > max(KINK_TOLERANCE * max(abs(left), abs(right)), 4 * resolution))
+    # the scores' rounding (a few units in the last place of the largest) over ε: what float64 resolves
+    resolution = float(8 * np.finfo(np.float64).eps * max(1.0, float(np.abs(S0).max())) / epsilon)
+    kink = bool(abs(left - right) > max(KINK_TOLERANCE * max(abs(left), abs(right)), 2 * resolution))
     return Check(
         gradient, index, epsilon, analytic, float(numerical), float(left), float(right), error, kink, resolution
     )
