@@ -25,7 +25,16 @@ import model
 from app.config import Settings
 from app.main import create_app
 
-WITH_INPUT = ["POST /predict", "POST /explain", "POST /teach", "POST /predict/image", "POST /predict/batch"]
+WITH_INPUT = [
+    "POST /predict",
+    "POST /explain",
+    "POST /teach",
+    "POST /predict/image",
+    "POST /predict/batch",
+    "POST /train",
+    "POST /nudge",
+    "POST /check",
+]
 WITHOUT_INPUT = ["GET /model", "GET /model/kernels", "GET /healthz"]  # nothing to make invalid
 OPERATIONS = WITH_INPUT + WITHOUT_INPUT
 CASES = [(label, GenerationMode.POSITIVE) for label in OPERATIONS] + [
