@@ -105,3 +105,21 @@ export function float32s(base64) {
   const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
   return new Float32Array(bytes.buffer);
 }
+
+// Make it a <target>: steps on the drawing -> { image, label, steps, reached, l2, largest_change, frames, target_probability }
+export async function nudge(grid, target, mode, params) {
+  const answer = await call("/nudge", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ image: grid, target, mode, ...(params ? { params } : {}) }),
+  });
+  answer.frames = decodeFloat16(answer.frames);
+  return answer;
+}
+
+// One entry of one gradient checked by hand -> { analytic, numerical, relative_error, kink, left, right, why }
+export const check = (grid, label, gradient, index, params) => call("/check", {
+  method: "POST",
+  headers: { "Content-Type": "application/json" },
+  body: JSON.stringify({ image: grid, label, gradient, index, ...(params ? { params } : {}) }),
+});

@@ -56,6 +56,10 @@ export class Explorer {
     lr.addEventListener("input", showRate);
     showRate();
     $("#teach").addEventListener("click", () => this.teach());
+    $("#nudge").addEventListener("click", () => this.nudge());
+    this.onGrid = null;  // main.js: show this grid as the network's input (after a nudge)
+    for (const [name, canvases] of Object.entries(this.galleries))
+      canvases.forEach((canvas, i) => canvas.addEventListener("click", (e) => this.check(name, i, canvas, e)));
     $("#reset").addEventListener("click", () => this.reset());
   }
 
@@ -65,6 +69,7 @@ export class Explorer {
   update(grid) {
     this.grid = grid;
     $("#teach").disabled = this.grid === null || this.label === null;
+    $("#nudge").disabled = this.grid === null || this.label === null;
     if (this.label !== null && grid) this.explain();
   }
 
@@ -72,7 +77,56 @@ export class Explorer {
     this.label = digit;
     document.querySelectorAll("#blame button").forEach((b, d) => b.setAttribute("aria-pressed", String(d === digit)));
     $("#teach").disabled = this.grid === null;
+    $("#nudge").disabled = this.grid === null;
+    $("#nudge").firstChild.textContent = `Make it a ${digit}: change the drawing, `;
     if (this.grid) this.explain();
+  }
+
+  // "Make it a 9": the server takes gradient steps on the image; the page plays them back.
+  async nudge() {
+    if (this.grid === null || this.label === null) return;
+    const target = this.label, out = $("#nudged");
+    $("#nudge").disabled = true;
+    try {
+      const answer = await api.nudge(this.grid, target, $("#nudge-mode").value, this.params);
+      for (const [i, frame] of answer.frames.entries()) {
+        this.onGrid?.(frame, { animating: i < answer.frames.length - 1 });
+        out.textContent = `Step ${i} of ${answer.steps}: O${target} = ${(100 * answer.target_probability[i]).toFixed(1)}%`;
+        await new Promise((r) => setTimeout(r, 120));
+      }
+      out.textContent = answer.reached
+        ? `It reads ${answer.label} now, after ${answer.steps} step${answer.steps === 1 ? "" : "s"}: the picture moved ` +
+          `${answer.l2.toFixed(2)} (L2), no pixel by more than ${answer.largest_change.toFixed(2)}.`
+        : `After ${answer.steps} steps it still reads ${answer.label}; O${target} = ` +
+          `${(100 * answer.target_probability.at(-1)).toFixed(1)}%.`;
+      out.dataset.reached = String(answer.reached);
+      out.dataset.steps = String(answer.steps);
+      this.grid = answer.image;
+      this.explain();
+    } catch (e) {
+      out.textContent = e.message;
+    } finally {
+      $("#nudge").disabled = false;
+    }
+  }
+
+  // "Check it yourself": the clicked cell of a gradient map, checked numerically by the server.
+  async check(name, channel, canvas, event) {
+    if (this.grid === null || this.label === null || !canvas.values) return;
+    const box = canvas.getBoundingClientRect();
+    const row = Math.min(canvas.height - 1, Math.floor((event.clientY - box.top) / box.height * canvas.height));
+    const col = Math.min(canvas.width - 1, Math.floor((event.clientX - box.left) / box.width * canvas.width));
+    const index = this.panels[name].count === 1 ? [row, col] : [channel, row, col];
+    const out = $("#checked");
+    try {
+      const c = await api.check(this.grid, this.label, name, index, this.params);
+      out.textContent = `${name}[${index.join(", ")}]: backpropagation ${c.analytic.toPrecision(8)}, ` +
+        `(L(x+ε) − L(x−ε)) / 2ε = ${c.numerical.toPrecision(8)}, relative error ${c.relative_error.toExponential(1)}. ${c.why}`;
+      out.dataset.agrees = String(c.agrees || c.kink);
+      out.dataset.gradient = name;
+    } catch (e) {
+      out.textContent = e.message;
+    }
   }
 
   async explain() {

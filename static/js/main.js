@@ -27,6 +27,11 @@ const inputCanvas = $("#input");
 const bars = makeBars($("#bars"));
 const pad = new Sketchpad($("#pad"), changed);
 const explorer = new Explorer(info?.gradients ?? []);
+// After a nudge, the explorer's grid is shown as the network's input, with the answer for it.
+explorer.onGrid = async (grid) => {
+  const result = await api.predict(grid, { params: servingParams }).catch(() => null);
+  if (result) show(result);
+};
 let servingParams = null;  // a network trained on this page answers instead of the shared one
 new Trainer((params) => {
   servingParams = params;

@@ -289,3 +289,21 @@ def test_training_from_scratch_learns_on_the_page_and_answers_drawings(page, art
     draw_and_wait(page, DIGITS[7])
     assert "params" not in sent[-1]  # the shared network again
     assert page.inner_text("#answer") == "7"
+
+
+def test_make_it_a_nine_redraws_the_digit_and_any_gradient_cell_can_be_checked(page, artifacts):
+    draw_and_wait(page, DIGITS[7])
+    page.click("#blame button:nth-child(10)")  # what if it were a 9?
+    page.wait_for_function("document.body.dataset.explained === 'true'")
+    page.click("#nudge")
+    page.wait_for_function("document.querySelector('#nudged').dataset.reached !== undefined", timeout=15_000)
+    assert page.get_attribute("#nudged", "data-reached") == "true"
+    assert "reads 9 now" in page.inner_text("#nudged")
+    page.wait_for_function("document.querySelector('#answer').textContent.startsWith('9')", timeout=5_000)
+
+    page.locator("#grad-dLk1 canvas").first.click(position={"x": 5, "y": 5})
+    page.wait_for_function("document.querySelector('#checked').dataset.agrees !== undefined", timeout=10_000)
+    assert page.get_attribute("#checked", "data-agrees") == "true"
+    text = page.inner_text("#checked")
+    assert text.startswith("dLk1[0, 0, 0]") and "relative error" in text
+    page.locator("#stage-explain").screenshot(path=str(artifacts / "nudge-and-check.png"))
