@@ -20,6 +20,7 @@ from python_multipart.multipart import parse_options_header
 
 from model.check import Check
 from model.check import check as gradient_check
+from model.equations import equation as equation_of
 from model.network import Params
 from model.nudge import nudge as nudge_drawing
 
@@ -31,6 +32,7 @@ from .preprocessing import normalize
 from .schemas import (
     BatchRequest,
     CheckRequest,
+    EquationRequest,
     ExplainRequest,
     ExplainResponse,
     NudgeRequest,
@@ -163,6 +165,16 @@ def why(c: Check) -> str:
     return f"They differ by {c.relative_error:.2g} relative: more than float64's rounding at this ε explains."
 
 
+def equation(job: Job, clf: Classifier, settings: Settings, on_loop: bool) -> Any:
+    req: EquationRequest = parse(EquationRequest, job, settings)
+    image = normalize(req.grid()) if req.normalize else np.asarray(req.grid(), dtype=np.float64)
+    net, _ = clf.network(req.client_params())
+    fw, bw = net.explain(image, req.label)
+    return {"kind": req.kind, "index": req.index} | equation_of(
+        net.params, fw, bw, req.label, req.kind, tuple(req.index)
+    )
+
+
 def nudge(job: Job, clf: Classifier, settings: Settings, on_loop: bool) -> Any:
     req: NudgeRequest = parse(NudgeRequest, job, settings)
     image, params = drawing_and_network(req, clf)
@@ -195,6 +207,7 @@ ENDPOINTS: dict[str, Callable[[Job, Classifier, Settings, bool], Any]] = {
     "train": train,
     "check": check,
     "nudge": nudge,
+    "equation": equation,
 }
 
 

@@ -38,6 +38,7 @@ MEDIA_TYPES = {  # what each endpoint's body must be
     "train": "application/json",
     "check": "application/json",
     "nudge": "application/json",
+    "equation": "application/json",
 }
 TRAINERS_PER_WORKER = 2  # /train requests in flight per worker process; more get 429 at once
 

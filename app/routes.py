@@ -20,6 +20,7 @@ from .schemas import (
     BatchResponse,
     CheckRequest,
     CheckResponse,
+    EquationRequest,
     ErrorResponse,
     ExplainRequest,
     ExplainResponse,
@@ -165,6 +166,18 @@ async def nudge(request: Request) -> Response:
     away. Answers the final grid, what the network reads, the steps, how far the picture moved
     (L2 and the largest pixel change), and every frame for animation."""
     return await respond(request, "nudge")
+
+
+@router.post(
+    "/equation",
+    responses=ERRORS,
+    summary="One of the article's equations with your drawing's numbers in it, for one cell",
+    openapi_extra=documented_body(EquationRequest),
+)
+async def equation(request: Request) -> Response:
+    """The terms of eq. (1), (2), (5), (6), (23), (43) or (65) for one cell, read from the arrays the
+    network computed for this drawing (and label), beside the value the network has there."""
+    return await respond(request, "equation")
 
 
 @router.post(

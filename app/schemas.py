@@ -22,6 +22,7 @@ from pydantic_core import ErrorDetails
 
 from model.architecture import FEATURE_MAPS, GRADIENTS, LAYERS, NUM_PARAMS, PARAM_SHAPES
 from model.check import EPSILON
+from model.equations import SHAPES as EQUATION_SHAPES
 from model.network import Params
 from model.recipes import RecipeName
 
@@ -358,6 +359,30 @@ class CheckResponse(BaseModel):
     kink: bool = Field(description="the slopes either side differ: the loss has a corner at this point")
     agrees: bool = Field(description="within 1e-6 relative, or within what float64 resolves at this ε")
     why: str = Field(description="one sentence on why they agree, or why not here")
+
+
+class EquationRequest(ExplainRequest):
+    model_config = body_config(examples=[{"image": EXAMPLE_GRID, "label": 7, "kind": "S1", "index": [0, 10, 12]}])
+
+    kind: Literal["S1", "P1", "O", "L", "dLS", "dLC2", "dLk1"] = Field(
+        description="eq. (1) S1, (2) P1, (5) O, (6) L, (23) dLS, (43) dLC2 (the routing of one dLP2), (65) dLk1"
+    )
+    index: list[Annotated[int, Strict()]] = Field(
+        default_factory=list,
+        max_length=3,
+        description="the cell: (p, i, j) for S1 and P1, (j) for O and dLS, "
+        "(m, x, y) of P2 for dLC2, (p, u, v) for dLk1, none for L",
+    )
+
+    @model_validator(mode="after")
+    def _index_fits(self) -> EquationRequest:
+        shape = EQUATION_SHAPES[self.kind]
+        if len(self.index) != len(shape) or not all(0 <= i < n for i, n in zip(self.index, shape, strict=False)):
+            raise ValueError(
+                f"index {self.index} is not a cell of {self.kind}, whose shape is {list(shape)}: give "
+                f"{len(shape)} indices, each from 0 to its axis's length - 1"
+            )
+        return self
 
 
 class NudgeRequest(DrawingRequest):

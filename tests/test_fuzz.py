@@ -34,6 +34,7 @@ WITH_INPUT = [
     "POST /train",
     "POST /nudge",
     "POST /check",
+    "POST /equation",
 ]
 WITHOUT_INPUT = ["GET /model", "GET /model/kernels", "GET /healthz"]  # nothing to make invalid
 OPERATIONS = WITH_INPUT + WITHOUT_INPUT
