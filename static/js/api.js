@@ -123,3 +123,10 @@ export const check = (grid, label, gradient, index, params) => call("/check", {
   headers: { "Content-Type": "application/json" },
   body: JSON.stringify({ image: grid, label, gradient, index, ...(params ? { params } : {}) }),
 });
+
+// One of the article's equations for one cell, with this drawing's numbers -> { equation, text, value, ... }
+export const equation = (grid, label, kind, index, params) => call("/equation", {
+  method: "POST",
+  headers: { "Content-Type": "application/json" },
+  body: JSON.stringify({ image: grid, label, kind, index, ...(params ? { params } : {}) }),
+});

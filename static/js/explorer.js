@@ -58,6 +58,7 @@ export class Explorer {
     $("#teach").addEventListener("click", () => this.teach());
     $("#nudge").addEventListener("click", () => this.nudge());
     this.onGrid = null;  // main.js: show this grid as the network's input (after a nudge)
+    this.onEquation = null;  // main.js: write out the equation of a clicked gradient cell
     for (const [name, canvases] of Object.entries(this.galleries))
       canvases.forEach((canvas, i) => canvas.addEventListener("click", (e) => this.check(name, i, canvas, e)));
     $("#reset").addEventListener("click", () => this.reset());
@@ -118,6 +119,7 @@ export class Explorer {
     const col = Math.min(canvas.width - 1, Math.floor((event.clientX - box.left) / box.width * canvas.width));
     const index = this.panels[name].count === 1 ? [row, col] : [channel, row, col];
     const out = $("#checked");
+    if (name === "dLP2" || name === "dLk1") this.onEquation?.(name, index);
     try {
       const c = await api.check(this.grid, this.label, name, index, this.params);
       out.textContent = `${name}[${index.join(", ")}]: backpropagation ${c.analytic.toPrecision(8)}, ` +

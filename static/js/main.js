@@ -2,6 +2,7 @@
 import * as api from "./api.js";
 import { Sketchpad } from "./draw.js";
 import { Explorer } from "./explorer.js";
+import { showEquation } from "./equations.js";
 import { Trainer } from "./trainer.js";
 import { EmptyDrawing, inkOfPixels, normalize } from "./normalize.js";
 import {
@@ -27,6 +28,23 @@ const inputCanvas = $("#input");
 const bars = makeBars($("#bars"));
 const pad = new Sketchpad($("#pad"), changed);
 const explorer = new Explorer(info?.gradients ?? []);
+// The equations with the drawing's numbers: which cell was clicked, in which map.
+const cellOf = (canvas, event) => {
+  const box = canvas.getBoundingClientRect();
+  return [Math.min(canvas.height - 1, Math.floor((event.clientY - box.top) / box.height * canvas.height)),
+          Math.min(canvas.width - 1, Math.floor((event.clientX - box.left) / box.width * canvas.width))];
+};
+const labelFor = () => {  // the digit to blame, else the one the network reads
+  const read = parseInt($("#answer").textContent, 10);
+  return explorer.label ?? (Number.isNaN(read) ? 0 : read);
+};
+for (const name of ["C1", "P1"])
+  galleries[name]?.forEach((canvas, i) => canvas.addEventListener("click", (e) =>
+    showEquation(name === "C1" ? "S1" : "P1", [i, ...cellOf(canvas, e)], explorer.grid, labelFor(), servingParams)));
+bars.forEach((bar, j) => bar.addEventListener("click", () => showEquation("O", [j], explorer.grid, labelFor(), servingParams)));
+explorer.onEquation = (gradient, index) =>
+  showEquation(gradient === "dLP2" ? "dLC2" : "dLk1", index, explorer.grid, labelFor(), explorer.params);
+
 // After a nudge, the explorer's grid is shown as the network's input, with the answer for it.
 explorer.onGrid = async (grid) => {
   const result = await api.predict(grid, { params: servingParams }).catch(() => null);

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import statistics
 
 import numpy as np
@@ -307,3 +308,27 @@ def test_make_it_a_nine_redraws_the_digit_and_any_gradient_cell_can_be_checked(p
     text = page.inner_text("#checked")
     assert text.startswith("dLk1[0, 0, 0]") and "relative error" in text
     page.locator("#stage-explain").screenshot(path=str(artifacts / "nudge-and-check.png"))
+
+
+def test_the_equations_show_the_numbers_the_network_computed(page, artifacts):
+    import model
+    from tests.conftest import WEIGHTS
+
+    grids = posted_grids(page)
+    draw_and_wait(page, DIGITS[7])
+    grid = np.array(grids[-1])
+    fw, bw = model.load(WEIGHTS).explain(grid, 7)
+    canvas = page.locator("#maps-C1 canvas").nth(2)
+    box = canvas.bounding_box()
+    canvas.click(position={"x": box["width"] * 0.5, "y": box["height"] * 0.4})
+    page.wait_for_function("document.querySelector('#equation').dataset.kind === 'S1'")
+    row, col = (int(v) for v in re.search(r"S1\[2,(\d+),(\d+)\]", page.inner_text("#equation")).groups())
+    assert abs(row - 0.4 * 24) <= 1 and abs(col - 0.5 * 24) <= 1  # the cell under the click
+    assert float(page.get_attribute("#equation", "data-value")) == pytest.approx(float(fw.S1[0, 2, row, col]), abs=1e-6)
+    page.locator("#stage-equation").screenshot(path=str(artifacts / "equation-s1.png"))
+    page.locator(".bar").nth(7).click()
+    page.wait_for_function("document.querySelector('#equation').dataset.kind === 'O'")
+    assert float(page.get_attribute("#equation", "data-value")) == pytest.approx(float(fw.O[0, 7]), rel=1e-6)
+    text = page.inner_text("#equation")
+    assert "eq. (5)" in text and "eq. (6)" in text and "eq. (23)" in text
+    page.locator("#stage-equation").screenshot(path=str(artifacts / "equations.png"))
