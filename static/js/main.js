@@ -3,6 +3,7 @@ import * as api from "./api.js";
 import { Sketchpad } from "./draw.js";
 import { Explorer } from "./explorer.js";
 import { showEquation } from "./equations.js";
+import { BadLink, decodeState, encodeState } from "./share.js";
 import { Trainer } from "./trainer.js";
 import { EmptyDrawing, inkOfPixels, normalize } from "./normalize.js";
 import {
@@ -97,6 +98,7 @@ async function send() {
     if (controller.signal.aborted) return;
     show(result);
     if (final) explorer.update(grid);  // backpropagation for the finished stroke, if a digit is chosen
+    if (final) $("#share").disabled = false;
     window.cnnMetrics.push({ latency: performance.now() - drawnAt, final: final && drawnAt === changedAt });
     setStatus(null);
   } catch (e) {
@@ -195,5 +197,38 @@ async function loadExtras() {
   }
 }
 
+// --- share it: the state in the link ---
+
+$("#share").addEventListener("click", async () => {
+  if (!explorer.grid) return;
+  const fragment = await encodeState({ grid: explorer.grid, label: explorer.label, params: explorer.params, steps: explorer.steps });
+  const link = `${location.origin}${location.pathname}#${fragment}`;
+  history.replaceState(null, "", `#${fragment}`);
+  const field = $("#share-link");
+  field.hidden = false;
+  field.value = link;
+  field.select();
+  navigator.clipboard?.writeText(link).catch(() => {});  // the field holds it either way
+});
+
+async function openShared() {
+  if (!location.hash.startsWith("#s=")) return;
+  try {
+    const { grid, label, params, steps } = await decodeState(location.hash.slice(1));
+    explorer.params = params;
+    explorer.steps = params ? steps : 0;
+    if (params) $("#reset").disabled = false;
+    if (label !== null) explorer.choose(label);
+    const result = await api.predict(grid, { params: servingParams });
+    show(result);
+    explorer.update(grid);
+    $("#share").disabled = false;
+    setStatus("info", "Opened from a share link: the drawing it holds is shown as the network's input.");
+  } catch (e) {
+    setStatus("error", e instanceof BadLink ? `${e.message}; draw a digit instead.` : e.message);
+  }
+}
+
 showBlank();
 loadExtras();
+openShared();

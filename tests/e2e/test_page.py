@@ -332,3 +332,36 @@ def test_the_equations_show_the_numbers_the_network_computed(page, artifacts):
     text = page.inner_text("#equation")
     assert "eq. (5)" in text and "eq. (6)" in text and "eq. (23)" in text
     page.locator("#stage-equation").screenshot(path=str(artifacts / "equations.png"))
+
+
+def test_a_share_link_reproduces_the_drawing_the_digit_and_the_lessons_elsewhere(page, browser, server_url, artifacts):
+    draw_and_wait(page, DIGITS[7])
+    page.click("#blame button:nth-child(5)")  # what if it were a 4?
+    page.wait_for_function("document.body.dataset.explained === 'true'")
+    page.click("#teach")
+    page.wait_for_function("document.querySelector('#lesson').dataset.after !== undefined")
+    page.wait_for_function("document.querySelector('#loss').textContent.includes('taught 1 step')")
+    page.click("#share")
+    page.wait_for_function("document.querySelector('#share-link').value.includes('#s=')")
+    link = page.input_value("#share-link")
+    assert "#s=" in link
+    shown = {sel: page.inner_text(sel) for sel in ("#answer", "#confidence", "#loss")}
+    bars = page.locator(".bar .value").all_inner_texts()
+
+    context = browser.new_context(bypass_csp=True)  # another machine, as far as the page can tell
+    other = context.new_page()
+    other.goto(link)
+    other.wait_for_function("document.body.dataset.state === 'predicted' && document.body.dataset.explained === 'true'")
+    other.wait_for_function("document.querySelector('#loss').textContent.includes('taught')")
+    assert {sel: other.inner_text(sel) for sel in shown} == shown
+    assert other.locator(".bar .value").all_inner_texts() == bars
+    assert other.get_attribute("#blame button:nth-child(5)", "aria-pressed") == "true"
+    other.screenshot(path=str(artifacts / "shared.png"))
+
+    for broken in ("#s=AAAA", "#s=" + link.split("#s=")[1][:40], "#s=!!!"):
+        other.goto(server_url + "/" + broken)
+        other.reload()
+        other.wait_for_function("!document.querySelector('#status').hidden")
+        assert "share link" in other.inner_text("#status") or "not a share link" in other.inner_text("#status")
+        assert other.inner_text("#answer") == "?"
+    context.close()
