@@ -59,6 +59,18 @@ export class Explorer {
     $("#nudge").addEventListener("click", () => this.nudge());
     this.onGrid = null;  // main.js: show this grid as the network's input (after a nudge)
     this.onEquation = null;  // main.js: write out the equation of a clicked gradient cell
+    // Any entry of any gradient, painted or not (dLw, dLb, dLk2...): by name and index.
+    this.shapes = Object.fromEntries(gradients.map(({ name, shape }) => [name, shape]));
+    const select = $("#check-gradient");
+    for (const { name } of gradients) select.append(new Option(name, name));
+    const showShape = () => { $("#check-shape").textContent = `shape [${this.shapes[select.value].join(", ")}]`; };
+    select.addEventListener("change", showShape);
+    if (gradients.length) { select.value = "dLw"; $("#check-index").value = "0, 0"; showShape(); }
+    $("#check-any").addEventListener("submit", (e) => {
+      e.preventDefault();
+      const index = $("#check-index").value.split(/[\s,]+/).filter(Boolean).map(Number);
+      this.checkEntry(select.value, index);
+    });
     for (const [name, canvases] of Object.entries(this.galleries))
       canvases.forEach((canvas, i) => canvas.addEventListener("click", (e) => this.check(name, i, canvas, e)));
     $("#reset").addEventListener("click", () => this.reset());
@@ -118,8 +130,13 @@ export class Explorer {
     const row = Math.min(canvas.height - 1, Math.floor((event.clientY - box.top) / box.height * canvas.height));
     const col = Math.min(canvas.width - 1, Math.floor((event.clientX - box.left) / box.width * canvas.width));
     const index = this.panels[name].count === 1 ? [row, col] : [channel, row, col];
-    const out = $("#checked");
     if (name === "dLP2" || name === "dLk1") this.onEquation?.(name, index);
+    await this.checkEntry(name, index);
+  }
+
+  async checkEntry(name, index) {
+    const out = $("#checked");
+    if (this.grid === null || this.label === null) { out.textContent = "Draw a digit and pick one above first."; return; }
     try {
       const c = await api.check(this.grid, this.label, name, index, this.params);
       out.textContent = `${name}[${index.join(", ")}]: backpropagation ${c.analytic.toPrecision(8)}, ` +

@@ -365,3 +365,18 @@ def test_a_share_link_reproduces_the_drawing_the_digit_and_the_lessons_elsewhere
         assert "share link" in other.inner_text("#status") or "not a share link" in other.inner_text("#status")
         assert other.inner_text("#answer") == "?"
     context.close()
+
+
+def test_any_entry_of_an_unpainted_gradient_can_be_checked(page):
+    draw_and_wait(page, DIGITS[1])
+    page.click("#blame button:nth-child(8)")  # what if it were a 7?
+    page.wait_for_function("document.body.dataset.explained === 'true'")
+    page.select_option("#check-gradient", "dLw")
+    page.fill("#check-index", "3, 100")
+    page.click("#check-any button")
+    page.wait_for_function("document.querySelector('#checked').dataset.gradient === 'dLw'")
+    assert page.get_attribute("#checked", "data-agrees") == "true"
+    assert page.inner_text("#checked").startswith("dLw[3, 100]")
+    page.fill("#check-index", "10, 0")  # out of range: the server's sentence, no crash
+    page.click("#check-any button")
+    page.wait_for_function("document.querySelector('#checked').textContent.includes('not an entry of dLw')")
