@@ -24,6 +24,7 @@ from .errors import describe
 from .handlers import failure
 from .middleware import PageMount, SecurityHeaders
 from .pool import WorkerPool
+from .request_log import RequestLog, log_to_stdout
 from .request_path import RequestPath, as_response
 from .routes import router
 from .schemas import EXAMPLE_GRID, IMAGE_FORMS, Health, ModelInfo, PredictResponse
@@ -134,4 +135,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             max_age=600,
         )
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(RequestLog)  # outermost: it times everything and sees every status
+    log_to_stdout()
     return app

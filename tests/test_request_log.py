@@ -1,0 +1,66 @@
+"""One structured line per request, with the request id echoed in the answer; never the image."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.config import Settings
+from app.main import create_app
+from app.request_log import log
+from tests.conftest import WEIGHTS
+
+GRID = [[0.0] * 28 for _ in range(28)]
+for row in GRID[6:22]:
+    row[14] = 1.0
+
+
+class Lines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[dict] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(json.loads(record.getMessage()))
+
+
+@pytest.fixture
+def lines():
+    handler = Lines()
+    log.addHandler(handler)
+    yield handler.lines
+    log.removeHandler(handler)
+
+
+@pytest.fixture(scope="module")
+def client():
+    with TestClient(create_app(Settings(weights=WEIGHTS))) as c:
+        yield c
+
+
+def test_every_request_is_one_line_with_its_id_echoed(client, lines):
+    answers = [
+        client.post("/predict", json={"image": GRID}),
+        client.get("/healthz"),
+        client.post("/predict", json={"image": [[2.0]]}),
+        client.get("/no/such/page/" + "x" * 500),
+        client.get("/"),
+    ]
+    assert [line["status"] for line in lines] == [a.status_code for a in answers] == [200, 200, 422, 404, 200]
+    assert [line["route"] for line in lines] == ["/predict", "/healthz", "/predict", "(static)", "/"]
+    assert [line["method"] for line in lines] == ["POST", "GET", "POST", "GET", "GET"]
+    assert [line["request_id"] for line in lines] == [a.headers["x-request-id"] for a in answers]
+    assert len({line["request_id"] for line in lines}) == 5
+    assert all(set(line) == {"method", "route", "status", "ms", "request_id"} and line["ms"] >= 0 for line in lines)
+    assert all(len(json.dumps(line)) < 200 for line in lines)  # no body, no image, no long path
+
+
+def test_a_sensible_incoming_id_is_kept_and_anything_else_replaced(client, lines):
+    kept = client.get("/healthz", headers={"X-Request-ID": "lb-7f3a.2"})
+    assert kept.headers["x-request-id"] == "lb-7f3a.2" == lines[-1]["request_id"]
+    for hostile in ("a" * 65, "x y", "<script>"):
+        answer = client.get("/healthz", headers={"X-Request-ID": hostile})
+        assert answer.headers["x-request-id"] != hostile and len(answer.headers["x-request-id"]) == 16
