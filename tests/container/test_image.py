@@ -16,6 +16,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
+import yaml
 from PIL import Image
 
 from bench.servers import free_port
@@ -174,3 +175,58 @@ def test_the_container_serves_the_model_reports_healthy_and_stops_cleanly(engine
         )
         + "\n"
     )
+
+
+def test_the_container_runs_locked_down_as_kubernetes_runs_it(engine: Engine, image: dict, mnist) -> None:
+    """deploy/kubernetes/'s securityContext, from the outside: a read-only root with a tmpfs on /tmp
+    (the worker pool's fork server keeps its socket there), no capabilities, no new privileges,
+    and the memory limit the Deployment sets. It serves, uploads included, and stops cleanly."""
+    deployment = yaml.safe_load((ROOT / "deploy" / "kubernetes" / "deployment.yaml").read_text())
+    limit = deployment["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"]
+    assert limit.endswith("Mi")
+    port = free_port()
+    engine.docker(
+        "run",
+        "--detach",
+        "--name",
+        "cnn-locked-down",
+        "--network=host",
+        "--read-only",
+        "--tmpfs",
+        "/tmp:rw,nosuid,nodev,size=16m,mode=1777",
+        "--cap-drop=ALL",
+        "--security-opt=no-new-privileges",
+        f"--memory={limit[:-2]}m",
+        "--env",
+        "CNN_HOST=127.0.0.1",
+        "--env",
+        f"CNN_PORT={port}",
+        IMAGE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    started = time.monotonic()
+    while True:
+        try:
+            assert get_json(f"{url}/healthz", timeout=1)["status"] == "ok"
+            break
+        except OSError:
+            assert time.monotonic() - started < 60, engine.docker("logs", "cnn-locked-down").stderr
+            time.sleep(0.1)
+    images, labels = to_float(mnist.test.images[:8], np.float64), mnist.test.labels[:8]
+    answers = [get_json(f"{url}/predict", {"image": image.round(4).tolist()}) for image in images]
+    assert [a["label"] for a in answers] == labels.tolist()
+    canvas = np.full((280, 280), 255, np.uint8)
+    canvas[40:240, 130:150] = 0
+    buf = io.BytesIO()
+    Image.fromarray(canvas).save(buf, "PNG")
+    body = (
+        b'--b0\r\nContent-Disposition: form-data; name="file"; filename="d.png"\r\n\r\n'
+        + buf.getvalue()
+        + b"\r\n--b0--\r\n"
+    )
+    request = urllib.request.Request(f"{url}/predict/image", body, {"Content-Type": "multipart/form-data; boundary=b0"})
+    with urllib.request.urlopen(request, timeout=20) as response:  # a worker process of the pool answers
+        assert json.loads(response.read())["label"] == 1
+    engine.docker("stop", "--time", str(STOP_GRACE_SECONDS), "cnn-locked-down", timeout=60)
+    state = json.loads(engine.docker("inspect", "-f", "{{json .State}}", "cnn-locked-down").stdout)
+    assert state["ExitCode"] == 0 and not state["OOMKilled"], (state, engine.docker("logs", "cnn-locked-down").stderr)
