@@ -64,7 +64,7 @@ import sys, uvicorn
 from app.config import get_settings
 from app.server import uvicorn_options
 uvicorn.run("bench.bench_service:app_with_noop", factory=True, host="127.0.0.1", port=int(sys.argv[1]),
-            log_level="warning", access_log=False, **uvicorn_options(get_settings()))
+            log_level="warning", **uvicorn_options(get_settings()))  # access log off there, as in production
 """
 
 
