@@ -18,10 +18,10 @@ from python_multipart import MultipartParser
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import parse_options_header
 
+from model import CNN
 from model.check import Check
 from model.check import check as gradient_check
 from model.equations import equation as equation_of
-from model.network import Params
 from model.nudge import nudge as nudge_drawing
 
 from . import training
@@ -120,17 +120,17 @@ def predict_image(job: Job, clf: Classifier, settings: Settings, on_loop: bool) 
     return PredictResponse.content(p, with_input=True)
 
 
-def drawing_and_network(req: Any, clf: Classifier) -> tuple[np.ndarray, Params]:
-    """The request's 28x28 input (normalised when asked) and the network's parameters (the visitor's, or the shared)."""
+def drawing_and_network(req: Any, clf: Classifier) -> tuple[np.ndarray, CNN]:
+    """The request's 28x28 input (normalised when asked) and the network (the visitor's, or the shared)."""
     image = normalize(req.grid()) if req.normalize else np.asarray(req.grid(), dtype=np.float64)
     net, _ = clf.network(req.client_params())
-    return image, net.params
+    return image, net
 
 
 def check(job: Job, clf: Classifier, settings: Settings, on_loop: bool) -> Any:
     req: CheckRequest = parse(CheckRequest, job, settings)
-    image, params = drawing_and_network(req, clf)
-    c = gradient_check(params, image, req.label, req.gradient, tuple(req.index), req.epsilon)
+    image, net = drawing_and_network(req, clf)
+    c = gradient_check(net.params, image, req.label, req.gradient, tuple(req.index), req.epsilon)
     for value in (c.analytic, c.numerical, c.left, c.right):
         if not np.isfinite(value):
             raise NotFinite("the loss is not finite here; try a smaller epsilon")
@@ -167,8 +167,7 @@ def why(c: Check) -> str:
 
 def equation(job: Job, clf: Classifier, settings: Settings, on_loop: bool) -> Any:
     req: EquationRequest = parse(EquationRequest, job, settings)
-    image = normalize(req.grid()) if req.normalize else np.asarray(req.grid(), dtype=np.float64)
-    net, _ = clf.network(req.client_params())
+    image, net = drawing_and_network(req, clf)
     fw, bw = net.explain(image, req.label)
     return {"kind": req.kind, "index": req.index} | equation_of(
         net.params, fw, bw, req.label, req.kind, tuple(req.index)
@@ -177,8 +176,8 @@ def equation(job: Job, clf: Classifier, settings: Settings, on_loop: bool) -> An
 
 def nudge(job: Job, clf: Classifier, settings: Settings, on_loop: bool) -> Any:
     req: NudgeRequest = parse(NudgeRequest, job, settings)
-    image, params = drawing_and_network(req, clf)
-    n = nudge_drawing(params, image, req.target, req.step, req.max_steps, req.mode)
+    image, net = drawing_and_network(req, clf)
+    n = nudge_drawing(net.params, image, req.target, req.step, req.max_steps, req.mode)
     return {
         "image": n.frames[-1].tolist(),
         "label": n.label,

@@ -146,8 +146,7 @@ def select_digit(ink: np.ndarray) -> Selection:
     ids: np.ndarray = inverse.reshape(labels.shape)
     count = len(roots) - (roots[-1] == labels.size)  # the last root is the background, if any
     total = float(cell_ink.sum())
-    ys: np.ndarray = np.indices(mask.shape)[0]
-    xs: np.ndarray = np.indices(mask.shape)[1]
+    ys, xs = (np.asarray(axis) for axis in np.indices(mask.shape))
     inked: np.ndarray = ids < count
     mass = np.bincount(ids[inked], weights=cell_ink[inked], minlength=count)
     top = np.full(count, mask.shape[0])

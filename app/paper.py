@@ -115,19 +115,21 @@ def robust_spread(values: np.ndarray) -> tuple[float, float]:
     return median, 1.4826 * float(np.median(np.abs(sample - median)))
 
 
-def has_uniform_border(lightness: np.ndarray) -> bool:
+def border_of(lightness: np.ndarray) -> np.ndarray:
+    return np.concatenate([lightness[0], lightness[-1], lightness[:, 0], lightness[:, -1]])
+
+
+def has_uniform_border(border: np.ndarray) -> bool:
     """Made on a computer (a canvas, a scan cleaned up): the border is one flat colour."""
-    border = np.concatenate([lightness[0], lightness[-1], lightness[:, 0], lightness[:, -1]])
     median = np.median(border)
     flat = np.abs(border - median) <= UNIFORM_BORDER  # strokes may touch the border
     return bool(flat.mean() >= FLAT_SHARE or (border == median).mean() >= EXACT_SHARE)
 
 
-def is_light_on_dark(lightness: np.ndarray) -> bool:
+def is_light_on_dark(lightness: np.ndarray, border: np.ndarray, uniform: bool) -> bool:
     """Light ink on a dark ground? A uniform border answers; otherwise the ink is the minority
     that departs from the local median, and the vote goes to the side it departs to."""
-    if has_uniform_border(lightness):
-        border = np.concatenate([lightness[0], lightness[-1], lightness[:, 0], lightness[:, -1]])
+    if uniform:
         return bool(np.median(border) < 0.5)
     c = max(1, math.ceil(max(lightness.shape) / 48))
     coarse = blocks(lightness, c, np.add) / (c * c)  # cell means (edge cells slightly off: no matter)
@@ -165,12 +167,12 @@ def paper_estimate(lightness: np.ndarray) -> np.ndarray:
 
 def read_paper(lightness: np.ndarray) -> Paper:
     """(H, W) lightness in [0, 1] -> the ink on the paper (see the module's docstring)."""
-    photo = not has_uniform_border(lightness)
-    light_on_dark = is_light_on_dark(lightness)
+    border = border_of(lightness)
+    photo = not has_uniform_border(border)
+    light_on_dark = is_light_on_dark(lightness, border, not photo)
     if light_on_dark:
-        lightness = 1 - lightness
+        lightness, border = 1 - lightness, 1 - border
     if not photo:  # one flat colour around the drawing: that colour is the paper, everywhere
-        border = np.concatenate([lightness[0], lightness[-1], lightness[:, 0], lightness[:, -1]])
         paper = np.full_like(lightness, max(float(np.median(border)), 1e-12))
         return Paper(np.clip(1 - lightness / paper, 0, 1), paper, light_on_dark, photo, 0.0)
     paper = paper_estimate(lightness)

@@ -24,13 +24,14 @@ from model.architecture import FEATURE_MAPS, GRADIENTS, LAYERS, NUM_PARAMS, PARA
 from model.check import EPSILON
 from model.equations import SHAPES as EQUATION_SHAPES
 from model.network import Params
+from model.nudge import MAX_STEPS as MAX_NUDGE_STEPS
 from model.recipes import RecipeName
 
 from .client_params import ENCODED_LENGTH, decode_params
 from .errors import NotFinite, clip
 from .preprocessing import MAX_DRAWING_SIDE, Reading
 from .service import Explanation, Prediction
-from .training import MAX_NUDGE_STEPS, MAX_TRAIN_IMAGES, RESUME_MAX_LENGTH
+from .training import MAX_TRAIN_IMAGES, RESUME_MAX_LENGTH
 
 # JSON numbers only: no strings, no booleans. The schema documents the range; grid_to_array checks
 # it (and the shape), so that a mistake gets one sentence naming the row and column, not 784 errors.

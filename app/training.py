@@ -19,7 +19,6 @@ from model.recipes import HEADER, InvalidRun, Run
 
 from .client_params import encode_params
 
-MAX_NUDGE_STEPS = 200  # POST /nudge: at most this many steps (about 1.5 ms each)
 MAX_TRAIN_IMAGES = 1024  # images per request: 1024 steps of the article's recipe, 16 of ours
 RESUME_MAX_LENGTH = 4 * math.ceil((HEADER.size + 2 * 4 * NUM_PARAMS) / 3)  # base64 of the largest state
 

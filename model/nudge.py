@@ -19,6 +19,7 @@ from .architecture import IMAGE_SHAPE
 from .network import Params, backprop, forward
 
 Mode = Literal["any", "add", "remove"]
+MAX_STEPS = 200  # the most steps one call may take (POST /nudge's bound): about 1 ms each
 
 
 @dataclass(frozen=True)

@@ -364,3 +364,28 @@ def test_two_server_processes_each_with_its_pool_serve_and_stop_within_the_bound
         assert time.monotonic() - started < 5
     finally:
         s.stop()
+
+
+def test_the_heaviest_lab_requests_at_once_leave_the_loop_free(server):
+    """/train at its bound, /nudge running all its 200 steps (a blank drawing may only lose ink: the
+    target never wins), /check and /equation: twelve at once, within the documented limits."""
+    blank = [[0.0] * 28 for _ in range(28)]
+    bodies = [
+        ("/train", {"recipe": "article", "seed": 0, "steps": 1024}),
+        ("/train", {"recipe": "ours", "seed": 1, "steps": 16}),
+        ("/nudge", {"image": blank, "target": 8, "mode": "remove", "max_steps": 200}),
+        ("/check", {"image": blank, "label": 3, "gradient": "dLk1", "index": [5, 4, 4]}),
+        ("/equation", {"image": blank, "label": 3, "kind": "dLk1", "index": [5, 4, 4]}),
+        ("/nudge", {"image": blank, "target": 2, "mode": "remove", "max_steps": 200}),
+    ] * 2
+    with ThreadPoolExecutor(12) as pool:
+        futures = [pool.submit(httpx.post, server.url + path, json=body, timeout=60) for path, body in bodies]
+        time.sleep(0.2)
+        latencies = [healthz_seconds(server) for _ in range(10)]
+        answers = [f.result() for f in futures]
+    assert {a.status_code for a in answers} <= {200, 429, 503} and 200 in {a.status_code for a in answers}
+    for (path, _), a in zip(bodies, answers, strict=True):
+        if path == "/nudge" and a.status_code == 200:
+            assert a.json()["steps"] == 200 and not a.json()["reached"]
+    assert_answers_in_milliseconds(latencies)
+    assert predict_is_right(server)
