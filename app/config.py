@@ -34,6 +34,17 @@ def _number_env(name: str, default: float, low: float, high: float | None = None
     return value
 
 
+def _switch_env(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    if raw.strip().lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.strip().lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name} must be 1 or 0 (on or off), got {raw!r}")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every knob of the service; each can be set by the environment variable in its comment."""
@@ -61,6 +72,7 @@ class Settings:
     # CNN_CORS_ORIGINS: comma-separated origins allowed to call the API from other sites' pages.
     # Empty (the default): same-origin only, no CORS headers at all.
     cors_origins: tuple[str, ...] = ()
+    metrics: bool = True  # CNN_METRICS: 0 turns GET /metrics (Prometheus) and its bookkeeping off
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -82,6 +94,7 @@ class Settings:
             max_connections=_int_env("CNN_MAX_CONNECTIONS", defaults.max_connections),
             shutdown_timeout=_number_env("CNN_SHUTDOWN_TIMEOUT", defaults.shutdown_timeout, 0),
             cors_origins=tuple(o.strip() for o in os.environ.get("CNN_CORS_ORIGINS", "").split(",") if o.strip()),
+            metrics=_switch_env("CNN_METRICS", defaults.metrics),
         )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -28,7 +28,8 @@ from . import training
 from .client_params import encode_params
 from .config import Settings
 from .errors import ClientMistake, NotFinite, TooManyImages, detail_of, headers_of, status_of
-from .preprocessing import normalize
+from .facts import Facts
+from .preprocessing import normalize, read_image
 from .schemas import (
     BatchRequest,
     CheckRequest,
@@ -57,11 +58,12 @@ class Job:
     feature_maps: bool = False  # /predict/image's query parameter
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Answer:
     status: int
     body: bytes  # JSON
     headers: dict[str, str] = field(default_factory=dict)
+    facts: Facts | None = None  # for the metrics: stages, digits, what the input looked like
 
 
 class NeedsWorker(Exception):
@@ -73,21 +75,28 @@ def parse(schema: type[Any], job: Job, settings: Settings) -> Any:
     return schema.model_validate_json(job.body, context={"max_drawing_side": settings.max_drawing_side})
 
 
-def predict(job: Job, clf: Classifier, settings: Settings, on_loop: bool) -> Any:
+def predict(job: Job, clf: Classifier, settings: Settings, on_loop: bool, facts: Facts) -> Any:
     req: PredictRequest = parse(PredictRequest, job, settings)
     if on_loop and req.normalize:  # normalising a drawing may take milliseconds: a worker's job
         raise NeedsWorker
-    p = clf.predict(req.grid(), feature_maps=req.feature_maps, normalized=req.normalize, params=req.client_params())
+    facts.saw(req.grid())
+    facts.lap("decode")
+    image = normalize(req.grid()) if req.normalize else req.grid()
+    if req.normalize:
+        facts.lap("normalise")
+    p = clf.predict(image, feature_maps=req.feature_maps, params=req.client_params())
+    facts.read([p.label], p.unsure)
+    facts.lap("network")
     return PredictResponse.content(p, with_input=req.feature_maps or req.normalize, encoding=req.maps_encoding)
 
 
-def explain(job: Job, clf: Classifier, settings: Settings, on_loop: bool) -> Any:
+def explain(job: Job, clf: Classifier, settings: Settings, on_loop: bool, facts: Facts) -> Any:
     req: ExplainRequest = parse(ExplainRequest, job, settings)
     e = clf.explain(req.grid(), req.label, normalized=req.normalize, params=req.client_params())
     return ExplainResponse.content(e, req.maps_encoding)
 
 
-def teach(job: Job, clf: Classifier, settings: Settings, on_loop: bool) -> Any:
+def teach(job: Job, clf: Classifier, settings: Settings, on_loop: bool, facts: Facts) -> Any:
     req: TeachRequest = parse(TeachRequest, job, settings)
     lesson = clf.teach(req.grid(), req.label, req.lr, normalized=req.normalize, params=req.client_params())
     return {
@@ -101,12 +110,24 @@ def teach(job: Job, clf: Classifier, settings: Settings, on_loop: bool) -> Any:
     }
 
 
-def predict_batch(job: Job, clf: Classifier, settings: Settings, on_loop: bool) -> Any:
+def predict_batch(job: Job, clf: Classifier, settings: Settings, on_loop: bool, facts: Facts) -> Any:
     req: BatchRequest = parse(BatchRequest, job, settings)
     if len(req.images) > settings.max_batch:
         raise TooManyImages(f"{len(req.images)} images in one call; the limit is {settings.max_batch}")
-    O = clf.predict_batch(req.grids(), normalized=req.normalize)
+    if req.normalize:  # drawings of any size, each seen and normalised on its own
+        for grid in req.grids():
+            facts.saw(grid)
+        facts.lap("decode")
+        images = np.stack([normalize(g) for g in req.grids()])
+        facts.lap("normalise")
+    else:
+        images = np.stack(req.grids())
+        facts.saw(images)
+        facts.lap("decode")
+    O = clf.predict_batch(images)
     unsure = clf.confidence.unsure(O)
+    facts.read(O.argmax(axis=1).tolist(), int(unsure.sum()))
+    facts.lap("network")
     return {
         "predictions": [
             {"label": int(o.argmax()), "probabilities": o.tolist(), "unsure": bool(u)}
@@ -115,8 +136,15 @@ def predict_batch(job: Job, clf: Classifier, settings: Settings, on_loop: bool) 
     }
 
 
-def predict_image(job: Job, clf: Classifier, settings: Settings, on_loop: bool) -> Any:
-    p = clf.predict_file(uploaded_file(job), feature_maps=job.feature_maps)
+def predict_image(job: Job, clf: Classifier, settings: Settings, on_loop: bool, facts: Facts) -> Any:
+    reading = read_image(uploaded_file(job))
+    facts.saw(reading.ink)  # the ink found on the paper, before it is cropped, scaled and centred
+    facts.lap("decode")
+    image = normalize(reading.ink)
+    facts.lap("normalise")
+    p = replace(clf.predict(image, feature_maps=job.feature_maps), reading=reading)
+    facts.read([p.label], p.unsure)
+    facts.lap("network")
     return PredictResponse.content(p, with_input=True)
 
 
@@ -127,7 +155,7 @@ def drawing_and_network(req: Any, clf: Classifier) -> tuple[np.ndarray, CNN]:
     return image, net
 
 
-def check(job: Job, clf: Classifier, settings: Settings, on_loop: bool) -> Any:
+def check(job: Job, clf: Classifier, settings: Settings, on_loop: bool, facts: Facts) -> Any:
     req: CheckRequest = parse(CheckRequest, job, settings)
     image, net = drawing_and_network(req, clf)
     c = gradient_check(net.params, image, req.label, req.gradient, tuple(req.index), req.epsilon)
@@ -165,7 +193,7 @@ def why(c: Check) -> str:
     return f"They differ by {c.relative_error:.2g} relative: more than float64's rounding at this ε explains."
 
 
-def equation(job: Job, clf: Classifier, settings: Settings, on_loop: bool) -> Any:
+def equation(job: Job, clf: Classifier, settings: Settings, on_loop: bool, facts: Facts) -> Any:
     req: EquationRequest = parse(EquationRequest, job, settings)
     image, net = drawing_and_network(req, clf)
     fw, bw = net.explain(image, req.label)
@@ -174,7 +202,7 @@ def equation(job: Job, clf: Classifier, settings: Settings, on_loop: bool) -> An
     )
 
 
-def nudge(job: Job, clf: Classifier, settings: Settings, on_loop: bool) -> Any:
+def nudge(job: Job, clf: Classifier, settings: Settings, on_loop: bool, facts: Facts) -> Any:
     req: NudgeRequest = parse(NudgeRequest, job, settings)
     image, net = drawing_and_network(req, clf)
     n = nudge_drawing(net.params, image, req.target, req.step, req.max_steps, req.mode)
@@ -192,12 +220,12 @@ def nudge(job: Job, clf: Classifier, settings: Settings, on_loop: bool) -> Any:
     }
 
 
-def train(job: Job, clf: Classifier, settings: Settings, on_loop: bool) -> Any:
+def train(job: Job, clf: Classifier, settings: Settings, on_loop: bool, facts: Facts) -> Any:
     req: TrainRequest = parse(TrainRequest, job, settings)
     return training.train(req.recipe, req.seed, req.resume, req.steps)
 
 
-ENDPOINTS: dict[str, Callable[[Job, Classifier, Settings, bool], Any]] = {
+ENDPOINTS: dict[str, Callable[[Job, Classifier, Settings, bool, Facts], Any]] = {
     "predict": predict,
     "explain": explain,
     "teach": teach,
@@ -213,9 +241,12 @@ ENDPOINTS: dict[str, Callable[[Job, Classifier, Settings, bool], Any]] = {
 def answer(job: Job, clf: Classifier, settings: Settings, *, on_loop: bool = False) -> Answer:
     """The endpoint's answer to the job, or its failure as errors.py words it. On the event loop
     (on_loop) a request that needs more work than the loop may do raises NeedsWorker instead."""
+    facts = Facts()
     try:
-        content = ENDPOINTS[job.endpoint](job, clf, settings, on_loop)
-        return Answer(200, to_json(content))
+        content = ENDPOINTS[job.endpoint](job, clf, settings, on_loop, facts)
+        body = to_json(content)
+        facts.lap("encode")
+        return Answer(200, body, facts=facts)
     except NeedsWorker:
         raise
     except Exception as e:  # noqa: BLE001 -- every failure is answered, and logged when it is ours

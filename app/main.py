@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.routing import Route
 
 import model
@@ -22,6 +23,7 @@ import model
 from .config import Settings, get_settings
 from .errors import describe
 from .handlers import failure
+from .metrics import Metrics
 from .middleware import PageMount, SecurityHeaders
 from .pool import WorkerPool
 from .request_log import RequestLog, log_to_stdout
@@ -43,6 +45,7 @@ class StartupError(RuntimeError):
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    metrics = Metrics() if settings.metrics else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -56,7 +59,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         pool = WorkerPool(settings)
         await pool.start()
         app.state.pool = pool
-        app.state.path = RequestPath(settings, app.state.classifier, pool)
+        path = app.state.path = RequestPath(settings, app.state.classifier, pool, metrics)
+        if metrics is not None:
+            metrics.watch(
+                lambda: {
+                    "workers": pool.size,
+                    "busy": pool.size - pool.idle.qsize(),
+                    "waiting": pool.waiting,
+                    "replaced": pool.replaced,
+                    "training": path.trainers,
+                }
+            )
         log.info(
             "serving %s (sha256 %s) with %d worker processes",
             settings.weights,
@@ -89,6 +102,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return FileResponse(settings.static_dir / "docs.html")
 
     app.mount("/docs/assets", StaticFiles(directory=str(SWAGGER_UI)), name="swagger-ui")
+
+    if metrics is not None:
+
+        @app.get("/metrics", include_in_schema=False)
+        async def prometheus() -> Response:  # for Prometheus, not for API clients: app/metrics.py
+            return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     # The endpoints with a body answer their failures themselves (app/request_path.py, through
     # errors.py); these handlers catch what FastAPI and Starlette raise around them, in the same words.
@@ -135,6 +154,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             max_age=600,
         )
     app.add_middleware(SecurityHeaders)
-    app.add_middleware(RequestLog)  # outermost: it times everything and sees every status
+    app.add_middleware(RequestLog, metrics=metrics)  # outermost: it times everything and sees every status
     log_to_stdout()
     return app

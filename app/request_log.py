@@ -1,4 +1,4 @@
-"""One structured line per request, and its id in the answer.
+"""One structured line per request, its id in the answer, and its count and time in the metrics.
 
     {"method": "POST", "route": "/predict", "status": 200, "ms": 0.41, "request_id": "5f0c..."}
 
@@ -20,6 +20,8 @@ import sys
 import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .metrics import Metrics
 
 log = logging.getLogger("cnn.requests")
 HEADER = b"x-request-id"
@@ -44,8 +46,8 @@ def request_id(scope: Scope) -> bytes:
 
 
 class RequestLog:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    def __init__(self, app: ASGIApp, metrics: Metrics | None = None) -> None:
+        self.app, self.metrics = app, metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -64,12 +66,15 @@ class RequestLog:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            route = scope.get("route")
+            seconds = time.perf_counter() - started
+            route = getattr(scope.get("route"), "path", None) or ("/" if scope["path"] == "/" else "(static)")
             line = {
                 "method": scope["method"],
-                "route": getattr(route, "path", None) or ("/" if scope["path"] == "/" else "(static)"),
+                "route": route,
                 "status": status,
-                "ms": round(1000 * (time.perf_counter() - started), 2),
+                "ms": round(1000 * seconds, 2),
                 "request_id": rid.decode(),
             }
             log.info(json.dumps(line, separators=(", ", ": ")))
+            if self.metrics is not None:
+                self.metrics.request(route, status, seconds)

@@ -24,6 +24,7 @@ from starlette.requests import ClientDisconnect
 from .config import Settings
 from .errors import BodyTooLarge, Busy, ShuttingDown, TooManyTrainers, UnsupportedMediaType
 from .handlers import Answer, Job, NeedsWorker, answer, failure
+from .metrics import Metrics
 from .pool import WorkerPool
 from .service import Classifier
 
@@ -74,8 +75,10 @@ class BodyBudget:
 
 
 class RequestPath:
-    def __init__(self, settings: Settings, classifier: Classifier, pool: WorkerPool) -> None:
-        self.settings, self.classifier, self.pool = settings, classifier, pool
+    def __init__(
+        self, settings: Settings, classifier: Classifier, pool: WorkerPool, metrics: Metrics | None = None
+    ) -> None:
+        self.settings, self.classifier, self.pool, self.metrics = settings, classifier, pool, metrics
         self.budget = BodyBudget(max(settings.bodies_in_flight_bytes, settings.max_body_bytes))
         self.trainers = 0  # /train requests admitted and not yet answered
 
@@ -88,6 +91,10 @@ class RequestPath:
             result = failure(ShuttingDown("the server is stopping; try again in a moment"))
         except Exception as e:  # noqa: BLE001 -- errors.py decides what each one means
             result = failure(e)
+            if self.metrics is not None and isinstance(e, Busy | TooManyTrainers):
+                self.metrics.turned_away("training" if isinstance(e, TooManyTrainers) else "busy")
+        if self.metrics is not None and result.facts is not None:
+            self.metrics.answered(endpoint, result.facts)
         return as_response(result)
 
     async def answer(self, request: Request, endpoint: str, **options: Any) -> Answer:

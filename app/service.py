@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,7 @@ from model import CNN
 from model.layers import softmax
 from model.network import Backward, Forward, Params, backprop, mean_loss, sgd
 
-from .preprocessing import Reading, normalize, read_image
+from .preprocessing import Reading, normalize
 
 
 @dataclass(frozen=True)
@@ -132,12 +132,6 @@ class Classifier:
             after.O[0].astype(np.float64),
         )
 
-    def predict_file(self, data: bytes, *, feature_maps: bool = False) -> Prediction:
-        """An image file (PNG, JPEG, GIF, BMP, WebP), always normalised like MNIST."""
-        reading = read_image(data)
-        return replace(self.predict(reading.ink, feature_maps=feature_maps, normalized=True), reading=reading)
-
-    def predict_batch(self, grids: list[np.ndarray], *, normalized: bool = False) -> np.ndarray:
-        """Many grids in one forward pass -> (N, 10) probabilities."""
-        images = np.stack([normalize(g) for g in grids] if normalized else grids)
+    def predict_batch(self, images: np.ndarray) -> np.ndarray:
+        """(N, 28, 28) images in one forward pass -> (N, 10) probabilities."""
         return self.confidence.probabilities(self.net.scores(images))

@@ -1,0 +1,174 @@
+"""Prometheus metrics, served at GET /metrics in Prometheus's text format.
+
+    cnn_http_requests_total{route, status}               every request, by the endpoint's template
+    cnn_http_request_duration_seconds{route, status}     a histogram of the same requests' time
+    cnn_stage_duration_seconds{endpoint, stage}          decode, normalise, network, encode
+    cnn_predictions_total{digit}                         digits read (/predict, /predict/image, /predict/batch)
+    cnn_unsure_predictions_total                         of those, the ones below the unsure threshold
+    cnn_refused_requests_total{reason}                   turned away by backpressure (503 busy, 429 training)
+    cnn_input_ink, cnn_input_centre{axis}                drift: what arrives, before normalisation
+    cnn_pool_workers, cnn_pool_busy_workers, cnn_pool_waiting_requests,
+    cnn_pool_replaced_workers_total, cnn_training_requests    the worker pool, read at scrape time
+
+The unsure rate is cnn_unsure_predictions_total / sum(cnn_predictions_total). A request refused by
+uvicorn itself at its connection limit (CNN_MAX_CONNECTIONS) never reaches the application and
+is not counted here; uvicorn logs it.
+
+The numbers are one server process's. Run one process per container (the Deployment in
+deploy/kubernetes does, as FastAPI advises for Kubernetes) and let Prometheus add the replicas
+up; with CNN_WORKERS > 1 each uvicorn worker keeps its own, and a scrape sees whichever answered.
+
+Why not prometheus_client's Counter and Histogram: each of their updates takes a lock and checks
+its type, about 1 µs, and a /predict makes eight of them; measured in the server, that was 10 %
+of /predict's throughput (BENCHMARKS.md). Every update here happens on the event loop's one
+thread (the request log's middleware and the request path), so plain lists and dictionaries
+need no lock, and an update is a dictionary lookup and a bisection. The official client still
+writes the text (its families, names, escaping and format), and its parser reads it in the tests.
+A scrape renders at most once a second and otherwise answers the last rendering, so a flood of
+GET /metrics costs the event loop little more than any other small GET.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from bisect import bisect_left
+from collections.abc import Callable, Iterator
+from itertools import accumulate
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
+
+from .facts import Facts
+
+REQUEST_SECONDS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+STAGE_SECONDS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10)
+INK = (0.01, 0.02, 0.05, 0.08, 0.1, 0.12, 0.14, 0.16, 0.2, 0.3, 0.5, 1)
+CENTRE = (0.1, 0.2, 0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7, 0.8, 0.9, 1)
+FRESH_SECONDS = 1.0  # a scrape within this long of the last rendering gets that rendering
+
+
+class Histograms:
+    """One histogram per combination of label values: counts per bucket (not cumulative; the last is
+    +Inf) and the sum, in a plain list."""
+
+    def __init__(self, name: str, documentation: str, labels: tuple[str, ...], bounds: tuple[float, ...]) -> None:
+        self.name, self.documentation, self.labels, self.bounds = name, documentation, labels, bounds
+        self.series: dict[tuple[str, ...], list[float]] = {}
+        self.les = [floatToGoString(b) for b in bounds] + ["+Inf"]
+
+    def observe(self, labels: tuple[str, ...], value: float) -> None:
+        counts = self.series.get(labels)
+        if counts is None:
+            counts = self.series[labels] = [0] * (len(self.bounds) + 1) + [0.0]
+        counts[bisect_left(self.bounds, value)] += 1  # the first bucket whose bound is >= value
+        counts[-1] += value
+
+    def family(self) -> HistogramMetricFamily:
+        family = HistogramMetricFamily(self.name, self.documentation, labels=self.labels)
+        for labels, counts in self.series.items():
+            family.add_metric(list(labels), list(zip(self.les, accumulate(counts[:-1]), strict=True)), counts[-1])
+        return family
+
+    def counts(self) -> dict[tuple[str, ...], int]:
+        return {labels: int(sum(counts[:-1])) for labels, counts in self.series.items()}
+
+
+class Metrics(Collector):
+    def __init__(self) -> None:
+        self.latency = Histograms(
+            "cnn_http_request_duration_seconds",
+            "Time from a request's arrival to its answer's last byte, by route and status",
+            ("route", "status"),
+            REQUEST_SECONDS,
+        )
+        self.stages = Histograms(
+            "cnn_stage_duration_seconds",
+            "Time per stage of an answer: decode (parse the body or the image), normalise, network, encode (JSON)",
+            ("endpoint", "stage"),
+            STAGE_SECONDS,
+        )
+        self.ink = Histograms("cnn_input_ink", "Mean ink of each input as it arrives, before normalisation", (), INK)
+        self.centre = Histograms(
+            "cnn_input_centre",
+            "Centre of mass of each input's ink as it arrives, as a fraction of its width (x) or height (y)",
+            ("axis",),
+            CENTRE,
+        )
+        self.digits = [0] * 10
+        self.unsure = 0
+        self.refused = {"busy": 0, "training": 0}
+        self.pool: Callable[[], dict[str, float]] | None = None
+        self.registry = CollectorRegistry()
+        self.registry.register(self)
+        self.text, self.rendered_at = b"", -math.inf
+
+    def watch(self, pool: Callable[[], dict[str, float]]) -> None:
+        """Read the worker pool's state from `pool` at every scrape."""
+        self.pool = pool
+
+    def request(self, route: str, status: int, seconds: float) -> None:
+        self.latency.observe((route, str(status)), seconds)
+
+    def answered(self, endpoint: str, facts: Facts) -> None:
+        for stage, seconds in facts.stages:
+            self.stages.observe((endpoint, stage), seconds)
+        for d in facts.digits:
+            self.digits[d] += 1
+        self.unsure += facts.unsure
+        for ink, x, y in facts.looks:
+            self.ink.observe((), ink)
+            if ink > 0:
+                self.centre.observe(("x",), x)
+                self.centre.observe(("y",), y)
+
+    def turned_away(self, reason: str) -> None:
+        self.refused[reason] += 1
+
+    def collect(self) -> Iterator[Metric]:
+        requests = CounterMetricFamily(
+            "cnn_http_requests", "HTTP requests answered, by route and status", labels=("route", "status")
+        )
+        for labels, n in self.latency.counts().items():
+            requests.add_metric(list(labels), n)
+        yield requests
+        yield self.latency.family()
+        yield self.stages.family()
+        predictions = CounterMetricFamily("cnn_predictions", "Digits read, by digit", labels=("digit",))
+        for d, n in enumerate(self.digits):
+            predictions.add_metric([str(d)], n)
+        yield predictions
+        yield CounterMetricFamily(
+            "cnn_unsure_predictions", "Digits read with a top probability below the unsure threshold", self.unsure
+        )
+        refused = CounterMetricFamily(
+            "cnn_refused_requests",
+            "Requests turned away by backpressure: busy (503, the pool's queue or the bodies in flight "
+            "are full) or training (429, every training slot is taken)",
+            labels=("reason",),
+        )
+        for reason, n in self.refused.items():
+            refused.add_metric([reason], n)
+        yield refused
+        yield self.ink.family()
+        yield self.centre.family()
+        if self.pool is not None:
+            yield from pool_families(self.pool())
+
+    def exposition(self) -> bytes:
+        now = time.monotonic()
+        if now - self.rendered_at >= FRESH_SECONDS:
+            self.text, self.rendered_at = generate_latest(self.registry), now
+        return self.text
+
+
+def pool_families(now: dict[str, float]) -> Iterator[Metric]:
+    yield GaugeMetricFamily("cnn_pool_workers", "Worker processes in the pool", now["workers"])
+    yield GaugeMetricFamily("cnn_pool_busy_workers", "Worker processes running a job now", now["busy"])
+    yield GaugeMetricFamily("cnn_pool_waiting_requests", "Requests waiting for a worker process", now["waiting"])
+    yield GaugeMetricFamily("cnn_training_requests", "/train requests running or waiting", now["training"])
+    yield CounterMetricFamily(
+        "cnn_pool_replaced_workers", "Worker processes that died or were killed, and were replaced", now["replaced"]
+    )
