@@ -67,12 +67,17 @@ def test_the_deployment_runs_the_image_as_built_and_locked_down():
     assert requests["memory"] and limits["memory"]
 
 
-def test_the_probes_ask_endpoints_that_answer():
-    container = load("deployment.yaml")["spec"]["template"]["spec"]["containers"][0]
+def test_the_probes_and_the_scrape_ask_endpoints_that_answer():
+    template = load("deployment.yaml")["spec"]["template"]
+    container = template["spec"]["containers"][0]
     paths = {container[p]["httpGet"]["path"] for p in ("readinessProbe", "livenessProbe", "startupProbe")}
+    scrape = template["metadata"]["annotations"]
+    assert int(scrape["prometheus.io/port"]) == container["ports"][0]["containerPort"]
     with TestClient(create_app(Settings(weights=WEIGHTS))) as client:
         for path in paths:
             assert client.get(path).status_code == 200
+        metrics = client.get(scrape["prometheus.io/path"])
+        assert metrics.status_code == 200 and "cnn_http_requests_total" in metrics.text
 
 
 def test_the_autoscaler_and_the_budget_point_at_the_deployment():

@@ -152,6 +152,7 @@ FIELDS = {  # variable -> (the Settings field, a value to set, what it must beco
         "https://a.example, https://b.example",
         ("https://a.example", "https://b.example"),
     ),
+    "CNN_METRICS": ("metrics", "off", False),
 }
 
 
@@ -171,6 +172,7 @@ def test_every_setting_the_readme_documents_is_read(monkeypatch):
         ("CNN_POOL_WORKERS", "0", "from 1 to 64"),
         ("CNN_JOB_CPU_SECONDS", "soon", "must be a number"),
         ("CNN_HEADER_TIMEOUT", "0", "at least 0.1"),
+        ("CNN_METRICS", "maybe", "1 or 0"),
     ],
 )
 def test_a_bad_setting_is_named_at_start(monkeypatch, variable, raw, says):
