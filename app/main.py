@@ -28,7 +28,7 @@ from .middleware import PageMount, SecurityHeaders
 from .pool import WorkerPool
 from .request_log import RequestLog, log_to_stdout
 from .request_path import RequestPath, as_response
-from .routes import router
+from .routes import named_bodies, router
 from .schemas import EXAMPLE_GRID, IMAGE_FORMS, Health, ModelInfo, PredictResponse
 from .service import Classifier
 
@@ -91,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "Neural Network', written from scratch in NumPy and trained on MNIST. Send a digit, get the "
         "softmax probabilities and, if you like, what every layer saw.",
         lifespan=lifespan,
+        generate_unique_id_function=lambda route: route.name,  # operationId "predict", not "predict_predict_post"
         docs_url=None,  # served below from files this package ships
         redoc_url=None,
     )
@@ -124,6 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         the served network itself: its metadata, its SHA-256, its answer to the example request."""
         if app.openapi_schema is None:
             schema = FastAPI.openapi(app)
+            named_bodies(schema)
             clf = getattr(app.state, "classifier", None) or Classifier.load(settings.weights)
             p = clf.predict(np.asarray(EXAMPLE_GRID, dtype=np.float64))
             examples = {

@@ -70,7 +70,8 @@ router = APIRouter()
 
 
 def documented_body(schema: type[BaseModel]) -> dict[str, Any]:
-    """The OpenAPI requestBody of an endpoint whose body the request path reads."""
+    """The OpenAPI requestBody of an endpoint whose body the request path reads (named_bodies then
+    moves its schema into the document's components)."""
     return {
         "requestBody": {
             "required": True,
@@ -79,6 +80,21 @@ def documented_body(schema: type[BaseModel]) -> dict[str, Any]:
             },
         }
     }
+
+
+def named_bodies(document: dict[str, Any]) -> None:
+    """Each JSON request body's schema as a named component ($ref), like the responses', so that a
+    client generated from the document gets a PredictRequest class, not an anonymous one."""
+    components = document.setdefault("components", {}).setdefault("schemas", {})
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            content = operation.get("requestBody", {}).get("content", {}).get("application/json")
+            if content is None or "$ref" in content["schema"]:
+                continue
+            schema = dict(content["schema"])
+            components.update(schema.pop("$defs", {}))
+            components[schema["title"]] = schema
+            content["schema"] = {"$ref": f"#/components/schemas/{schema['title']}"}
 
 
 UPLOAD_BODY: dict[str, Any] = {

@@ -158,7 +158,8 @@ def test_the_examples_in_the_api_document_are_the_served_networks(client, weight
     sha256 = model.read_metadata(weights)["sha256"]
     assert schemas["Health"]["examples"][0]["sha256"] == sha256
     assert schemas["ModelInfo"]["examples"][0] == client.get("/model").json()
-    body = document["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    ref = document["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    body = schemas[ref.removeprefix("#/components/schemas/")]
     example = np.array(body["examples"][0]["image"])
     answer = schemas["PredictResponse"]["examples"][0]
     assert answer == client.post("/predict", json={"image": example.tolist()}).json()
@@ -178,7 +179,9 @@ def test_openapi_documents_every_endpoint_with_examples(client):
     endpoints = {"/predict", "/predict/image", "/predict/batch", "/model", "/model/kernels", "/healthz"}
     assert endpoints <= set(spec["paths"])
     schemas = spec["components"]["schemas"]
-    predict_body = spec["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    ref = spec["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    assert ref == "#/components/schemas/PredictRequest"  # named, so generated clients name it too
+    predict_body = schemas["PredictRequest"]
     assert predict_body["examples"] and predict_body["properties"]["maps_encoding"]["enum"] == ["json", "float16"]
     for name in ("PredictResponse", "BatchResponse", "ModelInfo", "Kernels", "Health", "ErrorResponse"):
         assert schemas[name]["examples"], name
