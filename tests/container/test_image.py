@@ -10,9 +10,12 @@ import io
 import json
 import os
 import socket
+import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -230,3 +233,83 @@ def test_the_container_runs_locked_down_as_kubernetes_runs_it(engine: Engine, im
     engine.docker("stop", "--time", str(STOP_GRACE_SECONDS), "cnn-locked-down", timeout=60)
     state = json.loads(engine.docker("inspect", "-f", "{{json .State}}", "cnn-locked-down").stdout)
     assert state["ExitCode"] == 0 and not state["OOMKilled"], (state, engine.docker("logs", "cnn-locked-down").stderr)
+
+
+def test_two_replicas_behind_one_address_lose_nothing_when_one_stops(engine: Engine, image: dict, mnist) -> None:
+    """Kubernetes' picture in small: two containers of the image, requests spread over both (round
+    robin by the client, as a Service would), and one replica stopped mid-stream, as a rolling update
+    or a drained node stops it. Every request a client retries on the other replica (after a refused
+    connection or a 503) is answered, and every answer is the network's."""
+    from app.service import Classifier
+
+    replicas = {}
+    for name in ("cnn-replica-a", "cnn-replica-b"):
+        port = free_port()
+        engine.docker(
+            "run", "--detach", "--name", name, "--network=host",
+            "--env", "CNN_HOST=127.0.0.1", "--env", f"CNN_PORT={port}", IMAGE,
+        )  # fmt: skip
+        replicas[name] = f"http://127.0.0.1:{port}"
+    for name, url in replicas.items():
+        started = time.monotonic()
+        while True:
+            try:
+                assert get_json(f"{url}/healthz", timeout=1)["status"] == "ok"
+                break
+            except OSError:
+                assert time.monotonic() - started < 60, engine.docker("logs", name).stderr
+                time.sleep(0.1)
+
+    count = 240
+    images = to_float(mnist.test.images[:count], np.float64).round(4)
+    expected = Classifier.load(ROOT / "weights" / "cnn.npz").predict_batch(images)  # the same weights, here
+    order = list(replicas)
+    answered_by: dict[int, str] = {}
+    retries = []
+
+    def ask(i: int) -> dict:
+        """Round robin; a refused connection, a reset or a 503 is retried on the next replica."""
+        for attempt in range(6):
+            name = order[(i + attempt) % len(order)]
+            try:
+                answer = get_json(f"{replicas[name]}/predict", {"image": images[i].tolist()}, timeout=10)
+                answered_by[i] = name
+                return answer
+            except urllib.error.HTTPError as e:
+                if e.code != 503:
+                    raise
+            except OSError:  # refused or reset: that replica is going away
+                pass
+            retries.append((i, name))
+            time.sleep(0.05)
+        raise AssertionError(f"request {i} was not answered by any replica")
+
+    stop = threading.Thread(
+        target=lambda: engine.docker("stop", "--time", str(STOP_GRACE_SECONDS), "cnn-replica-b", timeout=60)
+    )
+    with ThreadPoolExecutor(max_workers=4) as clients:
+        answers = [clients.submit(ask, i) for i in range(count)]
+        while len(answered_by) < count // 3:  # a third of the way in, stop one replica
+            time.sleep(0.01)
+        stop.start()
+        answers = [a.result() for a in answers]
+    stop.join()
+
+    labels = [a["label"] for a in answers]
+    assert labels == expected.argmax(axis=1).tolist()  # every answer, the network's own
+    assert np.allclose([a["probabilities"] for a in answers], expected, atol=1e-6)
+    served = {name: sum(1 for who in answered_by.values() if who == name) for name in order}
+    assert served["cnn-replica-a"] > count // 2 and served["cnn-replica-b"] >= count // 10, served
+    state = json.loads(engine.docker("inspect", "-f", "{{json .State}}", "cnn-replica-b").stdout)
+    assert state["ExitCode"] == 0, (state, engine.docker("logs", "cnn-replica-b").stderr)
+    # The survivor counted exactly what it answered (its /metrics, as Prometheus would scrape it).
+    time.sleep(1.1)  # past the one-second freshness of the metrics' text
+    with urllib.request.urlopen(f"{replicas['cnn-replica-a']}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    (line,) = [
+        ln for ln in text.splitlines() if ln.startswith('cnn_http_requests_total{route="/predict",status="200"}')
+    ]
+    assert float(line.split()[-1]) == served["cnn-replica-a"]
+    engine.docker("stop", "--time", str(STOP_GRACE_SECONDS), "cnn-replica-a", timeout=60)
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "replicas.json").write_text(json.dumps({"served": served, "retries": len(retries)}, indent=2) + "\n")
