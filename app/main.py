@@ -143,8 +143,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.openapi = openapi  # type: ignore[method-assign]
 
+    api_paths = {route.path for route in [*router.routes, *app.routes] if isinstance(route, Route)}
     if settings.static_dir.is_dir():
-        api_paths = {route.path for route in [*router.routes, *app.routes] if isinstance(route, Route)}
         app.router.routes.append(PageMount(api_paths, StaticFiles(directory=settings.static_dir, html=True)))
     if settings.cors_origins:  # explicit: only the listed origins, only the API's methods, no credentials
         app.add_middleware(
@@ -156,6 +156,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             max_age=600,
         )
     app.add_middleware(SecurityHeaders)
-    app.add_middleware(RequestLog, metrics=metrics)  # outermost: it times everything and sees every status
+    # Outermost: it times everything and sees every status.
+    app.add_middleware(RequestLog, metrics=metrics, paths=frozenset(api_paths))
     log_to_stdout()
     return app

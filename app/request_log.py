@@ -46,8 +46,9 @@ def request_id(scope: Scope) -> bytes:
 
 
 class RequestLog:
-    def __init__(self, app: ASGIApp, metrics: Metrics | None = None) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics | None = None, paths: frozenset[str] = frozenset()) -> None:
         self.app, self.metrics = app, metrics
+        self.paths = paths  # the app's own fixed paths: a plain route (/openapi.json, /docs) is named by its path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -67,7 +68,7 @@ class RequestLog:
             await self.app(scope, receive, send_with_id)
         finally:
             seconds = time.perf_counter() - started
-            route = getattr(scope.get("route"), "path", None) or ("/" if scope["path"] == "/" else "(static)")
+            route = getattr(scope.get("route"), "path", None) or self.route_of(scope["path"])
             line = {
                 "method": scope["method"],
                 "route": route,
@@ -78,3 +79,7 @@ class RequestLog:
             log.info(json.dumps(line, separators=(", ", ": ")))
             if self.metrics is not None:
                 self.metrics.request(route, status, seconds)
+
+    def route_of(self, path: str) -> str:
+        """The label of a request no API route matched: its path if the app has it, else the page's."""
+        return path if path == "/" or path in self.paths else "(static)"

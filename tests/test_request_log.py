@@ -48,12 +48,13 @@ def test_every_request_is_one_line_with_its_id_echoed(client, lines):
         client.post("/predict", json={"image": [[2.0]]}),
         client.get("/no/such/page/" + "x" * 500),
         client.get("/"),
+        client.get("/openapi.json"),
     ]
-    assert [line["status"] for line in lines] == [a.status_code for a in answers] == [200, 200, 422, 404, 200]
-    assert [line["route"] for line in lines] == ["/predict", "/healthz", "/predict", "(static)", "/"]
-    assert [line["method"] for line in lines] == ["POST", "GET", "POST", "GET", "GET"]
+    assert [line["status"] for line in lines] == [a.status_code for a in answers] == [200, 200, 422, 404, 200, 200]
+    assert [line["route"] for line in lines] == ["/predict", "/healthz", "/predict", "(static)", "/", "/openapi.json"]
+    assert [line["method"] for line in lines] == ["POST", "GET", "POST", "GET", "GET", "GET"]
     assert [line["request_id"] for line in lines] == [a.headers["x-request-id"] for a in answers]
-    assert len({line["request_id"] for line in lines}) == 5
+    assert len({line["request_id"] for line in lines}) == 6
     assert all(set(line) == {"method", "route", "status", "ms", "request_id"} and line["ms"] >= 0 for line in lines)
     assert all(len(json.dumps(line)) < 200 for line in lines)  # no body, no image, no long path
 
