@@ -26,7 +26,7 @@ from .handlers import failure
 from .metrics import Metrics
 from .middleware import PageMount, SecurityHeaders
 from .pool import WorkerPool
-from .request_log import RequestLog, log_to_stdout
+from .request_log import RequestLog
 from .request_path import RequestPath, as_response
 from .routes import named_bodies, router
 from .schemas import EXAMPLE_GRID, IMAGE_FORMS, Health, ModelInfo, PredictResponse
@@ -158,5 +158,4 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeaders)
     # Outermost: it times everything and sees every status.
     app.add_middleware(RequestLog, metrics=metrics, paths=frozenset(api_paths))
-    log_to_stdout()
     return app

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import logging
 
 import pytest
 from fastapi.testclient import TestClient
 
 from app.config import Settings
 from app.main import create_app
-from app.request_log import log
 from tests.conftest import WEIGHTS
 
 GRID = [[0.0] * 28 for _ in range(28)]
@@ -18,21 +16,28 @@ for row in GRID[6:22]:
     row[14] = 1.0
 
 
-class Lines(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.lines: list[dict] = []
+class Lines:
+    """The request lines written to standard output (file descriptor 1) since the test began."""
 
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(json.loads(record.getMessage()))
+    def __init__(self, capfd) -> None:
+        self.capfd, self.seen = capfd, []
+
+    def read(self) -> list[dict]:
+        out = self.capfd.readouterr().out
+        self.seen += [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+        return self.seen
+
+    def __getitem__(self, i):
+        return self.read()[i]
+
+    def __iter__(self):
+        return iter(self.read())
 
 
 @pytest.fixture
-def lines():
-    handler = Lines()
-    log.addHandler(handler)
-    yield handler.lines
-    log.removeHandler(handler)
+def lines(capfd):
+    capfd.readouterr()  # what came before this test
+    return Lines(capfd)
 
 
 @pytest.fixture(scope="module")
