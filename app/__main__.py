@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
+import tempfile
 
 import model
 
@@ -41,7 +43,16 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, model.WeightsError) as e:
         print(f"error: cannot start: {e}", file=sys.stderr)
         return 2
-    server.run(settings, host=args.host, port=args.port, workers=args.workers, log_level=args.log_level)
+    shared = None
+    if args.workers > 1 and settings.metrics and settings.metrics_dir is None:
+        # Each server process leaves its numbers here, so that /metrics answers for them all.
+        shared = tempfile.mkdtemp(prefix="cnn-metrics-")
+        os.environ["CNN_METRICS_DIR"] = shared  # the workers build their settings from the environment
+    try:
+        server.run(settings, host=args.host, port=args.port, workers=args.workers, log_level=args.log_level)
+    finally:
+        if shared is not None:
+            shutil.rmtree(shared, ignore_errors=True)
     return 0
 
 

@@ -73,6 +73,9 @@ class Settings:
     # Empty (the default): same-origin only, no CORS headers at all.
     cors_origins: tuple[str, ...] = ()
     metrics: bool = True  # CNN_METRICS: 0 turns GET /metrics (Prometheus) and its bookkeeping off
+    # CNN_METRICS_DIR: where the server processes of one `python -m app --workers N` share their numbers,
+    # so that /metrics adds them all up; set by python -m app when N > 1. None: this process alone.
+    metrics_dir: Path | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -95,6 +98,7 @@ class Settings:
             shutdown_timeout=_number_env("CNN_SHUTDOWN_TIMEOUT", defaults.shutdown_timeout, 0),
             cors_origins=tuple(o.strip() for o in os.environ.get("CNN_CORS_ORIGINS", "").split(",") if o.strip()),
             metrics=_switch_env("CNN_METRICS", defaults.metrics),
+            metrics_dir=Path(os.environ["CNN_METRICS_DIR"]) if os.environ.get("CNN_METRICS_DIR") else None,
         )
 
 

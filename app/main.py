@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -23,7 +24,7 @@ import model
 from .config import Settings, get_settings
 from .errors import describe
 from .handlers import failure
-from .metrics import Metrics
+from .metrics import Metrics, Shared, publish
 from .middleware import PageMount, SecurityHeaders
 from .pool import WorkerPool
 from .request_log import RequestLog
@@ -60,7 +61,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await pool.start()
         app.state.pool = pool
         path = app.state.path = RequestPath(settings, app.state.classifier, pool, metrics)
+        publishing = None
         if metrics is not None:
+            if settings.metrics_dir is not None:  # several server processes: each leaves its numbers there
+                metrics.shared = shared = Shared(settings.metrics_dir)
+                publishing = asyncio.create_task(publish(metrics, shared))
             metrics.watch(
                 lambda: {
                     "workers": pool.size,
@@ -83,6 +88,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             pool.close()
+            if metrics is not None and publishing is not None:
+                publishing.cancel()
+                shared.publish(metrics.state())  # its last numbers stay in the others' sums
 
     app = FastAPI(
         title="NumPy CNN: handwritten digits",

@@ -14,13 +14,16 @@ The unsure rate is cnn_unsure_predictions_total / sum(cnn_predictions_total). A 
 uvicorn itself at its connection limit (CNN_MAX_CONNECTIONS) never reaches the application and
 is not counted here; uvicorn logs it.
 
-The numbers are one server process's. Run one process per container (the Deployment in
-deploy/kubernetes does, as FastAPI advises for Kubernetes) and let Prometheus add the replicas
-up; with CNN_WORKERS > 1 each uvicorn worker keeps its own, and a scrape sees whichever answered.
+One process per container (the Deployment in deploy/kubernetes runs so, as FastAPI advises for
+Kubernetes) answers for itself, and Prometheus adds the replicas up. With `--workers` above 1,
+uvicorn's processes share a directory (CNN_METRICS_DIR, made by `python -m app`): each leaves its
+numbers there every second and when it stops, and whichever process a scrape reaches adds up its
+own numbers and everyone else's (the pool's gauges only from processes still alive). A dead
+process's counts stay in the sum, as counters must.
 
 Why not prometheus_client's Counter and Histogram: each of their updates takes a lock and checks
-its type, about 1 µs, and a /predict makes eight of them; measured in the server, that was 10 %
-of /predict's throughput (BENCHMARKS.md). Every update here happens on the event loop's one
+its type, about 1 µs, and a /predict makes eight of them; measured in the server, they cost 3-4 %
+of /predict's throughput, and the whole of this module now costs about 3 % (BENCHMARKS.md). Every update here happens on the event loop's one
 thread (the request log's middleware and the request path), so plain lists and dictionaries
 need no lock, and an update is a dictionary lookup and a bisection. The official client still
 writes the text (its families, names, escaping and format), and its parser reads it in the tests.
@@ -30,7 +33,10 @@ GET /metrics costs the event loop little more than any other small GET.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import math
+import os
 import time
 from bisect import bisect_left
 from collections.abc import Callable, Iterator
@@ -40,6 +46,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
+
+from model.weights import atomic_write_bytes
 
 from .facts import Facts
 
@@ -75,6 +83,13 @@ class Histograms:
     def counts(self) -> dict[tuple[str, ...], int]:
         return {labels: int(sum(counts[:-1])) for labels, counts in self.series.items()}
 
+    def add(self, series: list[tuple[list[str], list[float]]]) -> None:
+        """Another process's series (as state() lists them) added to these."""
+        for labels, counts in series:
+            mine = self.series.setdefault(tuple(labels), [0] * (len(counts) - 1) + [0.0])
+            for i, count in enumerate(counts):
+                mine[i] += count
+
 
 class Metrics(Collector):
     def __init__(self) -> None:
@@ -101,6 +116,7 @@ class Metrics(Collector):
         self.unsure = 0
         self.refused = {"busy": 0, "training": 0}
         self.pool: Callable[[], dict[str, float]] | None = None
+        self.shared: Shared | None = None  # the other server processes' numbers, with --workers above 1
         self.registry = CollectorRegistry()
         self.registry.register(self)
         self.text, self.rendered_at = b"", -math.inf
@@ -160,8 +176,93 @@ class Metrics(Collector):
     def exposition(self) -> bytes:
         now = time.monotonic()
         if now - self.rendered_at >= FRESH_SECONDS:
-            self.text, self.rendered_at = generate_latest(self.registry), now
+            self.text, self.rendered_at = generate_latest(self.total().registry), now
         return self.text
+
+    def state(self) -> dict:
+        """Every number, as JSON can hold it: what one process leaves for the others."""
+        return {
+            "histograms": {h.name: list(h.series.items()) for h in self.histograms()},
+            "digits": self.digits,
+            "unsure": self.unsure,
+            "refused": self.refused,
+            "pool": self.pool() if self.pool is not None else None,
+        }
+
+    def total(self) -> Metrics:
+        """These numbers, plus the other server processes' when they are shared."""
+        if self.shared is None:
+            return self
+        total, pools = Metrics(), []
+        for state in [self.state(), *self.shared.others()]:
+            for h in total.histograms():
+                h.add(state["histograms"][h.name])
+            total.digits = [a + b for a, b in zip(total.digits, state["digits"], strict=True)]
+            total.unsure += state["unsure"]
+            for reason, n in state["refused"].items():
+                total.refused[reason] += n
+            if state["pool"] is not None:
+                pools.append(state["pool"])
+        if pools:
+            total.watch(lambda: {k: sum(p[k] for p in pools) for k in pools[0]})
+        return total
+
+    def histograms(self) -> tuple[Histograms, ...]:
+        return self.latency, self.stages, self.ink, self.centre
+
+
+SHARE_SECONDS = 1.0  # how often a server process leaves its numbers for the others
+
+
+async def publish(metrics: Metrics, shared: Shared) -> None:
+    """Leave this process's numbers in the shared directory every SHARE_SECONDS. The state is taken
+    on the event loop (where every update happens, so it is consistent); the file is written by a
+    thread, so a slow disk never holds the loop."""
+    while True:
+        data = json.dumps(metrics.state()).encode()  # a copy, while nothing else runs
+        await asyncio.to_thread(shared.write, data)
+        await asyncio.sleep(SHARE_SECONDS)
+
+
+class Shared:
+    """A directory where each server process leaves its numbers as <pid>.json."""
+
+    def __init__(self, directory: os.PathLike[str] | str) -> None:
+        self.directory = os.fspath(directory)
+        self.mine = os.path.join(self.directory, f"{os.getpid()}.json")
+
+    def publish(self, state: dict) -> None:
+        self.write(json.dumps(state).encode())
+
+    def write(self, data: bytes) -> None:
+        """Written whole or not at all: a reader sees the last complete file."""
+        atomic_write_bytes(self.mine, data)
+
+    def others(self) -> list[dict]:
+        states = []
+        for name in os.listdir(self.directory):
+            path = os.path.join(self.directory, name)
+            if not (name.endswith(".json") and name[:-5].isdigit()) or path == self.mine:
+                continue
+            try:
+                with open(path) as f:
+                    state = json.load(f)
+            except (OSError, ValueError):
+                continue  # gone, or not ours
+            if not alive(int(name.removesuffix(".json"))):
+                state["pool"] = None  # its counts stay; its pool is gone
+            states.append(state)
+        return states
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def pool_families(now: dict[str, float]) -> Iterator[Metric]:

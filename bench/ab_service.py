@@ -7,7 +7,7 @@ Starts bench_service.py's server (the app plus its no-op routes, one worker, acc
 two source trees, e.g. a checkout of the commit before a change beside this one (git worktree add
 ../before <commit>), or the same tree under two environments. Both stay up; wrk loads one, then the
 other, in ABBA order, so that this machine's drift (up to 2x within seconds) falls on both alike.
-Reports each side's median requests/s and the server's CPU time per request (from /proc, so
+Reports each side's median requests/s and the server's CPU time per request (its process tree's, from /proc, so
 that wrk's share of the two cores does not blur it), and the medians of the pairs' ratios.
 """
 
@@ -25,13 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_service import SERVE, sample_grid, wrk  # noqa: E402
-from bench.servers import free_port, wait_until_healthy  # noqa: E402
-
-
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU time of a process so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+from bench.servers import cpu_seconds, free_port, wait_until_healthy  # noqa: E402
 
 
 def start(tree: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:

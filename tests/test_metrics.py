@@ -4,9 +4,16 @@ text parser, as Prometheus would read them."""
 
 from __future__ import annotations
 
+import json
 import math
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections import Counter
 
+import httpx
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
@@ -18,7 +25,8 @@ from app.config import Settings
 from app.facts import SMALL, Facts
 from app.main import create_app
 from app.request_path import INLINE_BYTES
-from tests.conftest import WEIGHTS
+from bench.servers import free_port, wait_until_healthy
+from tests.conftest import ROOT, WEIGHTS
 from tests.test_api import png_bytes
 
 
@@ -199,3 +207,49 @@ def test_metrics_can_be_switched_off():
 
 def test_the_api_document_leaves_metrics_to_prometheus(client):
     assert "/metrics" not in client.get("/openapi.json").json()["paths"]
+
+
+def answered(state: dict, route: str, status: str) -> int:
+    """Requests of one route and status in a state a server process left in the shared directory."""
+    series = state["histograms"]["cnn_http_request_duration_seconds"]
+    return sum(int(sum(counts[:-1])) for labels, counts in series if labels == [route, status])
+
+
+def test_with_several_server_processes_every_scrape_counts_them_all(tmp_path):
+    """`python -m app --workers 2`: whichever process a scrape reaches, it answers for both."""
+    port = free_port()
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    env = {**os.environ, "CNN_METRICS_DIR": str(shared), "CNN_POOL_WORKERS": "1", "CNN_WEIGHTS": str(WEIGHTS)}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "app", "--workers", "2", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        wait_until_healthy(port, server, seconds=60)
+        url = f"http://127.0.0.1:{port}"
+        grid = np.zeros((28, 28))
+        grid[6:22, 13:15] = 1.0
+        for _ in range(60):  # a new connection each: the kernel hands them to either process
+            assert httpx.post(f"{url}/predict", json={"image": grid.tolist()}).status_code == 200
+        time.sleep(metrics_module.SHARE_SECONDS + metrics_module.FRESH_SECONDS + 0.5)
+        files = sorted(shared.glob("*.json"))
+        assert len(files) == 2, files  # one per server process
+        per_process = [answered(json.loads(f.read_text()), "/predict", "200") for f in files]
+        assert sum(per_process) == 60, per_process
+        for _ in range(8):
+            text = httpx.get(f"{url}/metrics").text
+            samples = {
+                (s.name, tuple(sorted(s.labels.items()))): s.value
+                for family in text_string_to_metric_families(text)
+                for s in family.samples
+            }
+            assert samples["cnn_http_requests_total", (("route", "/predict"), ("status", "200"))] == 60
+            assert samples["cnn_predictions_total", (("digit", "1"),)] == 60
+            assert samples["cnn_pool_workers", ()] == 2  # one pool worker in each live process
+    finally:
+        server.send_signal(signal.SIGINT)
+        assert server.wait(timeout=30) == 0, server.stderr.read().decode()[-2000:] if server.stderr else ""

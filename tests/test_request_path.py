@@ -153,6 +153,7 @@ FIELDS = {  # variable -> (the Settings field, a value to set, what it must beco
         ("https://a.example", "https://b.example"),
     ),
     "CNN_METRICS": ("metrics", "off", False),
+    "CNN_METRICS_DIR": ("metrics_dir", "/run/cnn-metrics", Path("/run/cnn-metrics")),
 }
 
 
