@@ -23,9 +23,10 @@ process's counts stay in the sum, as counters must.
 
 Why not prometheus_client's Counter and Histogram: each of their updates takes a lock and checks
 its type, about 1 µs, and a /predict makes eight of them; measured in the server, they cost 3-4 %
-of /predict's throughput, and the whole of this module now costs about 3 % (BENCHMARKS.md). Every update here happens on the event loop's one
-thread (the request log's middleware and the request path), so plain lists and dictionaries
-need no lock, and an update is a dictionary lookup and a bisection. The official client still
+of /predict's throughput, and the whole of this module now costs about 3 % (BENCHMARKS.md).
+Every update here happens on the event loop's one thread (the request log's middleware and the
+request path), so plain lists and dictionaries need no lock, and an update is a dictionary
+lookup and a bisection. The official client still
 writes the text (its families, names, escaping and format), and its parser reads it in the tests.
 A scrape renders at most once a second and otherwise answers the last rendering, so a flood of
 GET /metrics costs the event loop little more than any other small GET.
