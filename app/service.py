@@ -88,11 +88,8 @@ class Classifier:
             return self.net, self.confidence
         return CNN(params), Confidence()
 
-    def predict(
-        self, grid: np.ndarray, *, feature_maps: bool = False, normalized: bool = False, params: Params | None = None
-    ) -> Prediction:
-        """One (H, W) grid in [0, 1]; normalised like MNIST first when asked (any H, W then)."""
-        image = normalize(grid) if normalized else grid
+    def predict(self, image: np.ndarray, *, feature_maps: bool = False, params: Params | None = None) -> Prediction:
+        """One 28x28 image in [0, 1], normalised already where it needed it (the handlers time that stage)."""
         net, confidence = self.network(params)
         if feature_maps:
             maps = net.feature_maps(image)
