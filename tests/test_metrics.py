@@ -41,15 +41,19 @@ def fresh(monkeypatch):
     monkeypatch.setattr(metrics_module, "FRESH_SECONDS", 0)  # every scrape renders anew (one test checks the cache)
 
 
-def scrape(client: TestClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    """Every sample of /metrics: (name, sorted labels) -> value."""
-    r = client.get("/metrics")
-    assert r.status_code == 200 and r.headers["content-type"] == CONTENT_TYPE_LATEST
+def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of a scrape's text: (name, sorted labels) -> value."""
     return {
         (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(r.text)
+        for family in text_string_to_metric_families(text)
         for s in family.samples
     }
+
+
+def scrape(client: TestClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    r = client.get("/metrics")
+    assert r.status_code == 200 and r.headers["content-type"] == CONTENT_TYPE_LATEST
+    return samples(r.text)
 
 
 def rise(before: dict, after: dict, name: str, **labels: str) -> float:
@@ -241,15 +245,10 @@ def test_with_several_server_processes_every_scrape_counts_them_all(tmp_path):
         per_process = [answered(json.loads(f.read_text()), "/predict", "200") for f in files]
         assert sum(per_process) == 60, per_process
         for _ in range(8):
-            text = httpx.get(f"{url}/metrics").text
-            samples = {
-                (s.name, tuple(sorted(s.labels.items()))): s.value
-                for family in text_string_to_metric_families(text)
-                for s in family.samples
-            }
-            assert samples["cnn_http_requests_total", (("route", "/predict"), ("status", "200"))] == 60
-            assert samples["cnn_predictions_total", (("digit", "1"),)] == 60
-            assert samples["cnn_pool_workers", ()] == 2  # one pool worker in each live process
+            seen = samples(httpx.get(f"{url}/metrics").text)
+            assert seen["cnn_http_requests_total", (("route", "/predict"), ("status", "200"))] == 60
+            assert seen["cnn_predictions_total", (("digit", "1"),)] == 60
+            assert seen["cnn_pool_workers", ()] == 2  # one pool worker in each live process
     finally:
         server.send_signal(signal.SIGINT)
         assert server.wait(timeout=30) == 0, server.stderr.read().decode()[-2000:] if server.stderr else ""

@@ -66,12 +66,19 @@ def get_json(url: str, body: dict | None = None, timeout: float = 5) -> dict:
         return json.loads(response.read())
 
 
-def wait_until_healthy(engine: Engine, name: str, url: str, started: float) -> None:
-    """Until the container's /healthz says ok; its logs if that takes a minute."""
+def serve(engine: Engine, name: str, *options: str) -> str:
+    """The image started as container `name` (with docker run `options`) on a free port of the host's
+    network; its URL once /healthz says ok, or its logs if that takes a minute."""
+    port = free_port()
+    engine.docker(
+        "run", "--detach", "--name", name, "--network=host", *options,
+        "--env", "CNN_HOST=127.0.0.1", "--env", f"CNN_PORT={port}", IMAGE,
+    )  # fmt: skip
+    url, started = f"http://127.0.0.1:{port}", time.monotonic()
     while True:
         try:
             assert get_json(f"{url}/healthz", timeout=1)["status"] == "ok"
-            return
+            return url
         except OSError:
             assert time.monotonic() - started < 60, engine.docker("logs", name).stderr
             time.sleep(0.1)
@@ -98,22 +105,8 @@ def test_the_runtime_holds_no_compiler_pip_tests_or_sources(engine: Engine, imag
 
 
 def test_the_container_serves_the_model_reports_healthy_and_stops_cleanly(engine: Engine, image: dict, mnist) -> None:
-    port = free_port()
     started = time.monotonic()
-    engine.docker(
-        "run",
-        "--detach",
-        "--name",
-        "cnn-under-test",
-        "--network=host",
-        "--env",
-        "CNN_HOST=127.0.0.1",
-        "--env",
-        f"CNN_PORT={port}",
-        IMAGE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    wait_until_healthy(engine, "cnn-under-test", url, started)
+    url = serve(engine, "cnn-under-test")
     seconds_to_healthz = time.monotonic() - started
 
     # A real MNIST test digit, sent as the page sends it.
@@ -149,6 +142,7 @@ def test_the_container_serves_the_model_reports_healthy_and_stops_cleanly(engine
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         assert json.loads(response.read())["label"] == 1
+    port = int(url.rsplit(":", 1)[1])
     stalled = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(10)]
     for c in stalled:
         c.sendall(
@@ -192,27 +186,16 @@ def test_the_container_runs_locked_down_as_kubernetes_runs_it(engine: Engine, im
     deployment = yaml.safe_load((ROOT / "deploy" / "kubernetes" / "deployment.yaml").read_text())
     limit = deployment["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"]
     assert limit.endswith("Mi")
-    port = free_port()
-    engine.docker(
-        "run",
-        "--detach",
-        "--name",
+    url = serve(
+        engine,
         "cnn-locked-down",
-        "--network=host",
         "--read-only",
         "--tmpfs",
         "/tmp:rw,nosuid,nodev,size=16m,mode=1777",
         "--cap-drop=ALL",
         "--security-opt=no-new-privileges",
         f"--memory={limit[:-2]}m",
-        "--env",
-        "CNN_HOST=127.0.0.1",
-        "--env",
-        f"CNN_PORT={port}",
-        IMAGE,
     )
-    url = f"http://127.0.0.1:{port}"
-    wait_until_healthy(engine, "cnn-locked-down", url, time.monotonic())
     images, labels = to_float(mnist.test.images[:8], np.float64), mnist.test.labels[:8]
     answers = [get_json(f"{url}/predict", {"image": image.round(4).tolist()}) for image in images]
     assert [a["label"] for a in answers] == labels.tolist()
@@ -240,16 +223,7 @@ def test_two_replicas_behind_one_address_lose_nothing_when_one_stops(engine: Eng
     connection or a 503) is answered, and every answer is the network's."""
     from app.service import Classifier
 
-    replicas = {}
-    for name in ("cnn-replica-a", "cnn-replica-b"):
-        port = free_port()
-        engine.docker(
-            "run", "--detach", "--name", name, "--network=host",
-            "--env", "CNN_HOST=127.0.0.1", "--env", f"CNN_PORT={port}", IMAGE,
-        )  # fmt: skip
-        replicas[name] = f"http://127.0.0.1:{port}"
-    for name, url in replicas.items():
-        wait_until_healthy(engine, name, url, time.monotonic())
+    replicas = {name: serve(engine, name) for name in ("cnn-replica-a", "cnn-replica-b")}
 
     digits = to_float(mnist.test.images[:500], np.float64).round(4)
     expected = Classifier.load(ROOT / "weights" / "cnn.npz").predict_batch(digits)  # the same weights, here
