@@ -13,8 +13,8 @@ import sys
 import tempfile
 
 import model
+from app.transport import server
 
-from . import server
 from .config import Settings
 
 

@@ -13,10 +13,9 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 import model
+from app.api.client_params import InvalidParams
+from app.pictures.preprocessing import ImageTooLarge, InvalidImage, UnsupportedImage
 from model.recipes import InvalidRun
-
-from .client_params import InvalidParams
-from .preprocessing import ImageTooLarge, InvalidImage, UnsupportedImage
 
 RETRY_AFTER_SECONDS = 1  # what a 503 asks the client to wait
 ECHO_LIMIT = 40  # characters of a client's key or value that an error message may quote
@@ -90,7 +89,7 @@ def status_of(exc: BaseException) -> int:
 
 def detail_of(exc: BaseException) -> str:
     if isinstance(exc, ValidationError):
-        from .schemas import IMAGE_FORMS, the_chosen_form
+        from app.api.schemas import IMAGE_FORMS, the_chosen_form
 
         return describe(the_chosen_form(exc.errors(include_url=False, include_input=False)), IMAGE_FORMS)
     if isinstance(exc, MemoryError):

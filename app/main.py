@@ -20,18 +20,18 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.routing import Route
 
 import model
+from app.api.handlers import failure
+from app.api.routes import named_bodies, router
+from app.api.schemas import EXAMPLE_GRID, IMAGE_FORMS, Health, ModelInfo, PredictResponse
+from app.api.service import Classifier
+from app.transport.metrics import Metrics, Shared, publish
+from app.transport.middleware import PageMount, SecurityHeaders
+from app.transport.pool import WorkerPool
+from app.transport.request_log import RequestLog
+from app.transport.request_path import RequestPath, as_response
 
 from .config import Settings, get_settings
 from .errors import describe
-from .handlers import failure
-from .metrics import Metrics, Shared, publish
-from .middleware import PageMount, SecurityHeaders
-from .pool import WorkerPool
-from .request_log import RequestLog
-from .request_path import RequestPath, as_response
-from .routes import named_bodies, router
-from .schemas import EXAMPLE_GRID, IMAGE_FORMS, Health, ModelInfo, PredictResponse
-from .service import Classifier
 
 log = logging.getLogger("uvicorn.error")  # uvicorn configures this one: our lines appear beside its own
 

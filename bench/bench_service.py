@@ -32,8 +32,8 @@ sys.path.insert(0, str(ROOT))
 
 from fastapi import FastAPI, Request  # noqa: E402
 
-from app.handlers import Job, parse  # noqa: E402
-from app.schemas import PredictRequest, encode  # noqa: E402
+from app.api.handlers import Job, parse  # noqa: E402
+from app.api.schemas import PredictRequest, encode  # noqa: E402
 from bench.servers import free_port, wait_until_healthy  # noqa: E402
 
 
@@ -62,7 +62,7 @@ def app_with_noop() -> FastAPI:  # the factory uvicorn runs in the child process
 SERVE = """
 import sys, uvicorn
 from app.config import get_settings
-from app.server import uvicorn_options
+from app.transport.server import uvicorn_options
 uvicorn.run("bench.bench_service:app_with_noop", factory=True, host="127.0.0.1", port=int(sys.argv[1]),
             log_level="warning", **uvicorn_options(get_settings()))  # access log off there, as in production
 """

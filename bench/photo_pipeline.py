@@ -19,9 +19,9 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from app.api.service import Classifier  # noqa: E402
 from app.config import Settings  # noqa: E402
-from app.preprocessing import normalize, read_picture  # noqa: E402
-from app.service import Classifier  # noqa: E402
+from app.pictures.preprocessing import normalize, read_picture  # noqa: E402
 from model.mnist import load_mnist  # noqa: E402
 from model.plots import _pyplot, _save  # noqa: E402
 from tests.photos import CONDITIONS  # noqa: E402

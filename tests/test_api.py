@@ -17,7 +17,7 @@ from PIL import Image
 import model
 from app.config import Settings
 from app.main import StartupError, create_app
-from app.preprocessing import MAX_PIXELS, normalize
+from app.pictures.preprocessing import MAX_PIXELS, normalize
 from model.architecture import GRADIENTS, LAYERS
 from tests.conftest import ROOT
 

@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 import model
-from app.client_params import decode_params, encode_params
+from app.api.client_params import decode_params, encode_params
 from app.config import Settings
 from app.main import create_app
 from bench.servers import free_port, wait_until_healthy

@@ -20,11 +20,11 @@ from fastapi.testclient import TestClient
 from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.parser import text_string_to_metric_families
 
-from app import metrics as metrics_module
 from app.config import Settings
-from app.facts import SMALL, Facts
 from app.main import create_app
-from app.request_path import INLINE_BYTES
+from app.transport import metrics as metrics_module
+from app.transport.facts import SMALL, Facts
+from app.transport.request_path import INLINE_BYTES
 from bench.servers import free_port, wait_until_healthy
 from tests.conftest import ROOT, WEIGHTS
 from tests.test_api import png_bytes

@@ -12,9 +12,9 @@ from PIL import Image
 
 from app.config import Settings
 from app.main import create_app
-from app.marks import label, select_digit
-from app.paper import closing, read_paper, running_extreme
-from app.preprocessing import read_picture
+from app.pictures.marks import label, select_digit
+from app.pictures.paper import closing, read_paper, running_extreme
+from app.pictures.preprocessing import read_picture
 from tests.conftest import WEIGHTS
 from tests.photos import CONDITIONS
 

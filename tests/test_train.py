@@ -11,12 +11,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 import model.data
-from app.client_params import decode_params
+from app.api.client_params import decode_params
+from app.api.handlers import failure
 from app.config import Settings
 from app.errors import TooManyTrainers
-from app.handlers import failure
 from app.main import create_app
-from app.request_path import TRAINERS_PER_WORKER, RequestPath
+from app.transport.request_path import TRAINERS_PER_WORKER, RequestPath
 from model import CNN
 from model.data import DataError, small_mnist
 from model.recipes import HEADER, RECIPES, Run

@@ -10,7 +10,7 @@ import statistics
 import numpy as np
 import pytest
 
-from app.preprocessing import decode_image, normalize
+from app.pictures.preprocessing import decode_image, normalize
 
 # Strokes as fractions of the pad, the way a person would draw each digit.
 DIGITS = {

@@ -18,6 +18,10 @@ from python_multipart import MultipartParser
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import parse_options_header
 
+from app.config import Settings
+from app.errors import ClientMistake, NotFinite, TooManyImages, detail_of, headers_of, status_of
+from app.pictures.preprocessing import normalize, read_image
+from app.transport.facts import Facts
 from model import CNN
 from model.check import Check
 from model.check import check as gradient_check
@@ -26,10 +30,6 @@ from model.nudge import nudge as nudge_drawing
 
 from . import training
 from .client_params import encode_params
-from .config import Settings
-from .errors import ClientMistake, NotFinite, TooManyImages, detail_of, headers_of, status_of
-from .facts import Facts
-from .preprocessing import normalize, read_image
 from .schemas import (
     BatchRequest,
     CheckRequest,

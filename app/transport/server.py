@@ -22,7 +22,7 @@ from typing import Any
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from .config import Settings, get_settings
+from app.config import Settings, get_settings
 
 
 def request_timeout(what: str, seconds: float) -> bytes:

@@ -13,8 +13,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from .config import Settings
-from .request_path import RequestPath
+from app.config import Settings
+from app.transport.request_path import RequestPath
+
 from .schemas import (
     BatchRequest,
     BatchResponse,

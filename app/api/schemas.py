@@ -20,6 +20,8 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
+from app.errors import NotFinite, clip
+from app.pictures.preprocessing import MAX_DRAWING_SIDE, Reading
 from model.architecture import FEATURE_MAPS, GRADIENTS, LAYERS, NUM_PARAMS, PARAM_SHAPES
 from model.check import EPSILON
 from model.equations import SHAPES as EQUATION_SHAPES
@@ -28,8 +30,6 @@ from model.nudge import MAX_STEPS as MAX_NUDGE_STEPS
 from model.recipes import RecipeName
 
 from .client_params import ENCODED_LENGTH, decode_params
-from .errors import NotFinite, clip
-from .preprocessing import MAX_DRAWING_SIDE, Reading
 from .service import Explanation, Prediction
 from .training import MAX_TRAIN_IMAGES, RESUME_MAX_LENGTH
 

@@ -21,12 +21,13 @@ from fastapi import Request
 from fastapi.responses import Response
 from starlette.requests import ClientDisconnect
 
-from .config import Settings
-from .errors import BodyTooLarge, Busy, ShuttingDown, TooManyTrainers, UnsupportedMediaType
-from .handlers import Answer, Job, NeedsWorker, answer, failure
+from app.api.handlers import Answer, Job, NeedsWorker, answer, failure
+from app.api.service import Classifier
+from app.config import Settings
+from app.errors import BodyTooLarge, Busy, ShuttingDown, TooManyTrainers, UnsupportedMediaType
+
 from .metrics import Metrics
 from .pool import WorkerPool
-from .service import Classifier
 
 INLINE_BYTES = 32 * 1024  # a /predict body up to this size is answered on the event loop
 
