@@ -13,9 +13,9 @@ import sys
 import tempfile
 
 import model
-from app.transport import server
 
 from .config import Settings
+from .transport import server
 
 
 def main(argv: list[str] | None = None) -> int:

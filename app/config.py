@@ -54,7 +54,7 @@ class Settings:
     max_body_bytes: int = 8 * 1024 * 1024  # CNN_MAX_BODY_BYTES: larger requests get 413
     max_batch: int = 256  # CNN_MAX_BATCH: images per /predict/batch call
     max_drawing_side: int = 1024  # CNN_MAX_DRAWING_SIDE: rows and columns of a raw JSON drawing, at most 1024
-    # Work off the event loop (app/pool.py): worker processes per server process, and how many
+    # Work off the event loop (app/transport/pool.py): worker processes per server process, and how many
     # requests may wait for one before the next gets 503.
     pool_workers: int = max(1, min(os.cpu_count() or 1, 4))  # CNN_POOL_WORKERS
     pool_waiting: int = 8  # CNN_POOL_WAITING

@@ -10,7 +10,6 @@ from contextlib import asynccontextmanager
 from importlib.resources import files
 from typing import Any
 
-import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
@@ -20,18 +19,16 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.routing import Route
 
 import model
-from app.api.handlers import failure
-from app.api.routes import named_bodies, router
-from app.api.schemas import EXAMPLE_GRID, IMAGE_FORMS, Health, ModelInfo, PredictResponse
-from app.api.service import Classifier
-from app.transport.metrics import Metrics, Shared, publish
-from app.transport.middleware import PageMount, SecurityHeaders
-from app.transport.pool import WorkerPool
-from app.transport.request_log import RequestLog
-from app.transport.request_path import RequestPath, as_response
 
+from .api.routes import examples, make_router, named_bodies
+from .api.service import Classifier
 from .config import Settings, get_settings
-from .errors import describe
+from .errors import IMAGE_FORMS, describe, failure
+from .transport.metrics import Metrics, Shared, publish
+from .transport.middleware import PageMount, SecurityHeaders
+from .transport.pool import WorkerPool
+from .transport.request_log import RequestLog
+from .transport.request_path import RequestPath, as_response
 
 log = logging.getLogger("uvicorn.error")  # uvicorn configures this one: our lines appear beside its own
 
@@ -104,6 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    router = make_router()
     app.include_router(router)
 
     @app.get("/docs", include_in_schema=False)
@@ -115,11 +113,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if metrics is not None:
 
         @app.get("/metrics", include_in_schema=False)
-        async def prometheus() -> Response:  # for Prometheus, not for API clients: app/metrics.py
+        async def prometheus() -> Response:  # for Prometheus, not for API clients: app/transport/metrics.py
             return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
-    # The endpoints with a body answer their failures themselves (app/request_path.py, through
-    # errors.py); these handlers catch what FastAPI and Starlette raise around them, in the same words.
+    # The endpoints with a body answer their failures themselves (app/transport/request_path.py,
+    # through errors.py); these handlers catch what FastAPI and Starlette raise around them, in the same words.
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse(status_code=422, content={"detail": describe(exc.errors(), IMAGE_FORMS)})
@@ -135,16 +133,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             schema = FastAPI.openapi(app)
             named_bodies(schema)
             clf = getattr(app.state, "classifier", None) or Classifier.load(settings.weights)
-            p = clf.predict(np.asarray(EXAMPLE_GRID, dtype=np.float64))
-            examples = {
-                "PredictResponse": PredictResponse.content(p, with_input=False),
-                "BatchResponse": {"predictions": [PredictResponse.content(p, with_input=False)]},
-                "ModelInfo": ModelInfo.of(
-                    clf.metadata, clf.weights_path.name, settings.max_batch, settings.max_body_bytes
-                ).model_dump(),
-                "Health": Health(status="ok", model_loaded=True, sha256=clf.metadata["sha256"]).model_dump(),
-            }
-            for name, example in examples.items():
+            for name, example in examples(clf, settings).items():
                 schema["components"]["schemas"][name]["examples"] = [example]
             app.openapi_schema = schema
         return app.openapi_schema

@@ -2,8 +2,8 @@
 
     python bench/photo_pipeline.py [--out docs/photos.png] [--data-dir ../shared/mnist]
 
-Columns: the photo (tests/photos.py), the paper's estimated lightness (app/paper.py),
-the ink on the paper, the digit kept (app/marks.py; dropped marks boxed in red), and
+Columns: the photo (tests/photos.py), the paper's estimated lightness (app/pictures/paper.py),
+the ink on the paper, the digit kept (app/pictures/marks.py; dropped marks boxed in red), and
 the 28x28 grid the network sees with its answer.
 """
 

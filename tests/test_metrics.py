@@ -20,11 +20,11 @@ from fastapi.testclient import TestClient
 from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.parser import text_string_to_metric_families
 
+from app.api.endpoints import INLINE_BYTES
 from app.config import Settings
 from app.main import create_app
 from app.transport import metrics as metrics_module
 from app.transport.facts import SMALL, Facts
-from app.transport.request_path import INLINE_BYTES
 from bench.servers import free_port, wait_until_healthy
 from tests.conftest import ROOT, WEIGHTS
 from tests.test_api import png_bytes

@@ -101,7 +101,7 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "limit_concurrency": settings.max_connections,
         "timeout_graceful_shutdown": max(1, round(settings.shutdown_timeout)),
         "timeout_keep_alive": 5,
-        "access_log": False,  # app/request_log.py writes one structured line per request instead
+        "access_log": False,  # app/transport/request_log.py writes one structured line per request instead
     }
 
 

@@ -1,0 +1,179 @@
+"""Every endpoint of the API, declared once: the router, the request path, the workers, the OpenAPI
+document and the metrics all read this table (app/api/routes.py, app/transport/request_path.py,
+app/api/dispatch.py, app/transport/metrics.py).
+
+Adding an endpoint: its handler (a function of its request and a Call, app/api/handlers.py or a
+module of its own), its models (app/api/requests.py, responses.py, or its own), and one Endpoint here.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from app.config import Settings
+from app.errors import ErrorShape, as_detail
+from app.transport.jobs import Job
+
+from . import handlers
+from .lab_responses import CheckResponse, EquationResponse, ExplainResponse, NudgeResponse, TeachResponse, TrainResponse
+from .requests import (
+    BatchRequest,
+    CheckRequest,
+    EquationRequest,
+    ExplainRequest,
+    NudgeRequest,
+    PredictRequest,
+    TeachRequest,
+    TrainRequest,
+)
+from .responses import (
+    BatchResponse,
+    Health,
+    Kernels,
+    ModelInfo,
+    PredictResponse,
+)
+from .uploads import uploaded_file
+
+INLINE_BYTES = 32 * 1024  # a /predict body up to this size is answered on the event loop
+
+
+@dataclass(frozen=True)
+class Body:
+    """How an endpoint's request body is read: its media type, how its bytes become the handler's
+    request (in the process that answers), and its OpenAPI requestBody schema."""
+
+    media_type: str
+    read: Callable[[Job, Settings], Any]
+    schema: dict[str, Any]
+    model: type[BaseModel] | None = None  # a JSON body's model: its schema becomes a named component
+
+
+def json_body(model: type[BaseModel]) -> Body:
+    """A JSON object validated as `model` straight from its text (pydantic's parser, one pass)."""
+
+    def read(job: Job, settings: Settings) -> Any:
+        return model.model_validate_json(job.body, context={"max_drawing_side": settings.max_drawing_side})
+
+    return Body("application/json", read, model.model_json_schema(ref_template="#/components/schemas/{model}"), model)
+
+
+def upload_body(description: str) -> Body:
+    """multipart/form-data with one file, in the form field "file": the handler gets its bytes."""
+    file = {"type": "string", "format": "binary", "contentMediaType": "application/octet-stream"}
+    schema = {"type": "object", "required": ["file"], "properties": {"file": file | {"description": description}}}
+    return Body("multipart/form-data", lambda job, _: uploaded_file(job.body, job.content_type), schema)
+
+
+def binary_body(media_type: str = "application/octet-stream") -> Body:
+    """The body's bytes as they came."""
+    return Body(media_type, lambda job, _: job.body, {"type": "string", "format": "binary"})
+
+
+Cost = Literal["memory", "light", "heavy", "training"]
+COSTS: dict[str, str] = {  # what each cost class means, for the OpenAPI document (x-cost)
+    "memory": "answered from memory on the event loop: microseconds",
+    "light": "a forward pass: a small body is answered on the event loop, a larger one by a worker",
+    "heavy": "milliseconds to a second of one worker process's CPU, within its budget",
+    "training": "up to a second of a worker's CPU, and one of a few training slots (429 when all are taken)",
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Endpoint:
+    """One endpoint: what it is (for the router and OpenAPI), how it is answered (for the request
+    path and the workers), and what it may cost."""
+
+    name: str  # the handler's name: the operationId, the metrics' endpoint label, the key of a Job
+    method: Literal["GET", "POST"]
+    path: str
+    handler: Callable[[Any, handlers.Call], Any]  # -> JSON-ready content, or bytes in media_type
+    summary: str
+    request: Body | None = None  # its body; None: it reads none (GET)
+    response: type[BaseModel] | None  # the JSON answer's model; None for an answer of another media type
+    cost: Cost
+    query: type[BaseModel] | None = None  # its query parameters, validated by FastAPI
+    runs: Literal["loop", "pool"] = "pool"  # where the handler runs: the event loop or a worker process
+    inline_bytes: int = 0  # runs on "pool": a body of at most this many bytes is first tried on the loop
+    training_slot: bool = False  # takes one of the few training slots while it runs
+    media_type: str = "application/json"  # of the answer
+    errors: dict[int, str] = field(default_factory=dict)  # statuses beyond the common ones, and why
+    error_shape: ErrorShape = as_detail  # the JSON of a failure: the family's own shape
+
+    @property
+    def description(self) -> str:
+        return inspect.cleandoc(self.handler.__doc__ or "")
+
+
+class ImageQuery(BaseModel):
+    feature_maps: bool = Field(False, description="also return the feature maps")
+
+
+ENDPOINTS: tuple[Endpoint, ...] = (
+    Endpoint(
+        name="predict", method="POST", path="/predict", handler=handlers.predict,
+        summary="Classify one 28x28 grid (or a raw drawing)",
+        request=json_body(PredictRequest), response=PredictResponse, cost="light", inline_bytes=INLINE_BYTES,
+    ),
+    Endpoint(
+        name="explain", method="POST", path="/explain", handler=handlers.explain,
+        summary="Backpropagation for your own drawing: every gradient of -ln O_label",
+        request=json_body(ExplainRequest), response=ExplainResponse, cost="heavy",
+    ),
+    Endpoint(
+        name="teach", method="POST", path="/teach", handler=handlers.teach,
+        summary="One SGD step (eq. 66) on a copy of the network; the shared one never changes",
+        request=json_body(TeachRequest), response=TeachResponse, cost="heavy",
+    ),
+    Endpoint(
+        name="nudge", method="POST", path="/nudge", handler=handlers.nudge,
+        summary="Make it a 9: change the drawing, not the network, by gradient steps on the image",
+        request=json_body(NudgeRequest), response=NudgeResponse, cost="heavy",
+    ),
+    Endpoint(
+        name="equation", method="POST", path="/equation", handler=handlers.equation,
+        summary="One of the article's equations with your drawing's numbers in it, for one cell",
+        request=json_body(EquationRequest), response=EquationResponse, cost="heavy",
+    ),
+    Endpoint(
+        name="check", method="POST", path="/check", handler=handlers.check,
+        summary="Check one number of one gradient by hand: the central difference in float64 beside backpropagation",
+        request=json_body(CheckRequest), response=CheckResponse, cost="heavy",
+    ),
+    Endpoint(
+        name="train", method="POST", path="/train", handler=handlers.train,
+        summary="Train a fresh network, a few hundred steps at a time; the run travels with the request",
+        request=json_body(TrainRequest), response=TrainResponse, cost="training", training_slot=True,
+        errors={429: "every training slot is taken; retry after a second"},
+    ),
+    Endpoint(
+        name="predict_image", method="POST", path="/predict/image", handler=handlers.predict_image,
+        summary="Classify an image file (PNG, JPEG, GIF, BMP, WebP)",
+        request=upload_body("the image (PNG, JPEG, GIF, BMP or WebP), any size up to the pixel limit"),
+        query=ImageQuery, response=PredictResponse, cost="heavy",
+    ),
+    Endpoint(
+        name="predict_batch", method="POST", path="/predict/batch", handler=handlers.predict_batch,
+        summary="Classify many 28x28 grids at once",
+        request=json_body(BatchRequest), response=BatchResponse, cost="heavy",
+    ),
+    Endpoint(
+        name="model_info", method="GET", path="/model", handler=handlers.model_info,
+        summary="What network answers, and how it was trained", response=ModelInfo, cost="memory", runs="loop",
+    ),
+    Endpoint(
+        name="kernels", method="GET", path="/model/kernels", handler=handlers.kernels,
+        summary="The convolution kernels and biases", response=Kernels, cost="memory", runs="loop",
+    ),
+    Endpoint(
+        name="healthz", method="GET", path="/healthz", handler=handlers.healthz,
+        summary="Liveness and readiness", response=Health, cost="memory", runs="loop",
+    ),
+)  # fmt: skip
+
+BY_NAME: dict[str, Endpoint] = {e.name: e for e in ENDPOINTS}
