@@ -37,7 +37,7 @@ def main() -> None:
     args = parser.parse_args()
 
     test = load_mnist(args.data_dir).test
-    clf = Classifier.load(Settings.from_env().weights)
+    clf = Classifier.load(Settings().weights)
     plt = _pyplot()
     rows = [c for c in CONDITIONS if c.name in SHOWN]
     fig, axes = plt.subplots(len(rows), 5, figsize=(13, 2.4 * len(rows)))

@@ -393,12 +393,12 @@ def test_startup_refuses_damaged_weights(tmp_path, weights):
 
 def test_the_default_settings_serve_the_committed_weights(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)  # started from anywhere
-    assert Settings.from_env().weights == ROOT / "weights" / "cnn.npz"
+    assert Settings().weights == ROOT / "weights" / "cnn.npz"
     monkeypatch.setenv("CNN_WEIGHTS", "/elsewhere/w.npz")
-    assert str(Settings.from_env().weights) == "/elsewhere/w.npz"
+    assert str(Settings().weights) == "/elsewhere/w.npz"
     monkeypatch.setenv("CNN_MAX_BATCH", "lots")
     with pytest.raises(ValueError, match="CNN_MAX_BATCH must be a whole number"):
-        Settings.from_env()
+        Settings()
 
 
 def test_calibrated_weights_answer_softmax_of_s_over_t_and_say_when_unsure(tmp_path, rng):

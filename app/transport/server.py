@@ -105,14 +105,14 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
     }
 
 
-def run(settings: Settings, *, host: str, port: int, workers: int, log_level: str) -> None:
+def run(settings: Settings) -> None:
     raise_descriptor_limit()
     uvicorn.run(
         "app.main:create_app",
         factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=log_level,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level=settings.log_level,
         **uvicorn_options(settings),
     )
