@@ -35,9 +35,8 @@ def net(weights):
 
 
 @pytest.fixture(scope="module")
-def client(weights):
-    with TestClient(create_app(Settings(weights=weights, max_body_bytes=1_000_000, max_batch=8))) as c:
-        yield c
+def settings(weights):
+    return Settings(weights=weights, max_body_bytes=1_000_000, max_batch=8)
 
 
 @pytest.fixture

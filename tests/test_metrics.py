@@ -31,9 +31,8 @@ from tests.test_api import png_bytes
 
 
 @pytest.fixture(scope="module")
-def client():
-    with TestClient(create_app(Settings(weights=WEIGHTS, pool_workers=1))) as c:
-        yield c
+def settings():
+    return Settings(weights=WEIGHTS, pool_workers=1)
 
 
 @pytest.fixture(autouse=True)

@@ -23,9 +23,8 @@ from tests.conftest import ROOT, WEIGHTS
 
 
 @pytest.fixture(scope="module")
-def client():
-    with TestClient(create_app(Settings(weights=WEIGHTS, max_drawing_side=64))) as c:
-        yield c
+def settings():
+    return Settings(weights=WEIGHTS, max_drawing_side=64)
 
 
 def a_one() -> np.ndarray:

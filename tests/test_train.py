@@ -24,12 +24,6 @@ from model.train import main as train_main
 from tests.conftest import WEIGHTS
 
 
-@pytest.fixture(scope="module")
-def client():
-    with TestClient(create_app(Settings(weights=WEIGHTS))) as c:
-        yield c
-
-
 def state(answer: dict) -> Run:
     return Run.decode(base64.b64decode(answer["resume"]))
 
