@@ -20,6 +20,7 @@ from starlette.routing import Route
 
 import model
 
+from .api.endpoints import error_shape_of
 from .api.routes import examples, make_router, named_bodies
 from .api.service import Classifier
 from .config import Settings, get_settings
@@ -119,12 +120,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The endpoints with a body answer their failures themselves (app/transport/request_path.py,
     # through errors.py); these handlers catch what FastAPI and Starlette raise around them, in the same words.
     @app.exception_handler(RequestValidationError)
-    async def _invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse(status_code=422, content={"detail": describe(exc.errors(), IMAGE_FORMS)})
+    async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        shape = error_shape_of(getattr(request.scope.get("route"), "name", None))
+        return JSONResponse(status_code=422, content=shape(describe(exc.errors(), IMAGE_FORMS)))
 
     @app.exception_handler(Exception)
-    async def _failure(_: Request, exc: Exception) -> Response:
-        return as_response(failure(exc))  # the same words and statuses as the request path's
+    async def _failure(request: Request, exc: Exception) -> Response:
+        shape = error_shape_of(getattr(request.scope.get("route"), "name", None))
+        return as_response(failure(exc, shape))  # the same words and statuses as the request path's
 
     def openapi() -> dict[str, Any]:
         """FastAPI's document, with the examples of the answers that depend on the weights taken from

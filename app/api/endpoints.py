@@ -19,25 +19,7 @@ from app.config import Settings
 from app.errors import ErrorShape, as_detail
 from app.transport.jobs import Job
 
-from . import handlers
-from .lab_responses import CheckResponse, EquationResponse, ExplainResponse, NudgeResponse, TeachResponse, TrainResponse
-from .requests import (
-    BatchRequest,
-    CheckRequest,
-    EquationRequest,
-    ExplainRequest,
-    NudgeRequest,
-    PredictRequest,
-    TeachRequest,
-    TrainRequest,
-)
-from .responses import (
-    BatchResponse,
-    Health,
-    Kernels,
-    ModelInfo,
-    PredictResponse,
-)
+from . import handlers, lab_responses, requests, responses
 from .uploads import uploaded_file
 
 INLINE_BYTES = 32 * 1024  # a /predict body up to this size is answered on the event loop
@@ -50,8 +32,7 @@ class Body:
 
     media_type: str
     read: Callable[[Job, Settings], Any]
-    schema: dict[str, Any]
-    model: type[BaseModel] | None = None  # a JSON body's model: its schema becomes a named component
+    schema: dict[str, Any]  # a JSON body's becomes a named component (routes.named_bodies)
 
 
 def json_body(model: type[BaseModel]) -> Body:
@@ -60,7 +41,7 @@ def json_body(model: type[BaseModel]) -> Body:
     def read(job: Job, settings: Settings) -> Any:
         return model.model_validate_json(job.body, context={"max_drawing_side": settings.max_drawing_side})
 
-    return Body("application/json", read, model.model_json_schema(ref_template="#/components/schemas/{model}"), model)
+    return Body("application/json", read, model.model_json_schema(ref_template="#/components/schemas/{model}"))
 
 
 def upload_body(description: str) -> Body:
@@ -118,62 +99,71 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         name="predict", method="POST", path="/predict", handler=handlers.predict,
         summary="Classify one 28x28 grid (or a raw drawing)",
-        request=json_body(PredictRequest), response=PredictResponse, cost="light", inline_bytes=INLINE_BYTES,
+        request=json_body(requests.PredictRequest), response=responses.PredictResponse,
+        cost="light", inline_bytes=INLINE_BYTES,
     ),
     Endpoint(
         name="explain", method="POST", path="/explain", handler=handlers.explain,
         summary="Backpropagation for your own drawing: every gradient of -ln O_label",
-        request=json_body(ExplainRequest), response=ExplainResponse, cost="heavy",
+        request=json_body(requests.ExplainRequest), response=lab_responses.ExplainResponse, cost="heavy",
     ),
     Endpoint(
         name="teach", method="POST", path="/teach", handler=handlers.teach,
         summary="One SGD step (eq. 66) on a copy of the network; the shared one never changes",
-        request=json_body(TeachRequest), response=TeachResponse, cost="heavy",
+        request=json_body(requests.TeachRequest), response=lab_responses.TeachResponse, cost="heavy",
     ),
     Endpoint(
         name="nudge", method="POST", path="/nudge", handler=handlers.nudge,
         summary="Make it a 9: change the drawing, not the network, by gradient steps on the image",
-        request=json_body(NudgeRequest), response=NudgeResponse, cost="heavy",
+        request=json_body(requests.NudgeRequest), response=lab_responses.NudgeResponse, cost="heavy",
     ),
     Endpoint(
         name="equation", method="POST", path="/equation", handler=handlers.equation,
         summary="One of the article's equations with your drawing's numbers in it, for one cell",
-        request=json_body(EquationRequest), response=EquationResponse, cost="heavy",
+        request=json_body(requests.EquationRequest), response=lab_responses.EquationResponse, cost="heavy",
     ),
     Endpoint(
         name="check", method="POST", path="/check", handler=handlers.check,
         summary="Check one number of one gradient by hand: the central difference in float64 beside backpropagation",
-        request=json_body(CheckRequest), response=CheckResponse, cost="heavy",
+        request=json_body(requests.CheckRequest), response=lab_responses.CheckResponse, cost="heavy",
     ),
     Endpoint(
         name="train", method="POST", path="/train", handler=handlers.train,
         summary="Train a fresh network, a few hundred steps at a time; the run travels with the request",
-        request=json_body(TrainRequest), response=TrainResponse, cost="training", training_slot=True,
+        request=json_body(requests.TrainRequest), response=lab_responses.TrainResponse,
+        cost="training", training_slot=True,
         errors={429: "every training slot is taken; retry after a second"},
     ),
     Endpoint(
         name="predict_image", method="POST", path="/predict/image", handler=handlers.predict_image,
         summary="Classify an image file (PNG, JPEG, GIF, BMP, WebP)",
         request=upload_body("the image (PNG, JPEG, GIF, BMP or WebP), any size up to the pixel limit"),
-        query=ImageQuery, response=PredictResponse, cost="heavy",
+        query=ImageQuery, response=responses.PredictResponse, cost="heavy",
     ),
     Endpoint(
         name="predict_batch", method="POST", path="/predict/batch", handler=handlers.predict_batch,
         summary="Classify many 28x28 grids at once",
-        request=json_body(BatchRequest), response=BatchResponse, cost="heavy",
+        request=json_body(requests.BatchRequest), response=responses.BatchResponse, cost="heavy",
     ),
     Endpoint(
         name="model_info", method="GET", path="/model", handler=handlers.model_info,
-        summary="What network answers, and how it was trained", response=ModelInfo, cost="memory", runs="loop",
+        summary="What network answers, and how it was trained",
+        response=responses.ModelInfo, cost="memory", runs="loop",
     ),
     Endpoint(
         name="kernels", method="GET", path="/model/kernels", handler=handlers.kernels,
-        summary="The convolution kernels and biases", response=Kernels, cost="memory", runs="loop",
+        summary="The convolution kernels and biases", response=responses.Kernels, cost="memory", runs="loop",
     ),
     Endpoint(
         name="healthz", method="GET", path="/healthz", handler=handlers.healthz,
-        summary="Liveness and readiness", response=Health, cost="memory", runs="loop",
+        summary="Liveness and readiness", response=responses.Health, cost="memory", runs="loop",
     ),
 )  # fmt: skip
 
 BY_NAME: dict[str, Endpoint] = {e.name: e for e in ENDPOINTS}
+
+
+def error_shape_of(route_name: str | None) -> ErrorShape:
+    """The error shape of the endpoint a route serves; the service's own for anything else."""
+    endpoint = BY_NAME.get(route_name or "")
+    return endpoint.error_shape if endpoint is not None else as_detail

@@ -67,10 +67,15 @@ def documented(endpoint: Endpoint) -> dict[str, Any]:
 
 
 def responses(endpoint: Endpoint) -> dict[int | str, dict[str, Any]]:
-    if endpoint.request is None:
-        return {}
-    extra = {status: {"model": ErrorResponse, "description": why} for status, why in endpoint.errors.items()}
-    return ERRORS | extra
+    documented: dict[int | str, dict[str, Any]] = {}
+    if endpoint.response is None:  # an answer that is not JSON: its media type, as bytes
+        binary = {"schema": {"type": "string", "format": "binary"}}
+        documented[200] = {"description": "Successful Response", "content": {endpoint.media_type: binary}}
+    if endpoint.request is not None:
+        documented |= ERRORS
+    return documented | {
+        status: {"model": ErrorResponse, "description": why} for status, why in endpoint.errors.items()
+    }
 
 
 def make_router() -> APIRouter:
