@@ -36,7 +36,7 @@ from .network import Params, batch_gradients, forward, init_params
 
 RecipeName = Literal["article", "ours"]
 PARAM_LIMIT = 1000.0  # a state beyond this is refused: no sensible run goes there
-MAX_STEP = 10**12  # a run's step counter stays below this (a million epochs of 60,000 images), far inside its uint64
+MAX_STEP = 10**12  # a run ends here (10^8 epochs of one image a step), far inside the token's uint64
 
 
 @dataclass(frozen=True)

@@ -169,6 +169,8 @@ def test_a_step_counter_near_its_end_is_refused_with_a_sentence(client):
     assert "step" in r.json()["detail"] and time.process_time() - started < 0.2
     with pytest.raises(InvalidRun, match="step"):
         Run.decode(base64.b64decode(token(run, step=2**63)))
+    last = client.post("/train", json={"resume": token(run, step=10**12), "steps": 1024})  # the last step: no further
+    assert last.status_code == 422 and "ends at step" in last.json()["detail"], last.text
 
 
 # --- 4. every answer is strict JSON ---
