@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal, get_args
 
 import numpy as np
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -23,6 +24,7 @@ from pydantic_core import ErrorDetails
 from model.architecture import FEATURE_MAPS, GRADIENTS, LAYERS, NUM_PARAMS, PARAM_SHAPES
 from model.check import EPSILON
 from model.equations import SHAPES as EQUATION_SHAPES
+from model.floats import flush
 from model.network import Params
 from model.nudge import MAX_STEPS as MAX_NUDGE_STEPS
 from model.recipes import RecipeName
@@ -48,6 +50,7 @@ ROW_SCHEMA: dict[str, Any] = {
 Row = Annotated[list[Number], Field(fail_fast=True), WithJsonSchema(ROW_SCHEMA)]
 GRID_SCHEMA: dict[str, Any] = {"type": "array", "minItems": 1, "maxItems": MAX_DRAWING_SIDE, "items": ROW_SCHEMA}
 Grid = Annotated[list[Row], Field(fail_fast=True), WithJsonSchema(GRID_SCHEMA)]
+Flushed = AfterValidator(flush)  # a subnormal step size counts as 0: it would cost 10x (model/floats.py)
 MAP_DECIMALS = 5  # feature maps are for looking at: 5 decimals keep the answers small
 MapsEncoding = Literal["json", "float16"]
 
@@ -140,7 +143,7 @@ def check_size(height: int, width: int, *, exact_28: bool, what: str, side: int 
 def check_pixels(grid: np.ndarray, what: str) -> np.ndarray:
     """grid itself if every value is a finite number in [0, 1], else ValueError naming the first that is not."""
     if grid.min() >= 0 and grid.max() <= 1:  # false for NaN too: min and max pass it on
-        return grid
+        return flush(grid)  # a subnormal pixel would cost 10x in the network (model/floats.py)
     bad = ~np.isfinite(grid)
     if bad.any():
         r, c = np.argwhere(bad)[0]
@@ -317,7 +320,7 @@ class ExplainRequest(DrawingRequest):
 class TeachRequest(ExplainRequest):
     model_config = body_config(examples=[{"image": EXAMPLE_GRID, "label": 7, "lr": 0.1}])
 
-    lr: Annotated[float, Strict(), Field(gt=0, le=10)] = Field(0.1, description="eta of eq. (66)")
+    lr: Annotated[float, Strict(), Field(gt=0, le=10), Flushed] = Field(0.1, description="eta of eq. (66)")
 
 
 GradientName = Literal[
@@ -390,7 +393,7 @@ class NudgeRequest(DrawingRequest):
     model_config = body_config(examples=[{"image": EXAMPLE_GRID, "target": 3}])
 
     target: Annotated[int, Strict(), Field(ge=0, le=9)] = Field(description="the digit to make it")
-    step: Annotated[float, Strict(), Field(gt=0, le=10, allow_inf_nan=False)] = Field(
+    step: Annotated[float, Strict(), Field(gt=0, le=10, allow_inf_nan=False), Flushed] = Field(
         0.05, description="η of I <- clip(I - η ∂L/∂I, 0, 1)"
     )
     max_steps: Annotated[int, Strict(), Field(ge=1, le=MAX_NUDGE_STEPS)] = Field(
