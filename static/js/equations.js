@@ -1,4 +1,4 @@
-// "The equation with your numbers": click a cell of C1 or P1, a probability bar, or a cell of the
+// "The equation with your numbers": choose a cell of C1 or P1, a probability bar, or a cell of the
 // gradients dLP2 or dLk1, and the article's equation for that cell is written out with the
 // numbers the network computed for this drawing (POST /equation reads them from its own arrays).
 import * as api from "./api.js";
@@ -31,7 +31,9 @@ const RENDER = {
 
 export async function showEquation(kind, index, grid, label, params) {
   const out = $("#equation");
+  delete out.dataset.kind;
   if (!grid) { out.textContent = "Draw a digit first."; return; }
+  out.textContent = "Working it out…";
   try {
     const kinds = kind === "O" ? ["O", "L", "dLS"] : [kind];  // a bar: the softmax, the loss, its gradient
     const answers = await Promise.all(kinds.map((k) => api.equation(grid, label, k, k === "L" ? [] : index, params)));
