@@ -22,7 +22,7 @@ const LAYERS = Object.fromEntries((info?.layers ?? [])  // the feature maps draw
   .map(({ name, shape }) => [name, [shape[0], shape[1]]]));
 const SIDE = info?.layers.find(({ name }) => name === "I")?.shape[0] ?? 0;  // the input grid's side
 const KERNELS = (info?.param_shapes.k1 ?? [0, 0, 0]).slice(0, 2);           // [count, side] of k1
-const LINKS = info ? limits(SIDE, info.training.params_length) : null;
+const LINKS = info ? limits(SIDE, info.parameters) : null;
 const THROTTLE_MS = 60;  // at most one prediction per 60 ms while drawing
 const RETRY_MS = 3000;   // while the server is away
 
@@ -310,7 +310,7 @@ async function openShared() {
   }
 }
 
+await loadExtras();
 showBlank();
 networkChanged();
-loadExtras();
 openShared();

@@ -99,7 +99,7 @@ export function enableHover(root, tooltip) {
   };
   root.addEventListener("pointermove", (e) => { if (e.pointerType !== "touch") showAt(e); });
   root.addEventListener("pointerdown", (e) => { if (e.pointerType === "touch" && e.target.id !== "pad") showAt(e); });
-  root.addEventListener("pointerleave", () => { tooltip.hidden = true; });
+  root.addEventListener("pointerleave", (e) => { if (e.pointerType !== "touch") tooltip.hidden = true; });
 }
 
 // A map whose cells can be chosen: a click (or a tap) on a cell, or from the keyboard, the arrow

@@ -16,9 +16,9 @@ const MAX_HEADER = 4096;         // bytes of the JSON header: 32 lessons take ab
 const KINDS = ["shared", "taught", "scratch", "class"];
 const PIECE = 512;               // bytes of link fed to the inflater at a time: at most ~0.5 MB comes out of one
 
-// The shapes come from GET /model: a grid of side x side float32, NUM_PARAMS float32.
-export function limits(side, paramsLength) {
-  const gridBytes = 4 * side * side, paramBytes = (paramsLength / 4) * 3;
+// The shapes come from GET /model: a grid of side x side float32, `parameters` float32.
+export function limits(side, parameters) {
+  const gridBytes = 4 * side * side, paramBytes = 4 * parameters;
   const maxBytes = 2 + MAX_HEADER + MAX_GRIDS * gridBytes + paramBytes;
   // Deflate never grows data by more than 5 bytes in 16 KB plus a few; base64url adds a third.
   const maxText = 2 + Math.ceil(((maxBytes + 5 * Math.ceil(maxBytes / 16384) + 16) * 4) / 3);
