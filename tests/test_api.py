@@ -15,10 +15,10 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 import model
+from app.client_params import ENCODED_LENGTH
 from app.config import Settings
 from app.main import StartupError, create_app
 from app.preprocessing import MAX_PIXELS, normalize
-from app.client_params import ENCODED_LENGTH
 from app.training import MAX_TRAIN_IMAGES
 from model.architecture import GRADIENTS, LAYERS
 from model.recipes import ARTICLE_SMALL_RUN, RECIPES

@@ -23,14 +23,18 @@ from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.e2e.pointer import stroke
 
 SEVEN = [(0.25, 0.2), (0.75, 0.2), (0.42, 0.86)]
-SIZES = {"390x844 touch": ({"width": 390, "height": 844}, True), "1366x768 mouse": ({"width": 1366, "height": 768}, False)}
+SIZES = {
+    "390x844 touch": ({"width": 390, "height": 844}, True),
+    "1366x768 mouse": ({"width": 1366, "height": 768}, False),
+}
 
 
 def box(page, selector: str) -> dict:
     return page.evaluate(
         """s => { const r = document.querySelector(s).getBoundingClientRect();
                   return {top: Math.round(r.top), bottom: Math.round(r.bottom), left: Math.round(r.left),
-                          right: Math.round(r.right), in_view: r.top >= 0 && r.bottom <= innerHeight && r.height > 0}; }""",
+                          right: Math.round(r.right),
+                          in_view: r.top >= 0 && r.bottom <= innerHeight && r.height > 0}; }""",
         selector,
     )
 
@@ -68,9 +72,7 @@ def measure(browser, url: str, viewport: dict, touch: bool) -> dict:
             page.click("#teach")
             page.wait_for_function(f"document.querySelector('#loss').textContent.includes('taught {step} step')")
         page.click("#share")
-        page.wait_for_function(
-            f"document.querySelector('#share-link').value.length !== {links['no lessons']}"
-        )
+        page.wait_for_function(f"document.querySelector('#share-link').value.length !== {links['no lessons']}")
         links["2 lessons"] = len(page.input_value("#share-link"))
     context.close()
     return {

@@ -193,7 +193,7 @@ def test_the_explorer_paints_every_gradient_and_teaching_raises_the_chosen_digit
     assert canvases.count() == 1 + 6 + 6 + 6 + 12 + 12 + 6
     assert page.evaluate("[...document.querySelectorAll('#grads canvas')].every(c => c.dataset.painted === 'true')")
     box = page.locator("#grad-dLC1 canvas").first.bounding_box()
-    page.mouse.move(box["x"] + 3, box["y"] + 3)
+    page.mouse.move(box["x"] + 1, box["y"] + 1)
     assert page.inner_text("#tooltip").startswith("dLC1[0, 0, 0] = ") and "eq. (58)" in page.inner_text("#tooltip")
     assert "dLk1" in page.inner_text("#norms") and "L = −ln O8" in page.inner_text("#loss")
     chance = float(page.get_attribute("#loss", "data-probability"))
