@@ -20,7 +20,7 @@ export function drawChart(canvas, { losses, accuracy, article, stepsPerEpoch, zo
   ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
   ctx.clearRect(0, 0, W, H);
   ctx.font = `${FONT_PX}px system-ui, sans-serif`;
-  const left = 46, right = 12, top = 18, bottom = 30, gap = 28;
+  const left = 46, right = 14, top = 18, bottom = 36, gap = 28;
   const panel = (H - top - bottom - gap) / 2;
   const last = Math.max(losses.at(-1)?.[0] ?? 0, accuracy.at(-1)?.[0] ?? 0);
   const xTop = niceTop(last * 1.05);
@@ -43,13 +43,13 @@ export function drawChart(canvas, { losses, accuracy, article, stepsPerEpoch, zo
   ctx.textAlign = "center";
   for (let e = 0; e <= xTop + 1e-9; e += step) {
     ctx.beginPath(); ctx.moveTo(x(e), top); ctx.lineTo(x(e), top + panel); ctx.moveTo(x(e), accTop); ctx.lineTo(x(e), accTop + panel); ctx.stroke();
-    ctx.fillText(String(+e.toFixed(1)), Math.min(x(e), W - right - 8), H - bottom + 16);
+    ctx.fillText(String(+e.toFixed(1)), Math.min(x(e), W - right - 8), H - bottom + 15);
   }
   ctx.textAlign = "left";
   ctx.fillText("loss", left + 4, top - 5);
   ctx.fillText(zoom ? "held-out accuracy (90–100 %)" : "held-out accuracy", left + 4, accTop - 5);
-  ctx.textAlign = "right";
-  ctx.fillText("epochs", W - right, H - 2);
+  ctx.textAlign = "center";
+  ctx.fillText("epochs (passes over the training images)", (left + W - right) / 2, H - 3);
 
   // every step's loss, faint, then an exponential moving average over about 1 % of an epoch
   ctx.fillStyle = "rgba(110, 110, 110, 0.3)";

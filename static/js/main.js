@@ -176,14 +176,19 @@ function showBlank() {
   document.body.dataset.state = "blank";
 }
 
-let statusKind = null;
+// The status floats over the page (it moves nothing); a note goes away after a while, or as soon as
+// the pen touches the pad, so that it never covers the drawing.
+let statusKind = null, statusTimer = null;
 function setStatus(kind, html) {
   const status = $("#status");
   statusKind = kind;
   status.hidden = !kind;
   status.className = kind ? `status ${kind}` : "status";
   if (kind) status.innerHTML = html;
+  clearTimeout(statusTimer);
+  if (kind === "info") statusTimer = setTimeout(() => setStatus(null), 8000);
 }
+$("#pad").addEventListener("pointerdown", () => { if (statusKind === "info") setStatus(null); });
 
 // The kernels of the network that answers.
 let sharedKernels = null;

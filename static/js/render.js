@@ -164,7 +164,9 @@ export function paintBars(bars, probabilities, label) {
   bars.forEach((row, digit) => {
     const p = probabilities ? probabilities[digit] : 0;
     row.querySelector(".fill").style.width = `${(100 * p).toFixed(1)}%`;
-    row.querySelector(".value").textContent = probabilities ? `${(100 * p).toFixed(1)}%` : "–";
+    // "97.3%"; the decimal in its own span, which a phone's narrow column leaves out
+    const [whole, tenth] = (100 * p).toFixed(1).split(".");
+    row.querySelector(".value").innerHTML = probabilities ? `${whole}<span class="tenth">.${tenth}</span>%` : "–";
     row.classList.toggle("winner", probabilities !== null && digit === label);
   });
 }
