@@ -1,16 +1,20 @@
 """Where things are on the page, measured in Chromium at a phone's and a laptop's size (issue 26's
 closing figures): the answer after a stroke, a click's result, share links' lengths, pen-up to answer.
 
-    python -m tests.e2e.measure_page [out.json]  # prints JSON; runs on whatever static/ is checked out
+    python -m tests.e2e.measure_page [--static DIR] [--out FILE]   # prints JSON
+
+--static serves another copy of the page (e.g. `git archive 0c964ac static | tar -x -C /tmp/before`,
+then --static /tmp/before/static), to compare before and after in one sitting.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import statistics
-import sys
 import threading
 import time
+from pathlib import Path
 
 import uvicorn
 from playwright.sync_api import sync_playwright
@@ -86,10 +90,13 @@ def measure(browser, url: str, viewport: dict, touch: bool) -> dict:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--static", type=Path, default=None, help="serve this copy of static/")
+    parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
+    args = parser.parse_args()
+    settings = Settings(weights=WEIGHTS, **({"static_dir": args.static} if args.static else {}))
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(Settings(weights=WEIGHTS)), host="127.0.0.1", port=port, log_level="warning")
-    )
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="critical"))
     threading.Thread(target=server.run, daemon=True).start()
     while not server.started:
         time.sleep(0.05)
@@ -98,10 +105,9 @@ def main() -> None:
         report = {name: measure(browser, f"http://127.0.0.1:{port}/", vp, touch) for name, (vp, touch) in SIZES.items()}
         browser.close()
     server.should_exit = True
-    out = sys.argv[1] if len(sys.argv) > 1 else None
     text = json.dumps(report, indent=1)
-    if out:
-        open(out, "w").write(text)
+    if args.out:
+        args.out.write_text(text)
     print(text)
 
 

@@ -420,3 +420,17 @@ def test_axe_finds_no_violation_after_every_section_is_used(browser, server_url,
     assert results.violations_count == 0, results.generate_report()
     assert not page.errors
     page.context.close()
+
+
+def test_the_tooltip_and_the_click_name_the_same_cell_at_fractional_positions(page):
+    draw(page, [SEVEN], False)
+    canvas = page.locator("#maps-C1 canvas").nth(1)
+    box = canvas.bounding_box()
+    for fx, fy in ((0.4375, 0.4167), (0.52, 0.51), (0.7291, 0.3333)):  # on and near cell borders
+        x, y = box["x"] + fx * box["width"] + 0.37, box["y"] + fy * box["height"] + 0.61
+        page.mouse.move(x, y)
+        row, col = (int(v) for v in page.inner_text("#tooltip").split("[")[1].split("]")[0].split(", ")[1:])
+        page.mouse.down()
+        page.mouse.up()
+        page.wait_for_function(f"document.querySelector('#equation').textContent.includes('S1[1,{row},{col}]')")
+        page.keyboard.press("Escape")
