@@ -667,7 +667,7 @@ class TrainingInfo(BaseModel):
 
     recipes: list[RecipeInfo]
     max_images: int = Field(description="images a /train request may take, over all its steps")
-    article_log: dict[str, list[tuple[int, float]]] = Field(
+    article_log: dict[str, list[list[float]]] = Field(
         description="the article's companion code's small run, by epoch: held-out accuracy and loss"
     )
     params_length: int = Field(description="base64 characters of a visitor's parameters (float32)")
@@ -677,7 +677,10 @@ class TrainingInfo(BaseModel):
         return cls(
             recipes=[RecipeInfo(name=r.name, batch_size=r.batch_size, epochs=r.epochs) for r in RECIPES.values()],
             max_images=MAX_TRAIN_IMAGES,
-            article_log={"accuracy": sorted(ARTICLE_SMALL_RUN.items()), "loss": sorted(ARTICLE_SMALL_RUN_LOSS.items())},
+            article_log={
+                "accuracy": [[e, a] for e, a in sorted(ARTICLE_SMALL_RUN.items())],
+                "loss": [[e, loss] for e, loss in sorted(ARTICLE_SMALL_RUN_LOSS.items())],
+            },
             params_length=ENCODED_LENGTH,
         )
 

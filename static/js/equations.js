@@ -37,7 +37,7 @@ export async function showEquation(kind, index, grid, label, params) {
   try {
     const kinds = kind === "O" ? ["O", "L", "dLS"] : [kind];  // a bar: the softmax, the loss, its gradient
     const answers = await Promise.all(kinds.map((k) => api.equation(grid, label, k, k === "L" ? [] : index, params)));
-    out.innerHTML = answers.map((e) => `<div class="eq"><h3>eq. (${e.equation}) <code>${e.text}</code></h3>${RENDER[e.kind](e)}</div>`).join("");
+    out.innerHTML = answers.map((e) => `<div class="eq" tabindex="0" role="group" aria-label="equation ${e.equation}, scrolls sideways if wide"><h3>eq. (${e.equation}) <code>${e.text}</code></h3>${RENDER[e.kind](e)}</div>`).join("");
     out.dataset.kind = kind;
     out.dataset.value = String(answers[0].value);
   } catch (e) {
