@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from pydantic import ValidationError
-from pydantic_core import ErrorDetails, to_json
+from pydantic_core import ErrorDetails
 
 import model
 from model.recipes import InvalidRun
@@ -20,6 +20,7 @@ from model.recipes import InvalidRun
 from .api.client_params import InvalidParams
 from .pictures.preprocessing import ImageTooLarge, InvalidImage, UnsupportedImage
 from .transport.jobs import Answer
+from .transport.strict_json import dumps
 
 log = logging.getLogger("uvicorn.error")
 
@@ -171,5 +172,5 @@ def failure(e: BaseException, shape: ErrorShape = as_detail) -> Answer:
     status = status_of(e)
     if status == 500:
         log.error("unexpected error", exc_info=e)
-        return Answer(500, to_json(shape("internal error; it has been logged")))
-    return Answer(status, to_json(shape(detail_of(e))), headers_of(status))
+        return Answer(500, dumps(shape("internal error; it has been logged")))
+    return Answer(status, dumps(shape(detail_of(e))), headers_of(status))

@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.routing import Route
@@ -30,6 +30,7 @@ from .transport.middleware import PageMount, SecurityHeaders
 from .transport.pool import WorkerPool
 from .transport.request_log import RequestLog
 from .transport.request_path import RequestPath, as_response
+from .transport.strict_json import StrictJSONResponse
 
 log = logging.getLogger("uvicorn.error")  # uvicorn configures this one: our lines appear beside its own
 
@@ -95,8 +96,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description="The convolutional network of 'A gentle explanation of Backpropagation in Convolutional "
         "Neural Network', written from scratch in NumPy and trained on MNIST. Send a digit, get the "
-        "softmax probabilities and, if you like, what every layer saw.",
+        "softmax probabilities and, if you like, what every layer saw. Every answer is strict JSON "
+        "(RFC 8259): a number that is not finite would be null, never NaN or Infinity; losses are "
+        "computed from the scores and are always finite.",
         lifespan=lifespan,
+        default_response_class=StrictJSONResponse,  # no endpoint, present or future, answers NaN or Infinity
         generate_unique_id_function=lambda route: route.name,  # operationId "predict", not "predict_predict_post"
         docs_url=None,  # served below from files this package ships
         redoc_url=None,
@@ -120,9 +124,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The endpoints with a body answer their failures themselves (app/transport/request_path.py,
     # through errors.py); these handlers catch what FastAPI and Starlette raise around them, in the same words.
     @app.exception_handler(RequestValidationError)
-    async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid_request(request: Request, exc: RequestValidationError) -> StrictJSONResponse:
         shape = error_shape_of(getattr(request.scope.get("route"), "name", None))
-        return JSONResponse(status_code=422, content=shape(describe(exc.errors(), IMAGE_FORMS)))
+        return StrictJSONResponse(status_code=422, content=shape(describe(exc.errors(), IMAGE_FORMS)))
 
     @app.exception_handler(Exception)
     async def _failure(request: Request, exc: Exception) -> Response:

@@ -31,10 +31,12 @@ import numpy as np
 from . import fast
 from .architecture import NUM_PARAMS, PARAM_SHAPES
 from .augment import augment
+from .floats import flush, flush_to_zero
 from .network import Params, batch_gradients, forward, init_params
 
 RecipeName = Literal["article", "ours"]
 PARAM_LIMIT = 1000.0  # a state beyond this is refused: no sensible run goes there
+MAX_STEP = 10**12  # a run ends here (10^8 epochs of one image a step), far inside the token's uint64
 
 
 @dataclass(frozen=True)
@@ -111,40 +113,44 @@ class Run:
 
     def train(self, images: np.ndarray, labels: np.ndarray, steps: int) -> list[float]:
         """Take `steps` steps on (N, 28, 28) uint8 images, in place; the loss of each step."""
+        if self.step + steps > MAX_STEP:
+            raise InvalidRun(f"a run ends at step {MAX_STEP:,}; this one is at {self.step:,}: start a new one")
         r = self.recipe
         n = len(images)
         per_epoch = math.ceil(n / r.batch_size)
         gradients = fast.batch_gradients if fast.enabled() else batch_gradients
         losses = []
         order, epoch = None, -1
-        for step in range(self.step, self.step + steps):
-            if step // per_epoch != epoch:
-                epoch = step // per_epoch
-                order = self.order(epoch, n)
-            assert order is not None
-            start = (step % per_epoch) * r.batch_size
-            idx = order[start : start + r.batch_size]
-            x = images[idx].astype(np.float32) / 255
-            if r.augment:
-                x = augment(x, np.random.default_rng([self.seed, step, 1]))
-            taught = gradients(self.params, x - np.float32(r.shift), labels[idx])
-            lr = np.float32(r.lr_at(step, per_epoch))
-            for name, grad in taught.grads.items():  # eq. (66), with momentum where the recipe has it
-                if self.velocity is None:
-                    self.params[name] -= lr * grad
-                else:
-                    v = self.velocity[name]
-                    v *= np.float32(r.momentum)
-                    v -= lr * grad
-                    self.params[name] += v
-            losses.append(float(taught.loss))
+        with flush_to_zero():  # the same numbers, and cost, as the service computes (model/floats.py)
+            for step in range(self.step, self.step + steps):
+                if step // per_epoch != epoch:
+                    epoch = step // per_epoch
+                    order = self.order(epoch, n)
+                assert order is not None
+                start = (step % per_epoch) * r.batch_size
+                idx = order[start : start + r.batch_size]
+                x = images[idx].astype(np.float32) / 255
+                if r.augment:
+                    x = augment(x, np.random.default_rng([self.seed, step, 1]))
+                taught = gradients(self.params, x - np.float32(r.shift), labels[idx])
+                lr = np.float32(r.lr_at(step, per_epoch))
+                for name, grad in taught.grads.items():  # eq. (66), with momentum where the recipe has it
+                    if self.velocity is None:
+                        self.params[name] -= lr * grad
+                    else:
+                        v = self.velocity[name]
+                        v *= np.float32(r.momentum)
+                        v -= lr * grad
+                        self.params[name] += v
+                losses.append(float(taught.loss))
         self.step += steps
         return losses
 
     def evaluate(self, images: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
         """(accuracy, mean loss) on held-out uint8 images, inputs scaled as in training."""
         x = images.astype(np.float32) / 255 - np.float32(self.recipe.shift)
-        S = fast.Inference(self.params).scores(x) if fast.enabled() else forward(self.params, x).S
+        with flush_to_zero():
+            S = fast.Inference(self.params).scores(x) if fast.enabled() else forward(self.params, x).S
         log_O = log_softmax(S.astype(np.float64))  # eq. (5)-(6), stable
         loss = -float(log_O[np.arange(len(labels)), labels].mean())
         return float((S.argmax(axis=1) == labels).mean()), loss
@@ -174,13 +180,15 @@ class Run:
         _, index, seed, step = HEADER.unpack_from(data)
         if index >= len(NAMES):
             raise InvalidRun(f"resume names an unknown recipe ({index})")
+        if step > MAX_STEP:
+            raise InvalidRun(f"resume's step {step:,} is beyond the last step of any run ({MAX_STEP:,})")
         recipe = RECIPES[NAMES[index]]
         count = NUM_PARAMS * (2 if recipe.momentum else 1)
         if len(data) != HEADER.size + 4 * count:
             raise InvalidRun(
                 f"resume of the {recipe.name} recipe must be {HEADER.size + 4 * count} bytes, got {len(data)}"
             )
-        flat = np.frombuffer(data, "<f4", offset=HEADER.size)
+        flat = flush(np.frombuffer(data, "<f4", offset=HEADER.size))  # subnormals cost 10x (model/floats.py)
         if not np.isfinite(flat).all():
             raise InvalidRun("resume holds NaN or infinity")
         if np.abs(flat).max() > PARAM_LIMIT:

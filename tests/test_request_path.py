@@ -189,7 +189,8 @@ def test_past_the_bodies_in_flight_budget_a_request_gets_503():
     settings = Settings(weights=WEIGHTS, max_body_bytes=100_000, bodies_in_flight_bytes=100_000)
     with TestClient(create_app(settings)) as c:
         path = c.app.state.path
-        with path.budget.hold(60_000):  # another request's body, still arriving
+        with path.budget.hold(60_000) as received:  # another request's body, still arriving
+            received(60_000)
             body = json.dumps({"image": np.zeros((100, 100)).tolist(), "normalize": True})
             r = c.post("/predict", content=body, headers={"Content-Type": "application/json"})
             assert r.status_code == 503 and r.headers["retry-after"] == "1", r.text

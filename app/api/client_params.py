@@ -14,6 +14,7 @@ import binascii
 import numpy as np
 
 from model.architecture import NUM_PARAMS, PARAM_SHAPES
+from model.floats import flush
 from model.network import Params
 
 PARAM_LIMIT = 1000.0  # |parameter| above this is refused: nothing a few SGD steps could reach
@@ -52,6 +53,7 @@ def decode_params(text: str) -> Params:
         raise InvalidParams("params contain NaN or infinity")
     if np.abs(flat).max() > PARAM_LIMIT:
         raise InvalidParams(f"params must lie within +-{PARAM_LIMIT:g}; got {np.abs(flat).max():g}")
+    flat = flush(flat)  # subnormals would make every request with them several times slower
     params, start = {}, 0
     for name, shape in PARAM_SHAPES.items():
         size = int(np.prod(shape))

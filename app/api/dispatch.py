@@ -5,12 +5,12 @@ The same function answers on the event loop and in a worker process (app/transpo
 
 from __future__ import annotations
 
-from pydantic_core import to_json
-
 from app.config import Settings
 from app.errors import failure
 from app.transport.facts import Facts
 from app.transport.jobs import Answer, Job, NeedsWorker
+from app.transport.strict_json import dumps
+from model.floats import flush_to_zero
 
 from .endpoints import BY_NAME
 from .handlers import Call
@@ -23,13 +23,14 @@ def answer(job: Job, clf: Classifier, settings: Settings, *, on_loop: bool = Fal
     endpoint = BY_NAME[job.endpoint]
     facts = Facts()
     try:
-        request = None if endpoint.request is None else endpoint.request.read(job, settings)
-        content = endpoint.handler(request, Call(clf, settings, facts, on_loop, job.query))
+        with flush_to_zero():  # a subnormal costs what any other number does (model/floats.py)
+            request = None if endpoint.request is None else endpoint.request.read(job, settings)
+            content = endpoint.handler(request, Call(clf, settings, facts, on_loop, job.query))
         if isinstance(content, Answer):
             return content
         if isinstance(content, bytes):
             return Answer(200, content, media_type=endpoint.media_type)
-        body = to_json(content)
+        body = dumps(content)
         facts.lap("encode")
         # The stages' metrics are of reading bodies: an endpoint that reads none (GET) has no stages.
         return Answer(200, body, facts=facts if endpoint.request is not None else None)

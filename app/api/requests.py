@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal, get_args
 
 import numpy as np
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -26,6 +27,7 @@ from app.pictures.preprocessing import MAX_DRAWING_SIDE
 from model.architecture import GRADIENTS
 from model.check import EPSILON
 from model.equations import SHAPES as EQUATION_SHAPES
+from model.floats import flush
 from model.network import Params
 from model.nudge import MAX_STEPS as MAX_NUDGE_STEPS
 from model.recipes import RecipeName
@@ -49,6 +51,7 @@ ROW_SCHEMA: dict[str, Any] = {
 Row = Annotated[list[Number], Field(fail_fast=True), WithJsonSchema(ROW_SCHEMA)]
 GRID_SCHEMA: dict[str, Any] = {"type": "array", "minItems": 1, "maxItems": MAX_DRAWING_SIDE, "items": ROW_SCHEMA}
 Grid = Annotated[list[Row], Field(fail_fast=True), WithJsonSchema(GRID_SCHEMA)]
+Flushed = AfterValidator(flush)  # a subnormal step size counts as 0: it would cost 10x (model/floats.py)
 
 EXAMPLE_GRID: Any = (
     [[0.0] * 28 for _ in range(4)]
@@ -205,7 +208,7 @@ class ExplainRequest(LabelledDrawing):
 class TeachRequest(LabelledDrawing):
     model_config = body_config(examples=[{"image": EXAMPLE_GRID, "label": 7, "lr": 0.1}])
 
-    lr: Annotated[float, Strict(), Field(gt=0, le=10)] = Field(0.1, description="eta of eq. (66)")
+    lr: Annotated[float, Strict(), Field(gt=0, le=10), Flushed] = Field(0.1, description="eta of eq. (66)")
 
 
 class AtOneIndex(LabelledDrawing):
@@ -268,7 +271,7 @@ class NudgeRequest(DrawingRequest):
     model_config = body_config(examples=[{"image": EXAMPLE_GRID, "target": 3}])
 
     target: Annotated[int, Strict(), Field(ge=0, le=9)] = Field(description="the digit to make it")
-    step: Annotated[float, Strict(), Field(gt=0, le=10, allow_inf_nan=False)] = Field(
+    step: Annotated[float, Strict(), Field(gt=0, le=10, allow_inf_nan=False), Flushed] = Field(
         0.05, description="η of I <- clip(I - η ∂L/∂I, 0, 1)"
     )
     max_steps: Annotated[int, Strict(), Field(ge=1, le=MAX_NUDGE_STEPS)] = Field(

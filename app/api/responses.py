@@ -16,9 +16,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.pictures.preprocessing import Reading
 from model.architecture import FEATURE_MAPS, GRADIENTS, LAYERS, NUM_PARAMS, PARAM_SHAPES
 from model.network import Params
+from model.recipes import ARTICLE_SMALL_RUN, ARTICLE_SMALL_RUN_LOSS, RECIPES
 
+from .client_params import ENCODED_LENGTH
 from .conversions import EncodedArray, MapsEncoding, encode
 from .service import Confidence, Prediction
+from .training import MAX_TRAIN_IMAGES
 
 
 def about(name: str) -> str:
@@ -148,6 +151,35 @@ class GradientInfo(BaseModel):
     meaning: str
 
 
+class RecipeInfo(BaseModel):
+    name: str
+    batch_size: int = Field(description="images a step")
+    epochs: int = Field(description="the length of the run the recipe is made for")
+
+
+class TrainingInfo(BaseModel):
+    """What the page needs to know about POST /train and the visitor's copies, so it writes none of it down."""
+
+    recipes: list[RecipeInfo]
+    max_images: int = Field(description="images a /train request may take, over all its steps")
+    article_log: dict[str, list[list[float]]] = Field(
+        description="the article's companion code's small run, by epoch: held-out accuracy and loss"
+    )
+    params_length: int = Field(description="base64 characters of a visitor's parameters (float32)")
+
+    @classmethod
+    def now(cls) -> TrainingInfo:
+        return cls(
+            recipes=[RecipeInfo(name=r.name, batch_size=r.batch_size, epochs=r.epochs) for r in RECIPES.values()],
+            max_images=MAX_TRAIN_IMAGES,
+            article_log={
+                "accuracy": [[e, a] for e, a in sorted(ARTICLE_SMALL_RUN.items())],
+                "loss": [[e, loss] for e, loss in sorted(ARTICLE_SMALL_RUN_LOSS.items())],
+            },
+            params_length=ENCODED_LENGTH,
+        )
+
+
 class ModelInfo(BaseModel):
     # Its example is the served network's own answer, put into the OpenAPI document by app/main.py.
     architecture: list[str]
@@ -161,6 +193,7 @@ class ModelInfo(BaseModel):
     max_batch: int
     max_body_bytes: int
     metadata: dict[str, Any] = Field(description="how the weights were made: test accuracy, settings, date...")
+    training: TrainingInfo = Field(description="the recipes and limits of POST /train and of a visitor's copies")
 
     @staticmethod
     def content(metadata: dict[str, Any], weights_file: str, max_batch: int, max_body_bytes: int) -> dict[str, Any]:
@@ -176,6 +209,7 @@ class ModelInfo(BaseModel):
             max_batch=max_batch,
             max_body_bytes=max_body_bytes,
             metadata={k: v for k, v in metadata.items() if k not in ("architecture", "sha256")},
+            training=TrainingInfo.now(),
         ).model_dump()
 
 

@@ -1,6 +1,7 @@
 """The one way every endpoint is answered, as its declaration says (app/api/endpoints.py).
 
-    media type -> admission (a training slot; bytes of bodies in flight) -> the body, within its size
+    media type -> the body, within its size and the bytes of bodies in flight
+    -> only then, admission: a training slot (if it takes one), a worker's seat
     -> the handler: on the event loop (runs="loop", or a body within inline_bytes), else in a worker
     -> the answer, or the failure as app/errors.py words it, in the endpoint's error shape
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from fastapi import Request
@@ -39,29 +40,37 @@ def as_response(answer: Answer) -> Response:
 
 
 class BodyBudget:
-    """Bytes of large request bodies that may be held at once: a slow client's 8 MiB holds its share
-    until its deadline, and past the budget the next large request gets 503, not memory.
+    """Bytes of large request bodies that may be held at once: past the budget the next large
+    request gets 503, not memory.
 
-    Bodies of at most INLINE_BYTES (a drawing from the page) are not counted: their memory is
-    bounded by the connections (CNN_MAX_CONNECTIONS x 32 KiB), and stalled large uploads must not
-    keep the page's requests out.
+    A body is counted as its bytes arrive, not by the length it declares: a stalled upload that
+    announced 8 MiB and sent ten bytes holds ten bytes, so a few of them cannot keep everyone else's
+    uploads out. Bodies of at most INLINE_BYTES (a drawing from the page) are not counted: their
+    memory is bounded by the connections (CNN_MAX_CONNECTIONS x 32 KiB).
     """
 
     def __init__(self, total: int) -> None:
         self.total, self.used = total, 0
 
     @contextlib.contextmanager
-    def hold(self, size: int) -> Iterator[None]:
-        if size <= INLINE_BYTES:
-            yield
-            return
-        if self.used + size > self.total:
-            raise Busy(f"{self.used:,} bytes of requests are being received")
-        self.used += size
+    def hold(self, declared: int | None) -> Iterator[Callable[[int], None]]:
+        """Yields `received(n)`, to be called with each piece of the body as it arrives; what it
+        counted is given back when the block ends."""
+        held = 0
+
+        def received(size: int) -> None:
+            nonlocal held
+            if declared is not None and declared <= INLINE_BYTES:
+                return
+            if self.used + size > self.total:
+                raise Busy(f"{self.used:,} bytes of requests are being received")
+            self.used += size
+            held += size
+
         try:
-            yield
+            yield received
         finally:
-            self.used -= size
+            self.used -= held
 
 
 class RequestPath:
@@ -89,7 +98,8 @@ class RequestPath:
 
     async def answer(self, request: Request, endpoint: Endpoint, query: dict[str, Any]) -> Answer:
         if endpoint.request is None:
-            return await self.run(endpoint, Job(endpoint.name, query=query), request)
+            with self.training_slot(endpoint):
+                return await self.run(endpoint, Job(endpoint.name, query=query), request)
         content_type = request.headers.get("content-type", "")
         expected = endpoint.request.media_type
         if content_type.split(";")[0].strip().lower() != expected:
@@ -99,11 +109,17 @@ class RequestPath:
             )
         declared = request.headers.get("content-length", "")
         limit = self.settings.max_body_bytes
-        if declared.isdigit() and int(declared) > limit:
+        length = None  # not declared (chunked): the reading counts it
+        if declared.isascii() and declared.isdigit():
+            length = int(declared) if len(declared) < 20 else limit + 1  # no 4,300-digit int() on the loop
+        if length is not None and length > limit:
             raise BodyTooLarge(f"the request body is larger than {limit:,} bytes")
-        with self.training_slot(endpoint), self.budget.hold(int(declared) if declared.isdigit() else limit):
-            body = await self.read_body(request)
-            return await self.run(endpoint, Job(endpoint.name, body, content_type, query), request)
+        with self.budget.hold(length) as received:
+            body = await self.read_body(request, received)
+            # The scarce things are taken only now, with the whole body in hand: a client that
+            # stalls mid-body holds its connection and nothing else (issue 25).
+            with self.training_slot(endpoint):
+                return await self.run(endpoint, Job(endpoint.name, body, content_type, query), request)
 
     async def run(self, endpoint: Endpoint, job: Job, request: Request) -> Answer:
         """The job's answer, from the event loop where the endpoint allows it, else from a worker."""
@@ -131,13 +147,15 @@ class RequestPath:
         finally:
             self.trainers -= 1
 
-    async def read_body(self, request: Request) -> bytes:
-        """The whole body, refused as it arrives once it passes the size limit. (Its deadline is kept
-        by the connection, app/transport/server.py: a timer there costs a fortieth of asyncio.timeout here.)"""
+    async def read_body(self, request: Request, received: Callable[[int], None]) -> bytes:
+        """The whole body, refused as it arrives once it passes the size limit, each piece counted by
+        `received`. (Its deadline is kept by the connection, app/transport/server.py: a timer there
+        costs a fortieth of asyncio.timeout here.)"""
         limit, chunks, size = self.settings.max_body_bytes, [], 0
         async for chunk in request.stream():
             size += len(chunk)
             if size > limit:
                 raise BodyTooLarge(f"the request body is larger than {limit:,} bytes")
+            received(len(chunk))
             chunks.append(chunk)
         return b"".join(chunks)
