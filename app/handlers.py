@@ -25,6 +25,7 @@ from model.equations import equation as equation_of
 from model.nudge import nudge as nudge_drawing
 
 from . import training
+from .drawings import work as drawings
 from .client_params import encode_params
 from .config import Settings
 from .errors import ClientMistake, NotFinite, TooManyImages, detail_of, headers_of, status_of
@@ -235,6 +236,7 @@ ENDPOINTS: dict[str, Callable[[Job, Classifier, Settings, bool, Facts], Any]] = 
     "check": check,
     "nudge": nudge,
     "equation": equation,
+    "read_drawing": drawings.read_drawing,  # POST /drawings (app/drawings/)
 }
 
 
