@@ -25,9 +25,9 @@ from model.equations import equation as equation_of
 from model.nudge import nudge as nudge_drawing
 
 from . import training
-from .drawings import work as drawings
 from .client_params import encode_params
 from .config import Settings
+from .drawings import work as drawings
 from .errors import ClientMistake, NotFinite, TooManyImages, detail_of, headers_of, status_of
 from .facts import Facts
 from .preprocessing import normalize, read_image

@@ -40,6 +40,9 @@ class _Pipe:
     def flush(self) -> None:
         pass
 
+    def close(self) -> None:
+        pass
+
     def take(self) -> bytes:
         out, self.parts = b"".join(self.parts), []
         return out
@@ -58,7 +61,7 @@ def stream(store: Store, fmt: Format) -> Iterator[bytes]:
     assert isinstance(count, int)
     pipe = _Pipe()
     labels = bytearray()
-    with zipfile.ZipFile(pipe, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as z:  # type: ignore[arg-type]
+    with zipfile.ZipFile(pipe, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as z:
         images_name = "images.npy" if fmt == "npz" else "drawings-images-idx3-ubyte"
         with z.open(images_name, "w", force_zip64=True) as f:
             f.write(npy_header((count, 28, 28)) if fmt == "npz" else struct.pack(">IIII", IDX_IMAGES, count, 28, 28))

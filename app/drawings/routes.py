@@ -233,7 +233,8 @@ async def export(
 @router.delete(
     "/drawings/{drawing_id}",
     status_code=204,
-    responses=TEACHER_ERRORS | {404: {"model": ErrorResponse, "description": "no such drawing (or the collection is off)"}},
+    responses=TEACHER_ERRORS
+    | {404: {"model": ErrorResponse, "description": "no such drawing (or the collection is off)"}},
     summary="Remove one drawing",
 )
 async def delete_drawing(store: TeacherStore, drawing_id: Annotated[int, Path(ge=1, le=2**62)]) -> Response:
