@@ -93,6 +93,7 @@ TeacherStore = Annotated[Store, Depends(teacher)]
 TEACHER_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse, "description": "no token, or not the teacher's"},
     404: {"model": ErrorResponse, "description": "the collection is off (CNN_TEACHER_TOKEN is not set)"},
+    422: {"model": ErrorResponse, "description": "a query parameter or the id is malformed"},
     503: {"model": ErrorResponse, "description": "the database is unavailable; try again"},
 }
 
