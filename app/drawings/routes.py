@@ -69,7 +69,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(store.close)
 
 
-router = APIRouter(lifespan=lifespan, tags=["drawings"])
+router = APIRouter(lifespan=lifespan)
 
 
 def collection(request: Request) -> Collection:
@@ -218,7 +218,9 @@ async def summary(store: TeacherStore, request: Request) -> Summary:
 
 @router.get(
     "/drawings/export",
-    responses=TEACHER_ERRORS | {200: {"content": {"application/octet-stream": {}, "application/zip": {}}}},
+    response_class=Response,  # bytes, not JSON: what the OpenAPI document and generated clients see
+    responses=TEACHER_ERRORS
+    | {200: {"content": {t: {"schema": {"type": "string", "format": "binary"}} for t in MEDIA_TYPES.values()}}},
     summary="The collection as MNIST: npz (images, labels) or the IDX files, zipped",
 )
 async def export(
