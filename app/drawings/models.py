@@ -9,7 +9,10 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, Strict, model_validator
 
-from ..schemas import EXAMPLE_GRID, DrawingRequest, body_config
+from model.recipes import CLASS
+
+from ..schemas import EXAMPLE_GRID, DrawingRequest, RequestBody, body_config
+from ..training import MAX_TRAIN_IMAGES, RESUME_MAX_LENGTH
 
 MAX_PAGE = 200  # drawings per GET /drawings page
 
@@ -58,3 +61,31 @@ class Summary(BaseModel):
     confusion: list[list[int]] = Field(description="rows: the digit meant; columns: the network's answer")
     served_sha256: str = Field(description="the weights serving now")
     answered_by_served: int = Field(description="drawings the weights serving now answered when saved")
+
+
+class TuneRequest(RequestBody):
+    model_config = body_config(examples=[{"seed": 0, "steps": 8}])
+
+    seed: Annotated[int, Strict(), Field(ge=0, lt=2**32)] = Field(0, description="a new run's seed (without resume)")
+    resume: str | None = Field(
+        None, max_length=RESUME_MAX_LENGTH, description="continue a run: the `resume` of the last answer, as it came"
+    )
+    steps: Annotated[int, Strict(), Field(ge=1, le=MAX_TRAIN_IMAGES // CLASS.batch_size)] = Field(
+        description=f"steps of {CLASS.batch_size} images to take now"
+    )
+
+
+class Scores(BaseModel):
+    class_: float | None = Field(alias="class", description="accuracy on the held-out drawings; null if none")
+    mnist: float = Field(description="accuracy on MNIST's 1,000 held-out test images")
+
+
+class TuneResponse(BaseModel):
+    step: int = Field(description="steps taken by the run so far")
+    losses: list[float] = Field(description="the loss of each step taken now")
+    drawings: int = Field(description="the class's drawings it learns from")
+    held_out: int = Field(description="the class's drawings kept for scoring (every fifth id)")
+    before: Scores = Field(description="the served network's accuracy")
+    after: Scores = Field(description="the tuned copy's accuracy")
+    resume: str = Field(description="send back to continue")
+    params: str = Field(description="the tuned copy's parameters, as /predict's `params` takes them")

@@ -28,16 +28,17 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.requests import ClientDisconnect
 
 from ..config import Settings
-from ..errors import ClientMistake
-from ..handlers import failure
+from ..errors import ClientMistake, UnsupportedMediaType
+from ..handlers import Job, failure
 from ..request_path import RequestPath, as_response
 from ..routes import ERRORS, documented_body
 from ..schemas import ErrorResponse
 from .database import Database, DatabaseUnavailable, describe_url
 from .export import FILENAMES, MEDIA_TYPES, Format, stream
 from .guard import CrossSite, RateLimit, TooFast, Unauthorized, check_origin, check_token
-from .models import MAX_PAGE, DrawingItem, DrawingPage, SaveRequest, SaveResponse, Summary
+from .models import MAX_PAGE, DrawingItem, DrawingPage, SaveRequest, SaveResponse, Summary, TuneRequest, TuneResponse
 from .store import Drawing, Saved, Store
+from .tuning import MAX_DRAWINGS, MIN_DRAWINGS, TooFewDrawings, pack
 
 log = logging.getLogger("uvicorn.error")
 
@@ -244,3 +245,41 @@ async def delete_drawing(store: TeacherStore, drawing_id: Annotated[int, Path(ge
     if not await in_thread(store.delete, drawing_id):
         raise HTTPException(404, f"there is no drawing {drawing_id}")
     return Response(status_code=204)
+
+
+@router.post(
+    "/drawings/tune",
+    response_model=TuneResponse,
+    responses=ERRORS
+    | TEACHER_ERRORS
+    | {429: {"model": ErrorResponse, "description": "every training slot is taken; retry after a second"}},
+    summary="Fine-tune a copy of the served network on the class's drawings, a few steps at a time",
+    openapi_extra=documented_body(TuneRequest),
+)
+async def tune(request: Request, store: TeacherStore) -> Response:
+    """Without `resume`, a run starts from the served network; each answer's `resume` continues it.
+    The copy learns from the class's drawings mixed with MNIST's small set and is scored, before and
+    after, on every fifth drawing (never trained on) and on MNIST's held-out images. Its `params`
+    answer /predict as the class's copy; nothing is kept on the server."""
+    path: RequestPath = request.app.state.path
+    try:
+        if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+            raise UnsupportedMediaType("send the body as application/json (Content-Type: application/json)")
+        with path.training_slot("train"):
+            body = await path.read_body(request)
+            TuneRequest.model_validate_json(body)  # a small body: its mistakes are told before any work
+            ids, images, labels = await in_thread(store.training_set, MAX_DRAWINGS)
+            if len(ids) < MIN_DRAWINGS:
+                raise TooFewDrawings(f"save at least {MIN_DRAWINGS} drawings before fine-tuning (there are {len(ids)})")
+            client_gone = asyncio.ensure_future(request.receive())
+            try:
+                result = await path.pool.run(Job("tune_drawings", pack(body, ids, images, labels)), client_gone)
+            finally:
+                client_gone.cancel()
+    except HTTPException:
+        raise
+    except ClientDisconnect:
+        return Response(status_code=499)
+    except Exception as e:  # noqa: BLE001 -- errors.py words them, as for /train
+        result = failure(e)
+    return as_response(result)
