@@ -67,3 +67,24 @@ def test_tuning_needs_a_few_drawings(tmp_path):
     with TestClient(create_app(settings)) as c:
         r = c.post("/drawings/tune", json={"steps": 1}, headers=TEACHER)
         assert r.status_code == 422 and "at least" in r.json()["detail"]
+
+
+def test_the_tuned_copy_downloads_as_a_weights_file_the_service_serves(client, tmp_path):
+    import io
+    import zipfile
+
+    from app.service import Classifier
+
+    answer = client.post("/drawings/tune", json={"seed": 0, "steps": 2}, headers=TEACHER).json()
+    body = {"params": answer["params"], "steps": answer["step"], "drawings": answer["drawings"]}
+    r = client.post("/drawings/weights", json=body, headers=TEACHER)
+    assert r.status_code == 200 and r.headers["content-disposition"] == 'attachment; filename="class-copy.zip"'
+    zipfile.ZipFile(io.BytesIO(r.content)).extractall(tmp_path)
+    served = Classifier.load(tmp_path / "class-copy.npz")  # as CNN_WEIGHTS=class-copy.npz would
+    assert served.metadata["fine_tuned"]["steps"] == 2
+    grid = np.zeros((28, 28))
+    grid[4:24, 13:15] = 1
+    mine = client.post("/predict", json={"image": grid.tolist(), "params": answer["params"]}).json()
+    assert served.predict(grid).label == mine["label"]
+    assert client.post("/drawings/weights", json=body).status_code == 401
+    assert client.post("/drawings/weights", json={"params": "x"}, headers=TEACHER).status_code == 422

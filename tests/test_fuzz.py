@@ -41,6 +41,8 @@ WITH_INPUT = [
     "GET /drawings",
     "GET /drawings/export",
     "DELETE /drawings/{drawing_id}",
+    "POST /drawings/tune",
+    "POST /drawings/weights",
 ]
 WITHOUT_INPUT = ["GET /model", "GET /model/kernels", "GET /healthz", "GET /drawings/summary"]  # nothing to make invalid
 TEACHER = {"Authorization": "Bearer fuzz-token"}

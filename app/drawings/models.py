@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, Strict, model_validator
 
 from model.recipes import CLASS
 
-from ..schemas import EXAMPLE_GRID, DrawingRequest, RequestBody, body_config
+from ..schemas import EXAMPLE_GRID, DrawingRequest, ParamsText, RequestBody, body_config
 from ..training import MAX_TRAIN_IMAGES, RESUME_MAX_LENGTH
 
 MAX_PAGE = 200  # drawings per GET /drawings page
@@ -89,3 +89,11 @@ class TuneResponse(BaseModel):
     after: Scores = Field(description="the tuned copy's accuracy")
     resume: str = Field(description="send back to continue")
     params: str = Field(description="the tuned copy's parameters, as /predict's `params` takes them")
+
+
+class WeightsRequest(RequestBody):
+    model_config = body_config(examples=[{"params": "<the params of the last /drawings/tune answer>", "steps": 96}])
+
+    params: ParamsText = Field(description="the tuned copy's parameters, as /drawings/tune answered them")
+    steps: Annotated[int, Strict(), Field(ge=0, le=10**9)] = Field(0, description="steps it was tuned for")
+    drawings: Annotated[int, Strict(), Field(ge=0, le=10**9)] = Field(0, description="class drawings it learned from")

@@ -36,9 +36,20 @@ from ..schemas import ErrorResponse
 from .database import Database, DatabaseUnavailable, describe_url
 from .export import FILENAMES, MEDIA_TYPES, Format, stream
 from .guard import CrossSite, RateLimit, TooFast, Unauthorized, check_origin, check_token
-from .models import MAX_PAGE, DrawingItem, DrawingPage, SaveRequest, SaveResponse, Summary, TuneRequest, TuneResponse
+from .models import (
+    MAX_PAGE,
+    DrawingItem,
+    DrawingPage,
+    SaveRequest,
+    SaveResponse,
+    Summary,
+    TuneRequest,
+    TuneResponse,
+    WeightsRequest,
+)
 from .store import Drawing, Saved, Store
 from .tuning import MAX_DRAWINGS, MIN_DRAWINGS, TooFewDrawings, pack
+from .weights_file import NAME, weights_zip
 
 log = logging.getLogger("uvicorn.error")
 
@@ -283,3 +294,27 @@ async def tune(request: Request, store: TeacherStore) -> Response:
     except Exception as e:  # noqa: BLE001 -- errors.py words them, as for /train
         result = failure(e)
     return as_response(result)
+
+
+@router.post(
+    "/drawings/weights",
+    response_class=Response,
+    responses=ERRORS
+    | TEACHER_ERRORS
+    | {200: {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}},
+    summary="The tuned copy as a weights file: a zip of class-copy.npz and its metadata, for CNN_WEIGHTS",
+    openapi_extra=documented_body(WeightsRequest),
+)
+async def weights(request: Request, store: TeacherStore) -> Response:
+    path: RequestPath = request.app.state.path
+    try:
+        if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+            raise UnsupportedMediaType("send the body as application/json (Content-Type: application/json)")
+        req = WeightsRequest.model_validate_json(await path.read_body(request))  # ~21 kB at most: on the loop
+        data = weights_zip(req.params, path.classifier.metadata, req.steps, req.drawings)
+    except ClientDisconnect:
+        return Response(status_code=499)
+    except Exception as e:  # noqa: BLE001 -- errors.py words them
+        return as_response(failure(e))
+    disposition = f'attachment; filename="{NAME}.zip"'
+    return Response(data, media_type="application/octet-stream", headers={"Content-Disposition": disposition})
