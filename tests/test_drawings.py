@@ -257,3 +257,16 @@ def test_an_upgrade_from_the_first_schema_keeps_every_drawing(tmp_path):
 def test_the_token_and_the_database_password_stay_out_of_the_settings_repr():
     text = repr(Settings(teacher_token=TOKEN, database_url="postgresql://u:hunter2@h/db"))
     assert TOKEN not in text and "hunter2" not in text
+
+
+def test_a_database_that_cannot_be_opened_stops_the_start_with_a_clear_sentence(tmp_path):
+    from app.drawings.routes import DrawingsUnavailable
+
+    (tmp_path / "file").write_text("")
+    with pytest.raises(DrawingsUnavailable, match="cannot be opened.*CNN_DATABASE_URL"):
+        with client_for("", data_dir=tmp_path / "file" / "below"):
+            pass
+    with pytest.raises(DrawingsUnavailable, match="postgresql://u@127.0.0.1:1/db") as caught:
+        with client_for("postgresql://u:hunter2@127.0.0.1:1/db"):
+            pass
+    assert "hunter2" not in str(caught.value)  # the password is never told

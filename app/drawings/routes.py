@@ -56,6 +56,10 @@ log = logging.getLogger("uvicorn.error")
 KEY_PATTERN = re.compile(r"[\x21-\x7e]{1,200}")  # Idempotency-Key: printable ASCII, as clients make them
 
 
+class DrawingsUnavailable(RuntimeError):
+    """The collection is on (CNN_TEACHER_TOKEN) but its database cannot be opened: the service does not start."""
+
+
 @dataclass
 class Collection:
     settings: Settings
@@ -72,7 +76,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         return
     db = Database.of(settings.database_url, settings.data_dir)
     store = Store(db, settings.max_drawings)
-    version = await asyncio.to_thread(store.open)
+    try:
+        version = await asyncio.to_thread(store.open)
+    except Exception as e:
+        raise DrawingsUnavailable(
+            f"cannot start: the drawings' database ({db.dialect} {describe_url(db.target)}) cannot be opened: "
+            f"{str(e.__cause__ or e).strip().splitlines()[0]}. Set CNN_DATABASE_URL (or CNN_DATA_DIR to a writable directory), or unset CNN_TEACHER_TOKEN."
+        ) from e
     app.state.drawings = Collection(settings, store, RateLimit(settings.drawings_per_minute))
     log.info("drawings: %s %s, schema version %d", db.dialect, describe_url(db.target), version)
     try:
