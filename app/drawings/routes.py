@@ -81,7 +81,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     except Exception as e:
         raise DrawingsUnavailable(
             f"cannot start: the drawings' database ({db.dialect} {describe_url(db.target)}) cannot be opened: "
-            f"{str(e.__cause__ or e).strip().splitlines()[0]}. Set CNN_DATABASE_URL (or CNN_DATA_DIR to a writable directory), or unset CNN_TEACHER_TOKEN."
+            f"{str(e.__cause__ or e).strip().splitlines()[0]}. Set CNN_DATABASE_URL (or CNN_DATA_DIR to a "
+            "writable directory), or unset CNN_TEACHER_TOKEN."
         ) from e
     app.state.drawings = Collection(settings, store, RateLimit(settings.drawings_per_minute))
     log.info("drawings: %s %s, schema version %d", db.dialect, describe_url(db.target), version)
