@@ -17,6 +17,7 @@ import asyncio
 import logging
 import queue
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,6 +32,10 @@ log = logging.getLogger("uvicorn.error")
 
 GRID_BYTES = 28 * 28 * 4  # little-endian float32, row by row
 GROUP_LIMIT = 512  # saves in one transaction at most
+# Counting the rows for the cap reads the whole table: the writer trusts its own tally for up to
+# RECOUNT_SECONDS, unless the collection is within COUNT_MARGIN of the cap (more than other replicas
+# could add in that time), where it counts every time.
+RECOUNT_SECONDS, COUNT_MARGIN = 2.0, 10_000
 COLUMNS = "id, created_at, label, answer, probability, weights_sha256, grid"
 
 
@@ -91,6 +96,7 @@ class Store:
         self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
         self._conn: Any = None
+        self._tally: tuple[int, float] | None = None  # (rows, when counted) as the writer last knew them
 
     # -- life -------------------------------------------------------------------------------
     def open(self) -> int:
@@ -142,7 +148,7 @@ class Store:
             conn = self._conn
             self.db.begin(conn, write=True)
             try:
-                count = conn.execute("SELECT count(*) FROM drawings").fetchone()[0]
+                count = self._count(conn, len(group))
                 results: list[Saved | BaseException] = []
                 for pending in group:
                     try:
@@ -152,9 +158,11 @@ class Store:
                     except (CollectionFull, KeyReused) as e:
                         results.append(e)
                 conn.execute("COMMIT")
+                self._tally = (count, self._tally[1] if self._tally else 0.0)
                 return results
             except BaseException:
                 conn.execute("ROLLBACK")
+                self._tally = None
                 raise
         except Exception as e:  # noqa: BLE001 -- every waiting save hears of it
             log.error("saving drawings failed: %s", e)
@@ -163,6 +171,16 @@ class Store:
                 self._conn = None  # reconnect for the next group
             unavailable = DatabaseUnavailable("the drawings' database could not store this; try again")
             return [unavailable] * len(group)
+
+    def _count(self, conn: Any, adding: int) -> int:
+        now = time.monotonic()
+        if self._tally is not None:
+            rows, when = self._tally
+            if now - when < RECOUNT_SECONDS and rows + adding < self.max_drawings - COUNT_MARGIN:
+                return rows
+        rows = int(conn.execute("SELECT count(*) FROM drawings").fetchone()[0])
+        self._tally = (rows, now)
+        return rows
 
     def _insert(self, conn: Any, pending: _Pending, count: int) -> tuple[Saved, int]:
         """The saved drawing, and 1 if it is new (0 for a repeated Idempotency-Key)."""
