@@ -156,3 +156,16 @@ def test_the_save_module_saves_a_drawing_from_the_page(teacher_page, teacher_url
     assert saved["label"] == 1 and saved["answer"] == 1
     listed = httpx.get(f"{teacher_url}/drawings", headers={"Authorization": f"Bearer {TOKEN}"}).json()
     assert listed["items"][0]["id"] == saved["id"]
+
+
+def test_the_teachers_view_runs_under_the_content_security_policy(browser, teacher_url):
+    context = browser.new_context()  # the service's policy in force: no inline code, no other origin
+    page = context.new_page()
+    violations: list[str] = []
+    page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+    page.on("pageerror", lambda e: violations.append(str(e)))
+    page.goto(teacher_url + "/teacher.html")
+    sign_in(page)
+    page.wait_for_selector("#gallery li canvas")
+    context.close()
+    assert not violations, violations
