@@ -270,3 +270,21 @@ def test_a_database_that_cannot_be_opened_stops_the_start_with_a_clear_sentence(
         with client_for("postgresql://u:hunter2@127.0.0.1:1/db"):
             pass
     assert "hunter2" not in str(caught.value)  # the password is never told
+
+
+def test_the_rate_limit_refills_and_forgets_idle_addresses():
+    from app.drawings.guard import MAX_TRACKED_ADDRESSES, RateLimit, TooFast
+
+    now = [0.0]
+    rate = RateLimit(60, clock=lambda: now[0])  # one a second, sixty at once
+    for _ in range(60):
+        rate.take("10.0.0.1")
+    with pytest.raises(TooFast) as caught:
+        rate.take("10.0.0.1")
+    assert caught.value.retry_after == 1
+    now[0] += 1.0
+    rate.take("10.0.0.1")  # a second later, one more
+    for i in range(MAX_TRACKED_ADDRESSES + 5):
+        rate.take(f"addr-{i}")
+        now[0] += 0.001
+    assert len(rate.buckets) <= MAX_TRACKED_ADDRESSES + 1  # memory bounded, whoever comes

@@ -65,7 +65,9 @@ class RateLimit:
             self._forget(now)
 
     def _forget(self, now: float) -> None:
-        """Drop the buckets that have refilled (they are as good as new), or else the oldest half."""
-        full = [a for a, (t, then) in self.buckets.items() if t + (now - then) * self.rate >= self.capacity]
-        for address in full or sorted(self.buckets, key=lambda a: self.buckets[a][1])[: len(self.buckets) // 2]:
+        """Drop at least half the buckets, those that have refilled first (they are as good as new),
+        then the longest unused: the scan's cost is paid once per MAX_TRACKED_ADDRESSES / 2 new addresses."""
+        full = {a for a, (t, then) in self.buckets.items() if t + (now - then) * self.rate >= self.capacity}
+        rest = sorted((a for a in self.buckets if a not in full), key=lambda a: self.buckets[a][1])
+        for address in [*full, *rest[: max(0, len(self.buckets) // 2 - len(full))]]:
             del self.buckets[address]
