@@ -18,10 +18,11 @@ from app.config import Settings
 from app.main import create_app
 from bench.servers import free_port
 from model.data import small_mnist
-from tests.conftest import ROOT, WEIGHTS
+from tests.conftest import WEIGHTS
+from tests.e2e.conftest import ARTIFACTS
 
 TOKEN = "the-teachers-token"
-SCREENSHOT = ROOT / "docs" / "teacher.png"
+SCREENSHOT = ARTIFACTS / "teacher.png"  # docs/teacher.png, the README's, is a copy of one
 
 
 @pytest.fixture(scope="module")
