@@ -27,6 +27,8 @@ from model.nudge import nudge as nudge_drawing
 from . import training
 from .client_params import encode_params
 from .config import Settings
+from .drawings import tuning as drawings_tuning
+from .drawings import work as drawings
 from .errors import ClientMistake, NotFinite, TooManyImages, detail_of, headers_of, status_of
 from .facts import Facts
 from .preprocessing import normalize, read_image
@@ -236,6 +238,8 @@ ENDPOINTS: dict[str, Callable[[Job, Classifier, Settings, bool, Facts], Any]] = 
     "check": check,
     "nudge": nudge,
     "equation": equation,
+    "read_drawing": drawings.read_drawing,  # POST /drawings (app/drawings/)
+    "tune_drawings": drawings_tuning.tune_job,  # POST /drawings/tune
 }
 
 

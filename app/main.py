@@ -22,6 +22,7 @@ from starlette.routing import Route
 import model
 
 from .config import Settings, get_settings
+from .drawings.routes import router as drawings_router
 from .errors import describe
 from .handlers import failure
 from .metrics import Metrics, Shared, publish
@@ -109,6 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.include_router(router)
+    app.include_router(drawings_router)  # the class's drawings: its endpoints and its lifespan
 
     @app.get("/docs", include_in_schema=False)
     async def docs() -> FileResponse:

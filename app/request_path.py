@@ -41,7 +41,9 @@ MEDIA_TYPES = {  # what each endpoint's body must be
     "check": "application/json",
     "nudge": "application/json",
     "equation": "application/json",
+    "read_drawing": "application/json",
 }
+INLINE_ENDPOINTS = ("predict", "read_drawing")  # small bodies of these are answered on the event loop
 TRAINERS_PER_WORKER = 2  # /train requests in flight per worker process; more get 429 at once
 
 
@@ -127,7 +129,7 @@ class RequestPath:
             # stalls mid-body holds its connection and nothing else (issue 25).
             with self.training_slot(endpoint):
                 job = Job(endpoint, body, content_type, **options)
-                if endpoint == "predict" and len(body) <= INLINE_BYTES:
+                if endpoint in INLINE_ENDPOINTS and len(body) <= INLINE_BYTES:
                     with contextlib.suppress(NeedsWorker):
                         return answer(job, self.classifier, self.settings, on_loop=True)
                 client_gone = asyncio.ensure_future(request.receive())  # completes when the client hangs up
