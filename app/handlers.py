@@ -56,6 +56,7 @@ class Job:
     body: bytes
     content_type: str = "application/json"
     feature_maps: bool = False  # /predict/image's query parameter
+    inference_header: str | None = None  # OIP v2's Inference-Header-Content-Length, as sent (app/interop/)
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,6 +226,18 @@ def train(job: Job, clf: Classifier, settings: Settings, on_loop: bool, facts: F
     return training.train(req.recipe, req.seed, req.resume, req.steps)
 
 
+def interop(name: str) -> Callable[[Job, Classifier, Settings, bool, Facts], Any]:
+    """An endpoint of app/interop/ (OIP v2, ONNX), which writes its own Answer: imported when first
+    called, since it imports this module."""
+
+    def run(job: Job, clf: Classifier, settings: Settings, on_loop: bool, facts: Facts) -> Any:
+        from .interop import jobs
+
+        return getattr(jobs, name)(job, clf, settings, on_loop, facts)
+
+    return run
+
+
 ENDPOINTS: dict[str, Callable[[Job, Classifier, Settings, bool, Facts], Any]] = {
     "predict": predict,
     "explain": explain,
@@ -235,6 +248,8 @@ ENDPOINTS: dict[str, Callable[[Job, Classifier, Settings, bool, Facts], Any]] = 
     "check": check,
     "nudge": nudge,
     "equation": equation,
+    "v2_infer": interop("infer"),
+    "model_onnx": interop("onnx_of_params"),
 }
 
 
@@ -244,6 +259,8 @@ def answer(job: Job, clf: Classifier, settings: Settings, *, on_loop: bool = Fal
     facts = Facts()
     try:
         content = ENDPOINTS[job.endpoint](job, clf, settings, on_loop, facts)
+        if isinstance(content, Answer):  # an endpoint that words its own answer (app/interop/)
+            return content
         body = to_json(content)
         facts.lap("encode")
         return Answer(200, body, facts=facts)

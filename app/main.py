@@ -24,6 +24,7 @@ import model
 from .config import Settings, get_settings
 from .errors import describe
 from .handlers import failure
+from .interop import router as interop_router
 from .metrics import Metrics, Shared, publish
 from .middleware import PageMount, SecurityHeaders
 from .pool import WorkerPool
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.include_router(router)
+    app.include_router(interop_router)  # OIP v2 under /v2, and /model.onnx
 
     @app.get("/docs", include_in_schema=False)
     async def docs() -> FileResponse:
