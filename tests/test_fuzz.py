@@ -35,8 +35,23 @@ WITH_INPUT = [
     "POST /nudge",
     "POST /check",
     "POST /equation",
+    "POST /v2/models/{model_name}/infer",
+    "POST /v2/models/{model_name}/versions/{model_version}/infer",
+    "POST /model.onnx",
 ]
-WITHOUT_INPUT = ["GET /model", "GET /model/kernels", "GET /healthz"]  # nothing to make invalid
+WITHOUT_INPUT = [  # nothing to make invalid (any text is a model's name, answered 200 or 404)
+    "GET /model",
+    "GET /model/kernels",
+    "GET /healthz",
+    "GET /v2",
+    "GET /v2/health/live",
+    "GET /v2/health/ready",
+    "GET /model.onnx",
+    "GET /v2/models/{model_name}",
+    "GET /v2/models/{model_name}/versions/{model_version}",
+    "GET /v2/models/{model_name}/ready",
+    "GET /v2/models/{model_name}/versions/{model_version}/ready",
+]
 OPERATIONS = WITH_INPUT + WITHOUT_INPUT
 CASES = [(label, GenerationMode.POSITIVE) for label in OPERATIONS] + [
     (label, GenerationMode.NEGATIVE) for label in WITH_INPUT
