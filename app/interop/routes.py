@@ -37,7 +37,6 @@ from .tensors import metadata
 SERVER = "numpy-cnn"
 EXTENSIONS = ["binary_tensor_data"]
 ONNX_BODY_BYTES = 64 * 1024  # POST /model.onnx carries ~21 KB of parameters
-TAGS: list[str | Any] = ["Open Inference Protocol v2"]
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ProtocolError, "description": "the request is malformed, or its tensors are"},
     404: {"model": ProtocolError, "description": "no such model or version"},
@@ -135,26 +134,22 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-@router.get(
-    "/v2", response_model=ServerMetadata, tags=TAGS, summary="The server, and the protocol's extensions it speaks"
-)
+@router.get("/v2", response_model=ServerMetadata, summary="The server, and the protocol's extensions it speaks")
 async def v2_server_metadata() -> ServerMetadata:
     return ServerMetadata(name=SERVER, version="0.1.0", extensions=EXTENSIONS)
 
 
-@router.get("/v2/health/live", response_model=Live, tags=TAGS, summary="Is the server running")
+@router.get("/v2/health/live", response_model=Live, summary="Is the server running")
 async def v2_live() -> Live:
     return Live(live=True)
 
 
-@router.get("/v2/health/ready", response_model=Ready, tags=TAGS, summary="Is the server ready for inference")
+@router.get("/v2/health/ready", response_model=Ready, summary="Is the server ready for inference")
 async def v2_ready(request: Request) -> Ready:
     return Ready(ready=getattr(request.app.state, "classifier", None) is not None)
 
 
-@router.get(
-    "/v2/models/{model_name}", response_model=ModelMetadata, responses=ERRORS, tags=TAGS, summary="The model's tensors"
-)
+@router.get("/v2/models/{model_name}", response_model=ModelMetadata, responses=ERRORS, summary="The model's tensors")
 async def v2_model_metadata(request: Request, model_name: str) -> Any:
     clf = request.app.state.classifier
     return unknown(model_name, None, clf) or model_metadata(clf)
@@ -164,7 +159,6 @@ async def v2_model_metadata(request: Request, model_name: str) -> Any:
     "/v2/models/{model_name}/versions/{model_version}",
     response_model=ModelMetadata,
     responses=ERRORS,
-    tags=TAGS,
     summary="The model's tensors, at a version",
 )
 async def v2_model_version_metadata(request: Request, model_name: str, model_version: str) -> Any:
@@ -176,7 +170,6 @@ async def v2_model_version_metadata(request: Request, model_name: str, model_ver
     "/v2/models/{model_name}/ready",
     response_model=ModelReady,
     responses=ERRORS,
-    tags=TAGS,
     summary="Is the model ready",
 )
 async def v2_model_ready(request: Request, model_name: str) -> Any:
@@ -187,7 +180,6 @@ async def v2_model_ready(request: Request, model_name: str) -> Any:
     "/v2/models/{model_name}/versions/{model_version}/ready",
     response_model=ModelReady,
     responses=ERRORS,
-    tags=TAGS,
     summary="Is the model ready, at a version",
 )
 async def v2_model_version_ready(request: Request, model_name: str, model_version: str) -> Any:
@@ -204,7 +196,6 @@ Binary Tensor Data extension, as bytes after the JSON."""
     "/v2/models/{model_name}/infer",
     response_model=InferResponse,
     responses=ERRORS,
-    tags=TAGS,
     summary="Classify digits, the protocol's way",
     description=INFER_DOC,
     openapi_extra=body_schema(InferRequest, binary=True),
@@ -220,7 +211,6 @@ async def v2_infer(request: Request, model_name: str) -> Response:
     "/v2/models/{model_name}/versions/{model_version}/infer",
     response_model=InferResponse,
     responses=ERRORS,
-    tags=TAGS,
     summary="Classify digits, the protocol's way, at a version",
     description=INFER_DOC,
     openapi_extra=body_schema(InferRequest, binary=True),
