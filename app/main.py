@@ -105,8 +105,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    app.include_router(interop_router)  # OIP v2 under /v2, and /model.onnx; it passes the API's paths on at once
     app.include_router(router)
-    app.include_router(interop_router)  # OIP v2 under /v2, and /model.onnx
 
     @app.get("/docs", include_in_schema=False)
     async def docs() -> FileResponse:
