@@ -3,7 +3,8 @@ running the same weights exported to ONNX with ONNX Runtime (bench/kserve_peer.p
 
     python bench/oip_vs_kserve.py [--seconds 3] [--connections 8] [--rounds 6] [--peer-python PY]
 
-Both servers run at once, one process each, with their production logging (one line a request),
+Both servers run at once, one process each, as they ship (each logs a line a request; KServe also
+its latency line unless --peer-quiet; its gRPC server is left off),
 and take the same OIP v2 request: one MNIST digit as 784 FP32 numbers in JSON, asking for the
 probabilities. wrk (apt-get install wrk) drives each in turn, ABBA, in one sitting; the ratio of
 each round is ours over the peer's run beside it, and the table gives medians. On a shared machine
@@ -87,9 +88,11 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--peer-python", default=sys.executable, help="a Python with kserve and onnxruntime")
+    parser.add_argument("--peer-quiet", action="store_true", help="turn KServe's latency log line off")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk not found: apt-get install wrk")
+    peer_flags = ["--enable_latency_logging", "false"] if args.peer_quiet else []
 
     clf = Classifier.load(WEIGHTS)
     onnx = to_onnx(clf.net.params, clf.confidence.temperature)
@@ -104,20 +107,20 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         model_file = Path(tmp) / "digits.onnx"
         model_file.write_bytes(onnx)
-        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
         env = {**os.environ, "CNN_WORKERS": "1"}
         ours = subprocess.Popen(
             [sys.executable, "-m", "app", "--port", str(ours_port), "--log-level", "warning"],
             cwd=ROOT,
             env=env,
-            **quiet,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         peer = subprocess.Popen(
             [args.peer_python, str(ROOT / "bench" / "kserve_peer.py"), "--onnx", str(model_file)]
-            + ["--http_port", str(peer_port), "--workers", "1", "--enable_grpc", "false"]
-            + ["--enable_latency_logging", "false"],
+            + ["--http_port", str(peer_port), "--workers", "1", "--enable_grpc", "false", *peer_flags],
             cwd=ROOT,
-            **quiet,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         servers = {"ours": f"http://127.0.0.1:{ours_port}", "KServe + ONNX Runtime": f"http://127.0.0.1:{peer_port}"}
         try:
@@ -149,7 +152,8 @@ def main() -> None:
     print(
         f"## {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, load average "
         f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}; one server process each; wrk, {args.connections} "
-        f"connections, {args.rounds} rounds of {args.seconds:g} s, ABBA; medians\n"
+        f"connections, {args.rounds} rounds of {args.seconds:g} s, ABBA; medians; "
+        f"ModelServer flags beyond its defaults: {' '.join(peer_flags) or 'none'}\n"
     )
     print(f"The same request to both ({len(body):,} bytes); their probabilities differ by at most {agreement:.1e}.\n")
     print("| server | requests/s | CPU a request | p50 | p99 | errors |")
