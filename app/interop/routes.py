@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.requests import ClientDisconnect
 from starlette.routing import Match
@@ -46,6 +48,21 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     503: {"model": ProtocolError, "description": "the server is busy: try again after Retry-After seconds"},
 }
 BINARY = {"description": "the ONNX model", "content": {"application/octet-stream": {"schema": {"type": "string"}}}}
+
+
+class Direct(APIRoute):
+    """A route whose endpoint is called with the request and its path's parameters as they came
+    (text), and answers a Response of its own: the request path reads and checks the body itself,
+    so FastAPI's parameter and response machinery, a tenth of a small inference's time, is skipped.
+    (FastAPI's documented extension point, "Custom Request and APIRoute class".)"""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        endpoint = self.endpoint
+
+        async def handle(request: Request) -> Response:
+            return await endpoint(request, **request.path_params)
+
+        return handle
 
 
 class OwnPaths(APIRouter):
@@ -156,33 +173,31 @@ INFER_DOC = """The images of the input `image` ([N, 28, 28], [N, 784] or [N, 1, 
 Binary Tensor Data extension, as bytes after the JSON."""
 
 
-@router.post(
-    "/v2/models/{model_name}/infer",
-    response_model=InferResponse,
-    responses=ERRORS,
-    summary="Classify digits, the protocol's way",
-    description=INFER_DOC,
-    openapi_extra=body_schema(InferRequest, binary=True),
-)
 async def v2_infer(request: Request, model_name: str) -> Response:
-    clf = request.app.state.classifier
-    return unknown(model_name, None, clf) or await respond(
-        request, "v2_infer", request.app.state.settings.max_body_bytes
-    )
+    clf, limit = request.app.state.classifier, request.app.state.settings.max_body_bytes
+    return unknown(model_name, None, clf) or await respond(request, "v2_infer", limit)
 
 
-@router.post(
-    "/v2/models/{model_name}/versions/{model_version}/infer",
-    response_model=InferResponse,
-    responses=ERRORS,
-    summary="Classify digits, the protocol's way, at a version",
-    description=INFER_DOC,
-    openapi_extra=body_schema(InferRequest, binary=True),
-)
 async def v2_infer_version(request: Request, model_name: str, model_version: str) -> Response:
-    clf = request.app.state.classifier
-    limit = request.app.state.settings.max_body_bytes
+    clf, limit = request.app.state.classifier, request.app.state.settings.max_body_bytes
     return unknown(model_name, model_version, clf) or await respond(request, "v2_infer", limit)
+
+
+for path, endpoint, at in (
+    ("/v2/models/{model_name}/infer", v2_infer, ""),
+    ("/v2/models/{model_name}/versions/{model_version}/infer", v2_infer_version, ", at a version"),
+):
+    router.add_api_route(
+        path,
+        endpoint,
+        methods=["POST"],
+        route_class_override=Direct,
+        response_model=InferResponse,
+        responses=ERRORS,
+        summary="Classify digits, the protocol's way" + at,
+        description=INFER_DOC,
+        openapi_extra=body_schema(InferRequest, binary=True),
+    )
 
 
 @router.get("/v2", response_model=ServerMetadata, summary="The server, and the protocol's extensions it speaks")
