@@ -62,7 +62,8 @@ def probabilities(base: str, body: str) -> np.ndarray:
 
 
 def in_process_latency(clf: Classifier, onnx: bytes, rounds: int = 7) -> dict[str, float]:
-    """Microseconds for one image, medians of alternating timed runs (ONNX Runtime on one thread)."""
+    """Microseconds of CPU for one image, medians of alternating timed runs (ONNX Runtime on one
+    thread; CPU time, since a shared machine's neighbours stretch wall time)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -78,7 +79,7 @@ def in_process_latency(clf: Classifier, onnx: bytes, rounds: int = 7) -> dict[st
     times: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(rounds):
         for name, run in runs.items():
-            times[name].append(min(timeit.repeat(run, number=2000, repeat=3)) / 2000 * 1e6)
+            times[name].append(min(timeit.repeat(run, timer=time.process_time, number=2000, repeat=3)) / 2000 * 1e6)
     return {name: statistics.median(t) for name, t in times.items()}
 
 
