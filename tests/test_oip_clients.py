@@ -113,3 +113,20 @@ def test_kserve_inference_rest_client(server, digits, predicted):
 
     for probabilities in asyncio.run(talk()):
         assert np.abs(probabilities - predicted).max() < AGREE
+
+
+def test_a_real_server_refuses_lying_and_oversized_requests_and_keeps_answering(server, client):
+    head = b'{"inputs":[{"name":"image","shape":[1,784],"datatype":"UINT8","parameters":{"binary_data_size":784}}]}'
+    with httpx.Client(base_url=server.url, timeout=10) as http:
+        lying = http.post(
+            "/v2/models/digits/infer", content=head + bytes(784), headers={"Inference-Header-Content-Length": "5"}
+        )
+        short = http.post(
+            "/v2/models/digits/infer",
+            content=head + bytes(10),
+            headers={"Inference-Header-Content-Length": str(len(head))},
+        )
+        huge = http.post("/v2/models/digits/infer", content=b"{" * (8 * 2**20 + 1))
+    assert lying.status_code == short.status_code == 400 and huge.status_code == 413
+    assert all("error" in r.json() for r in (lying, short, huge))
+    assert client.is_server_ready()
