@@ -18,7 +18,7 @@ from starlette.requests import ClientDisconnect
 from starlette.routing import Match
 from starlette.types import Scope
 
-from ..errors import BodyTooLarge, ClientMistake, ShuttingDown, UnsupportedMediaType
+from ..errors import BodyTooLarge, Busy, ClientMistake, ShuttingDown, UnsupportedMediaType
 from ..facts import Facts
 from ..handlers import Answer, Job, NeedsWorker, failure
 from ..request_path import INLINE_BYTES, RequestPath
@@ -129,6 +129,8 @@ async def respond(request: Request, endpoint: str, limit: int) -> Response:
         answer = words(ShuttingDown("the server is stopping; try again in a moment"))
     except Exception as e:  # noqa: BLE001 -- errors.py decides what each one means
         answer = words(e)
+        if path.metrics is not None and isinstance(e, Busy):
+            path.metrics.turned_away("busy")
     if path.metrics is not None and answer.facts is not None:
         path.metrics.answered(endpoint, answer.facts)
     return Response(answer.body, answer.status, headers=answer.headers, media_type="application/json")
