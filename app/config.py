@@ -112,6 +112,37 @@ class Settings(BaseSettings):
         json_schema_extra=documented("a fresh temporary directory when `CNN_WORKERS` > 1"),
     )
 
+    # The class's drawings (app/drawings/).
+    teacher_token: str = Field(
+        "",
+        repr=False,  # never shown
+        description="the teacher's token; empty: the class's drawings are off (every `/drawings` endpoint answers 404)",
+        json_schema_extra=documented("empty"),
+    )
+    database_url: str = Field(
+        "",
+        repr=False,  # may hold a password
+        description="where drawings are kept: `sqlite:///relative.db`, `sqlite:////absolute.db`, or "
+        "`postgresql://user:password@host:5432/db` (needed for several replicas)",
+        json_schema_extra=documented("empty: `drawings.db` under `CNN_DATA_DIR`"),
+    )
+    data_dir: Path = Field(
+        Path("data"), description="the directory of the default SQLite file", json_schema_extra=documented("`./data`")
+    )
+    drawings_per_minute: int = Field(
+        120,
+        ge=1,
+        le=10**9,
+        description="saves per client address per minute; past it, 429 with `Retry-After` (a whole class "
+        "behind one school address shares it)",
+    )
+    max_drawings: int = Field(
+        100_000,
+        ge=1,
+        le=10**9,
+        description="drawings the collection holds; past it a save gets 409 until the teacher exports and deletes",
+    )
+
     def __init__(self, **values: Any) -> None:
         try:
             super().__init__(**values)

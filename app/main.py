@@ -24,7 +24,9 @@ from .api.endpoints import error_shape_of
 from .api.routes import examples, make_router, named_bodies
 from .api.service import Classifier
 from .config import Settings, get_settings
+from .drawings.routes import router as drawings_router
 from .errors import IMAGE_FORMS, describe, failure
+from .interop.routes import router as interop_router
 from .transport.metrics import Metrics, Shared, publish
 from .transport.middleware import PageMount, SecurityHeaders
 from .transport.pool import WorkerPool
@@ -107,7 +109,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     router = make_router()
+    app.include_router(interop_router)  # OIP v2 under /v2, and /model.onnx; it passes the API's paths on at once
     app.include_router(router)
+    app.include_router(drawings_router)  # the class's drawings: its endpoints and its lifespan
 
     @app.get("/docs", include_in_schema=False)
     async def docs() -> FileResponse:

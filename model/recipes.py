@@ -34,20 +34,20 @@ from .augment import augment
 from .floats import flush, flush_to_zero
 from .network import Params, batch_gradients, forward, init_params
 
-RecipeName = Literal["article", "ours"]
+RecipeName = Literal["article", "ours"]  # what a run may start from (POST /train, python -m model.train)
 PARAM_LIMIT = 1000.0  # a state beyond this is refused: no sensible run goes there
 MAX_STEP = 10**12  # a run ends here (10^8 epochs of one image a step), far inside the token's uint64
 
 
 @dataclass(frozen=True)
 class Recipe:
-    name: RecipeName
+    name: RecipeName | Literal["class"]
     batch_size: int
     lr: float
     momentum: float  # 0: plain SGD, no optimiser state
     epochs: int  # the length of the run the schedule is made for
     cosine: bool  # the learning rate follows a half cosine to 0 over `epochs`
-    init: Literal["uniform", "he"]
+    init: Literal["uniform", "he", "served"]  # served: a copy of the served network (Run.tuning)
     shift: float  # inputs are pixel/255 - shift
     augment: bool
 
@@ -63,6 +63,10 @@ RECIPES: dict[str, Recipe] = {
     "ours": Recipe("ours", 64, 0.05, 0.9, 10, True, "he", 0.0, True),
 }
 NAMES = tuple(RECIPES)
+# Fine-tuning the served network on a class's own drawings mixed with the small set (app/drawings/):
+# it starts from trained weights, so a fifth of "ours"'s learning rate, held constant.
+CLASS = Recipe("class", 64, 0.01, 0.9, 1, False, "served", 0.0, True)
+ENCODED = (*NAMES, CLASS.name)  # a run's state names its recipe by its place here
 
 # What the article's companion code logged (issue 18): accuracy on the first 1,000 test
 # images after each epoch of training on the first 10,000, and on all 10,000 after each
@@ -106,6 +110,12 @@ class Run:
         params = initial_params(recipe, seed)
         velocity = {k: np.zeros_like(v) for k, v in params.items()} if recipe.momentum else None
         return cls(recipe, seed, 0, params, velocity)
+
+    @classmethod
+    def tuning(cls, served: Params, seed: int) -> Run:
+        """A CLASS run from a copy of the served parameters (inputs pixel/255, as served)."""
+        params = {k: np.array(v, dtype=np.float32) for k, v in served.items()}
+        return cls(CLASS, seed, 0, params, {k: np.zeros_like(v) for k, v in params.items()})
 
     def order(self, epoch: int, n: int) -> np.ndarray:
         """The shuffle of an epoch: a function of (seed, epoch) alone."""
@@ -168,7 +178,7 @@ class Run:
         return all(np.isfinite(a).all() and np.abs(a).max() <= PARAM_LIMIT for a in arrays)
 
     def encode(self) -> bytes:
-        header = HEADER.pack(MAGIC, NAMES.index(self.recipe.name), self.seed, self.step)
+        header = HEADER.pack(MAGIC, ENCODED.index(self.recipe.name), self.seed, self.step)
         arrays = [self.params] + ([self.velocity] if self.velocity is not None else [])
         body = b"".join(np.asarray(a[k], "<f4").tobytes() for a in arrays for k in PARAM_SHAPES)
         return header + body
@@ -178,11 +188,11 @@ class Run:
         if len(data) < HEADER.size or not data.startswith(MAGIC):
             raise InvalidRun("resume is not a training run's state (start one with a recipe)")
         _, index, seed, step = HEADER.unpack_from(data)
-        if index >= len(NAMES):
+        if index >= len(ENCODED):
             raise InvalidRun(f"resume names an unknown recipe ({index})")
         if step > MAX_STEP:
             raise InvalidRun(f"resume's step {step:,} is beyond the last step of any run ({MAX_STEP:,})")
-        recipe = RECIPES[NAMES[index]]
+        recipe = RECIPES.get(ENCODED[index], CLASS)
         count = NUM_PARAMS * (2 if recipe.momentum else 1)
         if len(data) != HEADER.size + 4 * count:
             raise InvalidRun(

@@ -72,3 +72,12 @@ def batch():
     images = rng.random((5, 28, 28))
     images[0, :14] = 0  # a blank half: whole pooling windows of C1 are 0, ties decided by rule
     return net, images, np.array([3, 1, 4, 1, 5])
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """One throwaway PostgreSQL server for the session (tests/postgres.py); each test makes its own database."""
+    from tests.postgres import throwaway_cluster
+
+    with throwaway_cluster() as url:
+        yield url

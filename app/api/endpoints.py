@@ -16,10 +16,15 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from app.config import Settings
+from app.drawings import tuning as drawings_tuning
+from app.drawings import work as drawings
 from app.errors import ErrorShape, as_detail
+from app.interop import jobs as interop_jobs
+from app.transport.facts import Facts
 from app.transport.jobs import Job
 
 from . import handlers, lab_responses, requests, responses
+from .service import Classifier
 from .uploads import uploaded_file
 
 INLINE_BYTES = 32 * 1024  # a /predict body up to this size is answered on the event loop
@@ -85,6 +90,7 @@ class Endpoint:
     media_type: str = "application/json"  # of the answer
     errors: dict[int, str] = field(default_factory=dict)  # statuses beyond the common ones, and why
     error_shape: ErrorShape = as_detail  # the JSON of a failure: the family's own shape
+    routed: bool = True  # False: a router of its own routes and documents it (ROUTED_ELSEWHERE)
 
     @property
     def description(self) -> str:
@@ -160,7 +166,48 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     ),
 )  # fmt: skip
 
-BY_NAME: dict[str, Endpoint] = {e.name: e for e in ENDPOINTS}
+
+def job_handler(run: Callable[[Job, Classifier, Settings, bool, Facts], Any]) -> Callable[[Job, handlers.Call], Any]:
+    """A handler written for the whole Job (app/drawings/, app/interop/), as a handler of the table."""
+
+    def handler(job: Job, call: handlers.Call) -> Any:
+        return run(job, call.classifier, call.settings, call.on_loop, call.facts)
+
+    handler.__doc__ = run.__doc__
+    return handler
+
+
+def the_job(media_type: str) -> Body:
+    """The Job itself as the handler's request: a router of its own reads and documents the body."""
+    return Body(media_type, lambda job, _: job, {})
+
+
+# Endpoints merged from issues 28 and 29 whose routers still read their requests themselves and call
+# the request path and the pool by these names; their routing is yet to move into ENDPOINTS.
+ROUTED_ELSEWHERE: tuple[Endpoint, ...] = (
+    Endpoint(
+        name="read_drawing", method="POST", path="/drawings", handler=job_handler(drawings.read_drawing),
+        summary="A drawing read by the served network, to be stored", request=the_job("application/json"),
+        response=None, cost="light", inline_bytes=INLINE_BYTES, routed=False,
+    ),
+    Endpoint(
+        name="tune_drawings", method="POST", path="/drawings/tune", handler=job_handler(drawings_tuning.tune_job),
+        summary="Fine-tune on the class's drawings", request=the_job("application/json"),
+        response=None, cost="training", training_slot=True, routed=False,
+    ),
+    Endpoint(
+        name="v2_infer", method="POST", path="/v2/models/{model_name}/infer", handler=job_handler(interop_jobs.infer),
+        summary="OIP v2 inference", request=the_job("application/json"), response=None, cost="light",
+        error_shape=lambda sentence: {"error": sentence}, routed=False,
+    ),
+    Endpoint(
+        name="model_onnx", method="POST", path="/model.onnx", handler=job_handler(interop_jobs.onnx_of_params),
+        summary="A visitor's network as ONNX", request=the_job("application/json"), response=None,
+        media_type="application/octet-stream", cost="heavy", routed=False,
+    ),
+)  # fmt: skip
+
+BY_NAME: dict[str, Endpoint] = {e.name: e for e in (*ENDPOINTS, *ROUTED_ELSEWHERE)}
 
 
 def error_shape_of(route_name: str | None) -> ErrorShape:

@@ -13,11 +13,12 @@ from typing import Annotated, Any
 import numpy as np
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
+from pydantic import BaseModel
 
 from app.config import Settings
 from app.transport.request_path import RequestPath
 
-from .endpoints import COSTS, ENDPOINTS, Endpoint
+from .endpoints import COSTS, ENDPOINTS, Endpoint, json_body
 from .requests import EXAMPLE_GRID
 from .responses import ErrorResponse, Health, ModelInfo, PredictResponse
 from .service import Classifier
@@ -80,7 +81,7 @@ def responses(endpoint: Endpoint) -> dict[int | str, dict[str, Any]]:
 
 def make_router() -> APIRouter:
     router = APIRouter()
-    for endpoint in ENDPOINTS:
+    for endpoint in ENDPOINTS:  # ROUTED_ELSEWHERE's have routers of their own
         router.add_api_route(
             endpoint.path,
             route(endpoint),
@@ -93,6 +94,12 @@ def make_router() -> APIRouter:
             openapi_extra=documented(endpoint),
         )
     return router
+
+
+def documented_body(schema: type[BaseModel]) -> dict[str, Any]:
+    """The OpenAPI requestBody of a JSON body read by a router of its own (app/drawings/), as json_body
+    documents the table's (named_bodies then moves its schema into the document's components)."""
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": json_body(schema).schema}}}}
 
 
 def named_bodies(document: dict[str, Any]) -> None:

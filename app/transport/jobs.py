@@ -20,6 +20,7 @@ class Job:
     body: bytes = b""
     content_type: str = "application/json"
     query: dict[str, Any] = field(default_factory=dict)  # its query parameters, validated
+    inference_header: str | None = None  # OIP v2's Inference-Header-Content-Length, as sent (app/interop/)
 
 
 @dataclass(frozen=True, slots=True)

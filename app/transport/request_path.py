@@ -23,7 +23,7 @@ from fastapi.responses import Response
 from starlette.requests import ClientDisconnect
 
 from app.api.dispatch import answer
-from app.api.endpoints import INLINE_BYTES, Endpoint
+from app.api.endpoints import BY_NAME, INLINE_BYTES, Endpoint
 from app.api.service import Classifier
 from app.config import Settings
 from app.errors import BodyTooLarge, Busy, ShuttingDown, TooManyTrainers, UnsupportedMediaType, failure
@@ -83,7 +83,7 @@ class RequestPath:
 
     async def respond(self, request: Request, endpoint: Endpoint, query: dict[str, Any] | None = None) -> Response:
         try:
-            result = await self.answer(request, endpoint, query or {})
+            result = await self.answer(request, endpoint, query)
         except ClientDisconnect:
             result = Answer(499, b"{}")  # nobody is listening; uvicorn drops it
         except asyncio.CancelledError:  # uvicorn cuts what still runs when the shutdown's grace period ends
@@ -96,7 +96,9 @@ class RequestPath:
             self.metrics.answered(endpoint.name, result.facts)
         return as_response(result)
 
-    async def answer(self, request: Request, endpoint: Endpoint, query: dict[str, Any]) -> Answer:
+    async def answer(self, request: Request, endpoint: Endpoint | str, query: dict[str, Any] | None = None) -> Answer:
+        """The endpoint's answer (by its declaration, or its name in app/api/endpoints.py), or the failure raised."""
+        endpoint, query = BY_NAME[endpoint] if isinstance(endpoint, str) else endpoint, query or {}
         if endpoint.request is None:
             with self.training_slot(endpoint):
                 return await self.run(endpoint, Job(endpoint.name, query=query), request)
@@ -133,9 +135,10 @@ class RequestPath:
             client_gone.cancel()
 
     @contextlib.contextmanager
-    def training_slot(self, endpoint: Endpoint) -> Iterator[None]:
+    def training_slot(self, endpoint: Endpoint | str) -> Iterator[None]:
         """Trainers take a few hundred milliseconds each, over and over: a small bound per worker
         keeps them from filling the pool's queue ahead of everyone else."""
+        endpoint = BY_NAME[endpoint] if isinstance(endpoint, str) else endpoint
         if not endpoint.training_slot:
             yield
             return
