@@ -22,7 +22,7 @@ from app.transport.facts import Facts
 from app.transport.jobs import Answer, Job, NeedsWorker
 
 from .schemas import InferRequest, OnnxRequest
-from .tensors import FEATURE_MAPS, encode, images_of, split_body, wanted
+from .tensors import FEATURE_MAPS, encode, images_of, json_fits, split_body, wanted
 
 log = logging.getLogger("uvicorn.error")
 
@@ -39,10 +39,13 @@ def infer(job: Job, clf: Classifier, settings: Settings, on_loop: bool, facts: F
     """The protocol's inference: the request's images through the network, the named outputs back."""
     try:
         text, binary = split_body(job.body, job.inference_header)
+        json_fits(text, settings.max_batch)
         req = InferRequest.model_validate_json(text)
         outputs = wanted(req)
         if on_loop and any(w.name in FEATURE_MAPS for w in outputs):  # megabytes to write: a worker's job
             raise NeedsWorker
+        if on_loop and any(i.shape[:1] != [1] for i in req.inputs):  # as /predict: one image on the loop,
+            raise NeedsWorker  # a batch in a worker (the loop's BLAS may spread it over every core)
         images = images_of(req, binary, settings.max_batch)
         facts.saw(images)
         facts.lap("decode")

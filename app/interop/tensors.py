@@ -32,6 +32,7 @@ DATATYPES: dict[str, np.dtype] = {
 INPUT_DATATYPES = ("FP32", "FP64", "UINT8")  # floats in [0, 1]; bytes 0-255, as an image file holds them
 PIXELS = prod(IMAGE_SHAPE)
 IMAGE_SHAPES = (IMAGE_SHAPE, (PIXELS,), (1, *IMAGE_SHAPE))  # one image, after the batch dimension
+JSON_SLACK = 4096  # commas and brackets a request may spend beyond its images' (outputs, shape, parameters)
 HEADER_DIGITS = 12  # a header length longer than this is not a length any body here could have
 
 _SHAPES = {layer.name: layer.shape for layer in LAYERS}
@@ -70,7 +71,7 @@ def split_body(body: bytes, header_length: str | None) -> tuple[bytes, memoryvie
     if header_length is None:
         return body, memoryview(b"")
     text = header_length.strip()
-    if not text.isdigit() or len(text) > HEADER_DIGITS:
+    if not (text.isascii() and text.isdigit()) or len(text) > HEADER_DIGITS:  # '²' is a digit to isdigit
         raise BadTensor(f"Inference-Header-Content-Length must be a number of bytes, got {text[:HEADER_DIGITS]!r}")
     length = int(text)
     if length > len(body):
@@ -78,6 +79,18 @@ def split_body(body: bytes, header_length: str | None) -> tuple[bytes, memoryvie
             f"Inference-Header-Content-Length says the JSON takes {length:,} bytes, but the body has {len(body):,}"
         )
     return body[:length], memoryview(body)[length:]
+
+
+def json_fits(text: bytes, max_batch: int) -> None:
+    """Refuse, before parsing, JSON that holds more numbers or deeper nesting than the largest
+    request could need: parsing 2 million numbers or 700,000 nested lists costs seconds of CPU
+    (docs/RELIABILITY.md), so the bound must hold before the parser runs, at C speed."""
+    numbers, lists = max_batch * PIXELS, max_batch * (IMAGE_SHAPE[0] + 2)  # [N, 1, 28, 28] nests deepest
+    if text.count(b",") > numbers + JSON_SLACK or text.count(b"[") > lists + JSON_SLACK:
+        raise BadTensor(
+            f"the request's JSON holds more values or lists than {max_batch} images of 28x28 could need; "
+            "send at most that many, flat or nested as the shape"
+        )
 
 
 def images_of(req: InferRequest, binary: memoryview, max_batch: int) -> np.ndarray:
