@@ -1,6 +1,6 @@
-"""python -m app [--host H] [--port P] [--workers N] [--weights PATH]: serve the network.
+"""python -m app [--host H] [--port P] [--workers N] [--weights PATH] [--log-level L]: serve the network.
 
-Each option's default comes from the environment (CNN_HOST, CNN_PORT, CNN_WORKERS, CNN_WEIGHTS,
+Each option's default is its setting (app/config.py: CNN_HOST, CNN_PORT, CNN_WORKERS, CNN_WEIGHTS,
 CNN_LOG_LEVEL), so that a container is configured without changing its command.
 """
 
@@ -15,8 +15,8 @@ import tempfile
 
 import model
 
-from . import metrics, server
-from .config import Settings
+from .config import Settings, variable
+from .transport import metrics, server
 
 METRICS_PREFIX = "cnn-metrics-"  # then the pid of the `python -m app` that made it: cnn-metrics-1234-abcd
 
@@ -42,38 +42,45 @@ def remove_stale_metrics_directories() -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        settings = Settings()
+    except ValueError as e:
+        print(f"error: cannot start: {e}", file=sys.stderr)
+        return 2
     parser = argparse.ArgumentParser(prog="python -m app", description="serve the network.")
-    env = os.environ.get
-    parser.add_argument("--host", default=env("CNN_HOST", "127.0.0.1"), help="address to listen on [%(default)s]")
-    parser.add_argument("--port", type=int, default=env("CNN_PORT", "8000"), help="[%(default)s]")
-    parser.add_argument("--workers", type=int, default=env("CNN_WORKERS", "1"), help="worker processes [%(default)s]")
+    parser.add_argument("--host", default=settings.host, help="address to listen on [%(default)s]")
+    parser.add_argument("--port", type=int, default=settings.port, help="[%(default)s]")
+    parser.add_argument("--workers", type=int, default=settings.workers, help="worker processes [%(default)s]")
     parser.add_argument("--weights", help="weights file (.npz) [$CNN_WEIGHTS, else the committed weights/cnn.npz]")
     parser.add_argument(
-        "--log-level", default=env("CNN_LOG_LEVEL", "info"), choices=("critical", "error", "warning", "info", "debug")
+        "--log-level", default=settings.log_level, choices=("critical", "error", "warning", "info", "debug")
     )
     try:
         args = parser.parse_args(argv)
     except SystemExit as e:
         return int(e.code or 0)
-    if args.workers < 1 or not 0 <= args.port <= 65535:
-        print("error: cannot start: --workers must be at least 1 and --port within 0..65535", file=sys.stderr)
-        return 2
+    # The server processes build their settings from the environment: the options go there too.
+    chosen = {"host": args.host, "port": args.port, "workers": args.workers, "log_level": args.log_level}
     if args.weights:
-        os.environ["CNN_WEIGHTS"] = os.path.abspath(args.weights)  # the workers build their settings from it
+        chosen["weights"] = os.path.abspath(args.weights)
     try:
-        settings = Settings.from_env()
+        settings = Settings(**chosen)
         model.load(settings.weights)  # fail fast, with one clear line, before any worker starts
     except (ValueError, model.WeightsError) as e:
-        print(f"error: cannot start: {e}", file=sys.stderr)
+        message = str(e)  # the environment's values passed above: an option is to blame, named as typed
+        for name in chosen:
+            message = message.replace(variable(name), "--" + name.replace("_", "-"))
+        print(f"error: cannot start: {message}", file=sys.stderr)
         return 2
+    os.environ.update({variable(name): str(value) for name, value in chosen.items()})
     shared = None
-    if args.workers > 1 and settings.metrics and settings.metrics_dir is None:
+    if settings.workers > 1 and settings.metrics and settings.metrics_dir is None:
         # Each server process leaves its numbers here, so that /metrics answers for them all.
         remove_stale_metrics_directories()
         shared = tempfile.mkdtemp(prefix=f"{METRICS_PREFIX}{os.getpid()}-")
-        os.environ["CNN_METRICS_DIR"] = shared  # the workers build their settings from the environment
+        os.environ[variable("metrics_dir")] = shared  # the workers build their settings from the environment
     try:
-        server.run(settings, host=args.host, port=args.port, workers=args.workers, log_level=args.log_level)
+        server.run(settings)
     finally:
         if shared is not None:
             shutil.rmtree(shared, ignore_errors=True)

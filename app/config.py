@@ -1,13 +1,22 @@
-"""The service's settings: built once from the environment and passed into create_app."""
+"""The service's settings: one class, each field read from the CNN_* variable of its name, built
+once (get_settings) and passed into create_app. Nothing else reads the environment for the app
+(model/fast/ reads CNN_FAST for the model); tests/test_settings.py holds the README's table equal
+to this class.
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from annotated_types import Ge, Le
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PACKAGE = Path(__file__).resolve().parent
+PREFIX = "CNN_"
 
 
 def _bundled(name: str) -> Path:
@@ -16,105 +25,169 @@ def _bundled(name: str) -> Path:
     return installed if installed.is_dir() else PACKAGE.parent / name
 
 
-def _int_env(name: str, default: int, low: int = 1, high: int | None = None) -> int:
-    return int(_number_env(name, default, low, high, int))
+def _pool_workers() -> int:
+    return max(1, min(os.cpu_count() or 1, 4))
 
 
-def _number_env(name: str, default: float, low: float, high: float | None = None, kind: type = float) -> float:
-    raw = os.environ.get(name)
-    if raw is None:
-        return default
-    try:
-        value = kind(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a {'whole ' if kind is int else ''}number, got {raw!r}") from None
-    if not low <= value <= (high if high is not None else float("inf")):
-        within = f"from {low:g} to {high:g}" if high is not None else f"at least {low:g}"
-        raise ValueError(f"{name} must be {within}, got {value:g}")
-    return value
+def documented(default: str) -> Any:
+    """The README's words for a default that is computed, not written in the class."""
+    return {"readme_default": default}
 
 
-def _switch_env(name: str, default: bool) -> bool:
-    raw = os.environ.get(name)
-    if raw is None:
-        return default
-    if raw.strip().lower() in ("1", "true", "yes", "on"):
-        return True
-    if raw.strip().lower() in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"{name} must be 1 or 0 (on or off), got {raw!r}")
+class SettingsError(ValueError):
+    """A setting the service cannot start with; the message names the variable and the bad value."""
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Every knob of the service; each can be set by the environment variable in its comment."""
+class Settings(BaseSettings):
+    """Every knob of the service, each set by the environment variable CNN_<FIELD NAME>."""
 
-    weights: Path = _bundled("weights") / "cnn.npz"  # CNN_WEIGHTS
-    static_dir: Path = _bundled("static")  # CNN_STATIC_DIR
-    max_body_bytes: int = 8 * 1024 * 1024  # CNN_MAX_BODY_BYTES: larger requests get 413
-    max_batch: int = 256  # CNN_MAX_BATCH: images per /predict/batch call
-    max_drawing_side: int = 1024  # CNN_MAX_DRAWING_SIDE: rows and columns of a raw JSON drawing, at most 1024
-    # Work off the event loop (app/pool.py): worker processes per server process, and how many
-    # requests may wait for one before the next gets 503.
-    pool_workers: int = max(1, min(os.cpu_count() or 1, 4))  # CNN_POOL_WORKERS
-    pool_waiting: int = 8  # CNN_POOL_WAITING
-    job_cpu_seconds: float = 2.0  # CNN_JOB_CPU_SECONDS: CPU time one request may take in a worker
-    job_wall_seconds: float = 10.0  # CNN_JOB_WALL_SECONDS: time one request may take in a worker
-    worker_memory_bytes: int = 1024 * 1024 * 1024  # CNN_WORKER_MEMORY_BYTES: memory one worker may add
-    # Bytes of request bodies held at once by one server process; past it, 503.
-    bodies_in_flight_bytes: int = 64 * 1024 * 1024  # CNN_BODIES_IN_FLIGHT_BYTES
+    model_config = SettingsConfigDict(env_prefix=PREFIX, frozen=True, extra="forbid")
+
+    # How python -m app listens (read there, before uvicorn starts).
+    host: str = Field(
+        "127.0.0.1",
+        description="address to listen on",
+        json_schema_extra=documented("`0.0.0.0` in the image, `127.0.0.1` outside"),
+    )
+    port: int = Field(8000, ge=0, le=65535, description="port")
+    workers: int = Field(1, ge=1, description="worker processes")
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = Field(
+        "info", description="`critical` … `debug`"
+    )
+    weights: Path = Field(
+        _bundled("weights") / "cnn.npz",
+        description="weights to serve (mount your own with `-v`)",
+        json_schema_extra=documented("the packaged `app/weights/cnn.npz`"),
+    )
+    static_dir: Path = Field(
+        _bundled("static"), description="the page's files", json_schema_extra=documented("the packaged `app/static`")
+    )
+    max_body_bytes: int = Field(8 * 1024 * 1024, ge=1, description="larger requests get 413")
+    max_batch: int = Field(256, ge=1, description="images per `/predict/batch` call")
+    max_drawing_side: int = Field(
+        1024, ge=1, le=1024, description="rows and columns of a raw JSON drawing (at most 1024)"
+    )
+    # Work off the event loop (app/transport/pool.py).
+    pool_workers: int = Field(
+        default_factory=_pool_workers,
+        ge=1,
+        le=64,
+        description="worker processes (per server process) for uploads, large bodies, `/explain`, `/teach`, batches",
+        json_schema_extra=documented("cores, at most 4"),
+    )
+    pool_waiting: int = Field(
+        8, ge=0, description="requests that may wait for a busy pool; the next gets 503 with `Retry-After`"
+    )
+    job_cpu_seconds: float = Field(
+        2.0,
+        ge=0.1,
+        description="CPU time one request may take in a worker; past it the worker is ended (422) and replaced",
+    )
+    job_wall_seconds: float = Field(10.0, ge=0.1, description="time one request may take in a worker (503 past it)")
+    worker_memory_bytes: int = Field(
+        1024 * 1024 * 1024,
+        ge=64 * 2**20,
+        description="memory a worker may add to what it holds at start (503 past it)",
+    )
+    bodies_in_flight_bytes: int = Field(64 * 1024 * 1024, ge=1, description="request bodies held at once; past it, 503")
     # Slow clients: the headers must arrive within header_timeout seconds of the connection (or of
     # the request's first byte), the whole body within body_timeout; 408 otherwise.
-    header_timeout: float = 10.0  # CNN_HEADER_TIMEOUT
-    body_timeout: float = 30.0  # CNN_BODY_TIMEOUT
-    max_connections: int = 2048  # CNN_MAX_CONNECTIONS: open connections per server process; past it, 503
-    shutdown_timeout: float = 5.0  # CNN_SHUTDOWN_TIMEOUT: on SIGTERM, requests still running then are cut
-    # CNN_CORS_ORIGINS: comma-separated origins allowed to call the API from other sites' pages.
-    # Empty (the default): same-origin only, no CORS headers at all.
-    cors_origins: tuple[str, ...] = ()
-    metrics: bool = True  # CNN_METRICS: 0 turns GET /metrics (Prometheus) and its bookkeeping off
-    # CNN_METRICS_DIR: where the server processes of one `python -m app --workers N` share their numbers,
-    # so that /metrics adds them all up; set by python -m app when N > 1. None: this process alone.
-    metrics_dir: Path | None = None
-    # The class's drawings (app/drawings/). CNN_DATABASE_URL: sqlite:///path/to.db, or
-    # postgresql://user@host:port/db for several replicas; unset: drawings.db under CNN_DATA_DIR.
-    database_url: str = field(default="", repr=False)  # CNN_DATABASE_URL (may hold a password)
-    data_dir: Path = Path("data")  # CNN_DATA_DIR: where the default SQLite file lives
-    # CNN_TEACHER_TOKEN: the teacher's bearer token; unset: the collection is off (404). Never shown in a repr.
-    teacher_token: str = field(default="", repr=False)
-    drawings_per_minute: int = 120  # CNN_DRAWINGS_PER_MINUTE: saves per client address per minute; then 429
-    max_drawings: int = 100_000  # CNN_MAX_DRAWINGS: drawings the collection holds; past it, 409
+    header_timeout: float = Field(
+        10.0, ge=0.1, description="seconds for a request's headers to arrive (408 and closed past it)"
+    )
+    body_timeout: float = Field(30.0, ge=0.1, description="seconds for a request's whole body to arrive (408 past it)")
+    max_connections: int = Field(2048, ge=1, description="open connections per server process (503 past it)")
+    shutdown_timeout: float = Field(
+        5.0, ge=0, description="on SIGTERM, requests still running after this many seconds are cut (503)"
+    )
+    # Comma-separated; empty (the default): same-origin only, no CORS headers at all.
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), description="origins allowed to call the API from other sites' pages", json_schema_extra=documented("empty")
+    )
+    metrics: bool = Field(True, description="`0` turns `GET /metrics` (Prometheus) and its bookkeeping off")
+    # Set by python -m app when it starts several server processes. None: this process alone.
+    metrics_dir: Path | None = Field(
+        None,
+        description="where the server processes share their numbers, so that `/metrics` adds them all up",
+        json_schema_extra=documented("a fresh temporary directory when `CNN_WORKERS` > 1"),
+    )
 
+    # The class's drawings (app/drawings/).
+    teacher_token: str = Field(
+        "",
+        repr=False,  # never shown
+        description="the teacher's token; empty: the class's drawings are off (every `/drawings` endpoint answers 404)",
+        json_schema_extra=documented("empty"),
+    )
+    database_url: str = Field(
+        "",
+        repr=False,  # may hold a password
+        description="where drawings are kept: `sqlite:///relative.db`, `sqlite:////absolute.db`, or "
+        "`postgresql://user:password@host:5432/db` (needed for several replicas)",
+        json_schema_extra=documented("empty: `drawings.db` under `CNN_DATA_DIR`"),
+    )
+    data_dir: Path = Field(
+        Path("data"), description="the directory of the default SQLite file", json_schema_extra=documented("`./data`")
+    )
+    drawings_per_minute: int = Field(
+        120,
+        ge=1,
+        le=10**9,
+        description="saves per client address per minute; past it, 429 with `Retry-After` (a whole class "
+        "behind one school address shares it)",
+    )
+    max_drawings: int = Field(
+        100_000,
+        ge=1,
+        le=10**9,
+        description="drawings the collection holds; past it a save gets 409 until the teacher exports and deletes",
+    )
+
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as e:
+            raise SettingsError(in_words(e)) from None
+
+    @field_validator("cors_origins", mode="before")
     @classmethod
-    def from_env(cls) -> Settings:
-        defaults = cls()
-        return cls(
-            weights=Path(os.environ.get("CNN_WEIGHTS", defaults.weights)),
-            static_dir=Path(os.environ.get("CNN_STATIC_DIR", defaults.static_dir)),
-            max_body_bytes=_int_env("CNN_MAX_BODY_BYTES", defaults.max_body_bytes),
-            max_batch=_int_env("CNN_MAX_BATCH", defaults.max_batch),
-            max_drawing_side=_int_env("CNN_MAX_DRAWING_SIDE", defaults.max_drawing_side, high=1024),
-            pool_workers=_int_env("CNN_POOL_WORKERS", defaults.pool_workers, high=64),
-            pool_waiting=_int_env("CNN_POOL_WAITING", defaults.pool_waiting, low=0),
-            job_cpu_seconds=_number_env("CNN_JOB_CPU_SECONDS", defaults.job_cpu_seconds, 0.1),
-            job_wall_seconds=_number_env("CNN_JOB_WALL_SECONDS", defaults.job_wall_seconds, 0.1),
-            worker_memory_bytes=_int_env("CNN_WORKER_MEMORY_BYTES", defaults.worker_memory_bytes, 64 * 2**20),
-            bodies_in_flight_bytes=_int_env("CNN_BODIES_IN_FLIGHT_BYTES", defaults.bodies_in_flight_bytes),
-            header_timeout=_number_env("CNN_HEADER_TIMEOUT", defaults.header_timeout, 0.1),
-            body_timeout=_number_env("CNN_BODY_TIMEOUT", defaults.body_timeout, 0.1),
-            max_connections=_int_env("CNN_MAX_CONNECTIONS", defaults.max_connections),
-            shutdown_timeout=_number_env("CNN_SHUTDOWN_TIMEOUT", defaults.shutdown_timeout, 0),
-            cors_origins=tuple(o.strip() for o in os.environ.get("CNN_CORS_ORIGINS", "").split(",") if o.strip()),
-            metrics=_switch_env("CNN_METRICS", defaults.metrics),
-            metrics_dir=Path(os.environ["CNN_METRICS_DIR"]) if os.environ.get("CNN_METRICS_DIR") else None,
-            database_url=os.environ.get("CNN_DATABASE_URL", defaults.database_url),
-            data_dir=Path(os.environ.get("CNN_DATA_DIR", defaults.data_dir)),
-            teacher_token=os.environ.get("CNN_TEACHER_TOKEN", defaults.teacher_token),
-            drawings_per_minute=_int_env("CNN_DRAWINGS_PER_MINUTE", defaults.drawings_per_minute, high=10**9),
-            max_drawings=_int_env("CNN_MAX_DRAWINGS", defaults.max_drawings, high=10**9),
-        )
+    def _comma_separated(cls, value: Any) -> Any:
+        return tuple(o.strip() for o in value.split(",") if o.strip()) if isinstance(value, str) else value
+
+    @field_validator("metrics_dir", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+
+def variable(field: str) -> str:
+    return PREFIX + field.upper()
+
+
+def in_words(e: ValidationError) -> str:
+    """The first of pydantic's errors as the sentence the service starts with: the variable, what it
+    must be, and what it was."""
+    error = e.errors()[0]
+    field = str(error["loc"][0]) if error["loc"] else ""
+    name, raw = variable(field), error.get("input")
+    metadata = Settings.model_fields[field].metadata if field in Settings.model_fields else []
+    low = next((m.ge for m in metadata if isinstance(m, Ge)), None)
+    high = next((m.le for m in metadata if isinstance(m, Le)), None)
+    kind = error["type"]
+    if kind in ("int_parsing", "int_from_float"):
+        return f"{name} must be a whole number, got {raw!r}"
+    if kind == "float_parsing":
+        return f"{name} must be a number, got {raw!r}"
+    if kind == "bool_parsing":
+        return f"{name} must be 1 or 0 (on or off), got {raw!r}"
+    if kind in ("greater_than_equal", "less_than_equal") and low is not None:
+        within = f"from {low:g} to {high:g}" if high is not None else f"at least {low:g}"
+        return f"{name} must be {within}, got {raw}"
+    if kind == "extra_forbidden":
+        return f"{field} is not a setting"
+    return f"{name}: {error['msg']}, got {raw!r}"
 
 
 @lru_cache
 def get_settings() -> Settings:
-    return Settings.from_env()
+    return Settings()

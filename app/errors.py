@@ -1,12 +1,14 @@
-"""Every way a request can fail, and the one place that turns a failure into a status code.
+"""Every way a request can fail, and the one place that turns a failure into a status and a body.
 
 The same mapping serves answers computed on the event loop and in the worker processes, so an
-error reads the same wherever the work ran. Messages never echo large input back.
+error reads the same wherever the work ran. Messages never echo large input back. The body's
+shape is the endpoint family's (app/api/endpoints.py): {"detail": sentence} unless it says otherwise.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -15,8 +17,12 @@ from pydantic_core import ErrorDetails
 import model
 from model.recipes import InvalidRun
 
-from .client_params import InvalidParams
-from .preprocessing import ImageTooLarge, InvalidImage, UnsupportedImage
+from .api.client_params import InvalidParams
+from .pictures.preprocessing import ImageTooLarge, InvalidImage, UnsupportedImage
+from .transport.jobs import Answer
+from .transport.strict_json import dumps
+
+log = logging.getLogger("uvicorn.error")
 
 RETRY_AFTER_SECONDS = 1  # what a 503 asks the client to wait
 ECHO_LIMIT = 40  # characters of a client's key or value that an error message may quote
@@ -90,14 +96,44 @@ def status_of(exc: BaseException) -> int:
 
 def detail_of(exc: BaseException) -> str:
     if isinstance(exc, ValidationError):
-        from .schemas import IMAGE_FORMS, the_chosen_form
-
         return describe(the_chosen_form(exc.errors(include_url=False, include_input=False)), IMAGE_FORMS)
     if isinstance(exc, MemoryError):
         return "the server is short of memory right now; try again in a moment"
     if isinstance(exc, WorkerLost):
         return "the worker answering this request stopped; try again"
     return str(exc)
+
+
+# The tags of an Image's two forms (app/api/requests.py): error messages leave them out.
+IMAGE_FORMS = ("rows", "encoded")
+
+
+def the_chosen_form(errors: list[ErrorDetails]) -> list[ErrorDetails]:
+    """An Image's errors, without those of the form the client did not use.
+
+    Where the image is an object, its "rows" form fails with one error at its root, that it is not
+    an array; where it is an array, its "encoded" form fails with one, that it is not an object.
+    Where it is neither, the "rows" error stays: rows of numbers are what a person would send.
+    One pass over the errors, however many a large drawing makes.
+    """
+    forms: dict[tuple[Any, ...], dict[Any, list[ErrorDetails]]] = {}  # where an image is -> form -> errors
+    for error in errors:
+        loc = tuple(error["loc"])
+        at = next((i for i, part in enumerate(loc) if part in IMAGE_FORMS), None)
+        if at is not None:
+            forms.setdefault(loc[:at], {}).setdefault(loc[at], []).append(error)
+
+    def only_not_a(where: tuple[Any, ...], form: str, kind: str) -> bool:
+        branch = forms[where].get(form, [])
+        return len(branch) == 1 and tuple(branch[0]["loc"]) == (*where, form) and branch[0]["type"] == kind
+
+    unused = set()
+    for where in forms:
+        if only_not_a(where, "encoded", "model_type"):
+            unused.add((*where, "encoded"))
+        elif only_not_a(where, "rows", "list_type"):
+            unused.add((*where, "rows"))
+    return [e for e in errors if not any(tuple(e["loc"][: len(u)]) == u for u in unused)]
 
 
 def headers_of(status: int) -> dict[str, str]:
@@ -120,3 +156,21 @@ def describe(errors: Sequence[ErrorDetails | dict[str, Any]], hidden: Sequence[s
         parts.append(f"{where}: {message}" if where else message)
     more = len(errors) - 5
     return "; ".join(parts) + (f"; and {more} more errors" if more > 0 else "")
+
+
+ErrorShape = Callable[[str], Any]  # a failure's sentence -> the JSON of its answer
+
+
+def as_detail(sentence: str) -> dict[str, str]:
+    """The service's own error shape: {"detail": "a sentence"}."""
+    return {"detail": sentence}
+
+
+def failure(e: BaseException, shape: ErrorShape = as_detail) -> Answer:
+    """The answer to a failure: its status, its sentence in the endpoint family's shape, Retry-After
+    where waiting helps; an unexpected one is logged and answered without its details."""
+    status = status_of(e)
+    if status == 500:
+        log.error("unexpected error", exc_info=e)
+        return Answer(500, dumps(shape("internal error; it has been logged")))
+    return Answer(status, dumps(shape(detail_of(e))), headers_of(status))

@@ -10,7 +10,6 @@ from contextlib import asynccontextmanager
 from importlib.resources import files
 from typing import Any
 
-import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
@@ -21,20 +20,19 @@ from starlette.routing import Route
 
 import model
 
+from .api.endpoints import error_shape_of
+from .api.routes import examples, make_router, named_bodies
+from .api.service import Classifier
 from .config import Settings, get_settings
 from .drawings.routes import router as drawings_router
-from .errors import describe
-from .handlers import failure
-from .interop import router as interop_router
-from .metrics import Metrics, Shared, publish
-from .middleware import PageMount, SecurityHeaders
-from .pool import WorkerPool
-from .request_log import RequestLog
-from .request_path import RequestPath, as_response
-from .routes import named_bodies, router
-from .schemas import EXAMPLE_GRID, IMAGE_FORMS, Health, ModelInfo, PredictResponse
-from .service import Classifier
-from .strict_json import StrictJSONResponse
+from .errors import IMAGE_FORMS, describe, failure
+from .interop.routes import router as interop_router
+from .transport.metrics import Metrics, Shared, publish
+from .transport.middleware import PageMount, SecurityHeaders
+from .transport.pool import WorkerPool
+from .transport.request_log import RequestLog
+from .transport.request_path import RequestPath, as_response
+from .transport.strict_json import StrictJSONResponse
 
 log = logging.getLogger("uvicorn.error")  # uvicorn configures this one: our lines appear beside its own
 
@@ -110,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    router = make_router()
     app.include_router(interop_router)  # OIP v2 under /v2, and /model.onnx; it passes the API's paths on at once
     app.include_router(router)
     app.include_router(drawings_router)  # the class's drawings: its endpoints and its lifespan
@@ -123,18 +122,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if metrics is not None:
 
         @app.get("/metrics", include_in_schema=False)
-        async def prometheus() -> Response:  # for Prometheus, not for API clients: app/metrics.py
+        async def prometheus() -> Response:  # for Prometheus, not for API clients: app/transport/metrics.py
             return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
-    # The endpoints with a body answer their failures themselves (app/request_path.py, through
-    # errors.py); these handlers catch what FastAPI and Starlette raise around them, in the same words.
+    # The endpoints with a body answer their failures themselves (app/transport/request_path.py,
+    # through errors.py); these handlers catch what FastAPI and Starlette raise around them, in the same words.
     @app.exception_handler(RequestValidationError)
-    async def _invalid_request(_: Request, exc: RequestValidationError) -> StrictJSONResponse:
-        return StrictJSONResponse(status_code=422, content={"detail": describe(exc.errors(), IMAGE_FORMS)})
+    async def _invalid_request(request: Request, exc: RequestValidationError) -> StrictJSONResponse:
+        shape = error_shape_of(getattr(request.scope.get("route"), "name", None))
+        return StrictJSONResponse(status_code=422, content=shape(describe(exc.errors(), IMAGE_FORMS)))
 
     @app.exception_handler(Exception)
-    async def _failure(_: Request, exc: Exception) -> Response:
-        return as_response(failure(exc))  # the same words and statuses as the request path's
+    async def _failure(request: Request, exc: Exception) -> Response:
+        shape = error_shape_of(getattr(request.scope.get("route"), "name", None))
+        return as_response(failure(exc, shape))  # the same words and statuses as the request path's
 
     def openapi() -> dict[str, Any]:
         """FastAPI's document, with the examples of the answers that depend on the weights taken from
@@ -143,16 +144,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             schema = FastAPI.openapi(app)
             named_bodies(schema)
             clf = getattr(app.state, "classifier", None) or Classifier.load(settings.weights)
-            p = clf.predict(np.asarray(EXAMPLE_GRID, dtype=np.float64))
-            examples = {
-                "PredictResponse": PredictResponse.content(p, with_input=False),
-                "BatchResponse": {"predictions": [PredictResponse.content(p, with_input=False)]},
-                "ModelInfo": ModelInfo.of(
-                    clf.metadata, clf.weights_path.name, settings.max_batch, settings.max_body_bytes
-                ).model_dump(),
-                "Health": Health(status="ok", model_loaded=True, sha256=clf.metadata["sha256"]).model_dump(),
-            }
-            for name, example in examples.items():
+            for name, example in examples(clf, settings).items():
                 schema["components"]["schemas"][name]["examples"] = [example]
             app.openapi_schema = schema
         return app.openapi_schema

@@ -32,8 +32,9 @@ sys.path.insert(0, str(ROOT))
 
 from fastapi import FastAPI, Request  # noqa: E402
 
-from app.handlers import Job, parse  # noqa: E402
-from app.schemas import PredictRequest, encode  # noqa: E402
+from app.api.conversions import encode  # noqa: E402
+from app.api.endpoints import BY_NAME  # noqa: E402
+from app.transport.jobs import Job  # noqa: E402
 from bench.servers import free_port, wait_until_healthy  # noqa: E402
 
 
@@ -47,7 +48,7 @@ def app_with_noop() -> FastAPI:  # the factory uvicorn runs in the child process
         return {"label": 0}
 
     async def noop_validated(request: Request) -> dict[str, int]:
-        parse(PredictRequest, Job("predict", await request.body()), app.state.settings)  # as /predict reads it
+        BY_NAME["predict"].request.read(Job("predict", await request.body()), app.state.settings)  # as /predict
         return {"label": 0}
 
     # Where a route of the app's own would be: after the API's routes (so that finding it costs what
@@ -62,7 +63,10 @@ def app_with_noop() -> FastAPI:  # the factory uvicorn runs in the child process
 SERVE = """
 import sys, uvicorn
 from app.config import get_settings
-from app.server import uvicorn_options
+try:
+    from app.transport.server import uvicorn_options
+except ImportError:  # a tree from before app/ had families (bench/ab_service.py --before an older commit)
+    from app.transport.server import uvicorn_options
 uvicorn.run("bench.bench_service:app_with_noop", factory=True, host="127.0.0.1", port=int(sys.argv[1]),
             log_level="warning", **uvicorn_options(get_settings()))  # access log off there, as in production
 """

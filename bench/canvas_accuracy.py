@@ -46,7 +46,7 @@ def main() -> None:
     print("|---|---|---:|")
     total_right = total = 0
     started = time.perf_counter()
-    with TestClient(create_app(Settings.from_env())) as client:
+    with TestClient(create_app(Settings())) as client:
         for style in STYLES:
             right = 0
             for i in pick:

@@ -4,7 +4,7 @@
 
 Starts `python -m app` (one worker, the committed weights) on a free port of 127.0.0.1, sends
 MNIST test digits from `--concurrency` keep-alive connections until `--requests` answers are in,
-and compares each answer with what app.service.Classifier computes in this process from the same
+and compares each answer with what app.api.service.Classifier computes in this process from the same
 weights: the label exactly, the probabilities to 1e-6. Reports errors, wrong answers, latency
 percentiles, requests per second and the server's resident memory (VmRSS) as the load goes on.
 Exits 1 if any request failed or any answer was wrong.
@@ -27,8 +27,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from app.api.service import Classifier  # noqa: E402
 from app.config import Settings  # noqa: E402
-from app.service import Classifier  # noqa: E402
 from bench.servers import free_port, wait_until_healthy  # noqa: E402
 from model.mnist import load_mnist, to_float  # noqa: E402
 

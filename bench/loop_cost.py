@@ -2,8 +2,8 @@
 
     python bench/loop_cost.py [--repeat 200]
 
-A /predict body of at most app.request_path.INLINE_BYTES is answered on the event loop; everything
-else goes to a worker process. This times handlers.answer(on_loop=True), which is all the loop
+A /predict body of at most app.api.endpoints.INLINE_BYTES is answered on the event loop; everything
+else goes to a worker process. This times app.api.dispatch.answer(on_loop=True), which is all the loop
 does with such a body beyond reading it, for the costliest bodies we could build within that size:
 long decimals, feature maps as JSON numbers with a visitor's own parameters, unknown keys, deep
 nesting, strings where numbers belong. Prints a Markdown table for docs/RELIABILITY.md.
@@ -25,11 +25,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import model  # noqa: E402
-from app.client_params import encode_params  # noqa: E402
+from app.api.client_params import encode_params  # noqa: E402
+from app.api.dispatch import answer  # noqa: E402
+from app.api.endpoints import INLINE_BYTES  # noqa: E402
+from app.api.service import Classifier  # noqa: E402
 from app.config import Settings  # noqa: E402
-from app.handlers import Job, NeedsWorker, answer  # noqa: E402
-from app.request_path import INLINE_BYTES  # noqa: E402
-from app.service import Classifier  # noqa: E402
+from app.transport.jobs import Job, NeedsWorker  # noqa: E402
 
 
 def fill(prefix: bytes, item: bytes, suffix: bytes, sep: bytes = b",") -> bytes:

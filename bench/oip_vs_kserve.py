@@ -34,7 +34,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.service import Classifier  # noqa: E402
+from app.api.service import Classifier  # noqa: E402
 from bench.bench_service import sample_grid, wrk  # noqa: E402
 from bench.servers import cpu_seconds, free_port, wait_until_healthy  # noqa: E402
 from model.onnx_export import to_onnx  # noqa: E402

@@ -43,7 +43,7 @@ def main() -> None:
     print("|---|---|---:|---:|")
     total_right = total = 0
     started = time.perf_counter()
-    with TestClient(create_app(Settings.from_env())) as client, ThreadPoolExecutor(2) as threads:
+    with TestClient(create_app(Settings())) as client, ThreadPoolExecutor(2) as threads:
 
         def read(photo: bytes) -> dict:
             r = client.post("/predict/image", files={"file": ("photo.jpg", photo, "image/jpeg")})

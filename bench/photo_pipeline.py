@@ -2,8 +2,8 @@
 
     python bench/photo_pipeline.py [--out docs/photos.png] [--data-dir ../shared/mnist]
 
-Columns: the photo (tests/photos.py), the paper's estimated lightness (app/paper.py),
-the ink on the paper, the digit kept (app/marks.py; dropped marks boxed in red), and
+Columns: the photo (tests/photos.py), the paper's estimated lightness (app/pictures/paper.py),
+the ink on the paper, the digit kept (app/pictures/marks.py; dropped marks boxed in red), and
 the 28x28 grid the network sees with its answer.
 """
 
@@ -19,9 +19,9 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from app.api.service import Classifier  # noqa: E402
 from app.config import Settings  # noqa: E402
-from app.preprocessing import normalize, read_picture  # noqa: E402
-from app.service import Classifier  # noqa: E402
+from app.pictures.preprocessing import normalize, read_picture  # noqa: E402
 from model.mnist import load_mnist  # noqa: E402
 from model.plots import _pyplot, _save  # noqa: E402
 from tests.photos import CONDITIONS  # noqa: E402
@@ -37,7 +37,7 @@ def main() -> None:
     args = parser.parse_args()
 
     test = load_mnist(args.data_dir).test
-    clf = Classifier.load(Settings.from_env().weights)
+    clf = Classifier.load(Settings().weights)
     plt = _pyplot()
     rows = [c for c in CONDITIONS if c.name in SHOWN]
     fig, axes = plt.subplots(len(rows), 5, figsize=(13, 2.4 * len(rows)))

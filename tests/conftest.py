@@ -5,6 +5,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fastapi.testclient import TestClient
+
+import model
+from app.config import Settings
+from app.main import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
 WEIGHTS = ROOT / "weights" / "cnn.npz"
@@ -40,6 +45,33 @@ def mnist(mnist_path: Path):
     from model.mnist import load_mnist
 
     return load_mnist(mnist_path)
+
+
+@pytest.fixture(scope="module")
+def settings() -> Settings:
+    """The settings of the module's `client`: the committed weights. A module that needs others
+    defines its own `settings` fixture."""
+    return Settings(weights=WEIGHTS)
+
+
+@pytest.fixture(scope="module")
+def client(settings: Settings):
+    """The service in this process, its lifespan run (the network loaded, the worker pool started)."""
+    with TestClient(create_app(settings)) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def batch():
+    """Five images that exercise every path: ReLUs on both sides of 0 and max-pool windows tied at 0,
+    with a float64 network whose biases are off 0 (so some windows of S1 are all negative), and labels."""
+    rng = np.random.default_rng(7)
+    net = model.CNN.random(seed=3, dtype=np.float64)
+    net.params["b1"][:] = rng.normal(0, 0.3, 6)
+    net.params["b2"][:] = rng.normal(0, 0.3, 12)
+    images = rng.random((5, 28, 28))
+    images[0, :14] = 0  # a blank half: whole pooling windows of C1 are 0, ties decided by rule
+    return net, images, np.array([3, 1, 4, 1, 5])
 
 
 @pytest.fixture(scope="session")

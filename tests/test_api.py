@@ -15,11 +15,11 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 import model
-from app.client_params import ENCODED_LENGTH
+from app.api.client_params import ENCODED_LENGTH
+from app.api.training import MAX_TRAIN_IMAGES
 from app.config import Settings
 from app.main import StartupError, create_app
-from app.preprocessing import MAX_PIXELS, normalize
-from app.training import MAX_TRAIN_IMAGES
+from app.pictures.preprocessing import MAX_PIXELS, normalize
 from model.architecture import GRADIENTS, LAYERS
 from model.recipes import ARTICLE_SMALL_RUN, RECIPES
 from tests.conftest import ROOT
@@ -38,9 +38,8 @@ def net(weights):
 
 
 @pytest.fixture(scope="module")
-def client(weights):
-    with TestClient(create_app(Settings(weights=weights, max_body_bytes=1_000_000, max_batch=8))) as c:
-        yield c
+def settings(weights):
+    return Settings(weights=weights, max_body_bytes=1_000_000, max_batch=8)
 
 
 @pytest.fixture
@@ -405,12 +404,12 @@ def test_startup_refuses_damaged_weights(tmp_path, weights):
 
 def test_the_default_settings_serve_the_committed_weights(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)  # started from anywhere
-    assert Settings.from_env().weights == ROOT / "weights" / "cnn.npz"
+    assert Settings().weights == ROOT / "weights" / "cnn.npz"
     monkeypatch.setenv("CNN_WEIGHTS", "/elsewhere/w.npz")
-    assert str(Settings.from_env().weights) == "/elsewhere/w.npz"
+    assert str(Settings().weights) == "/elsewhere/w.npz"
     monkeypatch.setenv("CNN_MAX_BATCH", "lots")
     with pytest.raises(ValueError, match="CNN_MAX_BATCH must be a whole number"):
-        Settings.from_env()
+        Settings()
 
 
 def test_calibrated_weights_answer_softmax_of_s_over_t_and_say_when_unsure(tmp_path, rng):

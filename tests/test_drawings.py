@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from app.api.requests import EXAMPLE_GRID
 from app.config import Settings
 from app.drawings.database import Database
 from app.drawings.schema import LATEST, MIGRATIONS
 from app.main import create_app
-from app.schemas import EXAMPLE_GRID
 from tests.conftest import WEIGHTS
 from tests.postgres import fresh_database
 

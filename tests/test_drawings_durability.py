@@ -11,7 +11,7 @@ import uuid
 import httpx
 import pytest
 
-from app.schemas import EXAMPLE_GRID
+from app.api.requests import EXAMPLE_GRID
 from bench.attacks import Server
 from tests.postgres import fresh_database
 

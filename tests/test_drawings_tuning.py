@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from app.client_params import decode_params
+from app.api.client_params import decode_params
 from app.config import Settings
 from app.main import create_app
 from model.data import small_mnist
@@ -73,7 +73,7 @@ def test_the_tuned_copy_downloads_as_a_weights_file_the_service_serves(client, t
     import io
     import zipfile
 
-    from app.service import Classifier
+    from app.api.service import Classifier
 
     answer = client.post("/drawings/tune", json={"seed": 0, "steps": 2}, headers=TEACHER).json()
     body = {"params": answer["params"], "steps": answer["step"], "drawings": answer["drawings"]}

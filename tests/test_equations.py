@@ -4,20 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from fastapi.testclient import TestClient
 
 import model
-from app.config import Settings
-from app.main import create_app
 from model.equations import SHAPES
 from model.mnist import to_float
 from tests.conftest import WEIGHTS
-
-
-@pytest.fixture(scope="module")
-def client():
-    with TestClient(create_app(Settings(weights=WEIGHTS))) as c:
-        yield c
 
 
 @pytest.fixture(scope="module")

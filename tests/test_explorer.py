@@ -12,12 +12,10 @@ import urllib.request
 
 import numpy as np
 import pytest
-from fastapi.testclient import TestClient
 
 import model
-from app.client_params import decode_params, encode_params
+from app.api.client_params import decode_params, encode_params
 from app.config import Settings
-from app.main import create_app
 from bench.servers import free_port, wait_until_healthy
 from model.architecture import GRADIENTS
 from model.mnist import to_float
@@ -37,9 +35,8 @@ def net64_weights(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def client(net64_weights):
-    with TestClient(create_app(Settings(weights=net64_weights))) as c:
-        yield c
+def settings(net64_weights):
+    return Settings(weights=net64_weights)
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ import sys
 import numpy as np
 import pytest
 
-import model
 from model import fast
 from model.fast.banded import max_and_winners
 from model.layers import maxpool2, pool_windows
@@ -20,18 +19,6 @@ from tests.conftest import ROOT
 from tests.numeric import numeric_grad, relative_error
 
 GRAD_RTOL = 1e-6
-
-
-@pytest.fixture(scope="module")
-def batch():
-    """Images that exercise every path: ReLUs on both sides of 0 and max-pool windows tied at 0."""
-    rng = np.random.default_rng(7)
-    net = model.CNN.random(seed=3, dtype=np.float64)
-    net.params["b1"][:] = rng.normal(0, 0.3, 6)  # biases off 0, so some windows are all negative
-    net.params["b2"][:] = rng.normal(0, 0.3, 12)
-    images = rng.random((5, 28, 28))
-    images[0, :14] = 0  # a blank half: whole pooling windows of C1 are 0, ties decided by rule
-    return net, images, np.array([3, 1, 4, 1, 5])
 
 
 """ + open('/tmp/banded_tests.py').read().strip() + """

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from app.client_params import encode_params
+from app.api.client_params import encode_params
 from app.config import Settings
 from app.main import create_app
 from model import CNN

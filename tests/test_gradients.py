@@ -14,19 +14,6 @@ from tests.reference import backward_one, forward_one, loss_one
 GRAD_RTOL = 1e-6
 
 
-@pytest.fixture(scope="module")
-def batch():
-    """Five images that exercise every path: ReLUs on both sides of 0 and max-pool windows tied at 0."""
-    rng = np.random.default_rng(7)
-    net = model.CNN.random(seed=3, dtype=np.float64)
-    net.params["b1"][:] = rng.normal(0, 0.3, 6)  # biases off 0, so some S1 windows are all negative
-    net.params["b2"][:] = rng.normal(0, 0.3, 12)
-    images = rng.random((5, 28, 28))
-    images[0, :14] = 0  # a blank half: whole pooling windows of C1 are 0, ties decided by rule
-    labels = np.array([3, 1, 4, 1, 5])
-    return net, images, labels
-
-
 def test_the_batch_exercises_relu_and_maxpool_ties(batch):
     net, images, _ = batch
     fw = net.forward(images)

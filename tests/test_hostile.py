@@ -28,9 +28,8 @@ from tests.conftest import ROOT, WEIGHTS
 
 
 @pytest.fixture(scope="module")
-def client():
-    with TestClient(create_app(Settings(weights=WEIGHTS, max_body_bytes=2_000_000))) as c:
-        yield c
+def settings():
+    return Settings(weights=WEIGHTS, max_body_bytes=2_000_000)
 
 
 @pytest.fixture(scope="module")

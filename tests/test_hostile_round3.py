@@ -24,10 +24,10 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from app.client_params import decode_params
+from app.api.client_params import decode_params
+from app.api.requests import PredictRequest, TeachRequest
 from app.config import Settings
 from app.main import create_app
-from app.schemas import PredictRequest, TeachRequest
 from bench.attacks import Server
 from bench.servers import free_port, wait_until_healthy
 from bench.train_cost import token
@@ -48,9 +48,8 @@ def strict_loads(body: bytes | str) -> Any:
 
 
 @pytest.fixture(scope="module")
-def client() -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(weights=WEIGHTS, pool_workers=1))) as c:
-        yield c
+def settings() -> Settings:
+    return Settings(weights=WEIGHTS, pool_workers=1)
 
 
 @pytest.fixture(scope="module")

@@ -20,20 +20,19 @@ from fastapi.testclient import TestClient
 from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.parser import text_string_to_metric_families
 
-from app import metrics as metrics_module
+from app.api.endpoints import INLINE_BYTES
 from app.config import Settings
-from app.facts import SMALL, Facts
 from app.main import create_app
-from app.request_path import INLINE_BYTES
+from app.transport import metrics as metrics_module
+from app.transport.facts import SMALL, Facts
 from bench.servers import free_port, wait_until_healthy
 from tests.conftest import ROOT, WEIGHTS
 from tests.test_api import png_bytes
 
 
 @pytest.fixture(scope="module")
-def client():
-    with TestClient(create_app(Settings(weights=WEIGHTS, pool_workers=1))) as c:
-        yield c
+def settings():
+    return Settings(weights=WEIGHTS, pool_workers=1)
 
 
 @pytest.fixture(autouse=True)

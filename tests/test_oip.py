@@ -11,10 +11,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 import model
+from app.api.service import Classifier
 from app.config import Settings
 from app.interop.jobs import VERSION_DIGITS
 from app.main import create_app
-from app.service import Classifier
 
 MAX_BATCH = 8
 MAX_BODY = 200_000

@@ -11,13 +11,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 import model
+from app.api.service import Classifier
 from app.config import Settings
-from app.facts import Facts
-from app.handlers import Job, NeedsWorker
 from app.interop.jobs import infer
 from app.interop.tensors import BadTensor, split_body
 from app.main import create_app
-from app.service import Classifier
+from app.transport.facts import Facts
+from app.transport.jobs import Job, NeedsWorker
 
 INFER = "/v2/models/digits/infer"
 

@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 import model
-from app.client_params import encode_params
+from app.api.client_params import encode_params
 from app.config import Settings
 from app.main import create_app
 from tests.conftest import ROOT, WEIGHTS

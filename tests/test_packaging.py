@@ -52,7 +52,7 @@ def test_the_installed_service_finds_its_weights_and_page_from_any_directory(whe
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
     probe = (
-        "from app.config import Settings; s = Settings.from_env();"
+        "from app.config import Settings; s = Settings();"
         "print(s.weights.is_file(), (s.static_dir / 'index.html').is_file(), s.weights)"
     )
     env = {"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"}

@@ -7,22 +7,12 @@ import io
 
 import numpy as np
 import pytest
-from fastapi.testclient import TestClient
 from PIL import Image
 
-from app.config import Settings
-from app.main import create_app
-from app.marks import label, select_digit
-from app.paper import closing, read_paper, running_extreme
-from app.preprocessing import read_picture
-from tests.conftest import WEIGHTS
+from app.pictures.marks import label, select_digit
+from app.pictures.paper import closing, read_paper, running_extreme
+from app.pictures.preprocessing import read_picture
 from tests.photos import CONDITIONS
-
-
-@pytest.fixture(scope="module")
-def client():
-    with TestClient(create_app(Settings(weights=WEIGHTS))) as c:
-        yield c
 
 
 def rgba(lightness: np.ndarray) -> np.ndarray:

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 import model
-from app.preprocessing import (
+from app.pictures.preprocessing import (
     STROKE,
     THICK,
     EmptyDrawing,

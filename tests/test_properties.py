@@ -14,7 +14,7 @@ from hypothesis.extra.numpy import arrays
 import model
 from app.config import Settings
 from app.main import create_app
-from app.preprocessing import BLANK_LEVEL, EmptyDrawing, normalize
+from app.pictures.preprocessing import BLANK_LEVEL, EmptyDrawing, normalize
 
 SETTINGS = settings(
     max_examples=80,

@@ -5,11 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from fastapi.testclient import TestClient
-
-from app.config import Settings
-from app.main import create_app
-from tests.conftest import WEIGHTS
 
 GRID = [[0.0] * 28 for _ in range(28)]
 for row in GRID[6:22]:
@@ -38,12 +33,6 @@ class Lines:
 def lines(capfd):
     capfd.readouterr()  # what came before this test
     return Lines(capfd)
-
-
-@pytest.fixture(scope="module")
-def client():
-    with TestClient(create_app(Settings(weights=WEIGHTS))) as c:
-        yield c
 
 
 def test_every_request_is_one_line_with_its_id_echoed(client, lines):

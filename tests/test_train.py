@@ -11,23 +11,17 @@ import pytest
 from fastapi.testclient import TestClient
 
 import model.data
-from app.client_params import decode_params
+from app.api.client_params import decode_params
+from app.api.endpoints import BY_NAME
 from app.config import Settings
-from app.errors import TooManyTrainers
-from app.handlers import failure
+from app.errors import TooManyTrainers, failure
 from app.main import create_app
-from app.request_path import TRAINERS_PER_WORKER, RequestPath
+from app.transport.request_path import TRAINERS_PER_WORKER, RequestPath
 from model import CNN
 from model.data import DataError, small_mnist
 from model.recipes import HEADER, RECIPES, Run
 from model.train import main as train_main
 from tests.conftest import WEIGHTS
-
-
-@pytest.fixture(scope="module")
-def client():
-    with TestClient(create_app(Settings(weights=WEIGHTS))) as c:
-        yield c
 
 
 def state(answer: dict) -> Run:
@@ -156,13 +150,13 @@ def test_malformed_training_requests_get_a_clear_422(client, body, words):
 
 def test_past_the_trainers_bound_the_answer_is_429_with_retry_after():
     path = RequestPath(Settings(weights=WEIGHTS, pool_workers=1), None, None)  # type: ignore[arg-type]
-    with path.training_slot("train"), path.training_slot("train"):
+    with path.training_slot(BY_NAME["train"]), path.training_slot(BY_NAME["train"]):
         assert TRAINERS_PER_WORKER == 2
-        with pytest.raises(TooManyTrainers), path.training_slot("train"):
+        with pytest.raises(TooManyTrainers), path.training_slot(BY_NAME["train"]):
             pass
-        with path.training_slot("predict"):  # the others are not counted
+        with path.training_slot(BY_NAME["predict"]):  # the others are not counted
             pass
-    with path.training_slot("train"):  # freed again
+    with path.training_slot(BY_NAME["train"]):  # freed again
         pass
     answer = failure(TooManyTrainers("busy"))
     assert answer.status == 429 and answer.headers == {"Retry-After": "1"}

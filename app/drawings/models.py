@@ -9,10 +9,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, Strict, model_validator
 
+from app.api.requests import EXAMPLE_GRID, DrawingRequest, ParamsText, RequestBody, body_config
+from app.api.training import MAX_TRAIN_IMAGES, RESUME_MAX_LENGTH
 from model.recipes import CLASS
-
-from ..schemas import EXAMPLE_GRID, DrawingRequest, ParamsText, RequestBody, body_config
-from ..training import MAX_TRAIN_IMAGES, RESUME_MAX_LENGTH
 
 MAX_PAGE = 200  # drawings per GET /drawings page
 

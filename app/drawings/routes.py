@@ -28,12 +28,13 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic_core import to_json
 from starlette.requests import ClientDisconnect
 
-from ..config import Settings
-from ..errors import ClientMistake, UnsupportedMediaType
-from ..handlers import Job, failure
-from ..request_path import RequestPath, as_response
-from ..routes import ERRORS, documented_body
-from ..schemas import ErrorResponse
+from app.api.responses import ErrorResponse
+from app.api.routes import ERRORS, documented_body
+from app.config import Settings
+from app.errors import ClientMistake, UnsupportedMediaType, failure
+from app.transport.jobs import Job
+from app.transport.request_path import RequestPath, as_response
+
 from .database import Database, DatabaseUnavailable, describe_url
 from .export import FILENAMES, MEDIA_TYPES, Format, stream
 from .guard import CrossSite, RateLimit, TooFast, Unauthorized, check_origin, check_token

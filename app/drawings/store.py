@@ -25,7 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ClientMistake
+from app.errors import ClientMistake
+
 from .database import Database, DatabaseUnavailable
 
 log = logging.getLogger("uvicorn.error")

@@ -18,25 +18,23 @@ from __future__ import annotations
 import base64
 import io
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from app.api.client_params import encode_params
+from app.api.service import Classifier
+from app.api.training import decode_resume
+from app.config import Settings
+from app.errors import ClientMistake
+from app.transport.facts import Facts
+from app.transport.jobs import Job
 from model import fast
 from model.data import small_mnist
 from model.network import Params, forward
 from model.recipes import CLASS, InvalidRun, Run
 
-from ..client_params import encode_params
-from ..config import Settings
-from ..errors import ClientMistake
-from ..facts import Facts
-from ..service import Classifier
-from ..training import decode_resume
 from .models import TuneRequest
-
-if TYPE_CHECKING:
-    from ..handlers import Job
 
 HELD_OUT_EVERY = 5  # a drawing whose id is a multiple of this is kept for scoring, never trained on
 MIN_DRAWINGS = 5  # fewer cannot both train and score

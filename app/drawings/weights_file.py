@@ -13,9 +13,8 @@ import zipfile
 from datetime import UTC, datetime
 from typing import Any
 
+from app.api.client_params import decode_params
 from model.weights import npz_bytes
-
-from ..client_params import decode_params
 
 NAME = "class-copy"
 

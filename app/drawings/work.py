@@ -8,26 +8,23 @@ Imported by app/handlers.py (its ENDPOINTS); imports models.py and tuning.py.
 from __future__ import annotations
 
 import base64
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from ..config import Settings
-from ..facts import Facts
-from ..preprocessing import normalize
-from ..service import Classifier
-from .models import SaveRequest
+from app.api.service import Classifier
+from app.config import Settings
+from app.pictures.preprocessing import normalize
+from app.transport.facts import Facts
+from app.transport.jobs import Job, NeedsWorker
 
-if TYPE_CHECKING:  # app/handlers.py imports this module for its ENDPOINTS
-    from ..handlers import Job
+from .models import SaveRequest
 
 
 def read_drawing(job: Job, clf: Classifier, settings: Settings, on_loop: bool, facts: Facts) -> Any:
     """The grid the served network reads and its answer; the route stores them."""
     req = SaveRequest.model_validate_json(job.body, context={"max_drawing_side": settings.max_drawing_side})
     if on_loop and req.normalize:  # normalising may take milliseconds: a worker's job, as for /predict
-        from ..handlers import NeedsWorker  # here, not above: app/handlers.py imports this module
-
         raise NeedsWorker
     image = normalize(req.grid()) if req.normalize else req.grid()
     read = np.asarray(image, dtype=clf.net.dtype)  # (28, 28): exactly what the network sees

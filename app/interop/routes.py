@@ -18,13 +18,14 @@ from starlette.requests import ClientDisconnect
 from starlette.routing import Match
 from starlette.types import Scope
 
+from app.api.endpoints import INLINE_BYTES
+from app.api.service import Classifier
+from app.errors import BodyTooLarge, Busy, ClientMistake, ShuttingDown, UnsupportedMediaType, failure
+from app.transport.facts import Facts
+from app.transport.jobs import Answer, Job, NeedsWorker
+from app.transport.request_path import RequestPath
 from model.floats import flush_to_zero
 
-from ..errors import BodyTooLarge, Busy, ClientMistake, ShuttingDown, UnsupportedMediaType
-from ..facts import Facts
-from ..handlers import Answer, Job, NeedsWorker, failure
-from ..request_path import INLINE_BYTES, RequestPath
-from ..service import Classifier
 from . import jobs
 from .jobs import MODEL, ONNX_HEADERS, protocol_failure, version_of
 from .schemas import (

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, Strict
 
-from ..client_params import ENCODED_LENGTH
+from app.api.client_params import ENCODED_LENGTH
 
 MAX_TENSORS = 16  # inputs or outputs one request may name: the model has 1 input and 7 outputs
 MAX_NAME = 64  # characters of a tensor's name

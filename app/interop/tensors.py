@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 from pydantic_core import to_json
 
+from app.errors import ClientMistake
 from model.architecture import IMAGE_SHAPE, LAYERS
 
-from ..errors import ClientMistake
 from .schemas import InferRequest, RequestInput, TensorMetadata
 
 INPUT = "image"

@@ -1,4 +1,4 @@
-// Drawings -> the 28x28 grids MNIST is made of: app/preprocessing.py's normalize(), step for step.
+// Drawings -> the 28x28 grids MNIST is made of: app/pictures/preprocessing.py's normalize(), step for step.
 // The service and the page must turn the same drawing into the same grid (the browser tests check it),
 // so every constant and every rounding here matches the Python: rounding is floor(x + 0.5).
 

@@ -221,7 +221,7 @@ def test_two_replicas_behind_one_address_lose_nothing_when_one_stops(engine: Eng
     robin by the client, as a Service would), and one replica stopped mid-stream, as a rolling update
     or a drained node stops it. Every request a client retries on the other replica (after a refused
     connection or a 503) is answered, and every answer is the network's."""
-    from app.service import Classifier
+    from app.api.service import Classifier
 
     replicas = {name: serve(engine, name) for name in ("cnn-replica-a", "cnn-replica-b")}
 

@@ -10,7 +10,7 @@ import statistics
 import numpy as np
 import pytest
 
-from app.preprocessing import decode_image, normalize
+from app.pictures.preprocessing import decode_image, normalize
 
 # Strokes as fractions of the pad, the way a person would draw each digit.
 DIGITS = {
@@ -234,7 +234,7 @@ def test_the_api_documentation_works_offline_under_the_same_policy(browser, serv
 
 def test_the_pages_normalisation_thins_a_felt_pen_as_python_does(page):
     """The branch a mouse never reaches: strokes over 1.5 times MNIST's width are thinned, in the
-    page's JavaScript exactly as in app/preprocessing.py."""
+    page's JavaScript exactly as in app/pictures/preprocessing.py."""
     ink = np.zeros((150, 120))
     ink[10:140, 20:62] = 0.9  # a felt pen's 1: a bar a third of the digit wide
     ink[105:140, 20:110] = 1.0  # and a foot

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import uvicorn
 
-from app.client_params import ENCODED_LENGTH
+from app.api.client_params import ENCODED_LENGTH
 from app.config import Settings
 from app.main import create_app
 from bench.servers import free_port

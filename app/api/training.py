@@ -11,13 +11,11 @@ from __future__ import annotations
 import base64
 import binascii
 import math
-from typing import Any
+from dataclasses import dataclass
 
 from model.architecture import NUM_PARAMS
 from model.data import small_mnist
 from model.recipes import HEADER, InvalidRun, Run
-
-from .client_params import encode_params
 
 MAX_TRAIN_IMAGES = 1024  # images per request: 1024 steps of the article's recipe, 16 of ours
 RESUME_MAX_LENGTH = 4 * math.ceil((HEADER.size + 2 * 4 * NUM_PARAMS) / 3)  # base64 of the largest state
@@ -31,7 +29,18 @@ def decode_resume(text: str) -> Run:
     return Run.decode(data)
 
 
-def train(recipe: str | None, seed: int, resume: str | None, steps: int) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Trained:
+    """A run after a request's steps, and how it scores (TrainResponse.content answers it)."""
+
+    run: Run
+    losses: list[float]  # the mean loss of each step taken now
+    heldout_accuracy: float
+    heldout_loss: float
+    steps_per_epoch: int
+
+
+def train(recipe: str | None, seed: int, resume: str | None, steps: int) -> Trained:
     run = Run.start(recipe, seed) if recipe is not None else decode_resume(resume or "")
     batch = run.recipe.batch_size
     if steps * batch > MAX_TRAIN_IMAGES:
@@ -44,17 +53,4 @@ def train(recipe: str | None, seed: int, resume: str | None, steps: int) -> dict
     if not run.is_sane():
         raise InvalidRun("the run diverged (a parameter left +-1000 or became NaN); start it again")
     accuracy, loss = run.evaluate(data.test_images, data.test_labels)
-    per_epoch = math.ceil(len(data.train_images) / batch)
-    return {
-        "recipe": run.recipe.name,
-        "seed": run.seed,
-        "step": run.step,
-        "epoch": run.step / per_epoch,
-        "steps_per_epoch": per_epoch,
-        "lr": run.recipe.lr_at(run.step - 1, per_epoch),
-        "losses": losses,
-        "heldout_accuracy": accuracy,
-        "heldout_loss": loss,
-        "resume": base64.b64encode(run.encode()).decode(),
-        "params": encode_params(run.serving_params()),
-    }
+    return Trained(run, losses, accuracy, loss, math.ceil(len(data.train_images) / batch))

@@ -7,7 +7,7 @@ usually does), else a fresh random one; the answer echoes it in X-Request-ID, so
 can find a visitor's request in the logs. The route is the endpoint's template, never the raw
 path of a stray request, and nothing of the body (never the image) is logged. The lines go
 to standard output as JSON, one per request; uvicorn's own access log is switched off
-(app/server.py), so that a request costs one line, not two.
+(app/transport/server.py), so that a request costs one line, not two.
 
 Each line is one write(2) to standard output, not a trip through the logging module: that cost
 about 37 µs of CPU a request in the server (9 % of /predict, BENCHMARKS.md), for a record, a

@@ -196,8 +196,8 @@ def read_image(data: bytes) -> Reading:
 
     Only IMAGE_FORMATS are ever parsed, and structures whose cost is out of proportion to their
     pixels are refused before decoding (check_structure). The ink is separated from the paper
-    locally (app/paper.py: uneven light, shadows, tinted paper, light ink on dark ground), and
-    the digit from the other marks (app/marks.py: specks, ruled lines, the page's edge).
+    locally (app/pictures/paper.py: uneven light, shadows, tinted paper, light ink on dark ground), and
+    the digit from the other marks (app/pictures/marks.py: specks, ruled lines, the page's edge).
     Transparent pixels count as background, so strokes on a transparent canvas work too.
     """
     if not data:

@@ -1,7 +1,7 @@
 """What an answer tells the metrics: time per stage, the digits read, and what the input looked like.
 
 A handler fills one Facts as it works (in the server process or in a worker); it travels back with
-the Answer, and the server process adds it to the metrics (app/metrics.py). Only numbers travel,
+the Answer, and the server process adds it to the metrics (app/transport/metrics.py). Only numbers travel,
 never the image.
 """
 

@@ -1,9 +1,9 @@
-"""The one way an endpoint that takes a body is answered.
+"""The one way every endpoint is answered, as its declaration says (app/api/endpoints.py).
 
     media type -> the body, within its size and the bytes of bodies in flight
-    -> only then, admission: a training slot, a worker's seat
-    -> the endpoint: on the event loop if it is a small /predict, else in a worker process
-    -> the answer, or the failure as errors.py words it
+    -> only then, admission: a training slot (if it takes one), a worker's seat
+    -> the handler: on the event loop (runs="loop", or a body within inline_bytes), else in a worker
+    -> the answer, or the failure as app/errors.py words it, in the endpoint's error shape
 
 A small /predict (a 28x28 grid: a few kilobytes) is answered on the event loop: parsing it and
 running the network take a fraction of a millisecond, less than handing it to another process.
@@ -22,33 +22,21 @@ from fastapi import Request
 from fastapi.responses import Response
 from starlette.requests import ClientDisconnect
 
-from .config import Settings
-from .errors import BodyTooLarge, Busy, ShuttingDown, TooManyTrainers, UnsupportedMediaType
-from .handlers import Answer, Job, NeedsWorker, answer, failure
+from app.api.dispatch import answer
+from app.api.endpoints import BY_NAME, INLINE_BYTES, Endpoint
+from app.api.service import Classifier
+from app.config import Settings
+from app.errors import BodyTooLarge, Busy, ShuttingDown, TooManyTrainers, UnsupportedMediaType, failure
+
+from .jobs import Answer, Job, NeedsWorker
 from .metrics import Metrics
 from .pool import WorkerPool
-from .service import Classifier
 
-INLINE_BYTES = 32 * 1024  # a /predict body up to this size is answered on the event loop
-
-MEDIA_TYPES = {  # what each endpoint's body must be
-    "predict": "application/json",
-    "explain": "application/json",
-    "teach": "application/json",
-    "predict_batch": "application/json",
-    "predict_image": "multipart/form-data",
-    "train": "application/json",
-    "check": "application/json",
-    "nudge": "application/json",
-    "equation": "application/json",
-    "read_drawing": "application/json",
-}
-INLINE_ENDPOINTS = ("predict", "read_drawing")  # small bodies of these are answered on the event loop
 TRAINERS_PER_WORKER = 2  # /train requests in flight per worker process; more get 429 at once
 
 
 def as_response(answer: Answer) -> Response:
-    return Response(answer.body, answer.status, headers=answer.headers, media_type="application/json")
+    return Response(answer.body, answer.status, headers=answer.headers, media_type=answer.media_type)
 
 
 class BodyBudget:
@@ -93,24 +81,29 @@ class RequestPath:
         self.budget = BodyBudget(max(settings.bodies_in_flight_bytes, settings.max_body_bytes))
         self.trainers = 0  # /train requests admitted and not yet answered
 
-    async def respond(self, request: Request, endpoint: str, **options: Any) -> Response:
+    async def respond(self, request: Request, endpoint: Endpoint, query: dict[str, Any] | None = None) -> Response:
         try:
-            result = await self.answer(request, endpoint, **options)
+            result = await self.answer(request, endpoint, query)
         except ClientDisconnect:
             result = Answer(499, b"{}")  # nobody is listening; uvicorn drops it
         except asyncio.CancelledError:  # uvicorn cuts what still runs when the shutdown's grace period ends
-            result = failure(ShuttingDown("the server is stopping; try again in a moment"))
+            result = failure(ShuttingDown("the server is stopping; try again in a moment"), endpoint.error_shape)
         except Exception as e:  # noqa: BLE001 -- errors.py decides what each one means
-            result = failure(e)
+            result = failure(e, endpoint.error_shape)
             if self.metrics is not None and isinstance(e, Busy | TooManyTrainers):
                 self.metrics.turned_away("training" if isinstance(e, TooManyTrainers) else "busy")
         if self.metrics is not None and result.facts is not None:
-            self.metrics.answered(endpoint, result.facts)
+            self.metrics.answered(endpoint.name, result.facts)
         return as_response(result)
 
-    async def answer(self, request: Request, endpoint: str, **options: Any) -> Answer:
+    async def answer(self, request: Request, endpoint: Endpoint | str, query: dict[str, Any] | None = None) -> Answer:
+        """The endpoint's answer (by its declaration, or its name in app/api/endpoints.py), or the failure raised."""
+        endpoint, query = BY_NAME[endpoint] if isinstance(endpoint, str) else endpoint, query or {}
+        if endpoint.request is None:
+            with self.training_slot(endpoint):
+                return await self.run(endpoint, Job(endpoint.name, query=query), request)
         content_type = request.headers.get("content-type", "")
-        expected = MEDIA_TYPES[endpoint]
+        expected = endpoint.request.media_type
         if content_type.split(";")[0].strip().lower() != expected:
             raise UnsupportedMediaType(
                 f"send the body as {expected} (Content-Type: {expected}), "
@@ -128,21 +121,25 @@ class RequestPath:
             # The scarce things are taken only now, with the whole body in hand: a client that
             # stalls mid-body holds its connection and nothing else (issue 25).
             with self.training_slot(endpoint):
-                job = Job(endpoint, body, content_type, **options)
-                if endpoint in INLINE_ENDPOINTS and len(body) <= INLINE_BYTES:
-                    with contextlib.suppress(NeedsWorker):
-                        return answer(job, self.classifier, self.settings, on_loop=True)
-                client_gone = asyncio.ensure_future(request.receive())  # completes when the client hangs up
-                try:
-                    return await self.pool.run(job, client_gone)
-                finally:
-                    client_gone.cancel()
+                return await self.run(endpoint, Job(endpoint.name, body, content_type, query), request)
+
+    async def run(self, endpoint: Endpoint, job: Job, request: Request) -> Answer:
+        """The job's answer, from the event loop where the endpoint allows it, else from a worker."""
+        if endpoint.runs == "loop" or (endpoint.inline_bytes > 0 and len(job.body) <= endpoint.inline_bytes):
+            with contextlib.suppress(NeedsWorker):
+                return answer(job, self.classifier, self.settings, on_loop=True)
+        client_gone = asyncio.ensure_future(request.receive())  # completes when the client hangs up
+        try:
+            return await self.pool.run(job, client_gone)
+        finally:
+            client_gone.cancel()
 
     @contextlib.contextmanager
-    def training_slot(self, endpoint: str) -> Iterator[None]:
+    def training_slot(self, endpoint: Endpoint | str) -> Iterator[None]:
         """Trainers take a few hundred milliseconds each, over and over: a small bound per worker
         keeps them from filling the pool's queue ahead of everyone else."""
-        if endpoint != "train":
+        endpoint = BY_NAME[endpoint] if isinstance(endpoint, str) else endpoint
+        if not endpoint.training_slot:
             yield
             return
         if self.trainers >= TRAINERS_PER_WORKER * self.settings.pool_workers:
@@ -155,8 +152,8 @@ class RequestPath:
 
     async def read_body(self, request: Request, received: Callable[[int], None]) -> bytes:
         """The whole body, refused as it arrives once it passes the size limit, each piece counted by
-        `received`. (Its deadline is kept by the connection, app/server.py: a timer there costs a
-        fortieth of asyncio.timeout here.)"""
+        `received`. (Its deadline is kept by the connection, app/transport/server.py: a timer there
+        costs a fortieth of asyncio.timeout here.)"""
         limit, chunks, size = self.settings.max_body_bytes, [], 0
         async for chunk in request.stream():
             size += len(chunk)

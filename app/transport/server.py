@@ -23,7 +23,7 @@ from typing import Any
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from .config import Settings, get_settings
+from app.config import Settings, get_settings
 
 
 def request_timeout(what: str, seconds: float) -> bytes:
@@ -102,19 +102,19 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "limit_concurrency": settings.max_connections,
         "timeout_graceful_shutdown": max(1, round(settings.shutdown_timeout)),
         "timeout_keep_alive": 5,
-        "access_log": False,  # app/request_log.py writes one structured line per request instead
+        "access_log": False,  # app/transport/request_log.py writes one structured line per request instead
         "server_header": False,  # no "server: uvicorn": what runs here is nobody else's business
     }
 
 
-def run(settings: Settings, *, host: str, port: int, workers: int, log_level: str) -> None:
+def run(settings: Settings) -> None:
     raise_descriptor_limit()
     uvicorn.run(
         "app.main:create_app",
         factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=log_level,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level=settings.log_level,
         **uvicorn_options(settings),
     )

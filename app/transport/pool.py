@@ -29,12 +29,16 @@ import resource
 import signal
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from multiprocessing import forkserver
 from multiprocessing.connection import Connection
 from typing import Any
 
-from .config import Settings
-from .errors import Busy, TooCostly, WorkerLost
-from .handlers import Answer, Job, answer, failure
+from app.api.dispatch import answer
+from app.api.service import Classifier
+from app.config import Settings
+from app.errors import Busy, TooCostly, WorkerLost, failure
+
+from .jobs import Answer, Job
 
 log = logging.getLogger("uvicorn.error")
 
@@ -47,8 +51,6 @@ def _serve(conn: Connection, settings: Settings) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the server's to handle, not ours
     os.nice(WORKER_NICENESS)  # the event loop (health checks, small /predicts) goes first
     signal.signal(signal.SIGPROF, signal.SIG_DFL)  # the CPU budget's end ends the process
-    from .service import Classifier
-
     clf = Classifier.load(settings.weights)
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     limit = _mapped_bytes() + settings.worker_memory_bytes
@@ -94,9 +96,7 @@ def _context() -> Any:
     """The fork server, started once per process with the service imported and BLAS on one thread
     (a job is small; a worker's share of the machine is one core)."""
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["app.pool"])
-    from multiprocessing import forkserver
-
+    context.set_forkserver_preload(["app.transport.pool"])
     with _environment(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1"):
         forkserver.ensure_running()
     return context

@@ -9,11 +9,10 @@ from typing import Any
 import numpy as np
 
 import model
+from app.pictures.preprocessing import Reading, normalize
 from model import CNN
 from model.layers import softmax
 from model.network import Backward, Forward, Params, backprop, mean_loss, sgd
-
-from .preprocessing import Reading, normalize
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,40 @@
+"""A Job -> its endpoint's Answer: read the request as declared, run the handler, encode the answer.
+
+The same function answers on the event loop and in a worker process (app/transport/pool.py).
+"""
+
+from __future__ import annotations
+
+from app.config import Settings
+from app.errors import failure
+from app.transport.facts import Facts
+from app.transport.jobs import Answer, Job, NeedsWorker
+from app.transport.strict_json import dumps
+from model.floats import flush_to_zero
+
+from .endpoints import BY_NAME
+from .handlers import Call
+from .service import Classifier
+
+
+def answer(job: Job, clf: Classifier, settings: Settings, *, on_loop: bool = False) -> Answer:
+    """The endpoint's answer to the job, or its failure as app/errors.py words it. On the event loop
+    (on_loop) a request that needs more work than the loop may do raises NeedsWorker instead."""
+    endpoint = BY_NAME[job.endpoint]
+    facts = Facts()
+    try:
+        with flush_to_zero():  # a subnormal costs what any other number does (model/floats.py)
+            request = None if endpoint.request is None else endpoint.request.read(job, settings)
+            content = endpoint.handler(request, Call(clf, settings, facts, on_loop, job.query))
+        if isinstance(content, Answer):
+            return content
+        if isinstance(content, bytes):
+            return Answer(200, content, media_type=endpoint.media_type)
+        body = dumps(content)
+        facts.lap("encode")
+        # The stages' metrics are of reading bodies: an endpoint that reads none (GET) has no stages.
+        return Answer(200, body, facts=facts if endpoint.request is not None else None)
+    except NeedsWorker:
+        raise
+    except Exception as e:  # noqa: BLE001 -- every failure is answered, and logged when it is ours
+        return failure(e, endpoint.error_shape)

@@ -1,0 +1,216 @@
+"""Every endpoint of the API, declared once: the router, the request path, the workers, the OpenAPI
+document and the metrics all read this table (app/api/routes.py, app/transport/request_path.py,
+app/api/dispatch.py, app/transport/metrics.py).
+
+Adding an endpoint: its handler (a function of its request and a Call, app/api/handlers.py or a
+module of its own), its models (app/api/requests.py, responses.py, or its own), and one Endpoint here.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from app.config import Settings
+from app.drawings import tuning as drawings_tuning
+from app.drawings import work as drawings
+from app.errors import ErrorShape, as_detail
+from app.interop import jobs as interop_jobs
+from app.transport.facts import Facts
+from app.transport.jobs import Job
+
+from . import handlers, lab_responses, requests, responses
+from .service import Classifier
+from .uploads import uploaded_file
+
+INLINE_BYTES = 32 * 1024  # a /predict body up to this size is answered on the event loop
+
+
+@dataclass(frozen=True)
+class Body:
+    """How an endpoint's request body is read: its media type, how its bytes become the handler's
+    request (in the process that answers), and its OpenAPI requestBody schema."""
+
+    media_type: str
+    read: Callable[[Job, Settings], Any]
+    schema: dict[str, Any]  # a JSON body's becomes a named component (routes.named_bodies)
+
+
+def json_body(model: type[BaseModel]) -> Body:
+    """A JSON object validated as `model` straight from its text (pydantic's parser, one pass)."""
+
+    def read(job: Job, settings: Settings) -> Any:
+        return model.model_validate_json(job.body, context={"max_drawing_side": settings.max_drawing_side})
+
+    return Body("application/json", read, model.model_json_schema(ref_template="#/components/schemas/{model}"))
+
+
+def upload_body(description: str) -> Body:
+    """multipart/form-data with one file, in the form field "file": the handler gets its bytes."""
+    file = {"type": "string", "format": "binary", "contentMediaType": "application/octet-stream"}
+    schema = {"type": "object", "required": ["file"], "properties": {"file": file | {"description": description}}}
+    return Body("multipart/form-data", lambda job, _: uploaded_file(job.body, job.content_type), schema)
+
+
+def binary_body(media_type: str = "application/octet-stream") -> Body:
+    """The body's bytes as they came."""
+    return Body(media_type, lambda job, _: job.body, {"type": "string", "format": "binary"})
+
+
+Cost = Literal["memory", "light", "heavy", "training"]
+COSTS: dict[str, str] = {  # what each cost class means, for the OpenAPI document (x-cost)
+    "memory": "answered from memory on the event loop: microseconds",
+    "light": "a forward pass: a small body is answered on the event loop, a larger one by a worker",
+    "heavy": "milliseconds to a second of one worker process's CPU, within its budget",
+    "training": "up to a second of a worker's CPU, and one of a few training slots (429 when all are taken)",
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Endpoint:
+    """One endpoint: what it is (for the router and OpenAPI), how it is answered (for the request
+    path and the workers), and what it may cost."""
+
+    name: str  # the handler's name: the operationId, the metrics' endpoint label, the key of a Job
+    method: Literal["GET", "POST"]
+    path: str
+    handler: Callable[[Any, handlers.Call], Any]  # -> JSON-ready content, or bytes in media_type
+    summary: str
+    request: Body | None = None  # its body; None: it reads none (GET)
+    response: type[BaseModel] | None  # the JSON answer's model; None for an answer of another media type
+    cost: Cost
+    query: type[BaseModel] | None = None  # its query parameters, validated by FastAPI
+    runs: Literal["loop", "pool"] = "pool"  # where the handler runs: the event loop or a worker process
+    inline_bytes: int = 0  # runs on "pool": a body of at most this many bytes is first tried on the loop
+    training_slot: bool = False  # takes one of the few training slots while it runs
+    media_type: str = "application/json"  # of the answer
+    errors: dict[int, str] = field(default_factory=dict)  # statuses beyond the common ones, and why
+    error_shape: ErrorShape = as_detail  # the JSON of a failure: the family's own shape
+    routed: bool = True  # False: a router of its own routes and documents it (ROUTED_ELSEWHERE)
+
+    @property
+    def description(self) -> str:
+        return inspect.cleandoc(self.handler.__doc__ or "")
+
+
+class ImageQuery(BaseModel):
+    feature_maps: bool = Field(False, description="also return the feature maps")
+
+
+ENDPOINTS: tuple[Endpoint, ...] = (
+    Endpoint(
+        name="predict", method="POST", path="/predict", handler=handlers.predict,
+        summary="Classify one 28x28 grid (or a raw drawing)",
+        request=json_body(requests.PredictRequest), response=responses.PredictResponse,
+        cost="light", inline_bytes=INLINE_BYTES,
+    ),
+    Endpoint(
+        name="explain", method="POST", path="/explain", handler=handlers.explain,
+        summary="Backpropagation for your own drawing: every gradient of -ln O_label",
+        request=json_body(requests.ExplainRequest), response=lab_responses.ExplainResponse, cost="heavy",
+    ),
+    Endpoint(
+        name="teach", method="POST", path="/teach", handler=handlers.teach,
+        summary="One SGD step (eq. 66) on a copy of the network; the shared one never changes",
+        request=json_body(requests.TeachRequest), response=lab_responses.TeachResponse, cost="heavy",
+    ),
+    Endpoint(
+        name="nudge", method="POST", path="/nudge", handler=handlers.nudge,
+        summary="Make it a 9: change the drawing, not the network, by gradient steps on the image",
+        request=json_body(requests.NudgeRequest), response=lab_responses.NudgeResponse, cost="heavy",
+    ),
+    Endpoint(
+        name="equation", method="POST", path="/equation", handler=handlers.equation,
+        summary="One of the article's equations with your drawing's numbers in it, for one cell",
+        request=json_body(requests.EquationRequest), response=lab_responses.EquationResponse, cost="heavy",
+    ),
+    Endpoint(
+        name="check", method="POST", path="/check", handler=handlers.check,
+        summary="Check one number of one gradient by hand: the central difference in float64 beside backpropagation",
+        request=json_body(requests.CheckRequest), response=lab_responses.CheckResponse, cost="heavy",
+    ),
+    Endpoint(
+        name="train", method="POST", path="/train", handler=handlers.train,
+        summary="Train a fresh network, a few hundred steps at a time; the run travels with the request",
+        request=json_body(requests.TrainRequest), response=lab_responses.TrainResponse,
+        cost="training", training_slot=True,
+        errors={429: "every training slot is taken; retry after a second"},
+    ),
+    Endpoint(
+        name="predict_image", method="POST", path="/predict/image", handler=handlers.predict_image,
+        summary="Classify an image file (PNG, JPEG, GIF, BMP, WebP)",
+        request=upload_body("the image (PNG, JPEG, GIF, BMP or WebP), any size up to the pixel limit"),
+        query=ImageQuery, response=responses.PredictResponse, cost="heavy",
+    ),
+    Endpoint(
+        name="predict_batch", method="POST", path="/predict/batch", handler=handlers.predict_batch,
+        summary="Classify many 28x28 grids at once",
+        request=json_body(requests.BatchRequest), response=responses.BatchResponse, cost="heavy",
+    ),
+    Endpoint(
+        name="model_info", method="GET", path="/model", handler=handlers.model_info,
+        summary="What network answers, and how it was trained",
+        response=responses.ModelInfo, cost="memory", runs="loop",
+    ),
+    Endpoint(
+        name="kernels", method="GET", path="/model/kernels", handler=handlers.kernels,
+        summary="The convolution kernels and biases", response=responses.Kernels, cost="memory", runs="loop",
+    ),
+    Endpoint(
+        name="healthz", method="GET", path="/healthz", handler=handlers.healthz,
+        summary="Liveness and readiness", response=responses.Health, cost="memory", runs="loop",
+    ),
+)  # fmt: skip
+
+
+def job_handler(run: Callable[[Job, Classifier, Settings, bool, Facts], Any]) -> Callable[[Job, handlers.Call], Any]:
+    """A handler written for the whole Job (app/drawings/, app/interop/), as a handler of the table."""
+
+    def handler(job: Job, call: handlers.Call) -> Any:
+        return run(job, call.classifier, call.settings, call.on_loop, call.facts)
+
+    handler.__doc__ = run.__doc__
+    return handler
+
+
+def the_job(media_type: str) -> Body:
+    """The Job itself as the handler's request: a router of its own reads and documents the body."""
+    return Body(media_type, lambda job, _: job, {})
+
+
+# Endpoints merged from issues 28 and 29 whose routers still read their requests themselves and call
+# the request path and the pool by these names; their routing is yet to move into ENDPOINTS.
+ROUTED_ELSEWHERE: tuple[Endpoint, ...] = (
+    Endpoint(
+        name="read_drawing", method="POST", path="/drawings", handler=job_handler(drawings.read_drawing),
+        summary="A drawing read by the served network, to be stored", request=the_job("application/json"),
+        response=None, cost="light", inline_bytes=INLINE_BYTES, routed=False,
+    ),
+    Endpoint(
+        name="tune_drawings", method="POST", path="/drawings/tune", handler=job_handler(drawings_tuning.tune_job),
+        summary="Fine-tune on the class's drawings", request=the_job("application/json"),
+        response=None, cost="training", training_slot=True, routed=False,
+    ),
+    Endpoint(
+        name="v2_infer", method="POST", path="/v2/models/{model_name}/infer", handler=job_handler(interop_jobs.infer),
+        summary="OIP v2 inference", request=the_job("application/json"), response=None, cost="light",
+        error_shape=lambda sentence: {"error": sentence}, routed=False,
+    ),
+    Endpoint(
+        name="model_onnx", method="POST", path="/model.onnx", handler=job_handler(interop_jobs.onnx_of_params),
+        summary="A visitor's network as ONNX", request=the_job("application/json"), response=None,
+        media_type="application/octet-stream", cost="heavy", routed=False,
+    ),
+)  # fmt: skip
+
+BY_NAME: dict[str, Endpoint] = {e.name: e for e in (*ENDPOINTS, *ROUTED_ELSEWHERE)}
+
+
+def error_shape_of(route_name: str | None) -> ErrorShape:
+    """The error shape of the endpoint a route serves; the service's own for anything else."""
+    endpoint = BY_NAME.get(route_name or "")
+    return endpoint.error_shape if endpoint is not None else as_detail

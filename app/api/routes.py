@@ -1,0 +1,131 @@
+"""The API's router and OpenAPI document, made from the endpoints' declarations (app/api/endpoints.py).
+
+Every route hands its request to app/transport/request_path.py, the one place that reads, admits
+and answers requests; FastAPI only matches the path and the method, validates the query
+parameters, and documents each endpoint.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Annotated, Any
+
+import numpy as np
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel
+
+from app.config import Settings
+from app.transport.request_path import RequestPath
+
+from .endpoints import COSTS, ENDPOINTS, Endpoint, json_body
+from .requests import EXAMPLE_GRID
+from .responses import ErrorResponse, Health, ModelInfo, PredictResponse
+from .service import Classifier
+
+ERRORS: dict[int | str, dict[str, Any]] = {  # what every endpoint that reads a body may answer
+    408: {"model": ErrorResponse, "description": "the body did not arrive in time"},
+    413: {"model": ErrorResponse, "description": "the request, image or batch is too large"},
+    415: {
+        "model": ErrorResponse,
+        "description": "the body is not of the endpoint's media type, or the file not a supported image format",
+    },
+    422: {"model": ErrorResponse, "description": "the input is malformed, out of range or blank"},
+    503: {
+        "model": ErrorResponse,
+        "description": "the server is busy: try again after Retry-After seconds",
+        "headers": {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}},
+    },
+}
+
+
+def route(endpoint: Endpoint) -> Any:
+    """The function FastAPI calls for `endpoint`: the query parameters, if it has any, validated, and
+    the request handed to the request path."""
+
+    async def respond(request: Request, **query: Any) -> Response:
+        path: RequestPath = request.app.state.path
+        return await path.respond(request, endpoint, query["query"].model_dump() if query else None)
+
+    parameters = [inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request)]
+    if endpoint.query is not None:
+        parameters.append(
+            inspect.Parameter("query", inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[endpoint.query, Query()])
+        )
+    respond.__signature__ = inspect.Signature(parameters, return_annotation=Response)  # type: ignore[attr-defined]
+    respond.__name__ = endpoint.name
+    return respond
+
+
+def documented(endpoint: Endpoint) -> dict[str, Any]:
+    """What FastAPI cannot see of an endpoint whose body the request path reads: its requestBody
+    (named_bodies then moves a JSON body's schema into the document's components), and its cost."""
+    extra: dict[str, Any] = {"x-cost": f"{endpoint.cost}: {COSTS[endpoint.cost]}"}
+    if endpoint.request is not None:
+        body = endpoint.request
+        extra["requestBody"] = {"required": True, "content": {body.media_type: {"schema": body.schema}}}
+    return extra
+
+
+def responses(endpoint: Endpoint) -> dict[int | str, dict[str, Any]]:
+    documented: dict[int | str, dict[str, Any]] = {}
+    if endpoint.response is None:  # an answer that is not JSON: its media type, as bytes
+        binary = {"schema": {"type": "string", "format": "binary"}}
+        documented[200] = {"description": "Successful Response", "content": {endpoint.media_type: binary}}
+    if endpoint.request is not None:
+        documented |= ERRORS
+    return documented | {
+        status: {"model": ErrorResponse, "description": why} for status, why in endpoint.errors.items()
+    }
+
+
+def make_router() -> APIRouter:
+    router = APIRouter()
+    for endpoint in ENDPOINTS:  # ROUTED_ELSEWHERE's have routers of their own
+        router.add_api_route(
+            endpoint.path,
+            route(endpoint),
+            methods=[endpoint.method],
+            name=endpoint.name,
+            response_model=endpoint.response,
+            responses=responses(endpoint),
+            summary=endpoint.summary,
+            description=endpoint.description,
+            openapi_extra=documented(endpoint),
+        )
+    return router
+
+
+def documented_body(schema: type[BaseModel]) -> dict[str, Any]:
+    """The OpenAPI requestBody of a JSON body read by a router of its own (app/drawings/), as json_body
+    documents the table's (named_bodies then moves its schema into the document's components)."""
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": json_body(schema).schema}}}}
+
+
+def named_bodies(document: dict[str, Any]) -> None:
+    """Each JSON request body's schema as a named component ($ref), like the responses', so that a
+    client generated from the document gets a PredictRequest class, not an anonymous one."""
+    components = document.setdefault("components", {}).setdefault("schemas", {})
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            content = operation.get("requestBody", {}).get("content", {}).get("application/json")
+            if content is None or "$ref" in content["schema"]:
+                continue
+            schema = dict(content["schema"])
+            components.update(schema.pop("$defs", {}))
+            components[schema["title"]] = schema
+            content["schema"] = {"$ref": f"#/components/schemas/{schema['title']}"}
+
+
+def examples(clf: Classifier, settings: Settings) -> dict[str, Any]:
+    """The examples of the answers that depend on the weights, taken from the served network itself:
+    its metadata, its SHA-256, its answer to the example request."""
+    p = clf.predict(np.asarray(EXAMPLE_GRID, dtype=np.float64))
+    return {
+        "PredictResponse": PredictResponse.content(p, with_input=False),
+        "BatchResponse": {"predictions": [PredictResponse.content(p, with_input=False)]},
+        "ModelInfo": ModelInfo.content(
+            clf.metadata, clf.weights_path.name, settings.max_batch, settings.max_body_bytes
+        ),
+        "Health": Health.content(clf.metadata["sha256"]),
+    }

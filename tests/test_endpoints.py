@@ -1,0 +1,88 @@
+"""One declaration per endpoint (app/api/endpoints.py) is all the router, the request path, OpenAPI and
+the metrics need: an endpoint added to the table alone is served, documented and counted."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import BaseModel, Field
+
+from app.api import endpoints, routes
+from app.api.endpoints import BY_NAME, ENDPOINTS, ROUTED_ELSEWHERE, Endpoint, binary_body
+from app.api.handlers import Call
+from app.config import Settings
+from app.main import create_app
+from tests.conftest import WEIGHTS
+
+
+class Times(BaseModel):
+    times: int = Field(1, ge=1, le=3, description="how many times over")
+
+
+def backwards(body: bytes, call: Call) -> bytes:
+    """The body, back to front (times over)."""
+    return body[::-1] * call.query["times"]
+
+
+REVERSE = Endpoint(
+    name="reverse",
+    method="POST",
+    path="/v9/reverse",
+    handler=backwards,
+    summary="The bytes back to front",
+    request=binary_body(),
+    query=Times,
+    response=None,
+    media_type="application/octet-stream",
+    cost="light",
+    runs="loop",
+    error_shape=lambda sentence: {"error": sentence},  # another family's shape, as OIP v2's
+)
+
+
+@pytest.fixture
+def client():  # its own app, the table patched only while it runs
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(routes, "ENDPOINTS", (*ENDPOINTS, REVERSE))
+        patch.setitem(BY_NAME, REVERSE.name, REVERSE)
+        with TestClient(create_app(Settings(weights=WEIGHTS, pool_workers=1))) as c:
+            yield c
+
+
+def test_an_endpoint_declared_once_is_served_as_declared(client):
+    r = client.post("/v9/reverse?times=2", content=b"abc", headers={"content-type": "application/octet-stream"})
+    assert r.status_code == 200 and r.content == b"cbacba"
+    assert r.headers["content-type"] == "application/octet-stream"
+
+
+def test_its_failures_come_in_its_family_s_shape(client):
+    wrong = client.post("/v9/reverse", json={"a": 1})
+    assert wrong.status_code == 415 and wrong.json() == {
+        "error": "send the body as application/octet-stream (Content-Type: application/octet-stream), "
+        "not application/json"
+    }
+    bad_query = client.post("/v9/reverse?times=9", content=b"x", headers={"content-type": "application/octet-stream"})
+    assert bad_query.status_code == 422 and set(bad_query.json()) == {"error"}
+    assert client.get("/v9/reverse").status_code == 405
+
+
+def test_it_is_documented_and_counted(client):
+    operation = client.get("/openapi.json").json()["paths"]["/v9/reverse"]["post"]
+    assert operation["operationId"] == "reverse" and operation["summary"] == "The bytes back to front"
+    assert operation["description"] == "The body, back to front (times over)."
+    assert "application/octet-stream" in operation["requestBody"]["content"]
+    assert "application/octet-stream" in operation["responses"]["200"]["content"]
+    assert operation["x-cost"].startswith("light")
+    assert [p["name"] for p in operation["parameters"]] == ["times"]
+    client.post("/v9/reverse", content=b"abc", headers={"content-type": "application/octet-stream"})
+    metrics = client.get("/metrics").text
+    assert 'cnn_http_requests_total{route="/v9/reverse",status="200"}' in metrics
+
+
+def test_every_declared_endpoint_is_routed_once():
+    declared = (*ENDPOINTS, *ROUTED_ELSEWHERE)
+    paths = [(e.method, e.path) for e in declared]
+    names = [e.name for e in declared]
+    assert len(set(paths)) == len(paths) and len(set(names)) == len(names) == len(BY_NAME)
+    assert all(e.routed for e in ENDPOINTS) and not any(e.routed for e in ROUTED_ELSEWHERE)
+    assert endpoints.BY_NAME is BY_NAME

@@ -1,0 +1,126 @@
+"""The code's layout shows its architecture: app/ in families, small modules, imports that go one way."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+PACKAGES = ("app", "model")
+MAX_LINES = 400
+TOP_OF_APP = 8  # the entry point, the app factory, the settings, the errors (and __init__)
+
+
+def modules() -> dict[str, Path]:
+    """Dotted name -> file, for every module of app/ and model/."""
+    found = {}
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            parts = path.relative_to(ROOT).with_suffix("").parts
+            found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return found
+
+
+def imports(name: str, path: Path, known: dict[str, Path]) -> list[tuple[str, bool]]:
+    """(module imported, whether inside a function) for each of the module's imports of app/ or model/."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    tree = ast.parse(path.read_text())
+    inside = {
+        id(n) for f in ast.walk(tree) if isinstance(f, ast.FunctionDef | ast.AsyncFunctionDef) for n in ast.walk(f)
+    }
+    found = []
+    for node in ast.walk(tree):
+        targets: list[str] = []
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            # `from package import module` imports the module; its package is already importing it
+            submodules = [f"{base}.{alias.name}" for alias in node.names if f"{base}.{alias.name}" in known]
+            targets = submodules or [base]
+        for target in targets:
+            if target in known:
+                found.append((target, id(node) in inside))
+    return found
+
+
+def graph() -> dict[str, set[str]]:
+    known = modules()
+    return {name: {target for target, _ in imports(name, path, known)} - {name} for name, path in known.items()}
+
+
+def test_no_module_of_app_or_model_is_over_400_lines():
+    long = {name: n for name, path in modules().items() if (n := len(path.read_text().splitlines())) > MAX_LINES}
+    assert not long
+
+
+def test_the_top_of_app_holds_only_the_entry_point_the_factory_the_settings_and_the_errors():
+    top = sorted(p.name for p in (ROOT / "app").glob("*.py"))
+    assert len(top) <= TOP_OF_APP
+    assert set(top) == {"__init__.py", "__main__.py", "main.py", "config.py", "errors.py"}
+
+
+def test_no_import_cycle_counting_imports_inside_functions():
+    edges = graph()
+    state: dict[str, int] = {}  # 1: on the path being explored, 2: done
+    path: list[str] = []
+
+    def visit(name: str) -> list[str] | None:
+        state[name] = 1
+        path.append(name)
+        for target in sorted(edges[name]):
+            if state.get(target) == 1:
+                return path[path.index(target) :] + [target]
+            if target not in state and (cycle := visit(target)):
+                return cycle
+        path.pop()
+        state[name] = 2
+        return None
+
+    for name in sorted(edges):
+        if name not in state and (cycle := visit(name)):
+            raise AssertionError(f"an import cycle: {' -> '.join(cycle)}")
+
+
+def test_a_cycle_would_be_found(tmp_path, monkeypatch):
+    """The search above is not blind: two modules that import each other inside functions are a cycle."""
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "__init__.py").write_text("")
+    (tmp_path / "app" / "a.py").write_text("def f():\n    from . import b\n")
+    (tmp_path / "app" / "b.py").write_text("def g():\n    from .a import f\n")
+    monkeypatch.setattr(f"{__name__}.ROOT", tmp_path)
+    monkeypatch.setattr(f"{__name__}.PACKAGES", ("app",))
+    with pytest.raises(AssertionError, match="app.a -> app.b -> app.a"):
+        test_no_import_cycle_counting_imports_inside_functions()
+
+
+def third_party_at_top(path: Path) -> set[str]:
+    """The packages outside the project and the standard library that a module imports at its top."""
+    roots = set()
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Import):
+            roots |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            roots.add(node.module.split(".")[0])
+    return roots - set(sys.stdlib_module_names) - {*PACKAGES, "__future__"}
+
+
+def test_app_has_no_lazy_import_that_hides_nothing():
+    """An import inside a function may put off a costly or optional package (onnx, say); one of the
+    project's modules that brings no such package with it hides nothing."""
+    known = modules()
+    lazy = [
+        (name, target)
+        for name, path in known.items()
+        if name.startswith("app")
+        for target, inside in imports(name, path, known)
+        if inside and not third_party_at_top(known[target]) - third_party_at_top(path)
+    ]
+    assert not lazy
