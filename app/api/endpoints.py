@@ -18,16 +18,17 @@ from pydantic import BaseModel, Field
 from app.config import Settings
 from app.drawings import tuning as drawings_tuning
 from app.drawings import work as drawings
-from app.errors import ErrorShape, as_detail
+from app.errors import ErrorShape, as_detail, failure
 from app.interop import jobs as interop_jobs
 from app.transport.facts import Facts
-from app.transport.jobs import Job
+from app.transport.jobs import Answer, Job
 
 from . import handlers, lab_responses, requests, responses
 from .service import Classifier
 from .uploads import uploaded_file
 
 INLINE_BYTES = 32 * 1024  # a /predict body up to this size is answered on the event loop
+ONNX_BODY_BYTES = 64 * 1024  # POST /model.onnx carries ~21 KB of parameters
 
 
 @dataclass(frozen=True)
@@ -35,9 +36,10 @@ class Body:
     """How an endpoint's request body is read: its media type, how its bytes become the handler's
     request (in the process that answers), and its OpenAPI requestBody schema."""
 
-    media_type: str
+    media_type: str | None  # None: any (the handler tells its forms apart)
     read: Callable[[Job, Settings], Any]
     schema: dict[str, Any]  # a JSON body's becomes a named component (routes.named_bodies)
+    header: str | None = None  # a request header the handler reads too (Job.inference_header)
 
 
 def json_body(model: type[BaseModel]) -> Body:
@@ -90,11 +92,18 @@ class Endpoint:
     media_type: str = "application/json"  # of the answer
     errors: dict[int, str] = field(default_factory=dict)  # statuses beyond the common ones, and why
     error_shape: ErrorShape = as_detail  # the JSON of a failure: the family's own shape
+    failure: Callable[[BaseException], Answer] | None = None  # the family's own wording; None: errors.py's
+    body_bytes: int | None = None  # the largest body it takes; None: CNN_MAX_BODY_BYTES
+    identity_only: bool = False  # a body with a Content-Encoding is refused (415), never inflated
     routed: bool = True  # False: a router of its own routes and documents it (ROUTED_ELSEWHERE)
 
     @property
     def description(self) -> str:
         return inspect.cleandoc(self.handler.__doc__ or "")
+
+    def fail(self, e: BaseException) -> Answer:
+        """The answer to a failure, in the endpoint family's words."""
+        return self.failure(e) if self.failure is not None else failure(e, self.error_shape)
 
 
 class ImageQuery(BaseModel):
@@ -177,9 +186,9 @@ def job_handler(run: Callable[[Job, Classifier, Settings, bool, Facts], Any]) ->
     return handler
 
 
-def the_job(media_type: str) -> Body:
-    """The Job itself as the handler's request: a router of its own reads and documents the body."""
-    return Body(media_type, lambda job, _: job, {})
+def the_job(media_type: str | None, header: str | None = None) -> Body:
+    """The Job itself as the handler's request: a router of its own documents the body."""
+    return Body(media_type, lambda job, _: job, {}, header)
 
 
 # Endpoints merged from issues 28 and 29 whose routers still read their requests themselves and call
@@ -196,14 +205,21 @@ ROUTED_ELSEWHERE: tuple[Endpoint, ...] = (
         response=None, cost="training", training_slot=True, routed=False,
     ),
     Endpoint(
+        name="drawings_weights", method="POST", path="/drawings/weights", handler=job_handler(drawings.weights_file),
+        summary="The tuned copy as a weights file", request=the_job("application/json"), response=None,
+        media_type="application/octet-stream", cost="light", runs="loop", routed=False,
+    ),
+    Endpoint(
         name="v2_infer", method="POST", path="/v2/models/{model_name}/infer", handler=job_handler(interop_jobs.infer),
-        summary="OIP v2 inference", request=the_job("application/json"), response=None, cost="light",
-        error_shape=lambda sentence: {"error": sentence}, routed=False,
+        summary="OIP v2 inference", request=the_job(None, header="inference-header-content-length"),
+        response=None, cost="light", inline_bytes=INLINE_BYTES, identity_only=True,
+        error_shape=lambda sentence: {"error": sentence}, failure=interop_jobs.protocol_failure, routed=False,
     ),
     Endpoint(
         name="model_onnx", method="POST", path="/model.onnx", handler=job_handler(interop_jobs.onnx_of_params),
         summary="A visitor's network as ONNX", request=the_job("application/json"), response=None,
-        media_type="application/octet-stream", cost="heavy", routed=False,
+        media_type="application/octet-stream", cost="heavy", body_bytes=ONNX_BODY_BYTES, identity_only=True,
+        routed=False,
     ),
 )  # fmt: skip
 

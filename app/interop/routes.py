@@ -1,12 +1,11 @@
 """The endpoints that speak others' standards: the Open Inference Protocol v2 under /v2, and the
-network as ONNX at /model.onnx. Thin: the bodies are read and bounded by the request path's own
-parts (admission, size, the worker pool), and the work is app/interop/jobs.py's.
+network as ONNX at /model.onnx. Thin: the endpoints with a body are declared in app/api/endpoints.py
+and answered by the request path as every other (reading, bounds, admission, the worker pool), and
+the work is app/interop/jobs.py's.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -14,20 +13,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
-from starlette.requests import ClientDisconnect
 from starlette.routing import Match
 from starlette.types import Scope
 
-from app.api.endpoints import INLINE_BYTES
+from app.api.endpoints import BY_NAME
 from app.api.service import Classifier
-from app.errors import BodyTooLarge, Busy, ClientMistake, ShuttingDown, UnsupportedMediaType, failure
-from app.transport.facts import Facts
-from app.transport.jobs import Answer, Job, NeedsWorker
 from app.transport.request_path import RequestPath
-from model.floats import flush_to_zero
 
-from . import jobs
-from .jobs import MODEL, ONNX_HEADERS, protocol_failure, version_of
+from .jobs import MODEL, ONNX_HEADERS, version_of
 from .schemas import (
     InferRequest,
     InferResponse,
@@ -43,7 +36,6 @@ from .tensors import metadata
 
 SERVER = "numpy-cnn"
 EXTENSIONS = ["binary_tensor_data"]
-ONNX_BODY_BYTES = 64 * 1024  # POST /model.onnx carries ~21 KB of parameters
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ProtocolError, "description": "the request is malformed, or its tensors are"},
     404: {"model": ProtocolError, "description": "no such model or version"},
@@ -113,69 +105,6 @@ def model_metadata(clf: Classifier) -> ModelMetadata:
     return ModelMetadata(name=MODEL, versions=[version_of(clf)], platform="numpy", inputs=inputs, outputs=outputs)
 
 
-class Compressed(ClientMistake):
-    """A body with a Content-Encoding: the size limit is on what arrives, so nothing is inflated."""
-
-    status = 415
-
-
-async def respond(request: Request, endpoint: str, limit: int) -> Response:
-    """The body read within `limit` and the request path's admission, then the job: on the event loop
-    when it is small and says it may be (jobs raise NeedsWorker), else in a worker process."""
-    path: RequestPath = request.app.state.path
-    words = protocol_failure if endpoint == "v2_infer" else failure  # the protocol's, or the service's
-    try:
-        answer = await run(request, path, endpoint, limit)
-    except ClientDisconnect:
-        answer = Answer(499, b"{}")  # nobody is listening; uvicorn drops it
-    except asyncio.CancelledError:
-        answer = words(ShuttingDown("the server is stopping; try again in a moment"))
-    except Exception as e:  # noqa: BLE001 -- errors.py decides what each one means
-        answer = words(e)
-        if path.metrics is not None and isinstance(e, Busy):
-            path.metrics.turned_away("busy")
-    if path.metrics is not None and answer.facts is not None:
-        path.metrics.answered(endpoint, answer.facts)
-    return Response(answer.body, answer.status, headers=answer.headers, media_type="application/json")
-
-
-async def run(request: Request, path: RequestPath, endpoint: str, limit: int) -> Answer:
-    if request.headers.get("content-encoding", "identity").strip().lower() != "identity":
-        raise Compressed("send the body uncompressed, without a Content-Encoding")
-    content_type = request.headers.get("content-type", "")
-    if endpoint == "model_onnx" and content_type.split(";")[0].strip().lower() != "application/json":
-        raise UnsupportedMediaType("send the body as application/json (Content-Type: application/json)")
-    declared = request.headers.get("content-length", "")
-    length = None  # not declared (chunked): the reading counts it
-    if declared.isascii() and declared.isdigit():
-        length = int(declared) if len(declared) < 20 else limit + 1  # no 4,300-digit int() on the loop
-    if length is not None and length > limit:
-        raise BodyTooLarge(f"the request body is larger than {limit:,} bytes")
-    with path.budget.hold(length) as received:  # the bodies in flight, counted as they arrive
-        body = await read_body(request, limit, received)
-        # The pool's seat is taken only now, with the whole body in hand (issue 25).
-        job = Job(endpoint, body, content_type, inference_header=request.headers.get("inference-header-content-length"))
-        if len(body) <= INLINE_BYTES and endpoint == "v2_infer":
-            with contextlib.suppress(NeedsWorker), flush_to_zero():  # as every other answer (model/floats.py)
-                return jobs.infer(job, request.app.state.classifier, path.settings, True, Facts())
-        client_gone = asyncio.ensure_future(request.receive())  # completes when the client hangs up
-        try:
-            return await path.pool.run(job, client_gone)
-        finally:
-            client_gone.cancel()
-
-
-async def read_body(request: Request, limit: int, received: Callable[[int], None]) -> bytes:
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge(f"the request body is larger than {limit:,} bytes")
-        received(len(chunk))
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 # The inference routes first: the router tries its routes in order, and these carry the load.
 INFER_DOC = """The images of the input `image` ([N, 28, 28], [N, 784] or [N, 1, 28, 28]; FP32 or FP64 in
 [0, 1], or UINT8 in 0-255; N at most CNN_MAX_BATCH) through the network. The outputs named in
@@ -183,14 +112,17 @@ INFER_DOC = """The images of the input `image` ([N, 28, 28], [N, 784] or [N, 1, 
 Binary Tensor Data extension, as bytes after the JSON."""
 
 
+INFER, ONNX = BY_NAME["v2_infer"], BY_NAME["model_onnx"]  # read, bounded and answered as declared there
+
+
 async def v2_infer(request: Request, model_name: str) -> Response:
-    clf, limit = request.app.state.classifier, request.app.state.settings.max_body_bytes
-    return unknown(model_name, None, clf) or await respond(request, "v2_infer", limit)
+    state = request.app.state
+    return unknown(model_name, None, state.classifier) or await state.path.respond(request, INFER)
 
 
 async def v2_infer_version(request: Request, model_name: str, model_version: str) -> Response:
-    clf, limit = request.app.state.classifier, request.app.state.settings.max_body_bytes
-    return unknown(model_name, model_version, clf) or await respond(request, "v2_infer", limit)
+    state = request.app.state
+    return unknown(model_name, model_version, state.classifier) or await state.path.respond(request, INFER)
 
 
 for path, endpoint, at in (
@@ -287,4 +219,5 @@ async def onnx_download(request: Request) -> Response:
     openapi_extra=body_schema(OnnxRequest),
 )
 async def onnx_of_params(request: Request) -> Response:
-    return await respond(request, "model_onnx", ONNX_BODY_BYTES)
+    path: RequestPath = request.app.state.path
+    return await path.respond(request, ONNX)
