@@ -1,63 +1,18 @@
-"""The endpoints that speak others' standards: the Open Inference Protocol v2 under /v2, and the
-network as ONNX at /model.onnx. Thin: the endpoints with a body are declared in app/api/endpoints.py
-and answered by the request path as every other (reading, bounds, admission, the worker pool), and
-the work is app/interop/jobs.py's.
+"""The router of the endpoints that speak others' standards: the Open Inference Protocol v2 under
+/v2, and the network as ONNX at /model.onnx. They are declared in app/api/endpoints.py (OIP) and
+answered by the request path as every other endpoint; the work is app/interop/jobs.py's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
-from typing import Any
-
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
-from fastapi.routing import APIRoute
-from pydantic import BaseModel
+from fastapi import APIRouter
 from starlette.routing import Match
 from starlette.types import Scope
 
-from app.api.endpoints import BY_NAME
-from app.api.service import Classifier
-from app.transport.request_path import RequestPath
+from app.api.endpoints import OIP
+from app.api.routes import make_router
 
-from .jobs import MODEL, ONNX_HEADERS, version_of
-from .schemas import (
-    InferRequest,
-    InferResponse,
-    Live,
-    ModelMetadata,
-    ModelReady,
-    OnnxRequest,
-    ProtocolError,
-    Ready,
-    ServerMetadata,
-)
-from .tensors import metadata
-
-SERVER = "numpy-cnn"
-EXTENSIONS = ["binary_tensor_data"]
-ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": ProtocolError, "description": "the request is malformed, or its tensors are"},
-    404: {"model": ProtocolError, "description": "no such model or version"},
-    413: {"model": ProtocolError, "description": "the body is larger than CNN_MAX_BODY_BYTES"},
-    503: {"model": ProtocolError, "description": "the server is busy: try again after Retry-After seconds"},
-}
-BINARY = {"description": "the ONNX model", "content": {"application/octet-stream": {"schema": {"type": "string"}}}}
-
-
-class Direct(APIRoute):
-    """A route whose endpoint is called with the request and its path's parameters as they came
-    (text), and answers a Response of its own: the request path reads and checks the body itself,
-    so FastAPI's parameter and response machinery, a tenth of a small inference's time, is skipped.
-    (FastAPI's documented extension point, "Custom Request and APIRoute class".)"""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        endpoint = self.endpoint
-
-        async def handle(request: Request) -> Response:
-            return await endpoint(request, **request.path_params)
-
-        return handle
+OWN_PATHS = ("/v2", "/model.onnx")
 
 
 class OwnPaths(APIRouter):
@@ -71,153 +26,4 @@ class OwnPaths(APIRouter):
         return super().matches(scope)
 
 
-OWN_PATHS = ("/v2", "/model.onnx")
-router = OwnPaths()
-
-
-def body_schema(schema: type[BaseModel], binary: bool = False) -> dict[str, Any]:
-    content: dict[str, Any] = {
-        "application/json": {"schema": schema.model_json_schema(ref_template="#/components/schemas/{model}")}
-    }
-    if binary:  # the Binary Tensor Data extension: the JSON, then the tensors' bytes
-        content["application/octet-stream"] = {"schema": {"type": "string", "format": "binary"}}
-    header = {
-        "name": "Inference-Header-Content-Length",
-        "in": "header",
-        "required": False,
-        "schema": {"type": "integer", "minimum": 0},
-        "description": "with binary tensors: how many bytes of the body are the JSON object",
-    }
-    return {"requestBody": {"required": True, "content": content}} | ({"parameters": [header]} if binary else {})
-
-
-def unknown(model_name: str, version: str | None, clf: Classifier) -> JSONResponse | None:
-    """A 404 in the protocol's words for a model or version this server does not serve, else None."""
-    if model_name != MODEL:
-        return JSONResponse({"error": f"unknown model {model_name[:40]!r}; this server serves {MODEL!r}"}, 404)
-    if version is not None and version != version_of(clf):
-        return JSONResponse({"error": f"unknown version {version[:40]!r} of {MODEL!r}; it is {version_of(clf)}"}, 404)
-    return None
-
-
-def model_metadata(clf: Classifier) -> ModelMetadata:
-    inputs, outputs = metadata()
-    return ModelMetadata(name=MODEL, versions=[version_of(clf)], platform="numpy", inputs=inputs, outputs=outputs)
-
-
-# The inference routes first: the router tries its routes in order, and these carry the load.
-INFER_DOC = """The images of the input `image` ([N, 28, 28], [N, 784] or [N, 1, 28, 28]; FP32 or FP64 in
-[0, 1], or UINT8 in 0-255; N at most CNN_MAX_BATCH) through the network. The outputs named in
-`outputs` (probabilities, scores, label, C1, P1, C2, P2), or all of them, in JSON or, with the
-Binary Tensor Data extension, as bytes after the JSON."""
-
-
-INFER, ONNX = BY_NAME["v2_infer"], BY_NAME["model_onnx"]  # read, bounded and answered as declared there
-
-
-async def v2_infer(request: Request, model_name: str) -> Response:
-    state = request.app.state
-    return unknown(model_name, None, state.classifier) or await state.path.respond(request, INFER)
-
-
-async def v2_infer_version(request: Request, model_name: str, model_version: str) -> Response:
-    state = request.app.state
-    return unknown(model_name, model_version, state.classifier) or await state.path.respond(request, INFER)
-
-
-for path, endpoint, at in (
-    ("/v2/models/{model_name}/infer", v2_infer, ""),
-    ("/v2/models/{model_name}/versions/{model_version}/infer", v2_infer_version, ", at a version"),
-):
-    router.add_api_route(
-        path,
-        endpoint,
-        methods=["POST"],
-        route_class_override=Direct,
-        response_model=InferResponse,
-        responses=ERRORS,
-        summary="Classify digits, the protocol's way" + at,
-        description=INFER_DOC,
-        openapi_extra=body_schema(InferRequest, binary=True),
-    )
-
-
-@router.get("/v2", response_model=ServerMetadata, summary="The server, and the protocol's extensions it speaks")
-async def v2_server_metadata() -> ServerMetadata:
-    return ServerMetadata(name=SERVER, version="0.1.0", extensions=EXTENSIONS)
-
-
-@router.get("/v2/health/live", response_model=Live, summary="Is the server running")
-async def v2_live() -> Live:
-    return Live(live=True)
-
-
-@router.get("/v2/health/ready", response_model=Ready, summary="Is the server ready for inference")
-async def v2_ready(request: Request) -> Ready:
-    return Ready(ready=getattr(request.app.state, "classifier", None) is not None)
-
-
-@router.get("/v2/models/{model_name}", response_model=ModelMetadata, responses=ERRORS, summary="The model's tensors")
-async def v2_model_metadata(request: Request, model_name: str) -> Any:
-    clf = request.app.state.classifier
-    return unknown(model_name, None, clf) or model_metadata(clf)
-
-
-@router.get(
-    "/v2/models/{model_name}/versions/{model_version}",
-    response_model=ModelMetadata,
-    responses=ERRORS,
-    summary="The model's tensors, at a version",
-)
-async def v2_model_version_metadata(request: Request, model_name: str, model_version: str) -> Any:
-    clf = request.app.state.classifier
-    return unknown(model_name, model_version, clf) or model_metadata(clf)
-
-
-@router.get(
-    "/v2/models/{model_name}/ready",
-    response_model=ModelReady,
-    responses=ERRORS,
-    summary="Is the model ready",
-)
-async def v2_model_ready(request: Request, model_name: str) -> Any:
-    return unknown(model_name, None, request.app.state.classifier) or ModelReady(name=MODEL, ready=True)
-
-
-@router.get(
-    "/v2/models/{model_name}/versions/{model_version}/ready",
-    response_model=ModelReady,
-    responses=ERRORS,
-    summary="Is the model ready, at a version",
-)
-async def v2_model_version_ready(request: Request, model_name: str, model_version: str) -> Any:
-    return unknown(model_name, model_version, request.app.state.classifier) or ModelReady(name=MODEL, ready=True)
-
-
-@router.get(
-    "/model.onnx",
-    response_class=Response,
-    responses={200: BINARY},
-    summary="The served network as an ONNX model (opset 17): open it in Netron, run it with onnxruntime",
-)
-async def onnx_download(request: Request) -> Response:
-    """Input `image` (N, 28, 28) in [0, 1]; outputs `probabilities` (calibrated, as /predict's) and
-    `scores`. Built once, when first asked for."""
-    state = request.app.state
-    if getattr(state, "onnx", None) is None:
-        from model.onnx_export import to_onnx
-
-        state.onnx = to_onnx(state.classifier.net.params, state.classifier.confidence.temperature)
-    return Response(state.onnx, media_type="application/octet-stream", headers=ONNX_HEADERS)
-
-
-@router.post(
-    "/model.onnx",
-    response_class=Response,
-    responses={200: BINARY, 413: ERRORS[413] | {"model": None}, 422: {"description": "the params are not a network"}},
-    summary="A visitor's own network (its params, as /teach answers them) as an ONNX model",
-    openapi_extra=body_schema(OnnxRequest),
-)
-async def onnx_of_params(request: Request) -> Response:
-    path: RequestPath = request.app.state.path
-    return await path.respond(request, ONNX)
+router = make_router(OIP, OwnPaths(), direct=True)

@@ -112,6 +112,8 @@ class RequestPath:
         raised. `prepare`, if given, turns the admitted job into the one that runs, on the event loop
         (the drawings' tuning adds the class's drawings, read from the database in a thread)."""
         endpoint, query = BY_NAME[endpoint] if isinstance(endpoint, str) else endpoint, query or {}
+        if endpoint.check is not None:
+            endpoint.check(query, self.classifier)
         if endpoint.request is None:
             with self.training_slot(endpoint):
                 return await self.run(endpoint, Job(endpoint.name, query=query), request)
