@@ -13,9 +13,9 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 import model
-from model.recipes import InvalidRun
+from model.codec import InvalidParams
+from model.training.recipes import InvalidRun
 
-from .client_params import InvalidParams
 from .preprocessing import ImageTooLarge, InvalidImage, UnsupportedImage
 
 RETRY_AFTER_SECONDS = 1  # what a 503 asks the client to wait

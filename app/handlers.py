@@ -19,13 +19,13 @@ from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import parse_options_header
 
 from model import CNN
-from model.check import Check
-from model.check import check as gradient_check
-from model.equations import equation as equation_of
-from model.nudge import nudge as nudge_drawing
+from model.codec import encode_params
+from model.lab.check import Check
+from model.lab.check import check as gradient_check
+from model.lab.equations import equation as equation_of
+from model.lab.nudge import nudge as nudge_drawing
 
 from . import training
-from .client_params import encode_params
 from .config import Settings
 from .errors import ClientMistake, NotFinite, TooManyImages, detail_of, headers_of, status_of
 from .facts import Facts

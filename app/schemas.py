@@ -21,13 +21,13 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from model.architecture import FEATURE_MAPS, GRADIENTS, LAYERS, NUM_PARAMS, PARAM_SHAPES
-from model.check import EPSILON
-from model.equations import SHAPES as EQUATION_SHAPES
+from model.codec import ENCODED_LENGTH, decode_params
+from model.lab.check import EPSILON
+from model.lab.equations import SHAPES as EQUATION_SHAPES
+from model.lab.nudge import MAX_STEPS as MAX_NUDGE_STEPS
 from model.network import Params
-from model.nudge import MAX_STEPS as MAX_NUDGE_STEPS
-from model.recipes import RecipeName
+from model.training.recipes import RecipeName
 
-from .client_params import ENCODED_LENGTH, decode_params
 from .errors import NotFinite, clip
 from .preprocessing import MAX_DRAWING_SIDE, Reading
 from .service import Explanation, Prediction
@@ -176,7 +176,7 @@ ParamsText = Annotated[
     str,
     Field(
         description="a visitor's own parameters: base64 of the 3,898 numbers k1 b1 k2 b2 w b as little-endian "
-        "float32, row-major, as /teach answers them (see app/client_params.py)",
+        "float32, row-major, as /teach answers them (see model/codec.py)",
         max_length=ENCODED_LENGTH + 8,
     ),
 ]

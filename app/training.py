@@ -1,4 +1,4 @@
-"""POST /train: a bounded number of training steps of a stateless run (model/recipes.py).
+"""POST /train: a bounded number of training steps of a stateless run (model/training/recipes.py).
 
 The run's whole state travels with the request (`resume`, base64 of Run.encode) and comes
 back with the answer, so any replica answers any request, byte for byte the same. A request
@@ -13,14 +13,12 @@ import binascii
 import math
 from typing import Any
 
-from model.architecture import NUM_PARAMS
+from model.codec import base64_length, encode_params
 from model.data import small_mnist
-from model.recipes import HEADER, InvalidRun, Run
-
-from .client_params import encode_params
+from model.training.recipes import MAX_STATE_BYTES, InvalidRun, Run
 
 MAX_TRAIN_IMAGES = 1024  # images per request: 1024 steps of the article's recipe, 16 of ours
-RESUME_MAX_LENGTH = 4 * math.ceil((HEADER.size + 2 * 4 * NUM_PARAMS) / 3)  # base64 of the largest state
+RESUME_MAX_LENGTH = base64_length(MAX_STATE_BYTES)  # base64 of the largest state
 
 
 def decode_resume(text: str) -> Run:

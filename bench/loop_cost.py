@@ -25,11 +25,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import model  # noqa: E402
-from app.client_params import encode_params  # noqa: E402
 from app.config import Settings  # noqa: E402
 from app.handlers import Job, NeedsWorker, answer  # noqa: E402
 from app.request_path import INLINE_BYTES  # noqa: E402
 from app.service import Classifier  # noqa: E402
+from model.codec import encode_params  # noqa: E402
 
 
 def fill(prefix: bytes, item: bytes, suffix: bytes, sep: bytes = b",") -> bytes:

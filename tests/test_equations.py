@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 import model
 from app.config import Settings
 from app.main import create_app
-from model.equations import SHAPES
+from model.lab.equations import SHAPES
 from model.mnist import to_float
 from tests.conftest import WEIGHTS
 

@@ -15,11 +15,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 import model
-from app.client_params import decode_params, encode_params
 from app.config import Settings
 from app.main import create_app
 from bench.servers import free_port, wait_until_healthy
 from model.architecture import GRADIENTS
+from model.codec import decode_params, encode_params
 from model.mnist import to_float
 from model.network import forward, mean_loss
 from tests.conftest import ROOT

@@ -11,16 +11,17 @@ import pytest
 from fastapi.testclient import TestClient
 
 import model.data
-from app.client_params import decode_params
 from app.config import Settings
 from app.errors import TooManyTrainers
 from app.handlers import failure
 from app.main import create_app
 from app.request_path import TRAINERS_PER_WORKER, RequestPath
 from model import CNN
+from model.codec import decode_params
 from model.data import DataError, small_mnist
-from model.recipes import HEADER, RECIPES, Run
 from model.train import main as train_main
+from model.training.recipes import HEADER, RECIPES, Run
+from model.training.schedule import epoch_order
 from tests.conftest import WEIGHTS
 
 
@@ -66,8 +67,8 @@ def test_the_articles_recipe_is_as_written():
         assert p.dtype == np.float32 and np.abs(p).max() < 0.1
     assert run.params["w"].std() == pytest.approx(0.2 / np.sqrt(12), rel=0.05)
     assert run.velocity is None  # plain SGD: no optimiser state
-    first = run.order(0, 10_000)
-    assert sorted(first) == list(range(10_000)) and not np.array_equal(first, run.order(1, 10_000))
+    first = epoch_order(run.seed, 0, 10_000)
+    assert sorted(first) == list(range(10_000)) and not np.array_equal(first, epoch_order(run.seed, 1, 10_000))
 
 
 @pytest.mark.parametrize("recipe, steps", [("article", 300), ("ours", 6)])

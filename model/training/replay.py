@@ -1,9 +1,9 @@
-"""Replay a recipe of model/recipes.py on MNIST, epoch by epoch, beside the article's own log.
+"""Replay a recipe of recipes.py on MNIST, epoch by epoch, beside the article's own log.
 
     python -m model.train --recipe article --data-dir ../shared/mnist --epochs 10 --limit 10000 --test-limit 1000
     python -m model.train --recipe article --data-dir ../shared/mnist --epochs 3
 
-The same steps as POST /train takes (model.recipes.Run), on the first --limit training
+The same steps as POST /train takes (recipes.Run), on the first --limit training
 images (all 60,000 by default), scored after every epoch on the first --test-limit
 test images, and printed beside what the article's companion code logged for the
 same run, where it logged it.
@@ -17,7 +17,7 @@ import time
 
 from tqdm import tqdm
 
-from .mnist import load_mnist
+from ..mnist import load_mnist
 from .recipes import ARTICLE_FULL_RUN, ARTICLE_SMALL_RUN, RECIPES, Run
 
 CHUNK = 1000  # steps between progress-bar updates
