@@ -13,7 +13,7 @@ import binascii
 import math
 from typing import Any
 
-from model.codec import base64_length, encode_params
+from model.codec import PARAM_LIMIT, base64_length, encode_params
 from model.data import small_mnist
 from model.training.recipes import MAX_STATE_BYTES, InvalidRun, Run
 
@@ -40,7 +40,7 @@ def train(recipe: str | None, seed: int, resume: str | None, steps: int) -> dict
     data = small_mnist()
     losses = run.train(data.train_images, data.train_labels, steps)
     if not run.is_sane():
-        raise InvalidRun("the run diverged (a parameter left +-1000 or became NaN); start it again")
+        raise InvalidRun(f"the run diverged (a parameter left +-{PARAM_LIMIT:g} or became NaN); start it again")
     accuracy, loss = run.evaluate(data.test_images, data.test_labels)
     per_epoch = math.ceil(len(data.train_images) / batch)
     return {

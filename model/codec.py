@@ -1,11 +1,13 @@
-"""The network's parameters as they travel between the page and the service: one format, one bound.
+"""A visitor's own copy of the network's parameters, as it travels between the page and the service.
 
-The service keeps no state: a visitor's 3,898 parameters live in the page and come with each
-request as one base64 string of little-endian float32, in the order k1 b1 k2 b2 w b
-(PARAM_SHAPES), each array row-major. A training run's state (`resume` of POST /train,
-model/training/recipes.py) is a header followed by the same layout, once for the parameters
-and once more for the optimiser's velocity. Both are validated like any input: length,
-finiteness, and PARAM_LIMIT, a bound on size that no sensible training step exceeds.
+The service keeps no state: the 3,898 parameters live in the page and come with each request as
+one base64 string of little-endian float32, in the order k1 b1 k2 b2 w b (PARAM_SHAPES), each
+array row-major. They are validated like any input: length, finiteness, and a bound on size that
+no sensible training step exceeds.
+
+A training run's state (`resume` of POST /train, model/training/recipes.py) is a header followed
+by the same layout, once for the parameters and once more for the optimiser's velocity, under the
+same bound: one format, one PARAM_LIMIT, one base64_length.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@
 - config.py, checkpoints.py, loop.py, metadata.py: the offline trainer, its checkpoints and
   what it writes beside the weights;
 - recipes.py, replay.py: runs that fit in a request, and the command that replays them;
-- cli.py: the command line of `python -m model.train` (model/train.py).
+- cli.py, progress.py: the command line of `python -m model.train` (model/train.py), its progress bar.
 
 It imports the network (model/network.py, model/cnn.py, model/fast/); nothing there imports it.
 """

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from ..cnn import CNN, as_labels
 from ..evaluate import evaluate
@@ -29,6 +28,7 @@ from .checkpoints import load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .metadata import metadata, validation_and_calibration
 from .optimizers import gradients, new_state, update
+from .progress import progress_bar
 from .schedule import cosine_lr, epoch_order, split
 
 
@@ -69,15 +69,7 @@ def train(
         redrawn = cfg.augment and epoch <= cfg.epochs - cfg.clean_epochs
         loss_sum, correct, seen = 0.0, 0, 0
         epoch_start = time.perf_counter()
-        bar = tqdm(
-            total=n,
-            desc=f"epoch {epoch}/{cfg.epochs}",
-            unit="img",
-            unit_scale=True,
-            dynamic_ncols=True,
-            mininterval=0.5,
-            file=sys.stderr,
-        )
+        bar = progress_bar(n, f"epoch {epoch}/{cfg.epochs}")
         for step, start in enumerate(range(0, n, cfg.batch_size), start=(epoch - 1) * steps_per_epoch):
             idx = order[start : start + cfg.batch_size]
             batch = augment(train_images[idx], redraw) if redrawn else train_images[idx]

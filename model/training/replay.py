@@ -12,12 +12,10 @@ same run, where it logged it.
 from __future__ import annotations
 
 import math
-import sys
 import time
 
-from tqdm import tqdm
-
 from ..mnist import load_mnist
+from .progress import progress_bar
 from .recipes import ARTICLE_FULL_RUN, ARTICLE_SMALL_RUN, RECIPES, Run
 
 CHUNK = 1000  # steps between progress-bar updates
@@ -44,15 +42,7 @@ def replay(
     print("|---:|---:|---:|---:|---:|")
     for epoch in range(1, epochs + 1):
         started = time.perf_counter()
-        bar = tqdm(
-            total=per_epoch * RECIPES[recipe].batch_size,
-            desc=f"epoch {epoch}/{epochs}",
-            unit="img",
-            unit_scale=True,
-            dynamic_ncols=True,
-            mininterval=0.5,
-            file=sys.stderr,
-        )
+        bar = progress_bar(per_epoch * RECIPES[recipe].batch_size, f"epoch {epoch}/{epochs}")
         done = 0
         while done < per_epoch:
             steps = min(CHUNK, per_epoch - done)
