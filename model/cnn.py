@@ -4,7 +4,8 @@ The reference (model/network.py, model/layers.py) is the article's network as th
 writes it; it gives every quantity the explorer shows: the forward cache, every gradient, the
 feature maps. Plain answers (scores, probabilities) and training steps go through model/fast/,
 which computes the same numbers faster, unless it is switched off (CNN_FAST=0): then the
-reference does everything, more slowly.
+reference does everything, more slowly. This is the public face: every image, label and
+parameter is checked here (InvalidInput names what is wrong), and the reference trusts it.
 """
 
 from __future__ import annotations
