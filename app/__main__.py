@@ -9,13 +9,36 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import stat
 import sys
 import tempfile
 
 import model
 
-from . import server
+from . import metrics, server
 from .config import Settings
+
+METRICS_PREFIX = "cnn-metrics-"  # then the pid of the `python -m app` that made it: cnn-metrics-1234-abcd
+
+
+def remove_stale_metrics_directories() -> list[str]:
+    """Remove the shared metrics directories of earlier `python -m app` that died without removing
+    theirs (SIGKILL, a crash): this user's, whose process no longer runs. Returns what it removed."""
+    root, removed = tempfile.gettempdir(), []
+    for name in os.listdir(root):
+        pid = name.removeprefix(METRICS_PREFIX).partition("-")[0]
+        path = os.path.join(root, name)
+        if not name.startswith(METRICS_PREFIX) or not (pid.isdigit() and len(pid) <= 7) or metrics.alive(int(pid)):
+            continue
+        try:
+            info = os.lstat(path)
+        except OSError:
+            continue
+        if info.st_uid != os.getuid() or not stat.S_ISDIR(info.st_mode):  # never another user's, nor a link
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     shared = None
     if args.workers > 1 and settings.metrics and settings.metrics_dir is None:
         # Each server process leaves its numbers here, so that /metrics answers for them all.
-        shared = tempfile.mkdtemp(prefix="cnn-metrics-")
+        remove_stale_metrics_directories()
+        shared = tempfile.mkdtemp(prefix=f"{METRICS_PREFIX}{os.getpid()}-")
         os.environ["CNN_METRICS_DIR"] = shared  # the workers build their settings from the environment
     try:
         server.run(settings, host=args.host, port=args.port, workers=args.workers, log_level=args.log_level)

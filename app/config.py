@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -76,6 +76,14 @@ class Settings:
     # CNN_METRICS_DIR: where the server processes of one `python -m app --workers N` share their numbers,
     # so that /metrics adds them all up; set by python -m app when N > 1. None: this process alone.
     metrics_dir: Path | None = None
+    # The class's drawings (app/drawings/). CNN_DATABASE_URL: sqlite:///path/to.db, or
+    # postgresql://user@host:port/db for several replicas; unset: drawings.db under CNN_DATA_DIR.
+    database_url: str = field(default="", repr=False)  # CNN_DATABASE_URL (may hold a password)
+    data_dir: Path = Path("data")  # CNN_DATA_DIR: where the default SQLite file lives
+    # CNN_TEACHER_TOKEN: the teacher's bearer token; unset: the collection is off (404). Never shown in a repr.
+    teacher_token: str = field(default="", repr=False)
+    drawings_per_minute: int = 120  # CNN_DRAWINGS_PER_MINUTE: saves per client address per minute; then 429
+    max_drawings: int = 100_000  # CNN_MAX_DRAWINGS: drawings the collection holds; past it, 409
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -99,6 +107,11 @@ class Settings:
             cors_origins=tuple(o.strip() for o in os.environ.get("CNN_CORS_ORIGINS", "").split(",") if o.strip()),
             metrics=_switch_env("CNN_METRICS", defaults.metrics),
             metrics_dir=Path(os.environ["CNN_METRICS_DIR"]) if os.environ.get("CNN_METRICS_DIR") else None,
+            database_url=os.environ.get("CNN_DATABASE_URL", defaults.database_url),
+            data_dir=Path(os.environ.get("CNN_DATA_DIR", defaults.data_dir)),
+            teacher_token=os.environ.get("CNN_TEACHER_TOKEN", defaults.teacher_token),
+            drawings_per_minute=_int_env("CNN_DRAWINGS_PER_MINUTE", defaults.drawings_per_minute, high=10**9),
+            max_drawings=_int_env("CNN_MAX_DRAWINGS", defaults.max_drawings, high=10**9),
         )
 
 

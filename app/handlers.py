@@ -13,13 +13,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
-from pydantic_core import to_json
 from python_multipart import MultipartParser
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import parse_options_header
 
 from model import CNN
 from model.codec import encode_params
+from model.floats import flush_to_zero
 from model.lab.check import Check
 from model.lab.check import check as gradient_check
 from model.lab.equations import equation as equation_of
@@ -27,6 +27,8 @@ from model.lab.nudge import nudge as nudge_drawing
 
 from . import training
 from .config import Settings
+from .drawings import tuning as drawings_tuning
+from .drawings import work as drawings
 from .errors import ClientMistake, NotFinite, TooManyImages, detail_of, headers_of, status_of
 from .facts import Facts
 from .preprocessing import normalize, read_image
@@ -44,6 +46,7 @@ from .schemas import (
     encode,
 )
 from .service import Classifier
+from .strict_json import dumps
 
 log = logging.getLogger("uvicorn.error")
 
@@ -235,6 +238,8 @@ ENDPOINTS: dict[str, Callable[[Job, Classifier, Settings, bool, Facts], Any]] = 
     "check": check,
     "nudge": nudge,
     "equation": equation,
+    "read_drawing": drawings.read_drawing,  # POST /drawings (app/drawings/)
+    "tune_drawings": drawings_tuning.tune_job,  # POST /drawings/tune
 }
 
 
@@ -243,8 +248,9 @@ def answer(job: Job, clf: Classifier, settings: Settings, *, on_loop: bool = Fal
     (on_loop) a request that needs more work than the loop may do raises NeedsWorker instead."""
     facts = Facts()
     try:
-        content = ENDPOINTS[job.endpoint](job, clf, settings, on_loop, facts)
-        body = to_json(content)
+        with flush_to_zero():  # a subnormal costs what any other number does (model/floats.py)
+            content = ENDPOINTS[job.endpoint](job, clf, settings, on_loop, facts)
+        body = dumps(content)
         facts.lap("encode")
         return Answer(200, body, facts=facts)
     except NeedsWorker:
@@ -257,8 +263,8 @@ def failure(e: BaseException) -> Answer:
     status = status_of(e)
     if status == 500:
         log.error("unexpected error", exc_info=e)
-        return Answer(500, to_json({"detail": "internal error; it has been logged"}))
-    return Answer(status, to_json({"detail": detail_of(e)}), headers_of(status))
+        return Answer(500, dumps({"detail": "internal error; it has been logged"}))
+    return Answer(status, dumps({"detail": detail_of(e)}), headers_of(status))
 
 
 def uploaded_file(job: Job) -> bytes:

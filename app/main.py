@@ -14,7 +14,7 @@ import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.routing import Route
@@ -22,6 +22,7 @@ from starlette.routing import Route
 import model
 
 from .config import Settings, get_settings
+from .drawings.routes import router as drawings_router
 from .errors import describe
 from .handlers import failure
 from .metrics import Metrics, Shared, publish
@@ -32,6 +33,7 @@ from .request_path import RequestPath, as_response
 from .routes import named_bodies, router
 from .schemas import EXAMPLE_GRID, IMAGE_FORMS, Health, ModelInfo, PredictResponse
 from .service import Classifier
+from .strict_json import StrictJSONResponse
 
 log = logging.getLogger("uvicorn.error")  # uvicorn configures this one: our lines appear beside its own
 
@@ -97,14 +99,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description="The convolutional network of 'A gentle explanation of Backpropagation in Convolutional "
         "Neural Network', written from scratch in NumPy and trained on MNIST. Send a digit, get the "
-        "softmax probabilities and, if you like, what every layer saw.",
+        "softmax probabilities and, if you like, what every layer saw. Every answer is strict JSON "
+        "(RFC 8259): a number that is not finite would be null, never NaN or Infinity; losses are "
+        "computed from the scores and are always finite.",
         lifespan=lifespan,
+        default_response_class=StrictJSONResponse,  # no endpoint, present or future, answers NaN or Infinity
         generate_unique_id_function=lambda route: route.name,  # operationId "predict", not "predict_predict_post"
         docs_url=None,  # served below from files this package ships
         redoc_url=None,
     )
     app.state.settings = settings
     app.include_router(router)
+    app.include_router(drawings_router)  # the class's drawings: its endpoints and its lifespan
 
     @app.get("/docs", include_in_schema=False)
     async def docs() -> FileResponse:
@@ -121,8 +127,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The endpoints with a body answer their failures themselves (app/request_path.py, through
     # errors.py); these handlers catch what FastAPI and Starlette raise around them, in the same words.
     @app.exception_handler(RequestValidationError)
-    async def _invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse(status_code=422, content={"detail": describe(exc.errors(), IMAGE_FORMS)})
+    async def _invalid_request(_: Request, exc: RequestValidationError) -> StrictJSONResponse:
+        return StrictJSONResponse(status_code=422, content={"detail": describe(exc.errors(), IMAGE_FORMS)})
 
     @app.exception_handler(Exception)
     async def _failure(_: Request, exc: Exception) -> Response:

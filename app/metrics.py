@@ -3,14 +3,19 @@
     cnn_http_requests_total{route, status}               every request, by the endpoint's template
     cnn_http_request_duration_seconds{route, status}     a histogram of the same requests' time
     cnn_stage_duration_seconds{endpoint, stage}          decode, normalise, network, encode
-    cnn_predictions_total{digit}                         digits read (/predict, /predict/image, /predict/batch)
+    cnn_predictions_total{digit}                         digits read, one per request (/predict, /predict/image)
     cnn_unsure_predictions_total                         of those, the ones below the unsure threshold
+    cnn_batch_predictions_total{digit}, cnn_batch_unsure_predictions_total    the same for /predict/batch's items
     cnn_refused_requests_total{reason}                   turned away by backpressure (503 busy, 429 training)
-    cnn_input_ink, cnn_input_centre{axis}                drift: what arrives, before normalisation
+    cnn_input_ink, cnn_input_centre{axis}                drift: what arrives, before normalisation (one a request)
+    cnn_metrics_skipped_files_total                      other processes' files a scrape could not read
     cnn_pool_workers, cnn_pool_busy_workers, cnn_pool_waiting_requests,
     cnn_pool_replaced_workers_total, cnn_training_requests    the worker pool, read at scrape time
 
-The unsure rate is cnn_unsure_predictions_total / sum(cnn_predictions_total). A request refused by
+The unsure rate is cnn_unsure_predictions_total / sum(cnn_predictions_total): one drawing a request,
+so that one client sending batches of 256 noise images cannot move it 256 times faster than by
+sending drawings (a batch's items are counted apart, and stay out of the drift histograms). A
+request refused by
 uvicorn itself at its connection limit (CNN_MAX_CONNECTIONS) never reaches the application and
 is not counted here; uvicorn logs it.
 
@@ -42,6 +47,7 @@ import time
 from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from itertools import accumulate
+from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
@@ -57,6 +63,7 @@ STAGE_SECONDS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.0
 INK = (0.01, 0.02, 0.05, 0.08, 0.1, 0.12, 0.14, 0.16, 0.2, 0.3, 0.5, 1)
 CENTRE = (0.1, 0.2, 0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7, 0.8, 0.9, 1)
 FRESH_SECONDS = 1.0  # a scrape within this long of the last rendering gets that rendering
+BATCHES = ("predict_batch",)  # endpoints whose items are counted apart from the one-drawing requests
 
 
 class Histograms:
@@ -115,6 +122,9 @@ class Metrics(Collector):
         )
         self.digits = [0] * 10
         self.unsure = 0
+        self.batch_digits = [0] * 10
+        self.batch_unsure = 0
+        self.skipped = 0  # other processes' files that could not be read (app/metrics.py Shared)
         self.refused = {"busy": 0, "training": 0}
         self.pool: Callable[[], dict[str, float]] | None = None
         self.shared: Shared | None = None  # the other server processes' numbers, with --workers above 1
@@ -132,6 +142,11 @@ class Metrics(Collector):
     def answered(self, endpoint: str, facts: Facts) -> None:
         for stage, seconds in facts.stages:
             self.stages.observe((endpoint, stage), seconds)
+        if endpoint in BATCHES:  # a batch's items are counted apart: one client must not swamp the signals
+            for d in facts.digits:
+                self.batch_digits[d] += 1
+            self.batch_unsure += facts.unsure
+            return
         for d in facts.digits:
             self.digits[d] += 1
         self.unsure += facts.unsure
@@ -160,6 +175,20 @@ class Metrics(Collector):
         yield CounterMetricFamily(
             "cnn_unsure_predictions", "Digits read with a top probability below the unsure threshold", self.unsure
         )
+        batch = CounterMetricFamily(
+            "cnn_batch_predictions", "Digits read in /predict/batch's items, by digit", labels=("digit",)
+        )
+        for d, n in enumerate(self.batch_digits):
+            batch.add_metric([str(d)], n)
+        yield batch
+        yield CounterMetricFamily(
+            "cnn_batch_unsure_predictions", "Of /predict/batch's items, the unsure ones", self.batch_unsure
+        )
+        yield CounterMetricFamily(
+            "cnn_metrics_skipped_files",
+            "Files in CNN_METRICS_DIR that a rendering could not read and left out of the sums",
+            self.skipped,
+        )
         refused = CounterMetricFamily(
             "cnn_refused_requests",
             "Requests turned away by backpressure: busy (503, the pool's queue or the bodies in flight "
@@ -186,30 +215,73 @@ class Metrics(Collector):
             "histograms": {h.name: list(h.series.items()) for h in self.histograms()},
             "digits": self.digits,
             "unsure": self.unsure,
+            "batch_digits": self.batch_digits,
+            "batch_unsure": self.batch_unsure,
             "refused": self.refused,
             "pool": self.pool() if self.pool is not None else None,
         }
 
     def total(self) -> Metrics:
-        """These numbers, plus the other server processes' when they are shared."""
+        """These numbers, plus the other server processes' when they are shared. A file that is not
+        a state this version writes is left out and counted (cnn_metrics_skipped_files_total): one
+        bad file must not make every scrape fail."""
         if self.shared is None:
             return self
         total, pools = Metrics(), []
-        for state in [self.state(), *self.shared.others()]:
+        others, unreadable = self.shared.others()
+        self.skipped += unreadable
+        for state in [self.state(), *others]:
+            if not total.readable(state):
+                self.skipped += 1
+                continue
             for h in total.histograms():
                 h.add(state["histograms"][h.name])
             total.digits = [a + b for a, b in zip(total.digits, state["digits"], strict=True)]
             total.unsure += state["unsure"]
+            total.batch_digits = [a + b for a, b in zip(total.batch_digits, state["batch_digits"], strict=True)]
+            total.batch_unsure += state["batch_unsure"]
             for reason, n in state["refused"].items():
                 total.refused[reason] += n
             if state["pool"] is not None:
                 pools.append(state["pool"])
         if pools:
-            total.watch(lambda: {k: sum(p[k] for p in pools) for k in pools[0]})
+            total.watch(lambda: {k: sum(p[k] for p in pools) for k in POOL_KEYS})
+        total.skipped = self.skipped
         return total
+
+    def readable(self, state: Any) -> bool:
+        """Whether `state` is what state() makes: every list of the right length, every number a number."""
+        try:
+            histograms = all(
+                len(labels) == len(h.labels)
+                and all(isinstance(v, str) for v in labels)
+                and len(counts) == len(h.bounds) + 2
+                and all(map(number, counts))
+                for h in self.histograms()
+                for labels, counts in state["histograms"][h.name]
+            )
+            pool = state["pool"]
+            return (
+                histograms
+                and all(len(state[k]) == 10 and all(map(number, state[k])) for k in ("digits", "batch_digits"))
+                and number(state["unsure"])
+                and number(state["batch_unsure"])
+                and set(state["refused"]) <= set(self.refused)
+                and all(map(number, state["refused"].values()))
+                and (pool is None or all(number(pool.get(k)) for k in POOL_KEYS))
+            )
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return False
 
     def histograms(self) -> tuple[Histograms, ...]:
         return self.latency, self.stages, self.ink, self.centre
+
+
+POOL_KEYS = ("workers", "busy", "waiting", "training", "replaced")
+
+
+def number(x: object) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x) and x >= 0
 
 
 SHARE_SECONDS = 1.0  # how often a server process leaves its numbers for the others
@@ -239,21 +311,37 @@ class Shared:
         """Written whole or not at all: a reader sees the last complete file."""
         atomic_write_bytes(self.mine, data)
 
-    def others(self) -> list[dict]:
-        states = []
-        for name in os.listdir(self.directory):
+    def others(self) -> tuple[list[Any], int]:
+        """The other processes' states as JSON gave them (total() checks them), and how many files
+        could not be read at all."""
+        states: list[Any] = []
+        unreadable = 0
+        try:
+            names = os.listdir(self.directory)
+        except OSError:
+            return states, 1  # the directory itself is gone: this process's numbers still answer
+        for name in names:
             path = os.path.join(self.directory, name)
             if not (name.endswith(".json") and name[:-5].isdigit()) or path == self.mine:
                 continue
             try:
-                with open(path) as f:
-                    state = json.load(f)
-            except (OSError, ValueError):
-                continue  # gone, or not ours
-            if not alive(int(name.removesuffix(".json"))):
+                with open(path, "rb") as f:
+                    data = f.read(MAX_STATE_BYTES + 1)
+                if len(data) > MAX_STATE_BYTES:
+                    raise ValueError("too large to be a state")
+                state = json.loads(data)
+            except FileNotFoundError:
+                continue  # its process is being replaced
+            except (OSError, ValueError, RecursionError):
+                unreadable += 1
+                continue
+            if isinstance(state, dict) and not alive(int(name.removesuffix(".json"))):
                 state["pool"] = None  # its counts stay; its pool is gone
             states.append(state)
-        return states
+        return states, unreadable
+
+
+MAX_STATE_BYTES = 2**20  # a state is a few kilobytes: its histograms have a few hundred numbers
 
 
 def alive(pid: int) -> bool:

@@ -1,6 +1,7 @@
 """The one way an endpoint that takes a body is answered.
 
-    media type -> admission (bytes of bodies in flight) -> the body, within its size
+    media type -> the body, within its size and the bytes of bodies in flight
+    -> only then, admission: a training slot, a worker's seat
     -> the endpoint: on the event loop if it is a small /predict, else in a worker process
     -> the answer, or the failure as errors.py words it
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from fastapi import Request
@@ -40,7 +41,9 @@ MEDIA_TYPES = {  # what each endpoint's body must be
     "check": "application/json",
     "nudge": "application/json",
     "equation": "application/json",
+    "read_drawing": "application/json",
 }
+INLINE_ENDPOINTS = ("predict", "read_drawing")  # small bodies of these are answered on the event loop
 TRAINERS_PER_WORKER = 2  # /train requests in flight per worker process; more get 429 at once
 
 
@@ -49,29 +52,37 @@ def as_response(answer: Answer) -> Response:
 
 
 class BodyBudget:
-    """Bytes of large request bodies that may be held at once: a slow client's 8 MiB holds its share
-    until its deadline, and past the budget the next large request gets 503, not memory.
+    """Bytes of large request bodies that may be held at once: past the budget the next large
+    request gets 503, not memory.
 
-    Bodies of at most INLINE_BYTES (a drawing from the page) are not counted: their memory is
-    bounded by the connections (CNN_MAX_CONNECTIONS x 32 KiB), and stalled large uploads must not
-    keep the page's requests out.
+    A body is counted as its bytes arrive, not by the length it declares: a stalled upload that
+    announced 8 MiB and sent ten bytes holds ten bytes, so a few of them cannot keep everyone else's
+    uploads out. Bodies of at most INLINE_BYTES (a drawing from the page) are not counted: their
+    memory is bounded by the connections (CNN_MAX_CONNECTIONS x 32 KiB).
     """
 
     def __init__(self, total: int) -> None:
         self.total, self.used = total, 0
 
     @contextlib.contextmanager
-    def hold(self, size: int) -> Iterator[None]:
-        if size <= INLINE_BYTES:
-            yield
-            return
-        if self.used + size > self.total:
-            raise Busy(f"{self.used:,} bytes of requests are being received")
-        self.used += size
+    def hold(self, declared: int | None) -> Iterator[Callable[[int], None]]:
+        """Yields `received(n)`, to be called with each piece of the body as it arrives; what it
+        counted is given back when the block ends."""
+        held = 0
+
+        def received(size: int) -> None:
+            nonlocal held
+            if declared is not None and declared <= INLINE_BYTES:
+                return
+            if self.used + size > self.total:
+                raise Busy(f"{self.used:,} bytes of requests are being received")
+            self.used += size
+            held += size
+
         try:
-            yield
+            yield received
         finally:
-            self.used -= size
+            self.used -= held
 
 
 class RequestPath:
@@ -107,19 +118,25 @@ class RequestPath:
             )
         declared = request.headers.get("content-length", "")
         limit = self.settings.max_body_bytes
-        if declared.isdigit() and int(declared) > limit:
+        length = None  # not declared (chunked): the reading counts it
+        if declared.isascii() and declared.isdigit():
+            length = int(declared) if len(declared) < 20 else limit + 1  # no 4,300-digit int() on the loop
+        if length is not None and length > limit:
             raise BodyTooLarge(f"the request body is larger than {limit:,} bytes")
-        with self.training_slot(endpoint), self.budget.hold(int(declared) if declared.isdigit() else limit):
-            body = await self.read_body(request)
-            job = Job(endpoint, body, content_type, **options)
-            if endpoint == "predict" and len(body) <= INLINE_BYTES:
-                with contextlib.suppress(NeedsWorker):
-                    return answer(job, self.classifier, self.settings, on_loop=True)
-            client_gone = asyncio.ensure_future(request.receive())  # completes when the client hangs up
-            try:
-                return await self.pool.run(job, client_gone)
-            finally:
-                client_gone.cancel()
+        with self.budget.hold(length) as received:
+            body = await self.read_body(request, received)
+            # The scarce things are taken only now, with the whole body in hand: a client that
+            # stalls mid-body holds its connection and nothing else (issue 25).
+            with self.training_slot(endpoint):
+                job = Job(endpoint, body, content_type, **options)
+                if endpoint in INLINE_ENDPOINTS and len(body) <= INLINE_BYTES:
+                    with contextlib.suppress(NeedsWorker):
+                        return answer(job, self.classifier, self.settings, on_loop=True)
+                client_gone = asyncio.ensure_future(request.receive())  # completes when the client hangs up
+                try:
+                    return await self.pool.run(job, client_gone)
+                finally:
+                    client_gone.cancel()
 
     @contextlib.contextmanager
     def training_slot(self, endpoint: str) -> Iterator[None]:
@@ -136,13 +153,15 @@ class RequestPath:
         finally:
             self.trainers -= 1
 
-    async def read_body(self, request: Request) -> bytes:
-        """The whole body, refused as it arrives once it passes the size limit. (Its deadline is kept
-        by the connection, app/server.py: a timer there costs a fortieth of asyncio.timeout here.)"""
+    async def read_body(self, request: Request, received: Callable[[int], None]) -> bytes:
+        """The whole body, refused as it arrives once it passes the size limit, each piece counted by
+        `received`. (Its deadline is kept by the connection, app/server.py: a timer there costs a
+        fortieth of asyncio.timeout here.)"""
         limit, chunks, size = self.settings.max_body_bytes, [], 0
         async for chunk in request.stream():
             size += len(chunk)
             if size > limit:
                 raise BodyTooLarge(f"the request body is larger than {limit:,} bytes")
+            received(len(chunk))
             chunks.append(chunk)
         return b"".join(chunks)

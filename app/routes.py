@@ -192,7 +192,9 @@ async def nudge(request: Request) -> Response:
 )
 async def equation(request: Request) -> Response:
     """The terms of eq. (1), (2), (5), (6), (23), (43) or (65) for one cell, read from the arrays the
-    network computed for this drawing (and label), beside the value the network has there."""
+    network computed for this drawing (and label), beside the value the network has there. For (6),
+    L is computed from the scores (ln Σ exp S - S_label, with `log_probability` = -L): finite even
+    where O_label rounds to 0, so the answer never holds Infinity."""
     return await respond(request, "equation")
 
 

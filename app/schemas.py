@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal, get_args
 
 import numpy as np
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -22,11 +23,12 @@ from pydantic_core import ErrorDetails
 
 from model.architecture import FEATURE_MAPS, GRADIENTS, LAYERS, NUM_PARAMS, PARAM_SHAPES
 from model.codec import ENCODED_LENGTH, decode_params
+from model.floats import flush
 from model.lab.check import EPSILON
 from model.lab.equations import SHAPES as EQUATION_SHAPES
 from model.lab.nudge import MAX_STEPS as MAX_NUDGE_STEPS
 from model.network import Params
-from model.training.recipes import RecipeName
+from model.training.recipes import ARTICLE_SMALL_RUN, ARTICLE_SMALL_RUN_LOSS, RECIPES, RecipeName
 
 from .errors import NotFinite, clip
 from .preprocessing import MAX_DRAWING_SIDE, Reading
@@ -48,6 +50,7 @@ ROW_SCHEMA: dict[str, Any] = {
 Row = Annotated[list[Number], Field(fail_fast=True), WithJsonSchema(ROW_SCHEMA)]
 GRID_SCHEMA: dict[str, Any] = {"type": "array", "minItems": 1, "maxItems": MAX_DRAWING_SIDE, "items": ROW_SCHEMA}
 Grid = Annotated[list[Row], Field(fail_fast=True), WithJsonSchema(GRID_SCHEMA)]
+Flushed = AfterValidator(flush)  # a subnormal step size counts as 0: it would cost 10x (model/floats.py)
 MAP_DECIMALS = 5  # feature maps are for looking at: 5 decimals keep the answers small
 MapsEncoding = Literal["json", "float16"]
 
@@ -140,7 +143,7 @@ def check_size(height: int, width: int, *, exact_28: bool, what: str, side: int 
 def check_pixels(grid: np.ndarray, what: str) -> np.ndarray:
     """grid itself if every value is a finite number in [0, 1], else ValueError naming the first that is not."""
     if grid.min() >= 0 and grid.max() <= 1:  # false for NaN too: min and max pass it on
-        return grid
+        return flush(grid)  # a subnormal pixel would cost 10x in the network (model/floats.py)
     bad = ~np.isfinite(grid)
     if bad.any():
         r, c = np.argwhere(bad)[0]
@@ -317,7 +320,7 @@ class ExplainRequest(DrawingRequest):
 class TeachRequest(ExplainRequest):
     model_config = body_config(examples=[{"image": EXAMPLE_GRID, "label": 7, "lr": 0.1}])
 
-    lr: Annotated[float, Strict(), Field(gt=0, le=10)] = Field(0.1, description="eta of eq. (66)")
+    lr: Annotated[float, Strict(), Field(gt=0, le=10), Flushed] = Field(0.1, description="eta of eq. (66)")
 
 
 GradientName = Literal[
@@ -390,7 +393,7 @@ class NudgeRequest(DrawingRequest):
     model_config = body_config(examples=[{"image": EXAMPLE_GRID, "target": 3}])
 
     target: Annotated[int, Strict(), Field(ge=0, le=9)] = Field(description="the digit to make it")
-    step: Annotated[float, Strict(), Field(gt=0, le=10, allow_inf_nan=False)] = Field(
+    step: Annotated[float, Strict(), Field(gt=0, le=10, allow_inf_nan=False), Flushed] = Field(
         0.05, description="η of I <- clip(I - η ∂L/∂I, 0, 1)"
     )
     max_steps: Annotated[int, Strict(), Field(ge=1, le=MAX_NUDGE_STEPS)] = Field(
@@ -656,6 +659,35 @@ class GradientInfo(BaseModel):
     meaning: str
 
 
+class RecipeInfo(BaseModel):
+    name: str
+    batch_size: int = Field(description="images a step")
+    epochs: int = Field(description="the length of the run the recipe is made for")
+
+
+class TrainingInfo(BaseModel):
+    """What the page needs to know about POST /train and the visitor's copies, so it writes none of it down."""
+
+    recipes: list[RecipeInfo]
+    max_images: int = Field(description="images a /train request may take, over all its steps")
+    article_log: dict[str, list[list[float]]] = Field(
+        description="the article's companion code's small run, by epoch: held-out accuracy and loss"
+    )
+    params_length: int = Field(description="base64 characters of a visitor's parameters (float32)")
+
+    @classmethod
+    def now(cls) -> TrainingInfo:
+        return cls(
+            recipes=[RecipeInfo(name=r.name, batch_size=r.batch_size, epochs=r.epochs) for r in RECIPES.values()],
+            max_images=MAX_TRAIN_IMAGES,
+            article_log={
+                "accuracy": [[e, a] for e, a in sorted(ARTICLE_SMALL_RUN.items())],
+                "loss": [[e, loss] for e, loss in sorted(ARTICLE_SMALL_RUN_LOSS.items())],
+            },
+            params_length=ENCODED_LENGTH,
+        )
+
+
 class ModelInfo(BaseModel):
     # Its example is the served network's own answer, put into the OpenAPI document by app/main.py.
     architecture: list[str]
@@ -669,6 +701,7 @@ class ModelInfo(BaseModel):
     max_batch: int
     max_body_bytes: int
     metadata: dict[str, Any] = Field(description="how the weights were made: test accuracy, settings, date...")
+    training: TrainingInfo = Field(description="the recipes and limits of POST /train and of a visitor's copies")
 
     @classmethod
     def of(cls, metadata: dict[str, Any], weights_file: str, max_batch: int, max_body_bytes: int) -> ModelInfo:
@@ -684,6 +717,7 @@ class ModelInfo(BaseModel):
             max_batch=max_batch,
             max_body_bytes=max_body_bytes,
             metadata={k: v for k, v in metadata.items() if k not in ("architecture", "sha256")},
+            training=TrainingInfo.now(),
         )
 
 

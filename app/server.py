@@ -8,6 +8,7 @@
   half-sent headers and bodies.)
 - At most `max_connections` connections are served at once; past that uvicorn answers 503.
 - On SIGTERM, requests still running after `shutdown_timeout` seconds are cut.
+- Answers carry no `server` header (uvicorn's would name itself).
 - The file-descriptor soft limit is raised to the hard limit, so connections, not descriptors,
   are what runs out.
 """
@@ -102,6 +103,7 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "timeout_graceful_shutdown": max(1, round(settings.shutdown_timeout)),
         "timeout_keep_alive": 5,
         "access_log": False,  # app/request_log.py writes one structured line per request instead
+        "server_header": False,  # no "server: uvicorn": what runs here is nobody else's business
     }
 
 

@@ -19,6 +19,7 @@ import math
 import numpy as np
 
 from .architecture import NUM_PARAMS, PARAM_SHAPES
+from .floats import flush
 from .network import Params
 
 PARAM_LIMIT = 1000.0  # |parameter| above this is refused: nothing a few SGD steps could reach
@@ -49,6 +50,7 @@ def within_limit(flat: np.ndarray) -> bool:
 
 def from_numbers(flat: np.ndarray) -> list[Params]:
     """(k * NUM_PARAMS,) float32 numbers in the layout above -> k sets of parameters (copies)."""
+    flat = flush(flat)  # subnormals would make every request with them several times slower (model/floats.py)
     sets: list[Params] = []
     start = 0
     for _ in range(len(flat) // NUM_PARAMS):

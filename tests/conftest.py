@@ -40,3 +40,12 @@ def mnist(mnist_path: Path):
     from model.mnist import load_mnist
 
     return load_mnist(mnist_path)
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """One throwaway PostgreSQL server for the session (tests/postgres.py); each test makes its own database."""
+    from tests.postgres import throwaway_cluster
+
+    with throwaway_cluster() as url:
+        yield url

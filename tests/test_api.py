@@ -18,7 +18,10 @@ import model
 from app.config import Settings
 from app.main import StartupError, create_app
 from app.preprocessing import MAX_PIXELS, normalize
+from app.training import MAX_TRAIN_IMAGES
 from model.architecture import GRADIENTS, LAYERS
+from model.codec import ENCODED_LENGTH
+from model.training.recipes import ARTICLE_SMALL_RUN, RECIPES
 from tests.conftest import ROOT
 
 
@@ -143,13 +146,22 @@ def test_model_describes_the_network_and_its_weights(client, weights):
     ]
     assert [(g["name"], g["equation"]) for g in body["gradients"]] == [(g.name, g.equation) for g in GRADIENTS]
     assert body["feature_maps"] == ["C1", "P1", "C2", "P2", "S"]
+    # and the facts of training the page would otherwise repeat (issue 27, point 6)
+    training = body["training"]
+    assert {r["name"]: (r["batch_size"], r["epochs"]) for r in training["recipes"]} == {
+        name: (r.batch_size, r.epochs) for name, r in RECIPES.items()
+    }
+    assert training["article_log"]["accuracy"] == [[e, a] for e, a in sorted(ARTICLE_SMALL_RUN.items())]
+    assert training["max_images"] == MAX_TRAIN_IMAGES and training["params_length"] == ENCODED_LENGTH
 
 
 def test_the_page_takes_shapes_and_equations_from_the_service():
-    for script in ("main.js", "explorer.js"):
+    for script in ("main.js", "explorer.js", "trainer.js", "chart.js", "share.js"):
         text = (ROOT / "static" / "js" / script).read_text()
         assert not re.search(r"\[\s*(6|12)\s*,\s*(24|12|8|4|5)\s*[,\]]", text), script  # [maps, side] literals
         assert not re.search(r"\((23|39|43|45|50|56|58|60|65)\)", text), script  # equation numbers
+        assert not re.search(r"0\.926|0\.981|0\.074|1024|1_024|\b784\b", text), script  # logs, limits, sizes
+    assert not re.search(r"1024|1,024", (ROOT / "static" / "index.html").read_text())
 
 
 def test_the_examples_in_the_api_document_are_the_served_networks(client, weights, net):

@@ -23,6 +23,7 @@ from tests.conftest import WEIGHTS
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy" / "kubernetes"
 KUBERNETES = "1.33"  # the API version validated against: a release that is maintained
+CONFIG = ROOT / "app" / "config.py"
 MANIFESTS = sorted(p for p in DEPLOY.glob("*.yaml") if p.name != "kustomization.yaml")
 
 
@@ -59,12 +60,23 @@ def test_the_deployment_runs_the_image_as_built_and_locked_down():
         and lock["capabilities"]["drop"] == ["ALL"]
     )
     assert {m["mountPath"] for m in container["volumeMounts"]} == {"/tmp"}  # the only place it writes
-    env = {e["name"]: e["value"] for e in container["env"]}
+    env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["CNN_WORKERS"] == "1"  # one uvicorn process per container: scale with replicas
     assert spec["terminationGracePeriodSeconds"] >= float(env["CNN_SHUTDOWN_TIMEOUT"]) + 5
     limits, requests = container["resources"]["limits"], container["resources"]["requests"]
     assert limits["cpu"] == env["CNN_POOL_WORKERS"]  # a pool worker per core it may use
     assert requests["memory"] and limits["memory"]
+
+
+def test_the_database_and_the_teachers_token_come_from_a_secret():
+    container = load("deployment.yaml")["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e for e in container["env"]}
+    for name in ("CNN_DATABASE_URL", "CNN_TEACHER_TOKEN"):
+        assert "value" not in env[name], f"{name} must not be written in the manifest"
+        ref = env[name]["valueFrom"]["secretKeyRef"]
+        assert ref["name"] == "numpy-cnn-drawings" and ref["key"]
+    # the names are the service's own settings:
+    assert {"CNN_DATABASE_URL", "CNN_TEACHER_TOKEN"} <= set(re.findall(r"CNN_[A-Z_]+", CONFIG.read_text()))
 
 
 def test_the_probes_and_the_scrape_ask_endpoints_that_answer():

@@ -1,7 +1,8 @@
 """Fuzzing: schemathesis generates requests from the service's own OpenAPI schema.
 
-Every generated request, valid or not, must get an answer that is not a 5xx and that
-matches the schema the service documents for it (status code, content type, headers, body).
+Every generated request, valid or not, must get an answer that is not a 5xx, that
+matches the schema the service documents for it (status code, content type, headers, body),
+and that is strict JSON (RFC 8259: no NaN, no Infinity, which a browser's JSON.parse refuses).
 
 One check is left out: that every schema-valid request is accepted. The schema cannot say
 that a grid must be exactly 28x28 unless "normalize" is true, nor that a drawing must hold
@@ -24,6 +25,7 @@ from schemathesis.generation import GenerationMode
 import model
 from app.config import Settings
 from app.main import create_app
+from tests.test_hostile_round3 import strict_loads
 
 WITH_INPUT = [
     "POST /predict",
@@ -35,8 +37,17 @@ WITH_INPUT = [
     "POST /nudge",
     "POST /check",
     "POST /equation",
+    # The class's drawings, with the teacher's token (TEACHER): every query parameter and the id in
+    # the path are fuzzed, so SQL that were not parameterised would show here as a 500.
+    "POST /drawings",
+    "GET /drawings",
+    "GET /drawings/export",
+    "DELETE /drawings/{drawing_id}",
+    "POST /drawings/tune",
+    "POST /drawings/weights",
 ]
-WITHOUT_INPUT = ["GET /model", "GET /model/kernels", "GET /healthz"]  # nothing to make invalid
+WITHOUT_INPUT = ["GET /model", "GET /model/kernels", "GET /healthz", "GET /drawings/summary"]  # nothing to make invalid
+TEACHER = {"Authorization": "Bearer fuzz-token"}
 OPERATIONS = WITH_INPUT + WITHOUT_INPUT
 CASES = [(label, GenerationMode.POSITIVE) for label in OPERATIONS] + [
     (label, GenerationMode.NEGATIVE) for label in WITH_INPUT
@@ -49,7 +60,17 @@ FUZZ_SEED = os.environ.get("FUZZ_SEED")
 @pytest.fixture(scope="module")
 def api_schema(tmp_path_factory):
     weights = model.CNN.random(seed=2).save(tmp_path_factory.mktemp("fuzz") / "random", {"test_accuracy": 0.1})
-    application = create_app(Settings(weights=weights, max_body_bytes=200_000, max_batch=4))
+    data = tmp_path_factory.mktemp("fuzz-drawings")
+    application = create_app(
+        Settings(
+            weights=weights,
+            max_body_bytes=200_000,
+            max_batch=4,
+            teacher_token=TEACHER["Authorization"].removeprefix("Bearer "),
+            data_dir=data,
+            drawings_per_minute=10**9,
+        )
+    )
     with TestClient(application):  # runs the lifespan: the network is loaded before the first request
         yield schemathesis.openapi.from_asgi("/openapi.json", application)
 
@@ -74,6 +95,9 @@ def test_no_request_gets_a_server_error_or_an_undocumented_answer(api_schema, la
     )
     @given(case=operation.as_strategy(generation_mode=mode))
     def run(case) -> None:
-        case.call_and_validate(**CHECKS)
+        response = case.call_and_validate(headers=TEACHER, **CHECKS)
+        assert response.status_code < 500, response.text
+        if response.status_code >= 400 or "json" in response.headers.get("content-type", ""):
+            strict_loads(response.content)  # every JSON answer, errors included (exports are files)
 
     (seed(int(FUZZ_SEED))(run) if FUZZ_SEED is not None else run)()

@@ -224,7 +224,8 @@ def test_clients_that_stall_mid_body_hold_a_bounded_amount_of_memory():
             except TimeoutError:
                 statuses.append(b"(waiting)")
         grown = s.memory() - before
-        assert statuses.count(b"HTTP/1.1 503") >= 55, statuses  # 4 fit the 32 MiB budget
+        # the bytes that arrived are counted (not the 8 MiB each declares): 32 of them fit the 32 MiB budget
+        assert statuses.count(b"HTTP/1.1 503") >= 60 - 33, statuses
         assert grown < 64 * 2**20, grown / 2**20  # 1.6 GB before: the bodies were held with no limit
         assert predict_is_right(s)
     finally:

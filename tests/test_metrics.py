@@ -103,8 +103,12 @@ def test_after_n_requests_the_counters_rose_by_exactly_n(client, mnist):
         )
     # The previous scrape itself is the only other request counted in between.
     assert rise(before, after, "cnn_http_requests_total", route="/metrics", status="200") == 1
+    # One drawing a request; the batch's twelve items are counted apart.
+    batch_read = Counter(answered[25:37])
+    single_read = read - batch_read
     for digit in range(10):
-        assert rise(before, after, "cnn_predictions_total", digit=str(digit)) == read[digit], digit
+        assert rise(before, after, "cnn_predictions_total", digit=str(digit)) == single_read[digit], digit
+        assert rise(before, after, "cnn_batch_predictions_total", digit=str(digit)) == batch_read[digit], digit
     for endpoint, n in (("predict", 25), ("predict_batch", 1), ("predict_image", 3)):
         for stage in ("decode", "network", "encode"):
             assert rise(before, after, "cnn_stage_duration_seconds_count", endpoint=endpoint, stage=stage) == n
@@ -112,8 +116,8 @@ def test_after_n_requests_the_counters_rose_by_exactly_n(client, mnist):
         assert rise(before, after, "cnn_stage_duration_seconds_count", endpoint=endpoint, stage="normalise") == (
             normalised
         )
-    assert rise(before, after, "cnn_input_ink_count") == 40  # every image, not every request
-    assert rise(before, after, "cnn_input_centre_count", axis="x") == 40
+    assert rise(before, after, "cnn_input_ink_count") == 28  # every drawing of a request of one
+    assert rise(before, after, "cnn_input_centre_count", axis="x") == 28
     # The unsure counter moves with the answers' own "unsure" flags (none of these is unsure).
     assert rise(before, after, "cnn_unsure_predictions_total") == 0
 

@@ -154,6 +154,11 @@ FIELDS = {  # variable -> (the Settings field, a value to set, what it must beco
     ),
     "CNN_METRICS": ("metrics", "off", False),
     "CNN_METRICS_DIR": ("metrics_dir", "/run/cnn-metrics", Path("/run/cnn-metrics")),
+    "CNN_DATABASE_URL": ("database_url", "postgresql://u@db:5432/cnn", "postgresql://u@db:5432/cnn"),
+    "CNN_DATA_DIR": ("data_dir", "/var/lib/cnn", Path("/var/lib/cnn")),
+    "CNN_TEACHER_TOKEN": ("teacher_token", "s3cret", "s3cret"),
+    "CNN_DRAWINGS_PER_MINUTE": ("drawings_per_minute", "30", 30),
+    "CNN_MAX_DRAWINGS": ("max_drawings", "500", 500),
 }
 
 
@@ -186,7 +191,8 @@ def test_past_the_bodies_in_flight_budget_a_request_gets_503():
     settings = Settings(weights=WEIGHTS, max_body_bytes=100_000, bodies_in_flight_bytes=100_000)
     with TestClient(create_app(settings)) as c:
         path = c.app.state.path
-        with path.budget.hold(60_000):  # another request's body, still arriving
+        with path.budget.hold(60_000) as received:  # another request's body, still arriving
+            received(60_000)
             body = json.dumps({"image": np.zeros((100, 100)).tolist(), "normalize": True})
             r = c.post("/predict", content=body, headers={"Content-Type": "application/json"})
             assert r.status_code == 503 and r.headers["retry-after"] == "1", r.text

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..architecture import GRADIENTS, LAYERS
+from ..layers import log_softmax
 from ..network import Backward, Forward, Params
 
 KINDS = ("S1", "P1", "O", "L", "dLS", "dLC2", "dLk1")
@@ -87,12 +88,14 @@ def equation(
             "sum_of_exps": float(exps.sum()),
             "value": float(fw.O[0, j]),
         }
-    if kind == "L":
+    if kind == "L":  # from S, not from O: finite even where O_label rounds to 0 (-ln 0 is no JSON number)
+        log_O = log_softmax(fw.S[:1].astype(np.float64))[0]
         return {
             "equation": "6",
-            "text": f"L = −ln O{label}",
+            "text": f"L = −ln O{label} = ln Σk exp(Sk) − S{label}",
             "probability": float(fw.O[0, label]),
-            "value": float(-np.log(np.float64(fw.O[0, label]))),
+            "log_probability": float(log_O[label]),
+            "value": float(-log_O[label]),
         }
     if kind == "dLS":
         (j,) = index

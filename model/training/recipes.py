@@ -32,24 +32,26 @@ import numpy as np
 from .. import fast
 from ..architecture import PARAM_SHAPES
 from ..codec import PARAM_LIMIT, PARAMS_BYTES, from_numbers, to_bytes, within_limit
+from ..floats import flush_to_zero
 from ..layers import cross_entropy
 from ..network import Params, forward, init_params
 from .augment import augment
 from .optimizers import gradients, momentum_step, sgd_step
 from .schedule import cosine_lr, epoch_order
 
-RecipeName = Literal["article", "ours"]
+RecipeName = Literal["article", "ours"]  # what a run may start from (POST /train, python -m model.train)
+MAX_STEP = 10**12  # a run ends here (10^8 epochs of one image a step), far inside the token's uint64
 
 
 @dataclass(frozen=True)
 class Recipe:
-    name: RecipeName
+    name: RecipeName | Literal["class"]
     batch_size: int
     lr: float
     momentum: float  # 0: plain SGD, no optimiser state
     epochs: int  # the length of the run the schedule is made for
     cosine: bool  # the learning rate follows a half cosine to 0 over `epochs`
-    init: Literal["uniform", "he"]
+    init: Literal["uniform", "he", "served"]  # served: a copy of the served network (Run.tuning)
     shift: float  # inputs are pixel/255 - shift
     augment: bool
 
@@ -64,6 +66,10 @@ RECIPES: dict[str, Recipe] = {
     "ours": Recipe("ours", 64, 0.05, 0.9, 10, True, "he", 0.0, True),
 }
 NAMES = tuple(RECIPES)
+# Fine-tuning the served network on a class's own drawings mixed with the small set (app/drawings/):
+# it starts from trained weights, so a fifth of "ours"'s learning rate, held constant.
+CLASS = Recipe("class", 64, 0.01, 0.9, 1, False, "served", 0.0, True)
+ENCODED = (*NAMES, CLASS.name)  # a run's state names its recipe by its place here
 
 # What the article's companion code logged (issue 18): accuracy on the first 1,000 test
 # images after each epoch of training on the first 10,000, and on all 10,000 after each
@@ -104,37 +110,47 @@ class Run:
         velocity = {k: np.zeros_like(v) for k, v in params.items()} if recipe.momentum else None
         return cls(recipe, seed, 0, params, velocity)
 
+    @classmethod
+    def tuning(cls, served: Params, seed: int) -> Run:
+        """A CLASS run from a copy of the served parameters (inputs pixel/255, as served)."""
+        params = {k: np.array(v, dtype=np.float32) for k, v in served.items()}
+        return cls(CLASS, seed, 0, params, {k: np.zeros_like(v) for k, v in params.items()})
+
     def train(self, images: np.ndarray, labels: np.ndarray, steps: int) -> list[float]:
         """Take `steps` steps on (N, 28, 28) uint8 images, in place; the loss of each step."""
+        if self.step + steps > MAX_STEP:
+            raise InvalidRun(f"a run ends at step {MAX_STEP:,}; this one is at {self.step:,}: start a new one")
         r = self.recipe
         n = len(images)
         per_epoch = math.ceil(n / r.batch_size)
         losses = []
         order, epoch = None, -1
-        for step in range(self.step, self.step + steps):
-            if step // per_epoch != epoch:
-                epoch = step // per_epoch
-                order = epoch_order(self.seed, epoch, n)
-            assert order is not None
-            start = (step % per_epoch) * r.batch_size
-            idx = order[start : start + r.batch_size]
-            x = images[idx].astype(np.float32) / 255
-            if r.augment:
-                x = augment(x, np.random.default_rng([self.seed, step, 1]))
-            taught = gradients(self.params, x - np.float32(r.shift), labels[idx])
-            lr = r.lr_at(step, per_epoch)
-            if self.velocity is None:  # eq. (66), with momentum where the recipe has it
-                sgd_step(self.params, taught.grads, lr)
-            else:
-                momentum_step(self.params, self.velocity, taught.grads, lr, r.momentum)
-            losses.append(float(taught.loss))
+        with flush_to_zero():  # the same numbers, and cost, as the service computes (model/floats.py)
+            for step in range(self.step, self.step + steps):
+                if step // per_epoch != epoch:
+                    epoch = step // per_epoch
+                    order = epoch_order(self.seed, epoch, n)
+                assert order is not None
+                start = (step % per_epoch) * r.batch_size
+                idx = order[start : start + r.batch_size]
+                x = images[idx].astype(np.float32) / 255
+                if r.augment:
+                    x = augment(x, np.random.default_rng([self.seed, step, 1]))
+                taught = gradients(self.params, x - np.float32(r.shift), labels[idx])
+                lr = r.lr_at(step, per_epoch)
+                if self.velocity is None:  # eq. (66), with momentum where the recipe has it
+                    sgd_step(self.params, taught.grads, lr)
+                else:
+                    momentum_step(self.params, self.velocity, taught.grads, lr, r.momentum)
+                losses.append(float(taught.loss))
         self.step += steps
         return losses
 
     def evaluate(self, images: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
         """(accuracy, mean loss) on held-out uint8 images, inputs scaled as in training."""
         x = images.astype(np.float32) / 255 - np.float32(self.recipe.shift)
-        S = fast.Inference(self.params).scores(x) if fast.enabled() else forward(self.params, x).S
+        with flush_to_zero():
+            S = fast.Inference(self.params).scores(x) if fast.enabled() else forward(self.params, x).S
         loss = float(cross_entropy(S.astype(np.float64), labels).mean())  # eq. (5)-(6), stable
         return float((S.argmax(axis=1) == labels).mean()), loss
 
@@ -154,7 +170,7 @@ class Run:
         return within_limit(np.frombuffer(to_bytes(*self.state()), "<f4"))
 
     def encode(self) -> bytes:
-        header = HEADER.pack(MAGIC, NAMES.index(self.recipe.name), self.seed, self.step)
+        header = HEADER.pack(MAGIC, ENCODED.index(self.recipe.name), self.seed, self.step)
         return header + to_bytes(*self.state())
 
     @classmethod
@@ -162,13 +178,15 @@ class Run:
         if len(data) < HEADER.size or not data.startswith(MAGIC):
             raise InvalidRun("resume is not a training run's state (start one with a recipe)")
         _, index, seed, step = HEADER.unpack_from(data)
-        if index >= len(NAMES):
+        if index >= len(ENCODED):
             raise InvalidRun(f"resume names an unknown recipe ({index})")
-        recipe = RECIPES[NAMES[index]]
+        if step > MAX_STEP:
+            raise InvalidRun(f"resume's step {step:,} is beyond the last step of any run ({MAX_STEP:,})")
+        recipe = RECIPES.get(ENCODED[index], CLASS)
         size = HEADER.size + PARAMS_BYTES * (2 if recipe.momentum else 1)
         if len(data) != size:
             raise InvalidRun(f"resume of the {recipe.name} recipe must be {size} bytes, got {len(data)}")
-        flat = np.frombuffer(data, "<f4", offset=HEADER.size)
+        flat = np.frombuffer(data, "<f4", offset=HEADER.size)  # subnormals: flushed by from_numbers (model/floats.py)
         if not np.isfinite(flat).all():
             raise InvalidRun("resume holds NaN or infinity")
         if np.abs(flat).max() > PARAM_LIMIT:

@@ -130,3 +130,21 @@ export const equation = (grid, label, kind, index, params) => call("/equation", 
   headers: { "Content-Type": "application/json" },
   body: JSON.stringify({ image: grid, label, kind, index, ...(params ? { params } : {}) }),
 });
+
+// The answering network as an ONNX file (a Blob): GET /model.onnx for the shared one, POST with the
+// visitor's parameters for a copy of theirs.
+export async function onnx(params) {
+  const options = params
+    ? { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ params }) } : {};
+  let response;
+  try {
+    response = await fetch("/model.onnx", options);
+  } catch {
+    throw new ServerUnreachable("the server cannot be reached");
+  }
+  if (!response.ok) {
+    const body = await response.json().catch(() => ({}));
+    throw Object.assign(new Error(body.detail ?? `the server answered ${response.status}`), { status: response.status });
+  }
+  return response.blob();
+}

@@ -1,5 +1,7 @@
 // The drawing pad: dark ink on white paper, drawn with mouse, touch or pen (pointer events).
-// Strokes are kept as point lists, so undo simply redraws all but the last one.
+// Strokes are kept as point lists, so undo simply redraws all but the last one. The pad's own
+// shortcuts (Delete, Backspace or c clears, Ctrl+Z undoes) act only while the pad has the focus.
+import { paintThumbnail } from "./render.js";
 
 export const SIDE = 560; // the canvas's own pixels, whatever its size on screen (crisp on high-DPI screens)
 const PEN = 36;          // stroke width in canvas pixels: about MNIST's pencil on a digit of half the pad
@@ -15,6 +17,7 @@ export class Sketchpad {
     canvas.addEventListener("pointerdown", (e) => this.#down(e));
     canvas.addEventListener("pointermove", (e) => this.#move(e));
     for (const type of ["pointerup", "pointercancel"]) canvas.addEventListener(type, (e) => this.#up(e));
+    canvas.addEventListener("keydown", (e) => this.#key(e));
     this.redraw();
   }
 
@@ -36,6 +39,14 @@ export class Sketchpad {
     this.onChange({ final: true });
   }
 
+  // A picture of a 28x28 grid (a shared drawing, a nudged one), shown without asking for a new answer:
+  // the answer on screen is the grid's own; drawing over it starts anew.
+  showGrid(grid) {
+    this.strokes = [{ grid: grid.map((row) => row.map((v) => 255 * v)) }];
+    this.current = null;
+    this.redraw();
+  }
+
   pixels() { return this.ctx.getImageData(0, 0, SIDE, SIDE); }
 
   #point(e) {
@@ -46,6 +57,7 @@ export class Sketchpad {
   #down(e) {
     if (e.button !== 0 && e.pointerType === "mouse") return;
     e.preventDefault();
+    this.canvas.focus({ preventScroll: true });  // its shortcuts act only while it has the focus
     this.canvas.setPointerCapture(e.pointerId);
     if (this.strokes.length === 1 && this.strokes[0].grid) this.strokes = []; // drawing over a sample starts anew
     this.current = { points: [this.#point(e)] };
@@ -60,6 +72,14 @@ export class Sketchpad {
     for (const ev of events.length ? events : [e]) this.current.points.push(this.#point(ev));
     this.redraw();
     this.onChange({ final: false });
+  }
+
+  #key(e) {
+    if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "z") { e.preventDefault(); this.undo(); }
+    else if (!e.ctrlKey && !e.metaKey && !e.altKey && ["Delete", "Backspace", "c", "C"].includes(e.key)) {
+      e.preventDefault();
+      this.clear();
+    }
   }
 
   #up() {
@@ -98,14 +118,8 @@ export class Sketchpad {
   }
 
   #paintGrid({ grid }) {
-    const small = new ImageData(28, 28);
-    grid.flat().forEach((v, i) => {
-      small.data.set([255 - v, 255 - v, 255 - v, 255], 4 * i);
-    });
-    const tile = new OffscreenCanvas(28, 28);
-    tile.getContext("2d").putImageData(small, 0, 0);
     this.ctx.imageSmoothingEnabled = true;
     this.ctx.imageSmoothingQuality = "high";
-    this.ctx.drawImage(tile, 0, 0, SIDE, SIDE);
+    this.ctx.drawImage(paintThumbnail(new OffscreenCanvas(1, 1), grid), 0, 0, SIDE, SIDE);
   }
 }

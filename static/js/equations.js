@@ -1,4 +1,4 @@
-// "The equation with your numbers": click a cell of C1 or P1, a probability bar, or a cell of the
+// "The equation with your numbers": choose a cell of C1 or P1, a probability bar, or a cell of the
 // gradients dLP2 or dLk1, and the article's equation for that cell is written out with the
 // numbers the network computed for this drawing (POST /equation reads them from its own arrays).
 import * as api from "./api.js";
@@ -31,11 +31,13 @@ const RENDER = {
 
 export async function showEquation(kind, index, grid, label, params) {
   const out = $("#equation");
+  delete out.dataset.kind;
   if (!grid) { out.textContent = "Draw a digit first."; return; }
+  out.textContent = "Working it out…";
   try {
     const kinds = kind === "O" ? ["O", "L", "dLS"] : [kind];  // a bar: the softmax, the loss, its gradient
     const answers = await Promise.all(kinds.map((k) => api.equation(grid, label, k, k === "L" ? [] : index, params)));
-    out.innerHTML = answers.map((e) => `<div class="eq"><h3>eq. (${e.equation}) <code>${e.text}</code></h3>${RENDER[e.kind](e)}</div>`).join("");
+    out.innerHTML = answers.map((e) => `<div class="eq" tabindex="0" role="group" aria-label="equation ${e.equation}, scrolls sideways if wide"><h3>eq. (${e.equation}) <code>${e.text}</code></h3>${RENDER[e.kind](e)}</div>`).join("");
     out.dataset.kind = kind;
     out.dataset.value = String(answers[0].value);
   } catch (e) {

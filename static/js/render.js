@@ -34,13 +34,32 @@ export function paintMap(canvas, values, vmax, { diverging = false, name = "" } 
   canvas.dataset.painted = "true";
 }
 
-// A 28x28 grid of 0..255 ink as a small dark-on-light thumbnail (sample buttons).
+// A 28x28 grid of 0..255 ink as a small dark-on-light thumbnail (sample buttons, and the pad's
+// picture of a sample or a shared drawing). `canvas` may be an OffscreenCanvas.
 export function paintThumbnail(canvas, pixels) {
-  canvas.width = canvas.height = 28;
-  const img = new ImageData(28, 28);
+  const rows = pixels.length, cols = pixels[0].length;
+  canvas.width = cols; canvas.height = rows;
+  const img = new ImageData(cols, rows);
   pixels.flat().forEach((v, i) => img.data.set([255 - v, 255 - v, 255 - v, 255], 4 * i));
   canvas.getContext("2d").putImageData(img, 0, 0);
+  return canvas;
 }
+
+// The cell of a painted map under a pointer: the one place that turns a position into [row, column].
+// Pointer events carry fractional positions; a click's own are rounded, so callers pass the pointerdown's.
+export function cellAt(canvas, { clientX, clientY }) {
+  const box = canvas.getBoundingClientRect();
+  const rows = canvas.height, cols = canvas.width;
+  return [Math.max(0, Math.min(rows - 1, Math.floor(((clientY - box.top) / box.height) * rows))),
+          Math.max(0, Math.min(cols - 1, Math.floor(((clientX - box.left) / box.width) * cols)))];
+}
+
+const cellName = (canvas, [y, x]) => {
+  const name = canvas.dataset.name, open = name.indexOf("[");  // "C1[2]" -> "C1[2, y, x]"
+  return open < 0 ? `${name}[${y}, ${x}]` : `${name.slice(0, -1)}, ${y}, ${x}]`;
+};
+const valueText = (canvas, cell) => `${cellName(canvas, cell)} = ${canvas.values[cell[0]][cell[1]].toFixed(4)}` +
+  (canvas.dataset.equation && canvas.dataset.equation !== "-" ? `, eq. (${canvas.dataset.equation})` : "");
 
 export function clearMap(canvas) {
   canvas.getContext("2d").clearRect(0, 0, canvas.width, canvas.height);
@@ -64,28 +83,75 @@ export function makeGallery(container, count, size, label) {
   });
 }
 
-// A floating label that tells the value under the pointer, for every map on the page.
+// A floating label that tells the value under the pointer, for every map on the page; a tap on a
+// touch screen shows it too (there is no hover there).
 export function enableHover(root, tooltip) {
-  root.addEventListener("pointermove", (e) => {
+  let hideTimer = null;
+  const showAt = (e) => {
     const canvas = e.target;
     if (!(canvas instanceof HTMLCanvasElement) || !canvas.values) { tooltip.hidden = true; return; }
-    const r = canvas.getBoundingClientRect();
-    const h = canvas.values.length, w = canvas.values[0].length;
-    const y = Math.min(h - 1, Math.floor(((e.clientY - r.top) / r.height) * h));
-    const x = Math.min(w - 1, Math.floor(((e.clientX - r.left) / r.width) * w));
-    tooltip.textContent = `${canvas.dataset.name}[${y}, ${x}] = ${canvas.values[y][x].toFixed(4)}`;
-    tooltip.style.left = `${e.clientX + 14}px`;
-    tooltip.style.top = `${e.clientY + 14}px`;
+    tooltip.textContent = valueText(canvas, cellAt(canvas, e));
+    tooltip.style.left = `${Math.min(e.clientX + 14, innerWidth - tooltip.offsetWidth - 4)}px`;
+    tooltip.style.top = `${e.clientY + (e.pointerType === "touch" ? -40 : 14)}px`;
     tooltip.hidden = false;
-  });
-  root.addEventListener("pointerleave", () => { tooltip.hidden = true; });
+    clearTimeout(hideTimer);
+    if (e.pointerType === "touch") hideTimer = setTimeout(() => { tooltip.hidden = true; }, 2500);
+  };
+  root.addEventListener("pointermove", (e) => { if (e.pointerType !== "touch") showAt(e); });
+  root.addEventListener("pointerdown", (e) => { if (e.pointerType === "touch" && e.target.id !== "pad") showAt(e); });
+  root.addEventListener("pointerleave", (e) => { if (e.pointerType !== "touch") tooltip.hidden = true; });
 }
 
-// Ten bars, one per digit; the winner stands out.
+// A map whose cells can be chosen: a click (or a tap) on a cell, or from the keyboard, the arrow
+// keys moving a cursor within the map and Enter choosing. onPick(cell, canvas) does the rest.
+export function enableCells(canvas, onPick, cursorBox, tooltip) {
+  canvas.tabIndex = 0;
+  canvas.setAttribute("role", "button");
+  let down = null;  // the pointerdown's fractional position
+  canvas.addEventListener("pointerdown", (e) => { down = { clientX: e.clientX, clientY: e.clientY }; });
+  canvas.addEventListener("click", (e) => {
+    if (!canvas.values) return;
+    const cell = cellAt(canvas, down ?? e);
+    down = null;
+    canvas.cursor = cell;
+    onPick(cell, canvas);
+  });
+  const place = () => {
+    const [y, x] = canvas.cursor, box = canvas.getBoundingClientRect();
+    const w = box.width / canvas.width, h = box.height / canvas.height;
+    Object.assign(cursorBox.style, { left: `${box.left + scrollX + x * w}px`, top: `${box.top + scrollY + y * h}px`,
+                                     width: `${w}px`, height: `${h}px` });
+    cursorBox.hidden = false;
+    if (canvas.values) {
+      tooltip.textContent = valueText(canvas, canvas.cursor);
+      tooltip.style.left = `${Math.min(box.left + (x + 1) * w + 6, innerWidth - tooltip.offsetWidth - 4)}px`;
+      tooltip.style.top = `${box.top + (y + 1) * h + 6}px`;
+      tooltip.hidden = false;
+    }
+  };
+  canvas.addEventListener("focus", () => { if (canvas.matches(":focus-visible")) { canvas.cursor ??= [0, 0]; place(); } });
+  canvas.addEventListener("blur", () => { cursorBox.hidden = true; tooltip.hidden = true; });
+  canvas.addEventListener("keydown", (e) => {
+    const moves = { ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1] };
+    canvas.cursor ??= [0, 0];
+    if (moves[e.key]) {
+      e.preventDefault();
+      const [dy, dx] = moves[e.key], [y, x] = canvas.cursor;
+      canvas.cursor = [Math.max(0, Math.min(canvas.height - 1, y + dy)), Math.max(0, Math.min(canvas.width - 1, x + dx))];
+      place();
+    } else if ((e.key === "Enter" || e.key === " ") && canvas.values) {
+      e.preventDefault();
+      onPick(canvas.cursor, canvas);
+    }
+  });
+}
+
+// Ten bars, one per digit, each a button (its equation); the winner stands out.
 export function makeBars(container) {
   container.replaceChildren();
   return Array.from({ length: 10 }, (_, digit) => {
-    const row = document.createElement("div");
+    const row = document.createElement("button");
+    row.type = "button";
     row.className = "bar";
     row.innerHTML = `<span class="digit">${digit}</span><span class="track"><span class="fill"></span></span>` +
       `<span class="value">–</span>`;
@@ -98,7 +164,9 @@ export function paintBars(bars, probabilities, label) {
   bars.forEach((row, digit) => {
     const p = probabilities ? probabilities[digit] : 0;
     row.querySelector(".fill").style.width = `${(100 * p).toFixed(1)}%`;
-    row.querySelector(".value").textContent = probabilities ? `${(100 * p).toFixed(1)}%` : "–";
+    // "97.3%"; the decimal in its own span, which a phone's narrow column leaves out
+    const [whole, tenth] = (100 * p).toFixed(1).split(".");
+    row.querySelector(".value").innerHTML = probabilities ? `${whole}<span class="tenth">.${tenth}</span>%` : "–";
     row.classList.toggle("winner", probabilities !== null && digit === label);
   });
 }

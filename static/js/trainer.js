@@ -1,37 +1,59 @@
 // Train from scratch: the page loops POST /train, keeping the whole run (its `resume`) itself.
 // Each answer brings the loss of every step, the held-out accuracy and the network as it is now,
-// which can answer the drawing on the pad instead of the shared one.
+// which can answer the drawing on the pad instead of the shared one. The recipes, their batch
+// sizes, the bound on images a request and the article's log come from GET /model.
 import * as api from "./api.js";
+import { drawChart } from "./chart.js";
 import { makeGallery, paintMap } from "./render.js";
 
 const $ = (selector) => document.querySelector(selector);
-
-// What the article's companion code logged for its small run (held-out accuracy and loss by epoch).
-const ARTICLE_LOG = { accuracy: [[1, 0.926], [10, 0.981]], loss: [[1, 0.220], [10, 0.074]] };
-const EPOCHS = 10;          // the x axis: the article's run is 10 epochs
-const LOSS_TOP = 2.5;       // the loss axis, from 0
 const BUSY_WAIT_MS = 1000;  // after a 429 or 503: every training slot is taken
-const KERNELS = 6, SIDE = 5;
+
+// The first kernels of a base64 float32 parameter string: k1 comes first (count x side x side).
+export function firstKernels(base64, [count, side]) {
+  const flat = api.float32s(base64);
+  return Array.from({ length: count }, (_, k) =>
+    Array.from({ length: side }, (_, y) => Array.from(flat.subarray((k * side + y) * side, (k * side + y + 1) * side))));
+}
 
 export class Trainer {
-  // onNetwork(params or null): the network that should answer drawings changed
-  constructor(onNetwork) {
-    this.onNetwork = onNetwork;
-    this.kernels = makeGallery($("#train-kernels"), KERNELS, SIDE, "k1 (training)");
+  // training: GET /model's `training`; kernelShape: [count, side] of k1;
+  // onRun(answer or null): the run moved on (or was erased); onUse(on): "use the trained network" pressed
+  constructor(training, kernelShape, { onRun, onUse }) {
+    this.recipes = Object.fromEntries((training?.recipes ?? []).map((r) => [r.name, r]));
+    this.article = training?.article_log ?? null;
+    this.kernelShape = kernelShape;
+    this.onRun = onRun;
+    this.onUse = onUse;
+    this.kernels = makeGallery($("#train-kernels"), kernelShape[0], kernelShape[1], "k1 (training)");
     this.canvas = $("#train-curve");
     this.clear();
     const speed = $("#train-speed");
+    speed.max = String(Math.floor(Math.log2(training?.max_images ?? 64)));  // images a request: 64 up to the bound
+    speed.value = String(Math.max(Number(speed.min), Number(speed.max) - 1));
     const showSpeed = () => { $("#train-speed-value").textContent = this.images(); };
     speed.addEventListener("input", showSpeed);
     showSpeed();
     $("#train-start").addEventListener("click", () => (this.running ? this.pause() : this.start()));
     $("#train-step").addEventListener("click", () => this.once(1));
-    $("#train-reset").addEventListener("click", () => this.reset());
-    $("#train-use").addEventListener("click", () => this.use(!this.using));
-    $("#train-recipe").addEventListener("change", () => this.reset());
+    $("#train-reset").addEventListener("click", () => this.ask(() => this.reset()));
+    $("#train-use").addEventListener("click", () => this.onUse(!this.using));
+    let recipe = this.recipe();
+    $("#train-recipe").addEventListener("change", () => {
+      const chosen = this.recipe();
+      if (!this.run) { recipe = chosen; this.draw(); return; }
+      $("#train-recipe").value = recipe;  // not yet: ask first
+      this.ask(() => { $("#train-recipe").value = recipe = chosen; this.reset(); });
+    });
+    $("#train-zoom").addEventListener("change", () => this.draw());
+    $("#train-keep").addEventListener("click", () => this.answer(false));
+    $("#train-erase").addEventListener("click", () => this.answer(true));
+    new ResizeObserver(() => this.draw()).observe(this.canvas);
   }
 
-  images() { return 2 ** Number($("#train-speed").value); }  // images per request: 64 to 1024
+  images() { return 2 ** Number($("#train-speed").value); }
+
+  recipe() { return $("#train-recipe").value; }
 
   clear() {
     this.run = null;         // the last answer: resume, params, step, epoch...
@@ -39,11 +61,28 @@ export class Trainer {
     this.accuracy = [];      // [epoch, held-out accuracy] after every request
     this.running = false;
     this.busy = false;
-    this.using = false;
     this.draw();
   }
 
-  recipe() { return $("#train-recipe").value; }
+  // Before anything erases a run: a question, in the page (a run of many steps is worth keeping).
+  ask(erase) {
+    if (!this.run) { erase(); return; }
+    this.pendingErase = erase;
+    this.wasRunning = this.running;
+    this.pause();
+    $("#train-confirm-text").textContent = `Erase this run of ${this.run.step.toLocaleString("en")} steps? `;
+    $("#train-confirm").hidden = false;
+    $("#train-keep").focus();
+  }
+
+  answer(erase) {
+    $("#train-confirm").hidden = true;
+    const then = this.pendingErase;
+    this.pendingErase = null;
+    if (erase) then?.();
+    else if (this.wasRunning) this.start();
+    $("#train-reset").focus();
+  }
 
   start() {
     this.running = true;
@@ -53,27 +92,26 @@ export class Trainer {
 
   pause() {
     this.running = false;
-    $("#train-start").textContent = "Go on";
+    $("#train-start").textContent = this.run ? "Go on" : "Start";
   }
 
   reset() {
-    this.pause();
-    $("#train-start").textContent = "Start";
-    this.use(false);
     this.clear();
+    this.pause();
     this.kernels.forEach((c) => c.getContext("2d").clearRect(0, 0, c.width, c.height));
     $("#train-reset").disabled = true;
     $("#train-use").disabled = true;
     $("#train-status").textContent = "Not started.";
     document.body.dataset.training = "none";
+    this.onRun(null);
   }
 
-  use(on) {
-    this.using = on && this.run !== null;
+  // The switcher's state, told back: the trained network answers or not.
+  showUse(on) {
+    this.using = on;
     const button = $("#train-use");
-    button.setAttribute("aria-pressed", String(this.using));
-    button.textContent = this.using ? "Back to the shared one" : "Use the trained network";
-    this.onNetwork(this.using ? this.run.params : null);
+    button.setAttribute("aria-pressed", String(on));
+    button.textContent = on ? "Back to the shared one" : "Use the trained network";
   }
 
   async loop() {
@@ -88,7 +126,7 @@ export class Trainer {
   async once(steps) {
     if (this.busy) return true;
     this.busy = true;
-    const batch = this.recipe() === "article" ? 1 : 64;
+    const batch = this.recipes[this.recipe()]?.batch_size ?? 1;
     const request = { steps: steps ?? Math.max(1, Math.floor(this.images() / batch)) };
     Object.assign(request, this.run ? { resume: this.run.resume } : { recipe: this.recipe(), seed: 0 });
     try {
@@ -113,10 +151,8 @@ export class Trainer {
   }
 
   show(answer) {
-    const flat = api.float32s(answer.params);  // k1 b1 k2 b2 w b: k1 is the first 6 x 5 x 5
-    const k1 = Array.from({ length: KERNELS }, (_, k) =>
-      Array.from({ length: SIDE }, (_, y) => Array.from(flat.subarray((k * SIDE + y) * SIDE, (k * SIDE + y + 1) * SIDE))));
-    const kmax = Math.max(1e-12, ...flat.subarray(0, KERNELS * SIDE * SIDE).map(Math.abs));
+    const k1 = firstKernels(answer.params, this.kernelShape);
+    const kmax = Math.max(1e-12, ...k1.flat(2).map(Math.abs));
     this.kernels.forEach((canvas, i) => paintMap(canvas, k1[i], kmax, { diverging: true, name: `k1[${i}] (training)` }));
     this.draw();
     $("#train-reset").disabled = false;
@@ -125,55 +161,18 @@ export class Trainer {
     $("#train-status").textContent = `step ${answer.step.toLocaleString("en")} · epoch ${answer.epoch.toFixed(2)} · ` +
       `held-out accuracy ${percent}% · loss ${answer.heldout_loss.toFixed(3)}`;
     document.body.dataset.training = String(answer.heldout_accuracy);
-    if (this.using) this.onNetwork(answer.params);
+    this.onRun(answer);
   }
 
-  // The loss (top half) and the held-out accuracy (bottom half), by epoch, the article's log beside them.
   draw() {
-    const ctx = this.canvas.getContext("2d");
-    const { width: W, height: H } = this.canvas;
-    const pad = 34, half = (H - 3 * 12) / 2;
-    ctx.clearRect(0, 0, W, H);
-    const x = (epoch) => pad + (W - pad - 8) * Math.min(epoch, EPOCHS) / EPOCHS;
-    const lossY = (loss) => 12 + half * (1 - Math.min(loss, LOSS_TOP) / LOSS_TOP);
-    const accY = (a) => 24 + half + half * (1 - a);
-    ctx.font = "11px system-ui, sans-serif";
-    ctx.fillStyle = "#666";
-    ctx.strokeStyle = "#ddd";
-    for (let e = 0; e <= EPOCHS; e++) {
-      ctx.beginPath(); ctx.moveTo(x(e), 12); ctx.lineTo(x(e), H - 12); ctx.stroke();
-      if (e % 2 === 0) ctx.fillText(String(e), x(e) - 3, H - 1);
-    }
-    ctx.fillText("loss", 2, 22); ctx.fillText(String(LOSS_TOP), 2, 34);
-    ctx.fillText("100%", 2, accY(1) + 4); ctx.fillText("0%", 8, accY(0));
-    // every step's loss, faint, then an exponential moving average over about 1 % of an epoch
-    ctx.fillStyle = "rgba(120, 120, 120, 0.25)";
-    for (const [e, loss] of this.losses) ctx.fillRect(x(e), lossY(loss), 1, 1);
-    ctx.strokeStyle = "#2a6fdb"; ctx.lineWidth = 2; ctx.beginPath();
-    const alpha = Math.min(1, 100 / (this.run?.steps_per_epoch ?? 100));  // a window of about 1 % of an epoch
-    let smooth = null;
-    this.losses.forEach(([e, loss], i) => {
-      smooth = smooth === null ? loss : smooth + alpha * (loss - smooth);
-      if (i === 0) ctx.moveTo(x(e), lossY(smooth)); else ctx.lineTo(x(e), lossY(smooth));
+    const article = this.recipe() === "article" ? this.article : null;
+    const { shown, epochs } = drawChart(this.canvas, {
+      losses: this.losses, accuracy: this.accuracy, article, zoom: $("#train-zoom").checked,
+      stepsPerEpoch: this.run?.steps_per_epoch,
     });
-    ctx.stroke();
-    ctx.strokeStyle = "#1a9850"; ctx.beginPath();
-    this.accuracy.forEach(([e, a], i) => (i === 0 ? ctx.moveTo(x(e), accY(a)) : ctx.lineTo(x(e), accY(a))));
-    ctx.stroke(); ctx.lineWidth = 1;
-    const showArticle = this.recipe() === "article";
-    ctx.fillStyle = "#e66101";
-    if (showArticle) {
-      for (const [e, a] of ARTICLE_LOG.accuracy) this.dot(ctx, x(e), accY(a), `${(100 * a).toFixed(1)}%`);
-      for (const [e, loss] of ARTICLE_LOG.loss) this.dot(ctx, x(e), lossY(loss), loss.toFixed(3));
-    }
-    this.canvas.dataset.painted = "true";
-    this.canvas.dataset.points = String(this.accuracy.length);
-    this.canvas.dataset.steps = String(this.losses.length);
-    this.canvas.dataset.articlePoints = String(showArticle ? ARTICLE_LOG.accuracy.length + ARTICLE_LOG.loss.length : 0);
-  }
-
-  dot(ctx, cx, cy, text) {
-    ctx.beginPath(); ctx.arc(cx, cy, 4, 0, 2 * Math.PI); ctx.fill();
-    ctx.fillText(text, Math.min(cx + 6, this.canvas.width - 40), cy - 5);
+    Object.assign(this.canvas.dataset, {
+      painted: "true", points: String(this.accuracy.length), steps: String(this.losses.length),
+      articlePoints: String(shown), epochs: String(epochs),
+    });
   }
 }

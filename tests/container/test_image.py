@@ -292,3 +292,48 @@ def test_two_replicas_behind_one_address_lose_nothing_when_one_stops(engine: Eng
     (ARTIFACTS / "replicas.json").write_text(
         json.dumps({"requests": len(issued), "served": served, "retries": len(retries)}, indent=2) + "\n"
     )
+
+
+def test_two_replicas_share_one_postgresql_for_the_class_drawings(engine: Engine, image: dict, postgres_server) -> None:
+    """Two containers of the image against one PostgreSQL (a throwaway cluster on the host): saves
+    to either are in one collection, a retry sent to the other replica is stored once, and the
+    second replica to start finds the schema the first made."""
+    from tests.postgres import fresh_database
+
+    url = fresh_database(postgres_server)
+    token = "container-teacher"
+    options = (
+        "--read-only",
+        "--tmpfs",
+        "/tmp",
+        "--env",
+        f"CNN_DATABASE_URL={url}",
+        "--env",
+        f"CNN_TEACHER_TOKEN={token}",
+    )
+    a, b = (serve(engine, name, *options) for name in ("cnn-drawings-a", "cnn-drawings-b"))
+    grid = [[0.0] * 28 for _ in range(4)] + [[0.0] * 13 + [1.0] * 2 + [0.0] * 13 for _ in range(20)]
+    grid += [[0.0] * 28 for _ in range(4)]
+    ids = {a: [], b: []}
+    for i in range(40):
+        replica = (a, b)[i % 2]
+        ids[replica].append(get_json(f"{replica}/drawings", {"image": grid, "label": i % 10})["id"])
+    key = {"Idempotency-Key": "one-save-two-replicas"}
+
+    def save(replica: str) -> dict:
+        data = json.dumps({"image": grid, "label": 1}).encode()
+        headers = {"Content-Type": "application/json"} | key
+        with urllib.request.urlopen(urllib.request.Request(f"{replica}/drawings", data, headers), timeout=5) as r:
+            return json.loads(r.read())
+
+    first, retried = save(a), save(b)
+    assert retried["id"] == first["id"] and retried["repeated"]
+    request = urllib.request.Request(f"{b}/drawings/summary", headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=5) as r:
+        summary = json.loads(r.read())
+    assert summary["total"] == 41 and summary["counts"] == [4, 5, 4, 4, 4, 4, 4, 4, 4, 4]
+    assert len(set(ids[a]) | set(ids[b])) == 40
+    for name in ("cnn-drawings-a", "cnn-drawings-b"):
+        engine.docker("stop", "--time", str(STOP_GRACE_SECONDS), name, timeout=60)
+        state = json.loads(engine.docker("inspect", "-f", "{{json .State}}", name).stdout)
+        assert state["ExitCode"] == 0, (state, engine.docker("logs", name).stderr)

@@ -1,0 +1,14 @@
+"""A class's own digits: drawings saved to a database, the teacher's review, export as MNIST, fine-tuning.
+
+    routes.py    the endpoints (one router, with its lifespan), thin
+    models.py    their request and response models
+    work.py      what a save computes (a handler of app/handlers.py, on the loop or in a worker)
+    guard.py     the teacher's token, the rate limit, the same-site check
+    store.py     saving (grouped commits) and reading the collection
+    database.py  SQLite or PostgreSQL: connections, transactions, migrations (schema.py)
+    export.py    npz and IDX, streamed
+    tuning.py    fine-tuning a copy of the served network on the collection
+
+app/main.py includes routes.router; app/handlers.py lists work.read_drawing. This file imports
+nothing, so that either may be imported first.
+"""

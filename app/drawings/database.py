@@ -1,0 +1,161 @@
+"""Where the drawings live: a SQLite file or a PostgreSQL server, reached through the standard
+library's sqlite3 and psycopg 3 directly.
+
+Why no SQLAlchemy: one table and a dozen statements, written once with `?` parameters (turned
+into psycopg's `%s` here); what matters is control that an ORM or engine would hide: when a
+transaction commits (one commit for a whole group of saves, app/drawings/store.py), how SQLite
+syncs (WAL, synchronous=FULL), and a server-side cursor that streams an export in constant memory.
+
+Imported by store.py only; imports schema.py.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .schema import LATEST, MIGRATIONS, PG_MIGRATION_LOCK, VERSION_TABLE, Dialect, SchemaTooNew
+
+SQLITE_BUSY_MS = 30_000  # another process writing: wait for it rather than fail
+IDLE_CONNECTIONS = 4  # PostgreSQL connections kept open for the teacher's reads
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached or refused the work (503)."""
+
+
+def describe_url(url: str) -> str:
+    """The URL without its password, for logs."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        credentials, host = rest.rsplit("@", 1)
+        return f"{scheme}://{credentials.split(':', 1)[0]}@{host}"
+    return url
+
+
+@dataclass
+class Database:
+    """A connection factory for one database, and what its dialect needs."""
+
+    dialect: Dialect
+    target: str  # the SQLite file's path, or the PostgreSQL URL
+    _idle: list[Any] = field(default_factory=list, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @classmethod
+    def of(cls, url: str, data_dir: Path) -> Database:
+        """CNN_DATABASE_URL: unset -> data_dir/drawings.db; sqlite:///relative.db or sqlite:////absolute.db
+        (SQLAlchemy's spelling); postgresql://user:password@host:port/db."""
+        if not url:
+            return cls("sqlite", str(data_dir / "drawings.db"))
+        if url.startswith("sqlite:///"):
+            return cls("sqlite", url.removeprefix("sqlite:///"))
+        if url.startswith(("postgresql://", "postgres://")):
+            return cls("postgresql", url)
+        raise ValueError(
+            f"CNN_DATABASE_URL must start with sqlite:/// or postgresql://, got {describe_url(url)[:40]!r}"
+        )
+
+    def sql(self, statement: str) -> str:
+        return statement.replace("?", "%s") if self.dialect == "postgresql" else statement
+
+    def connect(self) -> Any:
+        try:
+            if self.dialect == "sqlite":
+                conn = sqlite3.connect(
+                    self.target, timeout=SQLITE_BUSY_MS / 1000, isolation_level=None, check_same_thread=False
+                )
+                # WAL: readers never block the writer; FULL: a commit is on the disk (the WAL fsynced)
+                # before it returns, so a 201 survives the power going out, not only a SIGKILL.
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=FULL")
+                conn.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
+                return conn
+            import psycopg  # only where PostgreSQL is used
+
+            return psycopg.connect(self.target, autocommit=True, connect_timeout=10)
+        except Exception as e:
+            raise DatabaseUnavailable(f"cannot open the database ({type(e).__name__})") from e
+
+    def begin(self, conn: Any, *, write: bool) -> None:
+        """Start a transaction: SQLite's writer takes the write lock at once (no upgrade deadlocks)."""
+        if self.dialect == "sqlite":
+            conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        else:
+            conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ" if not write else "BEGIN")
+
+    @contextmanager
+    def transaction(self, *, write: bool) -> Iterator[Any]:
+        """A pooled connection inside one transaction, committed on success, rolled back otherwise."""
+        conn = self.borrow()
+        ok = False
+        try:
+            self.begin(conn, write=write)
+            yield conn
+            conn.execute("COMMIT")
+            ok = True
+        finally:
+            if not ok:
+                try:
+                    conn.execute("ROLLBACK")
+                except Exception:  # noqa: BLE001 -- the connection is broken: dropped below
+                    conn.close()
+                    conn = None
+            if conn is not None:
+                self.give_back(conn)
+
+    def borrow(self) -> Any:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+        return self.connect()
+
+    def give_back(self, conn: Any) -> None:
+        with self._lock:
+            if len(self._idle) < IDLE_CONNECTIONS:
+                self._idle.append(conn)
+                return
+        conn.close()
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
+
+    def migrate(self) -> int:
+        """Bring the schema to LATEST, each migration in its own transaction; the version reached."""
+        if self.dialect == "sqlite":
+            Path(self.target).parent.mkdir(parents=True, exist_ok=True)
+        conn = self.connect()
+        try:
+            conn.execute(VERSION_TABLE)
+            while True:
+                self.begin(conn, write=True)
+                try:
+                    if self.dialect == "postgresql":
+                        conn.execute("SELECT pg_advisory_xact_lock(%s)", (PG_MIGRATION_LOCK,))
+                    row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
+                    version = row[0] or 0
+                    if version > LATEST:
+                        raise SchemaTooNew(
+                            f"the drawings' database is at schema version {version}, newer than this "
+                            f"service's {LATEST}: run the newer service, or point CNN_DATABASE_URL elsewhere"
+                        )
+                    if version == LATEST:
+                        conn.execute("COMMIT")
+                        return version
+                    for statement in MIGRATIONS[version + 1][self.dialect]:
+                        conn.execute(statement)
+                    conn.execute(self.sql("INSERT INTO schema_version (version) VALUES (?)"), (version + 1,))
+                    conn.execute("COMMIT")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+        finally:
+            conn.close()

@@ -1,0 +1,62 @@
+"""The drawings' tables, as numbered migrations: a database is brought up to the newest version
+at start-up, one migration per transaction, and never loses a row on the way.
+
+Each migration is written once per dialect where the two differ (the identity column, the blob
+type). `schema_version` holds the version a database has reached; a database newer than this
+code is refused rather than written to.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+Dialect = Literal["sqlite", "postgresql"]
+
+# migration number -> its statements per dialect
+MIGRATIONS: dict[int, dict[Dialect, list[str]]] = {
+    1: {
+        "sqlite": [
+            """CREATE TABLE drawings (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                created_at TEXT NOT NULL,
+                label INTEGER NOT NULL CHECK (label BETWEEN 0 AND 9),
+                answer INTEGER NOT NULL CHECK (answer BETWEEN 0 AND 9),
+                probability REAL NOT NULL,
+                weights_sha256 TEXT NOT NULL,
+                grid BLOB NOT NULL
+            )""",
+        ],
+        "postgresql": [
+            """CREATE TABLE drawings (
+                id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                created_at TEXT NOT NULL,
+                label SMALLINT NOT NULL CHECK (label BETWEEN 0 AND 9),
+                answer SMALLINT NOT NULL CHECK (answer BETWEEN 0 AND 9),
+                probability DOUBLE PRECISION NOT NULL,
+                weights_sha256 TEXT NOT NULL,
+                grid BYTEA NOT NULL
+            )""",
+        ],
+    },
+    # A retried save is stored once (Idempotency-Key); the teacher's view lists one digit at a time.
+    2: {
+        "sqlite": [
+            "ALTER TABLE drawings ADD COLUMN idempotency_key TEXT",
+            "CREATE UNIQUE INDEX drawings_idempotency_key ON drawings (idempotency_key)",
+            "CREATE INDEX drawings_label_id ON drawings (label, id)",
+        ],
+        "postgresql": [
+            "ALTER TABLE drawings ADD COLUMN idempotency_key TEXT",
+            "CREATE UNIQUE INDEX drawings_idempotency_key ON drawings (idempotency_key)",
+            "CREATE INDEX drawings_label_id ON drawings (label, id)",
+        ],
+    },
+}
+LATEST = max(MIGRATIONS)
+VERSION_TABLE = "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"
+# Replicas starting together against one PostgreSQL take turns migrating (a transaction-scoped lock).
+PG_MIGRATION_LOCK = 29_0001
+
+
+class SchemaTooNew(RuntimeError):
+    """The database was written by a newer version of the service."""

@@ -1,0 +1,321 @@
+"""The collection of drawings: saving (grouped commits on one writer thread) and the teacher's reads.
+
+Every method here blocks, so none runs on the event loop: saves go to the writer thread and are
+awaited through a future; the routes send the rest to threads (asyncio.to_thread).
+
+Group commit: the writer takes every save waiting, writes them in one transaction and commits
+once, then answers each. A save is answered only after its COMMIT has returned, so a 201 is on
+the disk; many clients share each fsync, which is what makes a thousand saves a second possible
+on one disk.
+
+Imported by routes.py, export.py and tuning.py; imports database.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from ..errors import ClientMistake
+from .database import Database, DatabaseUnavailable
+
+log = logging.getLogger("uvicorn.error")
+
+GRID_BYTES = 28 * 28 * 4  # little-endian float32, row by row
+GROUP_LIMIT = 512  # saves in one transaction at most
+# Counting the rows for the cap reads the whole table: the writer trusts its own tally for up to
+# RECOUNT_SECONDS, unless the collection is within COUNT_MARGIN of the cap (more than other replicas
+# could add in that time), where it counts every time.
+RECOUNT_SECONDS, COUNT_MARGIN = 2.0, 10_000
+COLUMNS = "id, created_at, label, answer, probability, weights_sha256, grid"
+INSERT = (
+    "INSERT INTO drawings (created_at, label, answer, probability, weights_sha256, grid, idempotency_key)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id"
+)
+
+
+class CollectionFull(ClientMistake):
+    """The collection holds CNN_MAX_DRAWINGS drawings: 409 until the teacher exports and deletes some."""
+
+    status = 409
+
+
+class KeyReused(ClientMistake):
+    """An Idempotency-Key already used for a different drawing or label."""
+
+    status = 422
+
+
+@dataclass(frozen=True, slots=True)
+class Drawing:
+    """What one save stores, and nothing about the person who drew it."""
+
+    grid: bytes  # (28, 28) float32, little-endian: exactly what the network read
+    label: int  # the digit meant
+    answer: int  # the served network's digit
+    probability: float  # its probability for that digit
+    weights_sha256: str  # which weights answered
+    created_at: str = ""  # ISO 8601, UTC; set by the store when empty
+
+    def pixels(self) -> np.ndarray:
+        """(28, 28) uint8, as MNIST stores its images (0 background, 255 ink)."""
+        return to_uint8(np.frombuffer(self.grid, "<f4")).reshape(28, 28)
+
+
+@dataclass(frozen=True, slots=True)
+class Saved:
+    id: int
+    drawing: Drawing
+    repeated: bool = False  # an earlier save with the same Idempotency-Key
+
+
+def to_uint8(grid: np.ndarray) -> np.ndarray:
+    return np.rint(np.clip(grid, 0, 1) * 255).astype(np.uint8)
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass
+class _Pending:
+    drawing: Drawing
+    key: str | None
+    future: asyncio.Future[Saved]
+    loop: asyncio.AbstractEventLoop
+
+
+class Store:
+    def __init__(self, db: Database, max_drawings: int) -> None:
+        self.db, self.max_drawings = db, max_drawings
+        self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+        self._conn: Any = None
+        self._tally: tuple[int, float] | None = None  # (rows, when counted) as the writer last knew them
+
+    # -- life -------------------------------------------------------------------------------
+    def open(self) -> int:
+        """Migrate, then start the writer; the schema version reached."""
+        version = self.db.migrate()
+        self._writer = threading.Thread(target=self._write_forever, name="drawings-writer", daemon=True)
+        self._writer.start()
+        return version
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._queue.put(None)
+            self._writer.join(timeout=10)
+            self._writer = None
+        self.db.close()
+
+    # -- saving -----------------------------------------------------------------------------
+    async def add(self, drawing: Drawing, key: str | None) -> Saved:
+        """Store the drawing (once per key); returns when it is committed."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Saved] = loop.create_future()
+        self._queue.put(_Pending(drawing, key, future, loop))
+        return await future
+
+    def _write_forever(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                break
+            group = [first]
+            while len(group) < GROUP_LIMIT:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self._queue.put(None)  # finish this group, then stop
+                    break
+                group.append(more)
+            for pending, result in zip(group, self._write_group(group), strict=True):
+                pending.loop.call_soon_threadsafe(_settle, pending.future, result)
+        if self._conn is not None:
+            self._conn.close()
+
+    def _write_group(self, group: list[_Pending]) -> list[Saved | BaseException]:
+        try:
+            if self._conn is None:
+                self._conn = self.db.connect()
+            conn = self._conn
+            self.db.begin(conn, write=True)
+            try:
+                count = self._count(conn, len(group))
+                results: list[Saved | BaseException] = []
+                if self.db.dialect == "postgresql" and count + len(group) <= self.max_drawings:
+                    results, count = self._insert_pipelined(conn, group, count)
+                else:
+                    for pending in group:
+                        try:
+                            saved, added = self._insert(conn, pending, count)
+                            count += added
+                            results.append(saved)
+                        except (CollectionFull, KeyReused) as e:
+                            results.append(e)
+                conn.execute("COMMIT")
+                self._tally = (count, self._tally[1] if self._tally else 0.0)
+                return results
+            except BaseException:
+                conn.execute("ROLLBACK")
+                self._tally = None
+                raise
+        except Exception as e:  # noqa: BLE001 -- every waiting save hears of it
+            log.error("saving drawings failed: %s", e)
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None  # reconnect for the next group
+            unavailable = DatabaseUnavailable("the drawings' database could not store this; try again")
+            return [unavailable] * len(group)
+
+    def _count(self, conn: Any, adding: int) -> int:
+        now = time.monotonic()
+        if self._tally is not None:
+            rows, when = self._tally
+            if now - when < RECOUNT_SECONDS and rows + adding < self.max_drawings - COUNT_MARGIN:
+                return rows
+        rows = int(conn.execute("SELECT count(*) FROM drawings").fetchone()[0])
+        self._tally = (rows, now)
+        return rows
+
+    def _insert_pipelined(
+        self, conn: Any, group: list[_Pending], count: int
+    ) -> tuple[list[Saved | BaseException], int]:
+        """PostgreSQL: the whole group's INSERTs sent at once (one round trip, not one per save); a key
+        used before gets the earlier save. Only where the group cannot pass the cap."""
+        cur = conn.cursor()
+        cur.executemany(self.db.sql(INSERT), [self._row(p) for p in group], returning=True)
+        results: list[Saved | BaseException] = []
+        for pending in group:
+            row = cur.fetchone()
+            if row is not None:
+                results.append(Saved(int(row[0]), pending.drawing))
+                count += 1
+            else:
+                try:
+                    results.append(self._same(self._earlier(conn, pending.key), pending.drawing))
+                except KeyReused as e:
+                    results.append(e)
+            cur.nextset()
+        return results, count
+
+    @staticmethod
+    def _row(p: _Pending) -> tuple[Any, ...]:
+        d = p.drawing
+        return (d.created_at or now(), d.label, d.answer, d.probability, d.weights_sha256, d.grid, p.key)
+
+    def _earlier(self, conn: Any, key: str | None) -> Saved:
+        earlier = None if key is None else self._by_key(conn, key)
+        if earlier is None:  # a NULL key never conflicts, and a conflicting key is there
+            raise DatabaseUnavailable("a save was neither stored nor found; try again")
+        return earlier
+
+    def _insert(self, conn: Any, pending: _Pending, count: int) -> tuple[Saved, int]:
+        """The saved drawing, and 1 if it is new (0 for a repeated Idempotency-Key)."""
+        d, key, sql = pending.drawing, pending.key, self.db.sql
+        if count >= self.max_drawings:  # full, unless this is a retry of a save already stored
+            earlier = None if key is None else self._by_key(conn, key)
+            if earlier is not None:
+                return self._same(earlier, d), 0
+            raise CollectionFull(
+                f"the collection is full ({self.max_drawings:,} drawings); the teacher can export and delete some"
+            )
+        row = conn.execute(sql(INSERT), self._row(pending)).fetchone()
+        if row is None:  # the key was used before (by this server or another): the earlier save answers
+            return self._same(self._earlier(conn, key), d), 0
+        return Saved(int(row[0]), d), 1
+
+    def _by_key(self, conn: Any, key: str) -> Saved | None:
+        row = conn.execute(self.db.sql(f"SELECT {COLUMNS} FROM drawings WHERE idempotency_key = ?"), (key,)).fetchone()
+        return None if row is None else saved_of(row)
+
+    @staticmethod
+    def _same(earlier: Saved, d: Drawing) -> Saved:
+        if earlier.drawing.label != d.label or bytes(earlier.drawing.grid) != d.grid:
+            raise KeyReused(
+                "this Idempotency-Key was already used to save a different drawing; use a new key for each drawing"
+            )
+        return Saved(earlier.id, earlier.drawing, repeated=True)
+
+    # -- the teacher's reads ------------------------------------------------------------------
+    def page(self, limit: int, before: int | None, digit: int | None, wrong: bool) -> list[Saved]:
+        """Newest first: at most `limit` drawings with an id below `before`."""
+        where, args = ["id < ?"], [before if before is not None else 2**62]
+        if digit is not None:
+            where.append("label = ?")
+            args.append(digit)
+        if wrong:
+            where.append("answer <> label")
+        statement = f"SELECT {COLUMNS} FROM drawings WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?"
+        with self.db.transaction(write=False) as conn:
+            return [saved_of(r) for r in conn.execute(self.db.sql(statement), (*args, limit)).fetchall()]
+
+    def delete(self, drawing_id: int) -> bool:
+        with self.db.transaction(write=True) as conn:
+            cur = conn.execute(self.db.sql("DELETE FROM drawings WHERE id = ?"), (drawing_id,))
+            return bool(cur.rowcount)
+
+    def confusion(self) -> tuple[np.ndarray, dict[str, int]]:
+        """(10, 10) counts, rows the digit meant, columns the network's answer; and the drawings
+        answered by each set of weights (by SHA-256)."""
+        matrix = np.zeros((10, 10), dtype=np.int64)
+        with self.db.transaction(write=False) as conn:
+            for label, answer, n in conn.execute("SELECT label, answer, count(*) FROM drawings GROUP BY label, answer"):
+                matrix[label, answer] = n
+            weights = dict(conn.execute("SELECT weights_sha256, count(*) FROM drawings GROUP BY weights_sha256"))
+        return matrix, {str(k): int(v) for k, v in weights.items()}
+
+    def stream(self, chunk: int = 2048) -> Iterator[int | list[tuple[int, bytes]]]:
+        """For an export: first the number of drawings, then lists of (label, grid) of at most
+        `chunk` rows, oldest first, all from one snapshot of the collection."""
+        with self.db.transaction(write=False) as conn:
+            yield int(conn.execute("SELECT count(*) FROM drawings").fetchone()[0])
+            if self.db.dialect == "postgresql":  # a server-side cursor: the rows come as they are read
+                cursor = conn.cursor(name="drawings_export")
+                cursor.itersize = chunk
+            else:
+                cursor = conn.cursor()
+            cursor.execute("SELECT label, grid FROM drawings ORDER BY id")
+            try:
+                while rows := cursor.fetchmany(chunk):
+                    yield rows
+            finally:
+                cursor.close()
+
+    def training_set(self, limit: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The newest `limit` drawings as (ids (N,), uint8 images (N, 28, 28), labels (N,))."""
+        with self.db.transaction(write=False) as conn:
+            rows = conn.execute(
+                self.db.sql("SELECT id, label, grid FROM drawings ORDER BY id DESC LIMIT ?"), (limit,)
+            ).fetchall()
+        rows.reverse()
+        ids = np.array([r[0] for r in rows], dtype=np.int64)
+        labels = np.array([r[1] for r in rows], dtype=np.uint8)
+        grids = b"".join(bytes(r[2]) for r in rows)
+        images = to_uint8(np.frombuffer(grids, "<f4")).reshape(len(rows), 28, 28)
+        return ids, images, labels
+
+
+def saved_of(row: Any) -> Saved:
+    drawing_id, created_at, label, answer, probability, sha, grid = row
+    return Saved(int(drawing_id), Drawing(bytes(grid), int(label), int(answer), float(probability), sha, created_at))
+
+
+def _settle(future: asyncio.Future[Saved], result: Saved | BaseException) -> None:
+    if future.done():  # the client went away and the request was cancelled
+        return
+    if isinstance(result, BaseException):
+        future.set_exception(result)
+    else:
+        future.set_result(result)

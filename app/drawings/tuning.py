@@ -1,0 +1,119 @@
+"""Fine-tuning a copy of the served network on the class's drawings, a few steps per request.
+
+Like POST /train (app/training.py), the run travels with the request: `resume` is the state of
+a run of model/training/recipes.py's CLASS recipe, which starts from the served parameters. The data:
+the shipped MNIST small set (10,000 images) and the class's drawings, repeated so that they
+make about a third of what the run sees. Every fifth drawing (id divisible by HELD_OUT_EVERY)
+is never trained on: the network is scored on those and on MNIST's 1,000 held-out images,
+before (the served network) and after (the copy).
+
+The route reads the drawings from the database; the training runs in a worker process, as a
+handler of app/handlers.py whose Job carries the request and the drawings in one .npz body.
+
+Imported by routes.py and app/handlers.py; imports model/, models.py and app/training.py.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from model import fast
+from model.codec import PARAM_LIMIT, encode_params
+from model.data import small_mnist
+from model.network import Params, forward
+from model.training.recipes import CLASS, InvalidRun, Run
+
+from ..config import Settings
+from ..errors import ClientMistake
+from ..facts import Facts
+from ..service import Classifier
+from ..training import decode_resume
+from .models import TuneRequest
+
+if TYPE_CHECKING:
+    from ..handlers import Job
+
+HELD_OUT_EVERY = 5  # a drawing whose id is a multiple of this is kept for scoring, never trained on
+MIN_DRAWINGS = 5  # fewer cannot both train and score
+MAX_DRAWINGS = 5_000  # the newest this many are used: 3.9 MB to a worker, a bounded cost per request
+CLASS_SHARE = 1 / 3  # of the images a run sees, about this many are the class's own
+
+
+class TooFewDrawings(ClientMistake):
+    """Not enough drawings to train on and to score (422)."""
+
+
+def pack(req_body: bytes, ids: np.ndarray, images: np.ndarray, labels: np.ndarray) -> bytes:
+    """The worker's job: the request's JSON and the drawings, as one .npz."""
+    buf = io.BytesIO()
+    np.savez(buf, request=np.frombuffer(req_body, np.uint8), ids=ids, images=images, labels=labels)
+    return buf.getvalue()
+
+
+def tune_job(job: Job, clf: Classifier, settings: Settings, on_loop: bool, facts: Facts) -> Any:
+    with np.load(io.BytesIO(job.body), allow_pickle=False) as z:
+        req = TuneRequest.model_validate_json(z["request"].tobytes())
+        return tune(req, z["ids"], z["images"], z["labels"], clf.net.params)
+
+
+def held_out(ids: np.ndarray) -> np.ndarray:
+    return ids % HELD_OUT_EVERY == 0
+
+
+def mix(images: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """MNIST's small set and the class's drawings, repeated to about CLASS_SHARE of the whole."""
+    mnist = small_mnist()
+    n = len(mnist.train_images)
+    repeats = max(1, math.ceil(n * CLASS_SHARE / (1 - CLASS_SHARE) / len(images)))
+    return (
+        np.concatenate([mnist.train_images, np.tile(images, (repeats, 1, 1))]),
+        np.concatenate([mnist.train_labels, np.tile(labels, repeats)]),
+    )
+
+
+def accuracy(params: Params, images: np.ndarray, labels: np.ndarray) -> float | None:
+    if len(images) == 0:
+        return None
+    x = images.astype(np.float32) / 255
+    S = fast.Inference(params).scores(x) if fast.enabled() else forward(params, x).S
+    return float((S.argmax(axis=1) == labels).mean())
+
+
+def scores(params: Params, class_images: np.ndarray, class_labels: np.ndarray) -> dict[str, float | None]:
+    mnist = small_mnist()
+    return {
+        "class": accuracy(params, class_images, class_labels),
+        "mnist": accuracy(params, mnist.test_images, mnist.test_labels),
+    }
+
+
+def tune(req: TuneRequest, ids: np.ndarray, images: np.ndarray, labels: np.ndarray, served: Params) -> dict[str, Any]:
+    test = held_out(ids)
+    if (~test).sum() < MIN_DRAWINGS - 1 or len(ids) < MIN_DRAWINGS:
+        raise TooFewDrawings(f"save at least {MIN_DRAWINGS} drawings before fine-tuning (there are {len(ids)})")
+    if req.resume is None:
+        run = Run.tuning(served, req.seed)
+    else:
+        run = decode_resume(req.resume)
+        if run.recipe.name != CLASS.name:
+            raise InvalidRun("resume is a run of POST /train, not a fine-tuning run; start one without resume")
+    x, y = mix(images[~test], labels[~test])
+    losses = run.train(x, y, req.steps)
+    if not run.is_sane():
+        raise InvalidRun(f"the run diverged (a parameter left +-{PARAM_LIMIT:g} or became NaN); start it again")
+    tuned = run.serving_params()
+    return {
+        "step": run.step,
+        "losses": losses,
+        "drawings": int((~test).sum()),
+        "held_out": int(test.sum()),
+        "before": scores(served, images[test], labels[test]),
+        "after": scores(tuned, images[test], labels[test]),
+        "resume": base64.b64encode(run.encode()).decode(),
+        "params": encode_params(tuned),
+    }

@@ -1,0 +1,240 @@
+// The teacher's view: the class's drawings, how the network reads them, export, fine-tuning.
+// The token lives in this tab's sessionStorage only and travels only in the Authorization header.
+
+import * as drawings from "./drawings-api.js";
+
+const TOKEN_KEY = "numpy-cnn:teacher-token";
+const COPY_KEY = "numpy-cnn:class-copy"; // the main page offers the tuned copy from here (contracts.md)
+const STEPS_PER_ROUND = 16;
+
+const $ = (id) => document.getElementById(id);
+const percent = (x) => (x === null || x === undefined ? "–" : `${(100 * x).toFixed(1)}%`);
+
+const state = { token: null, digit: null, wrong: false, next: null, tuned: null, stop: false };
+
+function download({ blob, name }) {
+  const url = URL.createObjectURL(blob);
+  const a = Object.assign(document.createElement("a"), { href: url, download: name });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+function signedOut(message = "") {
+  sessionStorage.removeItem(TOKEN_KEY);
+  state.token = null;
+  $("collection").hidden = true;
+  $("sign-in").hidden = false;
+  $("sign-in-status").textContent = message;
+}
+
+// Every failure of the teacher's requests: a lost token sends back to sign-in, the rest is said where it happened.
+function failed(e, where) {
+  if (e.status === 401) signedOut("That token is not the teacher's.");
+  else if (e.status === 404 && where === $("sign-in-status")) where.textContent = "This service does not collect drawings: start it with CNN_TEACHER_TOKEN set.";
+  else where.textContent = e.message;
+}
+
+async function open(token) {
+  state.token = token;
+  try {
+    await refreshSummary();
+  } catch (e) {
+    state.token = null;
+    failed(e, $("sign-in-status"));
+    return;
+  }
+  sessionStorage.setItem(TOKEN_KEY, token);
+  $("sign-in").hidden = true;
+  $("collection").hidden = false;
+  await showDrawings();
+}
+
+async function refreshSummary() {
+  const s = await drawings.summary(state.token);
+  $("summary-line").textContent = s.total
+    ? `${s.total} drawings; the network reads ${percent(s.accuracy)} of them as meant.`
+    : "No drawings yet: ask the class to draw and save.";
+  renderConfusion(s.confusion);
+  renderDigits(s.counts, s.total);
+}
+
+function renderConfusion(matrix) {
+  const table = $("confusion");
+  table.replaceChildren();
+  const caption = table.createCaption();
+  caption.className = "visually-hidden";
+  caption.textContent = "Drawings by the digit meant (rows) and the network's answer (columns)";
+  const head = table.createTHead().insertRow();
+  head.append(Object.assign(document.createElement("th"), { scope: "col", textContent: "meant \\ read" }));
+  for (let j = 0; j < 10; j++) head.append(Object.assign(document.createElement("th"), { scope: "col", textContent: j }));
+  const body = table.createTBody();
+  matrix.forEach((row, i) => {
+    const tr = body.insertRow();
+    tr.append(Object.assign(document.createElement("th"), { scope: "row", textContent: i }));
+    row.forEach((n, j) => {
+      const td = tr.insertCell();
+      td.textContent = n || "";
+      if (n) td.className = i === j ? "right" : "wrong";
+    });
+  });
+}
+
+function renderDigits(counts, total) {
+  const group = $("digits");
+  group.replaceChildren();
+  const choices = [[null, `All (${total})`], ...counts.map((n, d) => [d, `${d} (${n})`])];
+  for (const [digit, text] of choices) {
+    const b = Object.assign(document.createElement("button"), { type: "button", textContent: text, className: "quiet" });
+    b.setAttribute("aria-pressed", String(state.digit === digit));
+    b.addEventListener("click", () => { state.digit = digit; renderDigits(counts, total); showDrawings(); });
+    group.append(b);
+  }
+}
+
+// pixels: base64 of 784 bytes 0-255 (ink high, as MNIST) -> a 28x28 canvas, dark ink on white
+function thumbnail(pixels, label) {
+  const bytes = Uint8Array.from(atob(pixels), (c) => c.charCodeAt(0));
+  const canvas = Object.assign(document.createElement("canvas"), { width: 28, height: 28 });
+  canvas.setAttribute("role", "img");
+  canvas.setAttribute("aria-label", `a drawing of a ${label}`);
+  const context = canvas.getContext("2d");
+  const image = context.createImageData(28, 28);
+  bytes.forEach((v, i) => {
+    image.data.set([255 - v, 255 - v, 255 - v, 255], 4 * i);
+  });
+  context.putImageData(image, 0, 0);
+  return canvas;
+}
+
+function card(item) {
+  const li = document.createElement("li");
+  const wrong = item.answer !== item.label;
+  if (wrong) li.className = "wrong";
+  const meant = Object.assign(document.createElement("p"), { textContent: `meant ${item.label}` });
+  const read = Object.assign(document.createElement("p"), {
+    className: "read",
+    textContent: `read ${item.answer} (${percent(item.probability)})`,
+  });
+  const remove = Object.assign(document.createElement("button"), { type: "button", className: "quiet", textContent: "Delete" });
+  remove.setAttribute("aria-label", `Delete drawing ${item.id}, meant ${item.label}`);
+  remove.addEventListener("click", async () => {
+    remove.disabled = true;
+    try {
+      await drawings.remove(state.token, item.id);
+      li.remove();
+      $("gallery-status").textContent = `Drawing ${item.id} deleted.`;
+      await refreshSummary();
+    } catch (e) {
+      remove.disabled = false;
+      failed(e, $("gallery-status"));
+    }
+  });
+  li.append(thumbnail(item.pixels, item.label), meant, read, remove);
+  return li;
+}
+
+async function showDrawings(more = false) {
+  if (!more) { $("gallery").replaceChildren(); state.next = null; }
+  try {
+    const page = await drawings.list(state.token, { digit: state.digit, wrong: state.wrong, cursor: more ? state.next : null });
+    $("gallery").append(...page.items.map(card));
+    state.next = page.next;
+    $("more").hidden = !page.next;
+    const shown = $("gallery").children.length;
+    $("gallery-status").textContent = shown ? `${shown} shown, newest first.` : "None here yet.";
+  } catch (e) {
+    failed(e, $("gallery-status"));
+  }
+}
+
+async function exportAs(format) {
+  $("export-status").textContent = "Preparing the file…";
+  try {
+    download(await drawings.exported(state.token, format));
+    $("export-status").textContent = "Downloaded.";
+  } catch (e) {
+    failed(e, $("export-status"));
+  }
+}
+
+function showScores(answer) {
+  $("scores").hidden = false;
+  $("held-out").textContent = answer.held_out;
+  $("before-class").textContent = percent(answer.before.class);
+  $("after-class").textContent = percent(answer.after.class);
+  $("before-mnist").textContent = percent(answer.before.mnist);
+  $("after-mnist").textContent = percent(answer.after.mnist);
+}
+
+async function fineTune() {
+  const rounds = Math.max(1, Math.min(60, Number($("rounds").value) || 1));
+  state.stop = false;
+  $("tune").disabled = true;
+  $("stop").disabled = false;
+  $("tune-progress").max = rounds;
+  $("tune-progress").value = 0;
+  let answer = null;
+  try {
+    for (let round = 0; round < rounds && !state.stop; round++) {
+      const request = answer ? { resume: answer.resume, steps: STEPS_PER_ROUND } : { seed: 0, steps: STEPS_PER_ROUND };
+      answer = await drawings.tune(state.token, request);
+      $("tune-progress").value = round + 1;
+      $("tune-status").textContent = `Step ${answer.step}: loss ${answer.losses.at(-1).toFixed(3)}, learning from ${answer.drawings} drawings.`;
+      showScores(answer);
+    }
+    state.tuned = answer;
+    $("copy-actions").hidden = !answer;
+  } catch (e) {
+    if (e.status === 429) $("tune-status").textContent = "The server is busy training for others; try again in a moment.";
+    else failed(e, $("tune-status"));
+  } finally {
+    $("tune").disabled = false;
+    $("stop").disabled = true;
+  }
+}
+
+function useOnPage() {
+  const t = state.tuned;
+  localStorage.setItem(COPY_KEY, JSON.stringify({
+    params: t.params, steps: t.step, drawings: t.drawings, saved: new Date().toISOString(),
+  }));
+  $("copy-status").textContent = `The page now offers "the class's copy, tuned on ${t.drawings} drawings".`;
+}
+
+async function downloadWeights() {
+  try {
+    download(await drawings.weightsFile(state.token, state.tuned.params, state.tuned.step, state.tuned.drawings));
+    $("copy-status").textContent = "Downloaded: unzip it and start the service with CNN_WEIGHTS=class-copy.npz.";
+  } catch (e) {
+    failed(e, $("copy-status"));
+  }
+}
+
+async function downloadOnnx() {
+  const file = await drawings.onnxFile(state.tuned.params);
+  if (file) download(file);
+  else $("copy-status").textContent = "This service does not export ONNX.";
+}
+
+$("token-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const token = $("token").value.trim();
+  $("token").value = "";
+  if (token) open(token);
+});
+$("sign-out").addEventListener("click", () => signedOut("Signed out."));
+$("wrong").addEventListener("change", () => { state.wrong = $("wrong").checked; showDrawings(); });
+$("more").addEventListener("click", () => showDrawings(true));
+$("export-npz").addEventListener("click", () => exportAs("npz"));
+$("export-idx").addEventListener("click", () => exportAs("idx"));
+$("tune").addEventListener("click", fineTune);
+$("stop").addEventListener("click", () => { state.stop = true; });
+$("use-copy").addEventListener("click", useOnPage);
+$("download-weights").addEventListener("click", downloadWeights);
+$("download-onnx").addEventListener("click", downloadOnnx);
+drawings.exportsOnnx().then((yes) => { $("download-onnx").hidden = !yes; });
+
+const kept = sessionStorage.getItem(TOKEN_KEY);
+if (kept) open(kept);

@@ -1,0 +1,172 @@
+"""The teacher's view in a real Chromium: sign in with the token, read the class, export, delete,
+fine-tune and hand the copy to the page; accessible by axe-core's rules; its screenshot for the README."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import zipfile
+
+import httpx
+import numpy as np
+import pytest
+import uvicorn
+
+from app.config import Settings
+from app.main import create_app
+from bench.servers import free_port
+from model.codec import ENCODED_LENGTH
+from model.data import small_mnist
+from tests.conftest import WEIGHTS
+from tests.e2e.conftest import ARTIFACTS
+
+TOKEN = "the-teachers-token"
+SCREENSHOT = ARTIFACTS / "teacher.png"  # docs/teacher.png, the README's, is a copy of one
+
+
+@pytest.fixture(scope="module")
+def teacher_url(tmp_path_factory):
+    settings = Settings(weights=WEIGHTS, teacher_token=TOKEN, data_dir=tmp_path_factory.mktemp("class"), pool_workers=1)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("the test server did not start")
+        time.sleep(0.05)
+    url = f"http://127.0.0.1:{port}"
+    mnist = small_mnist()  # a class: 40 of MNIST's test digits, every other one mirrored (a harder hand)
+    for i in range(40):
+        image = mnist.test_images[i] if i % 2 else mnist.test_images[i, :, ::-1]
+        body = {"image": (image / 255).tolist(), "label": int(mnist.test_labels[i])}
+        assert httpx.post(f"{url}/drawings", json=body).status_code == 201
+    yield url
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def teacher_page(browser, teacher_url):
+    # bypass_csp: the tests evaluate JavaScript and inject axe-core, which the page's policy rightly forbids
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 900}, device_scale_factor=1, accept_downloads=True, bypass_csp=True
+    )
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
+    page.goto(teacher_url + "/teacher.html")
+    yield page
+    context.close()
+    assert not errors, f"JavaScript errors on the teacher's view: {errors}"
+
+
+def sign_in(page, token: str = TOKEN) -> None:
+    page.fill("#token", token)
+    page.click("text=Open the collection")
+
+
+def test_a_wrong_token_is_refused_and_the_right_one_opens_the_collection(teacher_page):
+    page = teacher_page
+    sign_in(page, "not-it")
+    page.wait_for_function("document.querySelector('#sign-in-status').textContent.includes('not the teacher')")
+    assert page.is_hidden("#collection")
+    sign_in(page)
+    page.wait_for_selector("#gallery li")
+    assert "40 drawings" in page.text_content("#summary-line")
+    assert page.evaluate("sessionStorage.getItem('numpy-cnn:teacher-token')") == TOKEN
+    assert page.evaluate("localStorage.length") == 0  # the token is kept in this tab only
+    cells = page.eval_on_selector_all("#confusion tbody td", "tds => tds.map(td => Number(td.textContent || 0))")
+    assert sum(cells) == 40
+
+
+def test_the_teacher_filters_deletes_and_exports(teacher_page, tmp_path):
+    page = teacher_page
+    sign_in(page)
+    page.wait_for_selector("#gallery li")
+    page.click("#digits button:has-text('7 (')")
+    page.wait_for_function(
+        "[...document.querySelectorAll('#gallery li')].every(li => li.textContent.includes('meant 7'))"
+    )
+    page.check("#wrong")
+    page.wait_for_function("[...document.querySelectorAll('#gallery li')].every(li => li.classList.contains('wrong'))")
+    page.uncheck("#wrong")
+    page.click("#digits button:has-text('All')")
+    page.wait_for_function("document.querySelectorAll('#gallery li').length === 40")
+    page.click("#gallery li:first-child button")
+    page.wait_for_function("document.querySelector('#summary-line').textContent.includes('39 drawings')")
+    with page.expect_download() as download:
+        page.click("#export-npz")
+    path = tmp_path / "drawings.npz"
+    download.value.save_as(path)
+    with np.load(path) as z:
+        assert z["images"].shape == (39, 28, 28) and z["labels"].shape == (39,)
+    with page.expect_download() as download:
+        page.click("#export-idx")
+    download.value.save_as(tmp_path / "idx.zip")
+    assert set(zipfile.ZipFile(tmp_path / "idx.zip").namelist()) == {
+        "drawings-images-idx3-ubyte",
+        "drawings-labels-idx1-ubyte",
+    }
+
+
+def test_fine_tuning_shows_progress_and_scores_and_hands_the_copy_to_the_page(teacher_page, tmp_path):
+    page = teacher_page
+    sign_in(page)
+    page.wait_for_selector("#gallery li")
+    page.fill("#rounds", "6")
+    page.click("#tune")
+    page.wait_for_selector("#copy-actions:not([hidden])", timeout=60_000)
+    assert page.get_attribute("#tune-progress", "value") == "6"
+    assert page.text_content("#after-class").endswith("%") and page.text_content("#before-mnist").endswith("%")
+    page.click("#use-copy")
+    copy = json.loads(page.evaluate("localStorage.getItem('numpy-cnn:class-copy')"))
+    assert copy["steps"] == 96 and copy["drawings"] > 0 and len(copy["params"]) == ENCODED_LENGTH
+    with page.expect_download() as download:
+        page.click("#download-weights")
+    download.value.save_as(tmp_path / "copy.zip")
+    assert set(zipfile.ZipFile(tmp_path / "copy.zip").namelist()) == {"class-copy.npz", "class-copy.json"}
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+
+def test_the_teachers_view_breaks_none_of_axe_cores_rules(teacher_page):
+    from axe_playwright_python.sync_playwright import Axe
+
+    page = teacher_page
+    assert Axe().run(page).violations_count == 0  # the sign-in form
+    sign_in(page)
+    page.wait_for_selector("#gallery li")
+    results = Axe().run(page)
+    assert results.violations_count == 0, results.generate_report()
+
+
+def test_the_save_module_saves_a_drawing_from_the_page(teacher_page, teacher_url):
+    page = teacher_page
+    saved = page.evaluate(
+        """async () => {
+          const { saveDrawing } = await import('/js/save.js');
+          const grid = Array.from({ length: 28 }, (_, i) => Array.from({ length: 28 }, (_, j) =>
+            i > 4 && i < 24 && j > 12 && j < 15 ? 1 : 0));
+          return saveDrawing(grid, 1);
+        }"""
+    )
+    assert saved["label"] == 1 and saved["answer"] == 1
+    listed = httpx.get(f"{teacher_url}/drawings", headers={"Authorization": f"Bearer {TOKEN}"}).json()
+    assert listed["items"][0]["id"] == saved["id"]
+
+
+def test_the_teachers_view_runs_under_the_content_security_policy(browser, teacher_url):
+    context = browser.new_context()  # the service's policy in force: no inline code, no other origin
+    page = context.new_page()
+    violations: list[str] = []
+    page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+    page.on("pageerror", lambda e: violations.append(str(e)))
+    page.goto(teacher_url + "/teacher.html")
+    sign_in(page)
+    page.wait_for_selector("#gallery li canvas")
+    context.close()
+    assert not violations, violations
