@@ -59,6 +59,7 @@ class Job:
     body: bytes
     content_type: str = "application/json"
     feature_maps: bool = False  # /predict/image's query parameter
+    inference_header: str | None = None  # OIP v2's Inference-Header-Content-Length, as sent (app/interop/)
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,6 +229,18 @@ def train(job: Job, clf: Classifier, settings: Settings, on_loop: bool, facts: F
     return training.train(req.recipe, req.seed, req.resume, req.steps)
 
 
+def interop(name: str) -> Callable[[Job, Classifier, Settings, bool, Facts], Any]:
+    """An endpoint of app/interop/ (OIP v2, ONNX), which writes its own Answer: imported when first
+    called, since it imports this module."""
+
+    def run(job: Job, clf: Classifier, settings: Settings, on_loop: bool, facts: Facts) -> Any:
+        from .interop import jobs
+
+        return getattr(jobs, name)(job, clf, settings, on_loop, facts)
+
+    return run
+
+
 ENDPOINTS: dict[str, Callable[[Job, Classifier, Settings, bool, Facts], Any]] = {
     "predict": predict,
     "explain": explain,
@@ -240,6 +253,8 @@ ENDPOINTS: dict[str, Callable[[Job, Classifier, Settings, bool, Facts], Any]] = 
     "equation": equation,
     "read_drawing": drawings.read_drawing,  # POST /drawings (app/drawings/)
     "tune_drawings": drawings_tuning.tune_job,  # POST /drawings/tune
+    "v2_infer": interop("infer"),
+    "model_onnx": interop("onnx_of_params"),
 }
 
 
@@ -250,6 +265,8 @@ def answer(job: Job, clf: Classifier, settings: Settings, *, on_loop: bool = Fal
     try:
         with flush_to_zero():  # a subnormal costs what any other number does (model/floats.py)
             content = ENDPOINTS[job.endpoint](job, clf, settings, on_loop, facts)
+        if isinstance(content, Answer):  # an endpoint that words its own answer (app/interop/)
+            return content
         body = dumps(content)
         facts.lap("encode")
         return Answer(200, body, facts=facts)

@@ -25,6 +25,7 @@ from .config import Settings, get_settings
 from .drawings.routes import router as drawings_router
 from .errors import describe
 from .handlers import failure
+from .interop import router as interop_router
 from .metrics import Metrics, Shared, publish
 from .middleware import PageMount, SecurityHeaders
 from .pool import WorkerPool
@@ -109,6 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    app.include_router(interop_router)  # OIP v2 under /v2, and /model.onnx; it passes the API's paths on at once
     app.include_router(router)
     app.include_router(drawings_router)  # the class's drawings: its endpoints and its lifespan
 

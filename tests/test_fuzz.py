@@ -45,8 +45,24 @@ WITH_INPUT = [
     "DELETE /drawings/{drawing_id}",
     "POST /drawings/tune",
     "POST /drawings/weights",
+    "POST /v2/models/{model_name}/infer",
+    "POST /v2/models/{model_name}/versions/{model_version}/infer",
+    "POST /model.onnx",
 ]
-WITHOUT_INPUT = ["GET /model", "GET /model/kernels", "GET /healthz", "GET /drawings/summary"]  # nothing to make invalid
+WITHOUT_INPUT = [  # nothing to make invalid (any text is a model's name, answered 200 or 404)
+    "GET /model",
+    "GET /model/kernels",
+    "GET /healthz",
+    "GET /drawings/summary",
+    "GET /v2",
+    "GET /v2/health/live",
+    "GET /v2/health/ready",
+    "GET /model.onnx",
+    "GET /v2/models/{model_name}",
+    "GET /v2/models/{model_name}/versions/{model_version}",
+    "GET /v2/models/{model_name}/ready",
+    "GET /v2/models/{model_name}/versions/{model_version}/ready",
+]
 TEACHER = {"Authorization": "Bearer fuzz-token"}
 OPERATIONS = WITH_INPUT + WITHOUT_INPUT
 CASES = [(label, GenerationMode.POSITIVE) for label in OPERATIONS] + [

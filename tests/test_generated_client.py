@@ -21,6 +21,8 @@ from fastapi.testclient import TestClient
 
 from app.config import Settings
 from app.main import create_app
+from model import CNN
+from model.codec import encode_params
 from tests.conftest import WEIGHTS
 from tests.test_api import png_bytes
 
@@ -81,8 +83,25 @@ def call(generated, operation_id: str, **kwargs):
     return module.sync_detailed(client=generated.client, **kwargs)
 
 
+V2_GETS = [  # OIP v2's GETs: operationId, path
+    ("v2_server_metadata", "/v2"),
+    ("v2_live", "/v2/health/live"),
+    ("v2_ready", "/v2/health/ready"),
+    ("v2_model_metadata", "/v2/models/{model_name}"),
+    ("v2_model_version_metadata", "/v2/models/{model_name}/versions/{model_version}"),
+    ("v2_model_ready", "/v2/models/{model_name}/ready"),
+    ("v2_model_version_ready", "/v2/models/{model_name}/versions/{model_version}/ready"),
+]
+
+
+@pytest.fixture(scope="module")
+def path_values(service) -> dict[str, str]:
+    return {"model_name": "digits", "model_version": service.get("/v2/models/digits").json()["versions"][0]}
+
+
 def test_every_documented_operation_is_called_below(document):
-    called = {"predict_image", "model_info", "kernels", "healthz"}  # the upload and the GETs, by hand
+    called = {"predict_image", "model_info", "kernels", "healthz", "onnx_download"}  # the upload and the GETs, by hand
+    called |= {operation for operation, _ in V2_GETS}
     called |= {"list_drawings", "summary", "export", "delete_drawing"}  # the teacher's, with the token
     json_bodies = {
         op["operationId"] for _, _, op in operations(document) if "application/json" in str(op.get("requestBody"))
@@ -90,21 +109,22 @@ def test_every_documented_operation_is_called_below(document):
     assert {op["operationId"] for _, _, op in operations(document)} == called | json_bodies
 
 
-def test_each_json_endpoint_answers_the_generated_client_as_it_answers_http(service, document, generated):
+def test_each_json_endpoint_answers_the_generated_client_as_it_answers_http(service, document, generated, path_values):
     package = generated
     for path, method, op in operations(document):
         ref = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {}).get("$ref")
-        if ref is None or op["operationId"] in ("tune", "weights"):  # those need drawings: called below
+        if ref is None or op["operationId"] in ("tune", "weights", "onnx_of_params"):  # need drawings, or files
             continue
         name = ref.rsplit("/", 1)[1]
         example = document["components"]["schemas"][name]["examples"][0]
         body = getattr(package.models, name).from_dict(example)  # the generated class, from the example
-        answer = call(generated, op["operationId"], body=body)
-        direct = service.request(method.upper(), path, json=example)
+        in_path = {p["name"]: path_values[p["name"]] for p in op.get("parameters", []) if p["in"] == "path"}
+        answer = call(generated, op["operationId"], body=body, **in_path)
+        direct = service.request(method.upper(), path.format(**in_path), json=example)
         status = 201 if op["operationId"] == "save_drawing" else 200
         assert answer.status_code == direct.status_code == status, (path, answer.content[:300])
         new = {"id"} if status == 201 else set()  # a save is a new drawing, with its own id
-        assert without(json.loads(answer.content), new) == without(direct.json(), new), path
+        assert without(json.loads(answer.content), new) == without(direct.json(), new), path  # the same request
         if answer.parsed is not None and hasattr(answer.parsed, "to_dict"):  # and the answer read back
             assert without(answer.parsed.to_dict(), new) == without(direct.json(), new), path
 
@@ -165,3 +185,14 @@ def test_the_gets_and_a_mistake(service, generated):
     assert kernels.parsed.to_dict() == service.get("/model/kernels").json()
     bad = call(generated, "predict", body=package.models.PredictRequest.from_dict({"image": [[2.0]]}))
     assert bad.status_code == 422 and "must be 28 rows of 28 numbers" in bad.parsed.detail  # the words, typed
+
+
+def test_the_protocols_gets_and_the_onnx_files(service, generated, path_values):
+    for operation, path in V2_GETS:
+        in_path = {name: value for name, value in path_values.items() if "{" + name + "}" in path}
+        answer = call(generated, operation, **in_path)
+        assert answer.status_code == 200 and answer.parsed.to_dict() == service.get(path.format(**in_path)).json()
+    assert call(generated, "onnx_download").content == service.get("/model.onnx").content
+    params = encode_params(CNN.random(seed=3).params)
+    answer = call(generated, "onnx_of_params", body=generated.models.OnnxRequest(params=params))
+    assert answer.status_code == 200 and answer.content == service.post("/model.onnx", json={"params": params}).content

@@ -1,0 +1,6 @@
+"""Speaking others' standards: the Open Inference Protocol v2 (KServe's and Triton's) under /v2,
+and the network as an ONNX model at /model.onnx. The app includes `router`, once."""
+
+from .routes import router
+
+__all__ = ["router"]
