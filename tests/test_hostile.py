@@ -358,7 +358,8 @@ WRITER = """
 import sys, numpy as np
 from pathlib import Path
 import model
-from model.train import TrainConfig, save_checkpoint
+from model.training.checkpoints import save_checkpoint
+from model.training.config import TrainConfig
 out = Path(sys.argv[1])
 for i in range(10**6):
     net = model.CNN.random(seed=i % 7)
@@ -368,7 +369,8 @@ for i in range(10**6):
 
 
 def test_killing_the_writer_midway_leaves_whole_files(tmp_path):
-    from model.train import TrainConfig, load_checkpoint
+    from model.training.checkpoints import load_checkpoint
+    from model.training.config import TrainConfig
 
     for attempt in range(8):
         proc = subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path)], cwd=ROOT)

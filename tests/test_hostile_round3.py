@@ -24,7 +24,6 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from app.api.client_params import decode_params
 from app.api.requests import PredictRequest, TeachRequest
 from app.config import Settings
 from app.main import create_app
@@ -32,8 +31,9 @@ from bench.attacks import Server
 from bench.servers import free_port, wait_until_healthy
 from bench.train_cost import token
 from model.architecture import PARAM_SHAPES
+from model.codec import decode_params
 from model.data import small_mnist
-from model.recipes import InvalidRun, Run
+from model.training.recipes import InvalidRun, Run
 from tests.conftest import ROOT, WEIGHTS
 from tests.test_metrics import rise, samples
 

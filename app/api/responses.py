@@ -15,10 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.pictures.preprocessing import Reading
 from model.architecture import FEATURE_MAPS, GRADIENTS, LAYERS, NUM_PARAMS, PARAM_SHAPES
+from model.codec import ENCODED_LENGTH
 from model.network import Params
-from model.recipes import ARTICLE_SMALL_RUN, ARTICLE_SMALL_RUN_LOSS, RECIPES
+from model.training.recipes import ARTICLE_SMALL_RUN, ARTICLE_SMALL_RUN_LOSS, RECIPES
 
-from .client_params import ENCODED_LENGTH
 from .conversions import EncodedArray, MapsEncoding, encode
 from .service import Confidence, Prediction
 from .training import MAX_TRAIN_IMAGES

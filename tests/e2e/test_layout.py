@@ -14,7 +14,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 
 import model
-from app.api.client_params import encode_params
+from model.codec import encode_params
 from tests.conftest import WEIGHTS
 from tests.e2e.pointer import stroke
 

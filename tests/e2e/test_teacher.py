@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 import uvicorn
 
-from app.api.client_params import ENCODED_LENGTH
 from app.config import Settings
 from app.main import create_app
 from bench.servers import free_port
+from model.codec import ENCODED_LENGTH
 from model.data import small_mnist
 from tests.conftest import WEIGHTS
 from tests.e2e.conftest import ARTIFACTS

@@ -19,18 +19,20 @@ from typing import Any
 
 import numpy as np
 
-from .layers import log_softmax
-from .network import Backward, Forward, Params
+from ..architecture import GRADIENTS, LAYERS
+from ..layers import log_softmax
+from ..network import Backward, Forward, Params
 
 KINDS = ("S1", "P1", "O", "L", "dLS", "dLC2", "dLk1")
-SHAPES = {
-    "S1": (6, 24, 24),
-    "P1": (6, 12, 12),
-    "O": (10,),
+_SHAPE = {layer.name: layer.shape for layer in LAYERS} | {g.name: g.shape for g in GRADIENTS}
+SHAPES = {  # the cells each kind can be asked about
+    "S1": _SHAPE["C1"],
+    "P1": _SHAPE["P1"],
+    "O": _SHAPE["O"],
     "L": (),
-    "dLS": (10,),
-    "dLC2": (12, 4, 4),
-    "dLk1": (6, 5, 5),
+    "dLS": _SHAPE["dLS"],
+    "dLC2": _SHAPE["P2"],  # one 2x2 window of C2 per cell of P2
+    "dLk1": _SHAPE["dLk1"],
 }
 TOP_TERMS = 6  # the largest terms of a long sum shown one by one
 
