@@ -85,6 +85,11 @@ class Settings:
     drawings_per_minute: int = 120  # CNN_DRAWINGS_PER_MINUTE: saves per client address per minute; then 429
     max_drawings: int = 100_000  # CNN_MAX_DRAWINGS: drawings the collection holds; past it, 409
 
+    @property
+    def collecting(self) -> bool:
+        """Whether the class's drawings are collected: only with a teacher to read them (GET /model says it)."""
+        return bool(self.teacher_token)
+
     @classmethod
     def from_env(cls) -> Settings:
         defaults = cls()

@@ -146,7 +146,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "PredictResponse": PredictResponse.content(p, with_input=False),
                 "BatchResponse": {"predictions": [PredictResponse.content(p, with_input=False)]},
                 "ModelInfo": ModelInfo.of(
-                    clf.metadata, clf.weights_path.name, settings.max_batch, settings.max_body_bytes
+                    clf.metadata,
+                    clf.weights_path.name,
+                    settings.max_batch,
+                    settings.max_body_bytes,
+                    collecting=settings.collecting,
                 ).model_dump(),
                 "Health": Health(status="ok", model_loaded=True, sha256=clf.metadata["sha256"]).model_dump(),
             }

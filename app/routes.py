@@ -262,7 +262,9 @@ async def predict_batch(request: Request) -> Response:
 
 @router.get("/model", response_model=ModelInfo, summary="What network answers, and how it was trained")
 async def model_info(clf: ClassifierDep, settings: SettingsDep) -> ModelInfo:
-    return ModelInfo.of(clf.metadata, clf.weights_path.name, settings.max_batch, settings.max_body_bytes)
+    return ModelInfo.of(
+        clf.metadata, clf.weights_path.name, settings.max_batch, settings.max_body_bytes, collecting=settings.collecting
+    )
 
 
 @router.get("/model/kernels", response_model=Kernels, summary="The convolution kernels and biases")

@@ -702,9 +702,15 @@ class ModelInfo(BaseModel):
     max_body_bytes: int
     metadata: dict[str, Any] = Field(description="how the weights were made: test accuracy, settings, date...")
     training: TrainingInfo = Field(description="the recipes and limits of POST /train and of a visitor's copies")
+    collecting: bool = Field(
+        description="whether POST /drawings saves drawings for the class (CNN_TEACHER_TOKEN is set); "
+        "false: every /drawings endpoint answers 404, and the page offers no saving"
+    )
 
     @classmethod
-    def of(cls, metadata: dict[str, Any], weights_file: str, max_batch: int, max_body_bytes: int) -> ModelInfo:
+    def of(
+        cls, metadata: dict[str, Any], weights_file: str, max_batch: int, max_body_bytes: int, *, collecting: bool
+    ) -> ModelInfo:
         return cls(
             architecture=metadata["architecture"]["layers"],
             layers=[LayerInfo(**layer._asdict()) for layer in LAYERS],
@@ -718,6 +724,7 @@ class ModelInfo(BaseModel):
             max_body_bytes=max_body_bytes,
             metadata={k: v for k, v in metadata.items() if k not in ("architecture", "sha256")},
             training=TrainingInfo.now(),
+            collecting=collecting,
         )
 
 
