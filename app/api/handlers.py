@@ -183,7 +183,9 @@ def train(req: TrainRequest, call: Call) -> Any:
 
 def model_info(_: None, call: Call) -> Any:
     clf, settings = call.classifier, call.settings
-    return ModelInfo.content(clf.metadata, clf.weights_path.name, settings.max_batch, settings.max_body_bytes)
+    return ModelInfo.content(
+        clf.metadata, clf.weights_path.name, settings.max_batch, settings.max_body_bytes, collecting=settings.collecting
+    )
 
 
 def kernels(_: None, call: Call) -> Any:
