@@ -22,7 +22,7 @@ from PIL import Image
 import model
 from app.config import Settings
 from app.main import StartupError, create_app
-from bench.servers import free_port, wait_until_healthy
+from bench.servers import free_port, start_app, wait_until_healthy
 from model.mnist import to_float
 from tests.conftest import ROOT, WEIGHTS
 
@@ -219,13 +219,8 @@ def server():
     """`python -m app` in its own process, with a 1 MB body limit."""
     port = free_port()
     env = {**os.environ, "CNN_MAX_BODY_BYTES": "1000000", "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "app", "--port", str(port), "--log-level", "warning"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    proc = start_app(
+        port, "--log-level", "warning", env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     wait_until_healthy(port, proc)
     yield proc, port

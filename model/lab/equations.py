@@ -41,10 +41,12 @@ def window(a: np.ndarray, i: int, j: int, size: int) -> np.ndarray:
     return a[i : i + size, j : j + size]
 
 
-def pool_window(C: np.ndarray, i: int, j: int) -> tuple[np.ndarray, int]:
-    """C's 2x2 window under pooled cell (i, j) and the index (0-3, row-major) of its winner."""
+def pool_window(C: np.ndarray, i: int, j: int) -> tuple[dict[str, Any], int]:
+    """C's 2x2 window under pooled cell (i, j) with where its winner sits in C, as the answers give
+    them, and the index (0-3, row-major) of the winner in the window."""
     w = C[2 * i : 2 * i + 2, 2 * j : 2 * j + 2]
-    return w, int(np.argmax(w))  # ties go to the first maximum, as maxpool2 does
+    winner = int(np.argmax(w))  # ties go to the first maximum, as maxpool2 does
+    return {"window": w.tolist(), "winner": [2 * i + winner // 2, 2 * j + winner % 2]}, winner
 
 
 def equation(
@@ -68,12 +70,11 @@ def equation(
         }
     if kind == "P1":
         p, i, j = index
-        w, winner = pool_window(fw.C1[0, p], i, j)
+        pooled, _ = pool_window(fw.C1[0, p], i, j)
         return {
             "equation": "2",
             "text": f"P1[{p},{i},{j}] = max(C1[{p}, {2 * i}..{2 * i + 1}, {2 * j}..{2 * j + 1}])",
-            "window": w.tolist(),
-            "winner": [2 * i + winner // 2, 2 * j + winner % 2],
+            **pooled,
             "value": float(fw.P1[0, p, i, j]),
         }
     if kind == "O":
@@ -108,13 +109,12 @@ def equation(
         }
     if kind == "dLC2":
         m, r, c = index
-        w, winner = pool_window(fw.C2[0, m], r, c)
+        pooled, winner = pool_window(fw.C2[0, m], r, c)
         routed = bw.dLC2[0, m, 2 * r : 2 * r + 2, 2 * c : 2 * c + 2]
         return {
             "equation": "43",
             "text": f"∂L/∂C2 in window ({m}, {r}, {c}) = ∂L/∂P2[{m},{r},{c}] at the winner, 0 elsewhere",
-            "window": w.tolist(),
-            "winner": [2 * r + winner // 2, 2 * c + winner % 2],
+            **pooled,
             "upstream": float(bw.dLP2[0, m, r, c]),
             "routed": routed.tolist(),
             "value": float(routed.reshape(-1)[winner]),
