@@ -149,6 +149,11 @@ class Settings(BaseSettings):
         except ValidationError as e:
             raise SettingsError(in_words(e)) from None
 
+    @property
+    def collecting(self) -> bool:
+        """Whether the class's drawings are collected: only with a teacher to read them (GET /model says it)."""
+        return bool(self.teacher_token)
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:

@@ -15,9 +15,9 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 import model
-from model.recipes import InvalidRun
+from model.codec import InvalidParams
+from model.training.recipes import InvalidRun
 
-from .api.client_params import InvalidParams
 from .pictures.preprocessing import ImageTooLarge, InvalidImage, UnsupportedImage
 from .transport.jobs import Answer
 from .transport.strict_json import dumps

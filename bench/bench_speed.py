@@ -30,7 +30,7 @@ import model  # noqa: E402
 from bench.torch_twin import TorchTwin  # noqa: E402
 from model.fast import batch_gradients  # noqa: E402
 from model.mnist import load_mnist, to_float  # noqa: E402
-from model.train import sgd_step  # noqa: E402
+from model.training.optimizers import momentum_step  # noqa: E402
 
 # Multiply-adds x 2 of one image, as the article's equations count them (ReLU, pooling and softmax
 # are a rounding error): forward = conv1 + conv2 + dense; backward = dLk2 + dLP1 + dLk1 + dLw + dLf.
@@ -158,7 +158,7 @@ def main() -> None:
     rng = np.random.default_rng(0)
 
     def our_step(idx: np.ndarray) -> None:  # what model.train does per batch
-        sgd_step(net.params, velocity, batch_gradients(net.params, train_x[idx], train_y[idx]).grads, 0.01, 0.9)
+        momentum_step(net.params, velocity, batch_gradients(net.params, train_x[idx], train_y[idx]).grads, 0.01, 0.9)
 
     def their_step(idx: np.ndarray) -> None:
         t_idx = torch.from_numpy(idx)

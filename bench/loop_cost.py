@@ -25,12 +25,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import model  # noqa: E402
-from app.api.client_params import encode_params  # noqa: E402
 from app.api.dispatch import answer  # noqa: E402
 from app.api.endpoints import INLINE_BYTES  # noqa: E402
 from app.api.service import Classifier  # noqa: E402
 from app.config import Settings  # noqa: E402
 from app.transport.jobs import Job, NeedsWorker  # noqa: E402
+from model.codec import encode_params  # noqa: E402
 
 
 def fill(prefix: bytes, item: bytes, suffix: bytes, sep: bytes = b",") -> bytes:

@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from app.api.service import Classifier  # noqa: E402
 from bench.bench_service import sample_grid, wrk  # noqa: E402
-from bench.servers import cpu_seconds, free_port, wait_until_healthy  # noqa: E402
+from bench.servers import cpu_seconds, free_port, start_app, wait_until_healthy  # noqa: E402
 from model.onnx_export import to_onnx  # noqa: E402
 
 WEIGHTS = ROOT / "weights" / "cnn.npz"
@@ -109,13 +109,7 @@ def main() -> None:
         model_file = Path(tmp) / "digits.onnx"
         model_file.write_bytes(onnx)
         env = {**os.environ, "CNN_WORKERS": "1"}
-        ours = subprocess.Popen(
-            [sys.executable, "-m", "app", "--port", str(ours_port), "--log-level", "warning"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        ours = start_app(ours_port, "--log-level", "warning", env=env)
         peer = subprocess.Popen(
             [args.peer_python, str(ROOT / "bench" / "kserve_peer.py"), "--onnx", str(model_file)]
             + ["--http_port", str(peer_port), "--workers", "1", "--enable_grpc", "false", *peer_flags],

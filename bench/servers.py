@@ -5,14 +5,27 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def start_app(port: int, *args: str, env: dict[str, str] | None = None, **popen: Any) -> subprocess.Popen:
+    """`python -m app` from the project's root on 127.0.0.1:port with these arguments, in this environment
+    (this process's by default); what it prints goes nowhere unless `popen` says where."""
+    popen = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL} | popen
+    command = [sys.executable, "-m", "app", "--port", str(port), *args]
+    return subprocess.Popen(command, cwd=ROOT, env=os.environ if env is None else env, **popen)
 
 
 def wait_until_healthy(port: int, process: subprocess.Popen | None = None, seconds: float = 30) -> None:

@@ -1,13 +1,18 @@
-"""The convolutional network of ../shared/seed/backprop-in-cnn.md, from scratch in NumPy."""
+"""The convolutional network of Son Nguyen's article, from scratch in NumPy.
+
+"A gentle explanation of Backpropagation in Convolutional Neural Network" (2020):
+https://medium.com/@ngocson2vn/a-gentle-explanation-of-backpropagation-in-convolutional-neural-network-cnn-1a70abff508b
+Its equation numbers, (1) to (66), are the ones in this package's comments.
+"""
 
 from __future__ import annotations
 
 import os
 
 from .architecture import NUM_PARAMS, PARAM_SHAPES
-from .cnn import CNN
+from .cnn import CNN, InvalidInput
 from .fast.memory import reuse_freed_memory
-from .network import Forward, InvalidInput, backprop, forward
+from .network import Forward, backprop, forward
 from .weights import WeightsError, load_params, read_metadata
 
 

@@ -4,7 +4,8 @@ The reference (model/network.py, model/layers.py) is the article's network as th
 writes it; it gives every quantity the explorer shows: the forward cache, every gradient, the
 feature maps. Plain answers (scores, probabilities) and training steps go through model/fast/,
 which computes the same numbers faster, unless it is switched off (CNN_FAST=0): then the
-reference does everything, more slowly.
+reference does everything, more slowly. This is the public face: every image, label and
+parameter is checked here (InvalidInput names what is wrong), and the reference trusts it.
 """
 
 from __future__ import annotations
@@ -16,23 +17,65 @@ from typing import Any
 import numpy as np
 
 from . import fast
-from .architecture import ARCHITECTURE, IMAGE_SHAPE, NUM_PARAMS, PARAM_SHAPES
+from .architecture import ARCHITECTURE, IMAGE_SHAPE, NUM_CLASSES, NUM_PARAMS, PARAM_SHAPES
 from .layers import Array, softmax
-from .network import (
-    Backward,
-    Forward,
-    InvalidInput,
-    Params,
-    Taught,
-    as_images,
-    as_labels,
-    backprop,
-    batch_gradients,
-    check_params,
-    forward,
-    init_params,
-)
+from .network import Backward, Forward, Params, Taught, backprop, batch_gradients, forward, init_params
 from .weights import save_params
+
+
+class InvalidInput(ValueError):
+    """Images or labels that the network cannot take; the message names what is wrong."""
+
+
+# --- validation at the boundary: what the reference (network.py) trusts ---
+
+
+def as_images(images: Array, dtype: np.dtype) -> Array:
+    """(N, 28, 28) or (28, 28) finite numbers in [0, 1] -> (N, 28, 28) of dtype, else InvalidInput."""
+    x = np.asarray(images)
+    if x.shape == IMAGE_SHAPE:
+        x = x[None]
+    if x.ndim != 3 or x.shape[1:] != IMAGE_SHAPE:
+        raise InvalidInput(f"expected images of shape (N, 28, 28) or (28, 28), got {x.shape}")
+    if len(x) == 0:
+        raise InvalidInput("expected at least one image, got an empty batch")
+    if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer) or x.dtype == bool):
+        raise InvalidInput(f"expected numbers, got an array of {x.dtype}")
+    x = x.astype(dtype, copy=False)
+    low, high = x.min(), x.max()
+    if not (low >= 0 and high <= 1):  # also true when either is NaN, since min and max pass NaN on
+        if not np.isfinite(x).all():
+            raise InvalidInput("images contain NaN or infinity")
+        raise InvalidInput(f"pixel values must lie in [0, 1], got values in [{low:g}, {high:g}]")
+    return x
+
+
+def as_labels(labels: Array, n: int) -> Array:
+    """n integer labels in 0..9 -> an int64 array, else InvalidInput."""
+    y = np.asarray(labels)
+    if y.shape != (n,):
+        raise InvalidInput(f"expected {n} labels, one per image, got an array of shape {y.shape}")
+    if not np.issubdtype(y.dtype, np.integer):
+        raise InvalidInput(f"labels must be integers, got {y.dtype}")
+    if n and (y.min() < 0 or y.max() >= NUM_CLASSES):
+        raise InvalidInput(f"labels must lie in 0..9, got values in [{y.min()}, {y.max()}]")
+    return y.astype(np.int64, copy=False)
+
+
+def check_params(params: dict[str, Array]) -> Params:
+    """The six arrays with the article's shapes, one float dtype, all finite, else InvalidInput."""
+    if set(params) != set(PARAM_SHAPES):
+        raise InvalidInput(f"expected parameters {sorted(PARAM_SHAPES)}, got {sorted(params)}")
+    dtypes = {np.asarray(value).dtype for value in params.values()}
+    if len(dtypes) != 1 or not np.issubdtype(next(iter(dtypes)), np.floating):
+        raise InvalidInput(f"parameters must share one float dtype, got {sorted(map(str, dtypes))}")
+    for name, shape in PARAM_SHAPES.items():
+        value = np.asarray(params[name])
+        if value.shape != shape:
+            raise InvalidInput(f"parameter {name} must have shape {shape}, got {value.shape}")
+        if not np.isfinite(value).all():
+            raise InvalidInput(f"parameter {name} contains NaN or infinity")
+    return {name: np.asarray(params[name]) for name in PARAM_SHAPES}
 
 
 class CNN:

@@ -18,6 +18,7 @@ from .architecture import NUM_CLASSES
 from .cnn import CNN
 from .layers import softmax
 from .mnist import MNISTError, load_split, resolve_data_dir, to_float
+from .plots import plot_confusion, plot_learning_curves, plot_mistakes
 from .weights import WeightsError, read_metadata
 
 
@@ -94,8 +95,6 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(report(ev, len(split.labels)))
     if args.plot:
-        from .plots import plot_confusion
-
         plot_confusion(ev.confusion, args.plot, title=f"{args.weights} on MNIST {args.split}: {ev.accuracy:.2%}")
         print(f"confusion matrix drawn in {args.plot}", file=sys.stderr)
     if args.plots:
@@ -106,8 +105,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def draw_pictures(net: CNN, metadata: dict, images: np.ndarray, labels: np.ndarray, ev: Evaluation, out: Path) -> None:
     """The README's pictures: how training went, what is confused with what, and the mistakes themselves."""
-    from .plots import plot_confusion, plot_learning_curves, plot_mistakes
-
     if metadata.get("history"):
         plot_learning_curves(metadata["history"], out / "learning-curves.png")
     plot_confusion(ev.confusion, out / "confusion.png", title=f"MNIST test set: {ev.accuracy:.2%} correct")

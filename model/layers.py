@@ -1,10 +1,14 @@
 """The network's layers as pure functions, each backward pass beside its forward pass.
 
 Shapes use N for the batch, C for input channels, M for output channels. Every function keeps
-the dtype of its input and never mutates its arguments. The equation numbers refer to
-../shared/seed/backprop-in-cnn.md ("the article"). This is the reference: each function is
-written the way the article writes its equation. model/fast/ computes the same numbers faster
-for training and plain answers, and is tested against this.
+the dtype of its input and never mutates its arguments. The equation numbers refer to Son
+Nguyen's "A gentle explanation of Backpropagation in Convolutional Neural Network" (2020, "the
+article"):
+https://medium.com/@ngocson2vn/a-gentle-explanation-of-backpropagation-in-convolutional-neural-network-cnn-1a70abff508b
+
+This is the reference: each function is written the way the article writes its equation.
+model/fast/ computes the same numbers faster for training and plain answers, and is tested
+against this.
 """
 
 from __future__ import annotations

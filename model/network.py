@@ -5,7 +5,9 @@
               -> f = flatten(P2) -> S = w f + b -> O = softmax(S),  L = -ln O_label
 
 Every function works on a batch of N images; the batch loss and gradients are
-the means of the article's per-image ones.
+the means of the article's per-image ones. Nothing here checks its input: model/cnn.py (model.CNN)
+does, at the boundary. tests/reference.py writes the same equations as plain loops over one
+image, index by index, and the tests hold these functions equal to it.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .architecture import IMAGE_SHAPE, NUM_CLASSES, PARAM_SHAPES
+from .architecture import PARAM_SHAPES
 from .layers import (
     Array,
     conv2d,
@@ -32,10 +34,6 @@ from .layers import (
 )
 
 Params = dict[str, Array]
-
-
-class InvalidInput(ValueError):
-    """Images or labels that the network cannot take; the message names what is wrong."""
 
 
 class Forward(NamedTuple):
@@ -151,54 +149,3 @@ def batch_gradients(params: Params, I: Array, labels: Array) -> Taught:
     fw = forward(params, I)
     correct = int((fw.S.argmax(axis=1) == labels).sum())
     return Taught(mean_loss(fw, labels), correct, backprop(params, fw, labels).params())
-
-
-# --- the public face: validation at the boundary, then the functions above ---
-
-
-def as_images(images: Array, dtype: np.dtype) -> Array:
-    """(N, 28, 28) or (28, 28) finite numbers in [0, 1] -> (N, 28, 28) of dtype, else InvalidInput."""
-    x = np.asarray(images)
-    if x.shape == IMAGE_SHAPE:
-        x = x[None]
-    if x.ndim != 3 or x.shape[1:] != IMAGE_SHAPE:
-        raise InvalidInput(f"expected images of shape (N, 28, 28) or (28, 28), got {x.shape}")
-    if len(x) == 0:
-        raise InvalidInput("expected at least one image, got an empty batch")
-    if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer) or x.dtype == bool):
-        raise InvalidInput(f"expected numbers, got an array of {x.dtype}")
-    x = x.astype(dtype, copy=False)
-    low, high = x.min(), x.max()
-    if not (low >= 0 and high <= 1):  # also true when either is NaN, since min and max pass NaN on
-        if not np.isfinite(x).all():
-            raise InvalidInput("images contain NaN or infinity")
-        raise InvalidInput(f"pixel values must lie in [0, 1], got values in [{low:g}, {high:g}]")
-    return x
-
-
-def as_labels(labels: Array, n: int) -> Array:
-    """n integer labels in 0..9 -> an int64 array, else InvalidInput."""
-    y = np.asarray(labels)
-    if y.shape != (n,):
-        raise InvalidInput(f"expected {n} labels, one per image, got an array of shape {y.shape}")
-    if not np.issubdtype(y.dtype, np.integer):
-        raise InvalidInput(f"labels must be integers, got {y.dtype}")
-    if n and (y.min() < 0 or y.max() >= NUM_CLASSES):
-        raise InvalidInput(f"labels must lie in 0..9, got values in [{y.min()}, {y.max()}]")
-    return y.astype(np.int64, copy=False)
-
-
-def check_params(params: dict[str, Array]) -> Params:
-    """The six arrays with the article's shapes, one float dtype, all finite, else InvalidInput."""
-    if set(params) != set(PARAM_SHAPES):
-        raise InvalidInput(f"expected parameters {sorted(PARAM_SHAPES)}, got {sorted(params)}")
-    dtypes = {np.asarray(value).dtype for value in params.values()}
-    if len(dtypes) != 1 or not np.issubdtype(next(iter(dtypes)), np.floating):
-        raise InvalidInput(f"parameters must share one float dtype, got {sorted(map(str, dtypes))}")
-    for name, shape in PARAM_SHAPES.items():
-        value = np.asarray(params[name])
-        if value.shape != shape:
-            raise InvalidInput(f"parameter {name} must have shape {shape}, got {value.shape}")
-        if not np.isfinite(value).all():
-            raise InvalidInput(f"parameter {name} contains NaN or infinity")
-    return {name: np.asarray(params[name]) for name in PARAM_SHAPES}

@@ -1,6 +1,6 @@
 """The article's equations as plain loops over one image: the oracle for the vectorised code.
 
-Slow on purpose: every line mirrors an equation of ../shared/seed/backprop-in-cnn.md
+Slow on purpose: every line mirrors an equation of the article (model/__init__.py cites it)
 so that a reader can check it against the text, index by index.
 """
 

@@ -15,13 +15,13 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 import model
-from app.api.client_params import ENCODED_LENGTH
 from app.api.training import MAX_TRAIN_IMAGES
 from app.config import Settings
 from app.main import StartupError, create_app
 from app.pictures.preprocessing import MAX_PIXELS, normalize
 from model.architecture import GRADIENTS, LAYERS
-from model.recipes import ARTICLE_SMALL_RUN, RECIPES
+from model.codec import ENCODED_LENGTH
+from model.training.recipes import ARTICLE_SMALL_RUN, RECIPES
 from tests.conftest import ROOT
 
 

@@ -32,7 +32,7 @@ def test_the_validation_split_is_the_recorded_one_and_outside_training(committed
 
     import numpy as np
 
-    from model.train import split
+    from model.training.schedule import split
 
     _, meta = committed
     train_idx, val_idx = split(60_000, meta["validation"]["images"])

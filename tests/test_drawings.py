@@ -164,6 +164,18 @@ def test_without_a_teacher_token_the_collection_is_off(tmp_path):
     assert not (tmp_path / "drawings.db").exists()
 
 
+def test_the_model_facts_say_whether_drawings_are_collected(tmp_path):
+    """The page decides whether to offer saving from GET /model, without a failed POST on every load."""
+    with client_for("", teacher_token="", data_dir=tmp_path) as c:
+        assert c.get("/model").json()["collecting"] is False
+        assert c.post("/drawings", json={"image": EXAMPLE_GRID, "label": 1}).status_code == 404
+    with client_for("", data_dir=tmp_path) as c:
+        assert c.get("/model").json()["collecting"] is True
+        assert c.post("/drawings", json={"image": EXAMPLE_GRID, "label": 1}).status_code == 201
+        schema = c.get("/openapi.json").json()["components"]["schemas"]["ModelInfo"]
+        assert schema["examples"][0]["collecting"] is True and "collecting" in schema["required"]
+
+
 def test_the_default_database_is_a_sqlite_file_under_the_data_dir(tmp_path):
     with client_for("", data_dir=tmp_path / "data") as c:
         assert c.post("/drawings", json={"image": EXAMPLE_GRID, "label": 1}).status_code == 201

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from app.api.client_params import decode_params
 from app.config import Settings
 from app.main import create_app
+from model.codec import decode_params
 from model.data import small_mnist
 from tests.conftest import WEIGHTS
 

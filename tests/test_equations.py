@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import model
-from model.equations import SHAPES
+from model.lab.equations import SHAPES
 from model.mnist import to_float
 from tests.conftest import WEIGHTS
 

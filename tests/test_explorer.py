@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 
 import model
-from app.api.client_params import decode_params, encode_params
 from app.config import Settings
 from bench.servers import free_port, wait_until_healthy
 from model.architecture import GRADIENTS
+from model.codec import decode_params, encode_params
 from model.mnist import to_float
 from model.network import forward, mean_loss
 from tests.conftest import ROOT

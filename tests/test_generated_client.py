@@ -19,10 +19,10 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from app.api.client_params import encode_params
 from app.config import Settings
 from app.main import create_app
 from model import CNN
+from model.codec import encode_params
 from tests.conftest import WEIGHTS
 from tests.test_api import png_bytes
 

@@ -22,7 +22,7 @@ from PIL import Image
 import model
 from app.config import Settings
 from app.main import StartupError, create_app
-from bench.servers import free_port, wait_until_healthy
+from bench.servers import free_port, start_app, wait_until_healthy
 from model.mnist import to_float
 from tests.conftest import ROOT, WEIGHTS
 
@@ -219,13 +219,8 @@ def server():
     """`python -m app` in its own process, with a 1 MB body limit."""
     port = free_port()
     env = {**os.environ, "CNN_MAX_BODY_BYTES": "1000000", "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "app", "--port", str(port), "--log-level", "warning"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    proc = start_app(
+        port, "--log-level", "warning", env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     wait_until_healthy(port, proc)
     yield proc, port
@@ -358,7 +353,8 @@ WRITER = """
 import sys, numpy as np
 from pathlib import Path
 import model
-from model.train import TrainConfig, save_checkpoint
+from model.training.checkpoints import save_checkpoint
+from model.training.config import TrainConfig
 out = Path(sys.argv[1])
 for i in range(10**6):
     net = model.CNN.random(seed=i % 7)
@@ -368,7 +364,8 @@ for i in range(10**6):
 
 
 def test_killing_the_writer_midway_leaves_whole_files(tmp_path):
-    from model.train import TrainConfig, load_checkpoint
+    from model.training.checkpoints import load_checkpoint
+    from model.training.config import TrainConfig
 
     for attempt in range(8):
         proc = subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path)], cwd=ROOT)

@@ -14,7 +14,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -24,17 +23,17 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from app.api.client_params import decode_params
 from app.api.requests import PredictRequest, TeachRequest
 from app.config import Settings
 from app.main import create_app
 from bench.attacks import Server
-from bench.servers import free_port, wait_until_healthy
+from bench.servers import free_port, start_app, wait_until_healthy
 from bench.train_cost import token
 from model.architecture import PARAM_SHAPES
+from model.codec import decode_params
 from model.data import small_mnist
-from model.recipes import InvalidRun, Run
-from tests.conftest import ROOT, WEIGHTS
+from model.training.recipes import InvalidRun, Run
+from tests.conftest import WEIGHTS
 from tests.test_metrics import rise, samples
 
 
@@ -263,13 +262,7 @@ def test_a_dead_servers_metrics_directory_is_removed_at_start(tmp_path):
     port = free_port()
     env = {**os.environ, "TMPDIR": str(tmp_path), "CNN_POOL_WORKERS": "1", "CNN_WEIGHTS": str(WEIGHTS)}
     env.pop("CNN_METRICS_DIR", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app", "--workers", "2", "--port", str(port), "--log-level", "warning"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    process = start_app(port, "--workers", "2", "--log-level", "warning", env=env)
     try:
         wait_until_healthy(port, process, seconds=60)
         assert not stale.exists() and alive.exists()

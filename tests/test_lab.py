@@ -1,4 +1,4 @@
-"""POST /nudge (make it a 9) and POST /check (a gradient checked by hand), and model/check.py's kinks."""
+"""POST /nudge (make it a 9) and POST /check (a gradient checked by hand), and model/lab/check.py's kinks."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 import model
 from model.architecture import GRADIENTS
-from model.check import check
+from model.lab.check import check
 from model.mnist import to_float
 from tests.conftest import WEIGHTS
 

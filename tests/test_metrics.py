@@ -9,7 +9,6 @@ import math
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 
@@ -25,8 +24,8 @@ from app.config import Settings
 from app.main import create_app
 from app.transport import metrics as metrics_module
 from app.transport.facts import SMALL, Facts
-from bench.servers import free_port, wait_until_healthy
-from tests.conftest import ROOT, WEIGHTS
+from bench.servers import free_port, start_app, wait_until_healthy
+from tests.conftest import WEIGHTS
 from tests.test_api import png_bytes
 
 
@@ -228,13 +227,7 @@ def test_with_several_server_processes_every_scrape_counts_them_all(tmp_path):
     shared = tmp_path / "shared"
     shared.mkdir()
     env = {**os.environ, "CNN_METRICS_DIR": str(shared), "CNN_POOL_WORKERS": "1", "CNN_WEIGHTS": str(WEIGHTS)}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "app", "--workers", "2", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    server = start_app(port, "--workers", "2", env=env, stderr=subprocess.PIPE)
     try:
         wait_until_healthy(port, server, seconds=60)
         url = f"http://127.0.0.1:{port}"

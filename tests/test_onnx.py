@@ -13,9 +13,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 import model
-from app.api.client_params import encode_params
 from app.config import Settings
 from app.main import create_app
+from model.codec import encode_params
 from tests.conftest import ROOT, WEIGHTS
 
 AGREE = 1e-5

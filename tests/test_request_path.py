@@ -16,9 +16,9 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 import model
-from app.api.client_params import PARAM_LIMIT, decode_params, encode_params
 from app.config import Settings
 from app.main import create_app
+from model.codec import PARAM_LIMIT, decode_params, encode_params
 from tests.conftest import ROOT, WEIGHTS
 
 

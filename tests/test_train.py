@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import shutil
 
@@ -11,16 +12,19 @@ import pytest
 from fastapi.testclient import TestClient
 
 import model.data
-from app.api.client_params import decode_params
 from app.api.endpoints import BY_NAME
+from app.api.training import RESUME_MAX_LENGTH
 from app.config import Settings
 from app.errors import TooManyTrainers, failure
 from app.main import create_app
 from app.transport.request_path import TRAINERS_PER_WORKER, RequestPath
-from model import CNN
+from model import CNN, codec
+from model.codec import decode_params
 from model.data import DataError, small_mnist
-from model.recipes import HEADER, RECIPES, Run
 from model.train import main as train_main
+from model.training.optimizers import gradients, new_state, update
+from model.training.recipes import HEADER, RECIPES, InvalidRun, Run
+from model.training.schedule import cosine_lr, epoch_order
 from tests.conftest import WEIGHTS
 
 
@@ -60,8 +64,43 @@ def test_the_articles_recipe_is_as_written():
         assert p.dtype == np.float32 and np.abs(p).max() < 0.1
     assert run.params["w"].std() == pytest.approx(0.2 / np.sqrt(12), rel=0.05)
     assert run.velocity is None  # plain SGD: no optimiser state
-    first = run.order(0, 10_000)
-    assert sorted(first) == list(range(10_000)) and not np.array_equal(first, run.order(1, 10_000))
+    first = epoch_order(run.seed, 0, 10_000)
+    assert sorted(first) == list(range(10_000)) and not np.array_equal(first, epoch_order(run.seed, 1, 10_000))
+
+
+def test_one_codec_and_one_bound_for_client_params_and_run_states():
+    run = Run.start("ours", 0)
+    token = run.encode()
+    assert token[HEADER.size :] == codec.to_bytes(run.params, run.velocity)  # the codec's layout after a header
+    assert len(base64.b64encode(token)) == RESUME_MAX_LENGTH  # the largest state is exactly the request's bound
+    assert len(codec.encode_params(run.params)) == codec.ENCODED_LENGTH
+    over = {k: v.copy() for k, v in run.params.items()}
+    over["w"][0, 0] = np.float32(codec.PARAM_LIMIT * 1.01)
+    beyond = Run(run.recipe, 0, 0, over, run.velocity)
+    assert not beyond.is_sane()
+    with pytest.raises(codec.InvalidParams, match=f"beyond \\+-{codec.PARAM_LIMIT:g}"):
+        codec.encode_params(over)
+    with pytest.raises(InvalidRun, match=f"within \\+-{codec.PARAM_LIMIT:g}"):
+        Run.decode(beyond.encode())
+
+
+def test_the_live_recipe_steps_as_the_offline_trainer_does():
+    """Our recipe's steps are the offline trainer's: its shuffle, cosine schedule and momentum update."""
+    data = small_mnist()
+    recipe = dataclasses.replace(RECIPES["ours"], augment=False)
+    start = Run.start("ours", 4)
+    params, state = {k: v.copy() for k, v in start.params.items()}, new_state("momentum", start.params)
+    run = Run(recipe, 4, 0, start.params, start.velocity)
+    run.train(data.train_images, data.train_labels, 3)
+    order = epoch_order(4, 0, len(data.train_images))
+    per_epoch = -(-len(data.train_images) // recipe.batch_size)
+    for step in range(3):
+        idx = order[step * recipe.batch_size : (step + 1) * recipe.batch_size]
+        taught = gradients(params, data.train_images[idx].astype(np.float32) / 255, data.train_labels[idx])
+        lr = cosine_lr(recipe.lr, step, recipe.epochs * per_epoch)
+        update("momentum", params, state, taught.grads, lr, recipe.momentum, step)
+    assert all(np.array_equal(run.params[k], params[k]) for k in params)
+    assert all(np.array_equal(run.velocity[k], state[k]) for k in state)
 
 
 @pytest.mark.parametrize("recipe, steps", [("article", 300), ("ours", 6)])

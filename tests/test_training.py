@@ -6,9 +6,12 @@ import numpy as np
 import pytest
 
 import model
-import model.train as train_module
+import model.training.loop as train_module
 from model.mnist import to_float
-from model.train import CheckpointError, TrainConfig, train
+from model.training.checkpoints import CheckpointError
+from model.training.config import TrainConfig
+from model.training.loop import train
+from model.training.optimizers import new_state, update
 
 QUICK = TrainConfig(epochs=2, batch_size=32, lr=0.05, momentum=0.9, seed=0, limit=4000)
 
@@ -101,15 +104,13 @@ def test_a_validation_run_holds_out_its_split_calibrates_and_augments(mnist_path
 
 @pytest.mark.parametrize("optimizer", ["momentum", "nesterov", "adam"])
 def test_every_optimizer_lowers_the_loss_of_a_batch(optimizer, mnist):
-    from model.train import new_state, update
-
     images, labels = to_float(mnist.train.images[:256]), mnist.train.labels[:256].astype(np.int64)
     cfg = TrainConfig(optimizer=optimizer, lr=0.003 if optimizer == "adam" else 0.05)
     net = model.CNN.random(seed=0)
-    state = new_state(cfg, net.params)
+    state = new_state(cfg.optimizer, net.params)
     before, _ = net.loss_and_gradients(images, labels)
     for step in range(20):
         _, grads = net.loss_and_gradients(images, labels)
-        update(cfg, net.params, state, grads, cfg.lr, step)
+        update(cfg.optimizer, net.params, state, grads, cfg.lr, cfg.momentum, step)
     after, _ = net.loss_and_gradients(images, labels)
     assert after < 0.7 * before

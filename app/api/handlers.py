@@ -20,9 +20,9 @@ from app.pictures.preprocessing import normalize, read_image
 from app.transport.facts import Facts
 from app.transport.jobs import NeedsWorker
 from model import CNN
-from model.check import check as gradient_check
-from model.equations import equation as equation_of
-from model.nudge import nudge as nudge_drawing
+from model.lab.check import check as gradient_check
+from model.lab.equations import equation as equation_of
+from model.lab.nudge import nudge as nudge_drawing
 
 from . import training
 from .lab_responses import CheckResponse, EquationResponse, ExplainResponse, NudgeResponse, TeachResponse, TrainResponse
@@ -183,7 +183,9 @@ def train(req: TrainRequest, call: Call) -> Any:
 
 def model_info(_: None, call: Call) -> Any:
     clf, settings = call.classifier, call.settings
-    return ModelInfo.content(clf.metadata, clf.weights_path.name, settings.max_batch, settings.max_body_bytes)
+    return ModelInfo.content(
+        clf.metadata, clf.weights_path.name, settings.max_batch, settings.max_body_bytes, collecting=settings.collecting
+    )
 
 
 def kernels(_: None, call: Call) -> Any:

@@ -10,11 +10,11 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from model.architecture import GRADIENTS
-from model.check import Check
-from model.nudge import Nudge
-from model.recipes import RecipeName
+from model.codec import encode_params
+from model.lab.check import Check
+from model.lab.nudge import Nudge
+from model.training.recipes import RecipeName
 
-from .client_params import encode_params
 from .conversions import EncodedArray, MapsEncoding, encode
 from .service import Explanation, Lesson
 from .training import Trained
@@ -187,7 +187,7 @@ class LargestTerm(BaseModel):
 
 
 class EquationResponse(BaseModel):
-    """One equation for one cell: the fields present depend on `kind` (model/equations.py)."""
+    """One equation for one cell: the fields present depend on `kind` (model/lab/equations.py)."""
 
     kind: str
     index: list[int]

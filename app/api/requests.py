@@ -25,14 +25,14 @@ from pydantic import (
 from app.errors import IMAGE_FORMS, clip
 from app.pictures.preprocessing import MAX_DRAWING_SIDE
 from model.architecture import GRADIENTS
-from model.check import EPSILON
-from model.equations import SHAPES as EQUATION_SHAPES
+from model.codec import ENCODED_LENGTH, decode_params
 from model.floats import flush
+from model.lab.check import EPSILON
+from model.lab.equations import SHAPES as EQUATION_SHAPES
+from model.lab.nudge import MAX_STEPS as MAX_NUDGE_STEPS
 from model.network import Params
-from model.nudge import MAX_STEPS as MAX_NUDGE_STEPS
-from model.recipes import RecipeName
+from model.training.recipes import RecipeName
 
-from .client_params import ENCODED_LENGTH, decode_params
 from .conversions import MapsEncoding, float16_to_array, grid_to_array
 from .training import MAX_TRAIN_IMAGES, RESUME_MAX_LENGTH
 
@@ -92,7 +92,7 @@ ParamsText = Annotated[
     str,
     Field(
         description="a visitor's own parameters: base64 of the 3,898 numbers k1 b1 k2 b2 w b as little-endian "
-        "float32, row-major, as /teach answers them (see app/api/client_params.py)",
+        "float32, row-major, as /teach answers them (see model/codec.py)",
         max_length=ENCODED_LENGTH + 8,
     ),
 ]

@@ -15,10 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.pictures.preprocessing import Reading
 from model.architecture import FEATURE_MAPS, GRADIENTS, LAYERS, NUM_PARAMS, PARAM_SHAPES
+from model.codec import ENCODED_LENGTH
 from model.network import Params
-from model.recipes import ARTICLE_SMALL_RUN, ARTICLE_SMALL_RUN_LOSS, RECIPES
+from model.training.recipes import ARTICLE_SMALL_RUN, ARTICLE_SMALL_RUN_LOSS, RECIPES
 
-from .client_params import ENCODED_LENGTH
 from .conversions import EncodedArray, MapsEncoding, encode
 from .service import Confidence, Prediction
 from .training import MAX_TRAIN_IMAGES
@@ -194,9 +194,15 @@ class ModelInfo(BaseModel):
     max_body_bytes: int
     metadata: dict[str, Any] = Field(description="how the weights were made: test accuracy, settings, date...")
     training: TrainingInfo = Field(description="the recipes and limits of POST /train and of a visitor's copies")
+    collecting: bool = Field(
+        description="whether POST /drawings saves drawings for the class (CNN_TEACHER_TOKEN is set); "
+        "false: every /drawings endpoint answers 404, and the page offers no saving"
+    )
 
     @staticmethod
-    def content(metadata: dict[str, Any], weights_file: str, max_batch: int, max_body_bytes: int) -> dict[str, Any]:
+    def content(
+        metadata: dict[str, Any], weights_file: str, max_batch: int, max_body_bytes: int, *, collecting: bool
+    ) -> dict[str, Any]:
         return ModelInfo(
             architecture=metadata["architecture"]["layers"],
             layers=[LayerInfo(**layer._asdict()) for layer in LAYERS],
@@ -210,6 +216,7 @@ class ModelInfo(BaseModel):
             max_body_bytes=max_body_bytes,
             metadata={k: v for k, v in metadata.items() if k not in ("architecture", "sha256")},
             training=TrainingInfo.now(),
+            collecting=collecting,
         ).model_dump()
 
 

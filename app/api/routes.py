@@ -158,7 +158,11 @@ def examples(clf: Classifier, settings: Settings) -> dict[str, Any]:
         "PredictResponse": PredictResponse.content(p, with_input=False),
         "BatchResponse": {"predictions": [PredictResponse.content(p, with_input=False)]},
         "ModelInfo": ModelInfo.content(
-            clf.metadata, clf.weights_path.name, settings.max_batch, settings.max_body_bytes
+            clf.metadata,
+            clf.weights_path.name,
+            settings.max_batch,
+            settings.max_body_bytes,
+            collecting=settings.collecting,
         ),
         "Health": Health.content(clf.metadata["sha256"]),
     }

@@ -1,4 +1,4 @@
-"""POST /train: a bounded number of training steps of a stateless run (model/recipes.py).
+"""POST /train: a bounded number of training steps of a stateless run (model/training/recipes.py).
 
 The run's whole state travels with the request (`resume`, base64 of Run.encode) and comes
 back with the answer, so any replica answers any request, byte for byte the same. A request
@@ -13,12 +13,12 @@ import binascii
 import math
 from dataclasses import dataclass
 
-from model.architecture import NUM_PARAMS
+from model.codec import PARAM_LIMIT, base64_length
 from model.data import small_mnist
-from model.recipes import HEADER, InvalidRun, Run
+from model.training.recipes import MAX_STATE_BYTES, InvalidRun, Run
 
 MAX_TRAIN_IMAGES = 1024  # images per request: 1024 steps of the article's recipe, 16 of ours
-RESUME_MAX_LENGTH = 4 * math.ceil((HEADER.size + 2 * 4 * NUM_PARAMS) / 3)  # base64 of the largest state
+RESUME_MAX_LENGTH = base64_length(MAX_STATE_BYTES)  # base64 of the largest state
 
 
 def decode_resume(text: str) -> Run:
@@ -51,6 +51,6 @@ def train(recipe: str | None, seed: int, resume: str | None, steps: int) -> Trai
     data = small_mnist()
     losses = run.train(data.train_images, data.train_labels, steps)
     if not run.is_sane():
-        raise InvalidRun("the run diverged (a parameter left +-1000 or became NaN); start it again")
+        raise InvalidRun(f"the run diverged (a parameter left +-{PARAM_LIMIT:g} or became NaN); start it again")
     accuracy, loss = run.evaluate(data.test_images, data.test_labels)
     return Trained(run, losses, accuracy, loss, math.ceil(len(data.train_images) / batch))

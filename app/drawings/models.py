@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, Strict, model_validator
 
 from app.api.requests import EXAMPLE_GRID, DrawingRequest, ParamsText, RequestBody, body_config
 from app.api.training import MAX_TRAIN_IMAGES, RESUME_MAX_LENGTH
-from model.recipes import CLASS
+from model.training.recipes import CLASS
 
 MAX_PAGE = 200  # drawings per GET /drawings page
 

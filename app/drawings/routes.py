@@ -73,7 +73,7 @@ class Collection:
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     app.state.drawings = None
-    if not settings.teacher_token:
+    if not settings.collecting:
         yield
         return
     db = Database.of(settings.database_url, settings.data_dir)

@@ -1,7 +1,7 @@
 """Fine-tuning a copy of the served network on the class's drawings, a few steps per request.
 
 Like POST /train (app/training.py), the run travels with the request: `resume` is the state of
-a run of model/recipes.py's CLASS recipe, which starts from the served parameters. The data:
+a run of model/training/recipes.py's CLASS recipe, which starts from the served parameters. The data:
 the shipped MNIST small set (10,000 images) and the class's drawings, repeated so that they
 make about a third of what the run sees. Every fifth drawing (id divisible by HELD_OUT_EVERY)
 is never trained on: the network is scored on those and on MNIST's 1,000 held-out images,
@@ -22,7 +22,6 @@ from typing import Any
 
 import numpy as np
 
-from app.api.client_params import encode_params
 from app.api.service import Classifier
 from app.api.training import decode_resume
 from app.config import Settings
@@ -30,9 +29,10 @@ from app.errors import ClientMistake
 from app.transport.facts import Facts
 from app.transport.jobs import Job
 from model import fast
+from model.codec import PARAM_LIMIT, encode_params
 from model.data import small_mnist
 from model.network import Params, forward
-from model.recipes import CLASS, InvalidRun, Run
+from model.training.recipes import CLASS, InvalidRun, Run
 
 from .models import TuneRequest
 
@@ -103,7 +103,7 @@ def tune(req: TuneRequest, ids: np.ndarray, images: np.ndarray, labels: np.ndarr
     x, y = mix(images[~test], labels[~test])
     losses = run.train(x, y, req.steps)
     if not run.is_sane():
-        raise InvalidRun("the run diverged (a parameter left +-1000 or became NaN); start it again")
+        raise InvalidRun(f"the run diverged (a parameter left +-{PARAM_LIMIT:g} or became NaN); start it again")
     tuned = run.serving_params()
     return {
         "step": run.step,

@@ -1,7 +1,7 @@
 """The class's tuned copy as a weights file the service can serve: a zip of NAME.npz and its JSON
 sidecar (model/weights.py's pair, the SHA-256 in the sidecar), so `CNN_WEIGHTS=NAME.npz` loads it.
 
-Imported by routes.py; imports model/weights.py and app/client_params.py.
+Imported by routes.py; imports model/weights.py and model/codec.py.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import zipfile
 from datetime import UTC, datetime
 from typing import Any
 
-from app.api.client_params import decode_params
+from model.codec import decode_params
 from model.weights import npz_bytes
 
 NAME = "class-copy"

@@ -15,12 +15,12 @@ import numpy as np
 from pydantic import ValidationError
 from pydantic_core import to_json
 
-from app.api.client_params import decode_params
 from app.api.service import Classifier
 from app.config import Settings
 from app.errors import ClientMistake, describe, detail_of, headers_of, status_of
 from app.transport.facts import Facts
 from app.transport.jobs import Answer, Job, NeedsWorker
+from model.codec import decode_params
 
 from .schemas import InferRequest, Live, ModelMetadata, ModelReady, OnnxRequest, Ready, ServerMetadata
 from .tensors import FEATURE_MAPS, encode, images_of, json_fits, metadata, split_body, wanted

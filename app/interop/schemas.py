@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, Strict
 
-from app.api.client_params import ENCODED_LENGTH
+from model.codec import ENCODED_LENGTH
 
 MAX_TENSORS = 16  # inputs or outputs one request may name: the model has 1 input and 7 outputs
 MAX_NAME = 64  # characters of a tensor's name
@@ -145,5 +145,5 @@ class OnnxRequest(BaseModel):
     params: str = Field(
         max_length=ENCODED_LENGTH + 8,
         description="the 3,898 parameters k1 b1 k2 b2 w b as base64 of little-endian float32, row-major, "
-        "as /teach answers them (see app/client_params.py)",
+        "as /teach answers them (see model/codec.py)",
     )

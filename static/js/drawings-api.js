@@ -15,7 +15,7 @@ async function send(path, { token, method = "GET", body, raw = false, headers = 
   if (!response.ok) {
     const detail = (await response.json().catch(() => ({}))).detail;
     throw Object.assign(new Refused(typeof detail === "string" ? detail : `the server answered ${response.status}`),
-      { status: response.status });
+      { status: response.status, retryAfter: Number(response.headers.get("Retry-After")) || null });
   }
   if (raw) return response;
   return response.status === 204 ? null : response.json();

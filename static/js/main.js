@@ -6,6 +6,7 @@ import { Explorer } from "./explorer.js";
 import { showEquation } from "./equations.js";
 import { Networks } from "./networks.js";
 import { closePopover, openBeside, setUpPopover } from "./popover.js";
+import { hookSaveButton } from "./save.js";
 import { BadLink, decodeState, encodeState, limits } from "./share.js";
 import { Trainer, firstKernels } from "./trainer.js";
 import { EmptyDrawing, inkOfPixels, normalize } from "./normalize.js";
@@ -49,6 +50,28 @@ const trainer = new Trainer(info?.training, KERNELS, {
                        : networks.remove("scratch")),
   onUse: (on) => networks.use(on ? "scratch" : "shared"),
 });
+
+// --- saving the drawing for the class, beside its answer (only where the service collects) ---
+
+const saveDigit = $("#save-digit"), saved = $("#saved"), HINT = saved.textContent;
+let digitChosen = false;  // the visitor chose the digit they meant; else it follows the answer
+function tellSaved(sentence, kind = "") {
+  // In the flow (a laptop), its box may grow after a click but never shrinks under the pen; on a phone
+  // it floats over the confidence until the next stroke, and moves nothing.
+  if (getComputedStyle(saved).position === "static") saved.style.minHeight = `${saved.offsetHeight}px`;
+  saved.textContent = sentence;
+  saved.dataset.kind = kind;
+}
+const forgetSaved = () => { if (saved.dataset.kind) tellSaved(HINT); };  // the sentence was about another drawing
+const refreshSave = hookSaveButton(
+  $("#save"),
+  () => (shownGrid ? { grid: shownGrid, label: Number(saveDigit.value) } : null),
+  tellSaved,
+  () => (networks.active === "shared" ? "the network" : "the shared network"),
+);
+$("#for-class").hidden = !info?.collecting;  // decided before the first paint: its arrival moves nothing
+document.body.dataset.collecting = String(Boolean(info?.collecting));
+saveDigit.addEventListener("change", () => { digitChosen = true; forgetSaved(); refreshSave(); });
 
 // --- a click's result, beside what was clicked ---
 
@@ -140,7 +163,11 @@ async function answer(grid, final = true) {
 // --- what the page shows ---
 
 function show({ label, probabilities, unsure, input, feature_maps: maps }, grid) {
+  if (grid !== shownGrid) forgetSaved();
   shownGrid = grid;
+  saveDigit.disabled = false;
+  if (!digitChosen) saveDigit.value = String(label);
+  refreshSave();
   paintMap(inputCanvas, input, 1, { name: "input" });
   for (const [name, canvases] of Object.entries(galleries)) {
     const vmax = maxOf(maps[name]);
@@ -163,6 +190,10 @@ function show({ label, probabilities, unsure, input, feature_maps: maps }, grid)
 
 function showBlank() {
   shownGrid = null;
+  digitChosen = false;
+  saveDigit.disabled = true;
+  forgetSaved();
+  refreshSave();
   clearMap(inputCanvas);
   Object.values(galleries).flat().forEach(clearMap);
   Object.keys(LAYERS).forEach((name) => { $(`#vmax-${name}`).textContent = "–"; });

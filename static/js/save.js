@@ -1,14 +1,18 @@
 // Saving a drawing for the class (POST /drawings): a self-contained module for the main page.
 //
 //   import { saveDrawing, hookSaveButton } from "./save.js";
-//   hookSaveButton(document.querySelector("#save"), () => ({ grid: currentGrid(), label: chosenDigit() }),
-//                  (message) => { status.textContent = message; });
+//   const refresh = hookSaveButton(document.querySelector("#save"),
+//                                  () => ({ grid: currentGrid(), label: chosenDigit() }),
+//                                  (sentence, kind) => { status.textContent = sentence; });
 //
 // saveDrawing(grid, label) -> { id, label, answer, probability } once the drawing is stored, or null
 // where the service does not collect drawings (no teacher: 404). It throws with the server's
 // sentence otherwise (429 too many saves, 409 the collection is full, 422 a bad drawing).
-// hookSaveButton wires a <button>: hidden once the service says it does not collect, one save per click,
-// the same Idempotency-Key for retries of the same click, a sentence for every outcome.
+// hookSaveButton wires a <button>: one save per click, each click its own Idempotency-Key, kept only
+// while the same drawing and digit are tried again (a save whose answer was lost is then stored once),
+// a sentence for every outcome. A drawing saved with a digit is not offered again with that digit, and
+// after a 429 the button waits out Retry-After. It returns refresh(), for the page to call whenever
+// the drawing or the digit changes.
 
 import { Refused, save } from "./drawings-api.js";
 
@@ -25,24 +29,41 @@ export async function saveDrawing(grid, label, key = newKey()) {
   }
 }
 
-// button: a <button>; current: () => ({ grid, label }) or null when there is nothing to save;
-// tell: (sentence) => void, for a live region.
-export function hookSaveButton(button, current, tell = () => {}) {
-  let key = null;
+// button: a <button>; current: () => ({ grid, label }) or null when there is nothing to save (the same
+// grid object while the drawing is the same); tell: (sentence, kind) => void, for a live region, kind
+// "saved", "refused" or "ready"; reader: () => the name of the network that reads saves.
+export function hookSaveButton(button, current, tell = () => {}, reader = () => "the network") {
+  let attempt = null;  // { grid, label, key } of a click not stored yet
+  let stored = null;   // { grid, label } of the last drawing stored
+  let busy = false, off = false, waitUntil = 0;
+  const same = (a, b) => Boolean(a && b && a.grid === b.grid && a.label === b.label);
+  const refresh = () => {
+    const drawing = current();
+    button.disabled = off || busy || !drawing || same(drawing, stored) || Date.now() < waitUntil;
+  };
   button.addEventListener("click", async () => {
     const drawing = current();
-    if (!drawing) { tell("Draw a digit and choose which one you meant first."); return; }
-    button.disabled = true;
-    key ??= newKey();
+    if (!drawing) { tell("Draw a digit and choose which one you meant first.", "refused"); return; }
+    if (!same(drawing, attempt)) attempt = { ...drawing, key: newKey() };
+    busy = true;
+    refresh();
     try {
-      const saved = await saveDrawing(drawing.grid, drawing.label, key);
-      if (saved === null) { button.hidden = true; tell("This service does not collect drawings."); return; }
-      key = null;
-      tell(`Saved for the class as a ${saved.label} (the network read ${saved.answer}).`);
+      const saved = await saveDrawing(drawing.grid, drawing.label, attempt.key);
+      if (saved === null) { off = true; tell("Not saved: this service does not collect drawings.", "refused"); return; }
+      attempt = null;
+      stored = drawing;
+      tell(`Saved as a ${saved.label} — ${reader()} read ${saved.answer}.`, "saved");
     } catch (e) {
-      tell(`Not saved: ${e.message}.`);
+      if (e.status === 429 && e.retryAfter) {
+        waitUntil = Date.now() + 1000 * e.retryAfter;
+        setTimeout(() => { refresh(); if (!button.disabled) tell("You can save again.", "ready"); }, 1000 * e.retryAfter + 50);
+      }
+      tell(`Not saved: ${e.message.replace(/\.$/, "")}.`, "refused");
     } finally {
-      button.disabled = false;
+      busy = false;
+      refresh();
     }
   });
+  refresh();
+  return refresh;
 }

@@ -6,6 +6,8 @@ import os
 import shutil
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -29,10 +31,11 @@ CHROMIUM_ARGS = [  # as root in a container, on a machine with no route out
 ]
 
 
-@pytest.fixture(scope="session")
-def server_url():
+@contextmanager
+def serve(settings: Settings) -> Iterator[str]:
+    """The service with these settings on a free port, in a thread: its URL, until the block ends."""
     port = free_port()
-    config = uvicorn.Config(create_app(Settings(weights=WEIGHTS)), host="127.0.0.1", port=port, log_level="warning")
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -41,9 +44,17 @@ def server_url():
         if time.monotonic() > deadline or not thread.is_alive():
             pytest.fail("the test server did not start")
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def server_url():
+    with serve(Settings(weights=WEIGHTS)) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

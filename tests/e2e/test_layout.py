@@ -14,7 +14,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 
 import model
-from app.api.client_params import encode_params
+from model.codec import encode_params
 from tests.conftest import WEIGHTS
 from tests.e2e.pointer import stroke
 
@@ -67,10 +67,10 @@ def open_page(browser, server_url, size: str, url: str = "/", **extra):
 
 
 def draw(page, strokes, touch: bool) -> None:
-    page.evaluate("window.cnnMetrics = []")
-    for points in strokes:
+    for points in strokes:  # each stroke's final answer, so that the last one on screen is the last stroke's
+        page.evaluate("window.cnnMetrics = []")
         stroke(page, points, touch=touch)
-    page.wait_for_function("window.cnnMetrics.some(m => m.final)", timeout=10_000)
+        page.wait_for_function("window.cnnMetrics.some(m => m.final)", timeout=10_000)
 
 
 def moved(page) -> list:

@@ -4,22 +4,17 @@ fine-tune and hand the copy to the page; accessible by axe-core's rules; its scr
 from __future__ import annotations
 
 import json
-import threading
-import time
 import zipfile
 
 import httpx
 import numpy as np
 import pytest
-import uvicorn
 
-from app.api.client_params import ENCODED_LENGTH
 from app.config import Settings
-from app.main import create_app
-from bench.servers import free_port
+from model.codec import ENCODED_LENGTH
 from model.data import small_mnist
 from tests.conftest import WEIGHTS
-from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.conftest import ARTIFACTS, serve
 
 TOKEN = "the-teachers-token"
 SCREENSHOT = ARTIFACTS / "teacher.png"  # docs/teacher.png, the README's, is a copy of one
@@ -28,24 +23,17 @@ SCREENSHOT = ARTIFACTS / "teacher.png"  # docs/teacher.png, the README's, is a c
 @pytest.fixture(scope="module")
 def teacher_url(tmp_path_factory):
     settings = Settings(weights=WEIGHTS, teacher_token=TOKEN, data_dir=tmp_path_factory.mktemp("class"), pool_workers=1)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("the test server did not start")
-        time.sleep(0.05)
-    url = f"http://127.0.0.1:{port}"
+    with serve(settings) as url:
+        add_a_class(url)
+        yield url
+
+
+def add_a_class(url: str) -> None:
     mnist = small_mnist()  # a class: 40 of MNIST's test digits, every other one mirrored (a harder hand)
     for i in range(40):
         image = mnist.test_images[i] if i % 2 else mnist.test_images[i, :, ::-1]
         body = {"image": (image / 255).tolist(), "label": int(mnist.test_labels[i])}
         assert httpx.post(f"{url}/drawings", json=body).status_code == 201
-    yield url
-    server.should_exit = True
-    thread.join(timeout=10)
 
 
 @pytest.fixture

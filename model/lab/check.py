@@ -17,13 +17,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .architecture import GRADIENTS, IMAGE_SHAPE, PARAM_SHAPES
-from .layers import conv2d, dense, maxpool2, relu
-from .network import Params, backprop, forward
+from ..architecture import IMAGE_SHAPE, PARAM_SHAPES
+from ..layers import conv2d, dense, maxpool2, relu
+from ..network import Params, backprop, forward
 
 Array = np.ndarray
 PARAM_OF = {"dLk1": "k1", "dLb1": "b1", "dLk2": "k2", "dLb2": "b2", "dLw": "w", "dLb": "b"}
-SHAPES = {g.name: tuple(g.shape) for g in GRADIENTS}
 KINK_TOLERANCE = 1e-3  # one-sided slopes further apart than this (relative) mark a corner
 EPSILON = 1e-5  # the default step: truncation ~ ε², round-off ~ 1e-16 L / ε, both small here
 

@@ -1,9 +1,9 @@
-"""Replay a recipe of model/recipes.py on MNIST, epoch by epoch, beside the article's own log.
+"""Replay a recipe of recipes.py on MNIST, epoch by epoch, beside the article's own log.
 
     python -m model.train --recipe article --data-dir ../shared/mnist --epochs 10 --limit 10000 --test-limit 1000
     python -m model.train --recipe article --data-dir ../shared/mnist --epochs 3
 
-The same steps as POST /train takes (model.recipes.Run), on the first --limit training
+The same steps as POST /train takes (recipes.Run), on the first --limit training
 images (all 60,000 by default), scored after every epoch on the first --test-limit
 test images, and printed beside what the article's companion code logged for the
 same run, where it logged it.
@@ -12,12 +12,10 @@ same run, where it logged it.
 from __future__ import annotations
 
 import math
-import sys
 import time
 
-from tqdm import tqdm
-
-from .mnist import load_mnist
+from ..mnist import load_mnist
+from .progress import progress_bar
 from .recipes import ARTICLE_FULL_RUN, ARTICLE_SMALL_RUN, RECIPES, Run
 
 CHUNK = 1000  # steps between progress-bar updates
@@ -44,15 +42,7 @@ def replay(
     print("|---:|---:|---:|---:|---:|")
     for epoch in range(1, epochs + 1):
         started = time.perf_counter()
-        bar = tqdm(
-            total=per_epoch * RECIPES[recipe].batch_size,
-            desc=f"epoch {epoch}/{epochs}",
-            unit="img",
-            unit_scale=True,
-            dynamic_ncols=True,
-            mininterval=0.5,
-            file=sys.stderr,
-        )
+        bar = progress_bar(per_epoch * RECIPES[recipe].batch_size, f"epoch {epoch}/{epochs}")
         done = 0
         while done < per_epoch:
             steps = min(CHUNK, per_epoch - done)

@@ -5,7 +5,8 @@ the parameters and optimiser state after them; the data order follows from the
 seed (each epoch's shuffle is np.random.default_rng([seed, epoch])), so `steps`
 more steps from the same state give the same numbers on any machine with the
 same NumPy. `Run.encode` packs the state into bytes the page keeps and sends
-back (the service keeps nothing); `Run.decode` checks them.
+back (the service keeps nothing; the layout and bound are model/codec.py's); `Run.decode`
+checks them.
 
 Two recipes, on the article's small run (the first 10,000 MNIST training images,
 model/data):
@@ -13,10 +14,10 @@ model/data):
 - "article": the article's companion code, exactly. One image per step (plain
   SGD, eq. 66), learning rate 0.005, the images shuffled every epoch, every
   weight and bias drawn uniformly from (-0.1, 0.1), inputs pixel/255 - 0.5.
-- "ours": the recipe of the committed weights (model/train.py) scaled to the
+- "ours": the recipe of the committed weights (loop.py) scaled to the
   small set: batches of 64, momentum 0.9, learning rate 0.05 along a half
   cosine to 0 over 10 epochs, He initialisation, inputs pixel/255, every batch
-  redrawn at random (model/augment.py).
+  redrawn at random (augment.py).
 """
 
 from __future__ import annotations
@@ -28,14 +29,17 @@ from typing import Literal
 
 import numpy as np
 
-from . import fast
-from .architecture import NUM_PARAMS, PARAM_SHAPES
+from .. import fast
+from ..architecture import PARAM_SHAPES
+from ..codec import PARAM_LIMIT, PARAMS_BYTES, from_numbers, to_bytes, within_limit
+from ..floats import flush_to_zero
+from ..layers import cross_entropy
+from ..network import Params, forward, init_params
 from .augment import augment
-from .floats import flush, flush_to_zero
-from .network import Params, batch_gradients, forward, init_params
+from .optimizers import gradients, momentum_step, sgd_step
+from .schedule import cosine_lr, epoch_order
 
 RecipeName = Literal["article", "ours"]  # what a run may start from (POST /train, python -m model.train)
-PARAM_LIMIT = 1000.0  # a state beyond this is refused: no sensible run goes there
 MAX_STEP = 10**12  # a run ends here (10^8 epochs of one image a step), far inside the token's uint64
 
 
@@ -54,8 +58,7 @@ class Recipe:
     def lr_at(self, step: int, steps_per_epoch: int) -> float:
         if not self.cosine:
             return self.lr
-        total = self.epochs * steps_per_epoch
-        return self.lr * 0.5 * (1 + math.cos(math.pi * min(step, total) / total))
+        return cosine_lr(self.lr, step, self.epochs * steps_per_epoch)
 
 
 RECIPES: dict[str, Recipe] = {
@@ -76,11 +79,6 @@ ARTICLE_SMALL_RUN_LOSS = {1: 0.220, 10: 0.074}
 ARTICLE_FULL_RUN = {1: 0.9822, 5: 0.9897, 10: 0.9891}
 
 
-def log_softmax(S: np.ndarray) -> np.ndarray:
-    shifted = S - S.max(axis=1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-
-
 class InvalidRun(ValueError):
     """A run's state that cannot be resumed; the message says why (422)."""
 
@@ -94,6 +92,7 @@ def initial_params(recipe: Recipe, seed: int) -> Params:
 
 MAGIC = b"CNNRUN1\x00"
 HEADER = struct.Struct("<8sBIQ")  # magic, recipe, seed, step
+MAX_STATE_BYTES = HEADER.size + 2 * PARAMS_BYTES  # a run with momentum: parameters and velocity
 
 
 @dataclass
@@ -117,10 +116,6 @@ class Run:
         params = {k: np.array(v, dtype=np.float32) for k, v in served.items()}
         return cls(CLASS, seed, 0, params, {k: np.zeros_like(v) for k, v in params.items()})
 
-    def order(self, epoch: int, n: int) -> np.ndarray:
-        """The shuffle of an epoch: a function of (seed, epoch) alone."""
-        return np.random.default_rng([self.seed, epoch]).permutation(n)
-
     def train(self, images: np.ndarray, labels: np.ndarray, steps: int) -> list[float]:
         """Take `steps` steps on (N, 28, 28) uint8 images, in place; the loss of each step."""
         if self.step + steps > MAX_STEP:
@@ -128,14 +123,13 @@ class Run:
         r = self.recipe
         n = len(images)
         per_epoch = math.ceil(n / r.batch_size)
-        gradients = fast.batch_gradients if fast.enabled() else batch_gradients
         losses = []
         order, epoch = None, -1
         with flush_to_zero():  # the same numbers, and cost, as the service computes (model/floats.py)
             for step in range(self.step, self.step + steps):
                 if step // per_epoch != epoch:
                     epoch = step // per_epoch
-                    order = self.order(epoch, n)
+                    order = epoch_order(self.seed, epoch, n)
                 assert order is not None
                 start = (step % per_epoch) * r.batch_size
                 idx = order[start : start + r.batch_size]
@@ -143,15 +137,11 @@ class Run:
                 if r.augment:
                     x = augment(x, np.random.default_rng([self.seed, step, 1]))
                 taught = gradients(self.params, x - np.float32(r.shift), labels[idx])
-                lr = np.float32(r.lr_at(step, per_epoch))
-                for name, grad in taught.grads.items():  # eq. (66), with momentum where the recipe has it
-                    if self.velocity is None:
-                        self.params[name] -= lr * grad
-                    else:
-                        v = self.velocity[name]
-                        v *= np.float32(r.momentum)
-                        v -= lr * grad
-                        self.params[name] += v
+                lr = r.lr_at(step, per_epoch)
+                if self.velocity is None:  # eq. (66), with momentum where the recipe has it
+                    sgd_step(self.params, taught.grads, lr)
+                else:
+                    momentum_step(self.params, self.velocity, taught.grads, lr, r.momentum)
                 losses.append(float(taught.loss))
         self.step += steps
         return losses
@@ -161,8 +151,7 @@ class Run:
         x = images.astype(np.float32) / 255 - np.float32(self.recipe.shift)
         with flush_to_zero():
             S = fast.Inference(self.params).scores(x) if fast.enabled() else forward(self.params, x).S
-        log_O = log_softmax(S.astype(np.float64))  # eq. (5)-(6), stable
-        loss = -float(log_O[np.arange(len(labels)), labels].mean())
+        loss = float(cross_entropy(S.astype(np.float64), labels).mean())  # eq. (5)-(6), stable
         return float((S.argmax(axis=1) == labels).mean()), loss
 
     def serving_params(self) -> Params:
@@ -173,15 +162,16 @@ class Run:
         p["b1"] = (p["b1"] - np.float32(self.recipe.shift) * p["k1"].sum(axis=(1, 2))).astype(np.float32)
         return p
 
+    def state(self) -> list[Params]:
+        """What the run carries from step to step: the parameters, and the velocity if it has one."""
+        return [self.params] + ([self.velocity] if self.velocity is not None else [])
+
     def is_sane(self) -> bool:
-        arrays = list(self.params.values()) + list((self.velocity or {}).values())
-        return all(np.isfinite(a).all() and np.abs(a).max() <= PARAM_LIMIT for a in arrays)
+        return within_limit(np.frombuffer(to_bytes(*self.state()), "<f4"))
 
     def encode(self) -> bytes:
         header = HEADER.pack(MAGIC, ENCODED.index(self.recipe.name), self.seed, self.step)
-        arrays = [self.params] + ([self.velocity] if self.velocity is not None else [])
-        body = b"".join(np.asarray(a[k], "<f4").tobytes() for a in arrays for k in PARAM_SHAPES)
-        return header + body
+        return header + to_bytes(*self.state())
 
     @classmethod
     def decode(cls, data: bytes) -> Run:
@@ -193,23 +183,13 @@ class Run:
         if step > MAX_STEP:
             raise InvalidRun(f"resume's step {step:,} is beyond the last step of any run ({MAX_STEP:,})")
         recipe = RECIPES.get(ENCODED[index], CLASS)
-        count = NUM_PARAMS * (2 if recipe.momentum else 1)
-        if len(data) != HEADER.size + 4 * count:
-            raise InvalidRun(
-                f"resume of the {recipe.name} recipe must be {HEADER.size + 4 * count} bytes, got {len(data)}"
-            )
-        flat = flush(np.frombuffer(data, "<f4", offset=HEADER.size))  # subnormals cost 10x (model/floats.py)
+        size = HEADER.size + PARAMS_BYTES * (2 if recipe.momentum else 1)
+        if len(data) != size:
+            raise InvalidRun(f"resume of the {recipe.name} recipe must be {size} bytes, got {len(data)}")
+        flat = np.frombuffer(data, "<f4", offset=HEADER.size)  # subnormals: flushed by from_numbers (model/floats.py)
         if not np.isfinite(flat).all():
             raise InvalidRun("resume holds NaN or infinity")
         if np.abs(flat).max() > PARAM_LIMIT:
             raise InvalidRun(f"resume's numbers must lie within +-{PARAM_LIMIT:g}")
-        arrays: list[Params] = []
-        start = 0
-        for _ in range(count // NUM_PARAMS):
-            params = {}
-            for name, shape in PARAM_SHAPES.items():
-                size = int(np.prod(shape))
-                params[name] = flat[start : start + size].reshape(shape).astype(np.float32)
-                start += size
-            arrays.append(params)
+        arrays = from_numbers(flat)
         return cls(recipe, seed, step, arrays[0], arrays[1] if recipe.momentum else None)

@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .layers import cross_entropy, softmax
+from ..layers import cross_entropy, softmax
 
 Array = np.ndarray
 

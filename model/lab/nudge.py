@@ -15,8 +15,8 @@ from typing import Literal
 
 import numpy as np
 
-from .architecture import IMAGE_SHAPE
-from .network import Params, backprop, forward
+from ..architecture import IMAGE_SHAPE
+from ..network import Params, backprop, forward
 
 Mode = Literal["any", "add", "remove"]
 MAX_STEPS = 200  # the most steps one call may take (POST /nudge's bound): about 1 ms each

@@ -19,18 +19,20 @@ from typing import Any
 
 import numpy as np
 
-from .layers import log_softmax
-from .network import Backward, Forward, Params
+from ..architecture import GRADIENTS, LAYERS
+from ..layers import log_softmax
+from ..network import Backward, Forward, Params
 
 KINDS = ("S1", "P1", "O", "L", "dLS", "dLC2", "dLk1")
-SHAPES = {
-    "S1": (6, 24, 24),
-    "P1": (6, 12, 12),
-    "O": (10,),
+_SHAPE = {layer.name: layer.shape for layer in LAYERS} | {g.name: g.shape for g in GRADIENTS}
+SHAPES = {  # the cells each kind can be asked about
+    "S1": _SHAPE["C1"],
+    "P1": _SHAPE["P1"],
+    "O": _SHAPE["O"],
     "L": (),
-    "dLS": (10,),
-    "dLC2": (12, 4, 4),
-    "dLk1": (6, 5, 5),
+    "dLS": _SHAPE["dLS"],
+    "dLC2": _SHAPE["P2"],  # one 2x2 window of C2 per cell of P2
+    "dLk1": _SHAPE["dLk1"],
 }
 TOP_TERMS = 6  # the largest terms of a long sum shown one by one
 
@@ -39,10 +41,12 @@ def window(a: np.ndarray, i: int, j: int, size: int) -> np.ndarray:
     return a[i : i + size, j : j + size]
 
 
-def pool_window(C: np.ndarray, i: int, j: int) -> tuple[np.ndarray, int]:
-    """C's 2x2 window under pooled cell (i, j) and the index (0-3, row-major) of its winner."""
+def pool_window(C: np.ndarray, i: int, j: int) -> tuple[dict[str, Any], int]:
+    """C's 2x2 window under pooled cell (i, j) with where its winner sits in C, as the answers give
+    them, and the index (0-3, row-major) of the winner in the window."""
     w = C[2 * i : 2 * i + 2, 2 * j : 2 * j + 2]
-    return w, int(np.argmax(w))  # ties go to the first maximum, as maxpool2 does
+    winner = int(np.argmax(w))  # ties go to the first maximum, as maxpool2 does
+    return {"window": w.tolist(), "winner": [2 * i + winner // 2, 2 * j + winner % 2]}, winner
 
 
 def equation(
@@ -66,12 +70,11 @@ def equation(
         }
     if kind == "P1":
         p, i, j = index
-        w, winner = pool_window(fw.C1[0, p], i, j)
+        pooled, _ = pool_window(fw.C1[0, p], i, j)
         return {
             "equation": "2",
             "text": f"P1[{p},{i},{j}] = max(C1[{p}, {2 * i}..{2 * i + 1}, {2 * j}..{2 * j + 1}])",
-            "window": w.tolist(),
-            "winner": [2 * i + winner // 2, 2 * j + winner % 2],
+            **pooled,
             "value": float(fw.P1[0, p, i, j]),
         }
     if kind == "O":
@@ -106,13 +109,12 @@ def equation(
         }
     if kind == "dLC2":
         m, r, c = index
-        w, winner = pool_window(fw.C2[0, m], r, c)
+        pooled, winner = pool_window(fw.C2[0, m], r, c)
         routed = bw.dLC2[0, m, 2 * r : 2 * r + 2, 2 * c : 2 * c + 2]
         return {
             "equation": "43",
             "text": f"∂L/∂C2 in window ({m}, {r}, {c}) = ∂L/∂P2[{m},{r},{c}] at the winner, 0 elsewhere",
-            "window": w.tolist(),
-            "winner": [2 * r + winner // 2, 2 * c + winner % 2],
+            **pooled,
             "upstream": float(bw.dLP2[0, m, r, c]),
             "routed": routed.tolist(),
             "value": float(routed.reshape(-1)[winner]),

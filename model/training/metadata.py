@@ -1,0 +1,76 @@
+"""What the offline trainer writes beside the weights (OUT.json): the scorecard on the test set, the
+settings, the history, the machine, and, with a validation split, the split's rule and the
+calibration fitted on it (calibration.py)."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import platform
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from ..cnn import CNN
+from ..evaluate import Evaluation
+from ..layers import softmax
+from ..mnist import MNIST, to_float
+from .augment import Augmentation
+from .calibration import calibrate, expected_calibration_error
+from .config import TrainConfig
+from .schedule import SPLIT_SEED
+
+DESCRIPTIONS = {
+    "momentum": "mini-batch SGD with momentum",
+    "nesterov": "mini-batch SGD with Nesterov momentum",
+    "adam": "Adam",
+}
+
+
+def metadata(cfg: TrainConfig, test: Evaluation, history: list[dict[str, float]], train_images: int) -> dict[str, Any]:
+    """The scorecard, the settings and the run's history."""
+    result: dict[str, Any] = {
+        "test_accuracy": test.accuracy,
+        "test_loss": test.loss,
+        "per_class_accuracy": [round(float(a), 6) for a in test.per_class],
+        "confusion": test.confusion.tolist(),
+        "epochs": cfg.epochs,
+        "train_images": train_images,
+        "hyperparameters": dataclasses.asdict(cfg),
+        "optimizer": DESCRIPTIONS[cfg.optimizer] + ", cosine learning-rate decay to 0",
+        "history": history,
+        "seconds_training": round(sum(h["seconds"] for h in history), 1),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "numpy_version": np.__version__,
+        "python_version": platform.python_version(),
+    }
+    if cfg.augment:
+        result["augmentation"] = {**Augmentation().as_dict(), "epochs": cfg.epochs - cfg.clean_epochs}
+    return result
+
+
+def validation_and_calibration(
+    net: CNN, mnist: MNIST, labels: np.ndarray, val_idx: np.ndarray, n: int, accuracy: float
+) -> dict[str, Any]:
+    """The held-out split (the first len(val_idx) of SPLIT_SEED's permutation of the first n training
+    images) and the temperature fitted on it, with the test set's calibration error before and after."""
+    S = net.scores(to_float(mnist.train.images[val_idx], net.dtype))
+    cal = calibrate(S, labels[val_idx])
+    test_S = net.scores(to_float(mnist.test.images, net.dtype)).astype(np.float64)
+    return {
+        "validation": {
+            "images": int(len(val_idx)),
+            "rule": f"the first {len(val_idx)} of np.random.default_rng({SPLIT_SEED}).permutation({n}) "
+            "of the MNIST training images, held out of training",
+            "indices_sha256": hashlib.sha256(val_idx.astype("<i8").tobytes()).hexdigest(),
+            "accuracy": accuracy,
+        },
+        "calibration": {
+            **cal._asdict(),
+            "test_ece_before": expected_calibration_error(softmax(test_S), mnist.test.labels),
+            "test_ece_after": expected_calibration_error(softmax(test_S / cal.temperature), mnist.test.labels),
+            "method": "temperature scaling fitted on the validation split; the service answers softmax(S / T) and "
+            "says it is unsure when the top probability is below unsure_below",
+        },
+    }
