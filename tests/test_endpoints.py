@@ -86,3 +86,14 @@ def test_every_declared_endpoint_is_routed_once():
     assert len(set(paths)) == len(paths) and len(set(names)) == len(names) == len(BY_NAME)
     assert all(e.routed for e in (*ENDPOINTS, *OIP)) and not any(e.routed for e in ROUTED_ELSEWHERE)
     assert endpoints.BY_NAME is BY_NAME
+
+
+def test_the_protocol_s_endpoints_are_routed_and_documented_from_their_declarations(client):
+    document = client.get("/openapi.json").json()["paths"]
+    for e in OIP:
+        operation = document[e.path][e.method.lower()]
+        assert operation["operationId"] == e.name and operation["x-cost"].startswith(e.cost)
+    too_big = client.post("/model.onnx", content=b"{" * 70_000, headers={"content-type": "application/json"})
+    assert too_big.status_code == 413 and "65,536 bytes" in too_big.json()["detail"]  # its own body_bytes
+    unknown = client.post("/v2/models/other/infer", content=b"{" * 70_000, headers={"content-type": "text/plain"})
+    assert unknown.status_code == 404 and set(unknown.json()) == {"error"}  # checked before the body is read
