@@ -50,6 +50,12 @@ class UnsupportedMediaType(ClientMistake):
     status = 415
 
 
+class Compressed(ClientMistake):
+    """A body with a Content-Encoding: the size limit is on what arrives, so nothing is inflated."""
+
+    status = 415
+
+
 class TooCostly(ClientMistake):
     """The input needs more CPU time than one request may take (a decoder's worst case, say)."""
 

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from pydantic import BaseModel, Field
 
 from app.api import endpoints, routes
-from app.api.endpoints import BY_NAME, ENDPOINTS, ROUTED_ELSEWHERE, Endpoint, binary_body
+from app.api.endpoints import BY_NAME, ENDPOINTS, OIP, ROUTED_ELSEWHERE, Endpoint, binary_body
 from app.api.handlers import Call
 from app.config import Settings
 from app.main import create_app
@@ -80,9 +80,20 @@ def test_it_is_documented_and_counted(client):
 
 
 def test_every_declared_endpoint_is_routed_once():
-    declared = (*ENDPOINTS, *ROUTED_ELSEWHERE)
+    declared = (*ENDPOINTS, *OIP, *ROUTED_ELSEWHERE)
     paths = [(e.method, e.path) for e in declared]
     names = [e.name for e in declared]
     assert len(set(paths)) == len(paths) and len(set(names)) == len(names) == len(BY_NAME)
-    assert all(e.routed for e in ENDPOINTS) and not any(e.routed for e in ROUTED_ELSEWHERE)
+    assert all(e.routed for e in (*ENDPOINTS, *OIP)) and not any(e.routed for e in ROUTED_ELSEWHERE)
     assert endpoints.BY_NAME is BY_NAME
+
+
+def test_the_protocol_s_endpoints_are_routed_and_documented_from_their_declarations(client):
+    document = client.get("/openapi.json").json()["paths"]
+    for e in OIP:
+        operation = document[e.path][e.method.lower()]
+        assert operation["operationId"] == e.name and operation["x-cost"].startswith(e.cost)
+    too_big = client.post("/model.onnx", content=b"{" * 70_000, headers={"content-type": "application/json"})
+    assert too_big.status_code == 413 and "65,536 bytes" in too_big.json()["detail"]  # its own body_bytes
+    unknown = client.post("/v2/models/other/infer", content=b"{" * 70_000, headers={"content-type": "text/plain"})
+    assert unknown.status_code == 404 and set(unknown.json()) == {"error"}  # checked before the body is read

@@ -6,7 +6,6 @@ The same function answers on the event loop and in a worker process (app/transpo
 from __future__ import annotations
 
 from app.config import Settings
-from app.errors import failure
 from app.transport.facts import Facts
 from app.transport.jobs import Answer, Job, NeedsWorker
 from app.transport.strict_json import dumps
@@ -37,4 +36,4 @@ def answer(job: Job, clf: Classifier, settings: Settings, *, on_loop: bool = Fal
     except NeedsWorker:
         raise
     except Exception as e:  # noqa: BLE001 -- every failure is answered, and logged when it is ours
-        return failure(e, endpoint.error_shape)
+        return endpoint.fail(e)

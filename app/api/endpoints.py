@@ -18,16 +18,19 @@ from pydantic import BaseModel, Field
 from app.config import Settings
 from app.drawings import tuning as drawings_tuning
 from app.drawings import work as drawings
-from app.errors import ErrorShape, as_detail
+from app.errors import ErrorShape, as_detail, failure
+from app.interop import documents as oip_documents
 from app.interop import jobs as interop_jobs
+from app.interop import schemas as interop_schemas
 from app.transport.facts import Facts
-from app.transport.jobs import Job
+from app.transport.jobs import Answer, Job
 
 from . import handlers, lab_responses, requests, responses
 from .service import Classifier
 from .uploads import uploaded_file
 
 INLINE_BYTES = 32 * 1024  # a /predict body up to this size is answered on the event loop
+ONNX_BODY_BYTES = 64 * 1024  # POST /model.onnx carries ~21 KB of parameters
 
 
 @dataclass(frozen=True)
@@ -35,9 +38,10 @@ class Body:
     """How an endpoint's request body is read: its media type, how its bytes become the handler's
     request (in the process that answers), and its OpenAPI requestBody schema."""
 
-    media_type: str
+    media_type: str | None  # None: any (the handler tells its forms apart)
     read: Callable[[Job, Settings], Any]
     schema: dict[str, Any]  # a JSON body's becomes a named component (routes.named_bodies)
+    header: str | None = None  # a request header the handler reads too (Job.inference_header)
 
 
 def json_body(model: type[BaseModel]) -> Body:
@@ -76,7 +80,7 @@ class Endpoint:
     path and the workers), and what it may cost."""
 
     name: str  # the handler's name: the operationId, the metrics' endpoint label, the key of a Job
-    method: Literal["GET", "POST"]
+    method: Literal["GET", "POST", "DELETE"]
     path: str
     handler: Callable[[Any, handlers.Call], Any]  # -> JSON-ready content, or bytes in media_type
     summary: str
@@ -90,11 +94,21 @@ class Endpoint:
     media_type: str = "application/json"  # of the answer
     errors: dict[int, str] = field(default_factory=dict)  # statuses beyond the common ones, and why
     error_shape: ErrorShape = as_detail  # the JSON of a failure: the family's own shape
+    failure: Callable[[BaseException], Answer] | None = None  # the family's own wording; None: errors.py's
+    body_bytes: int | None = None  # the largest body it takes; None: CNN_MAX_BODY_BYTES
+    identity_only: bool = False  # a body with a Content-Encoding is refused (415), never inflated
+    check: Callable[[dict[str, Any], Classifier], None] | None = None  # refuses by the path alone, before the body
+    documented_errors: dict[int | str, dict[str, Any]] | None = None  # the family's own; None: app/api/routes.py's
+    openapi: dict[str, Any] = field(default_factory=dict)  # what the document says beyond the above
     routed: bool = True  # False: a router of its own routes and documents it (ROUTED_ELSEWHERE)
 
     @property
     def description(self) -> str:
         return inspect.cleandoc(self.handler.__doc__ or "")
+
+    def fail(self, e: BaseException) -> Answer:
+        """The answer to a failure, in the endpoint family's words."""
+        return self.failure(e) if self.failure is not None else failure(e, self.error_shape)
 
 
 class ImageQuery(BaseModel):
@@ -177,13 +191,15 @@ def job_handler(run: Callable[[Job, Classifier, Settings, bool, Facts], Any]) ->
     return handler
 
 
-def the_job(media_type: str) -> Body:
-    """The Job itself as the handler's request: a router of its own reads and documents the body."""
-    return Body(media_type, lambda job, _: job, {})
+def the_job(media_type: str | None, header: str | None = None) -> Body:
+    """The Job itself as the handler's request: a router of its own documents the body."""
+    return Body(media_type, lambda job, _: job, {}, header)
 
 
-# Endpoints merged from issues 28 and 29 whose routers still read their requests themselves and call
-# the request path and the pool by these names; their routing is yet to move into ENDPOINTS.
+# The class's drawings (issue 29): their bodies are read, bounded and admitted by the request path as
+# declared here, but app/drawings/routes.py still routes and documents them (the teacher's token and
+# the rate limit are its dependencies; a save answers 201 after the database commits), and its GETs,
+# DELETE and the streamed export are not declared yet.
 ROUTED_ELSEWHERE: tuple[Endpoint, ...] = (
     Endpoint(
         name="read_drawing", method="POST", path="/drawings", handler=job_handler(drawings.read_drawing),
@@ -196,18 +212,78 @@ ROUTED_ELSEWHERE: tuple[Endpoint, ...] = (
         response=None, cost="training", training_slot=True, routed=False,
     ),
     Endpoint(
-        name="v2_infer", method="POST", path="/v2/models/{model_name}/infer", handler=job_handler(interop_jobs.infer),
-        summary="OIP v2 inference", request=the_job("application/json"), response=None, cost="light",
-        error_shape=lambda sentence: {"error": sentence}, routed=False,
-    ),
-    Endpoint(
-        name="model_onnx", method="POST", path="/model.onnx", handler=job_handler(interop_jobs.onnx_of_params),
-        summary="A visitor's network as ONNX", request=the_job("application/json"), response=None,
-        media_type="application/octet-stream", cost="heavy", routed=False,
+        name="drawings_weights", method="POST", path="/drawings/weights", handler=job_handler(drawings.weights_file),
+        summary="The tuned copy as a weights file", request=the_job("application/json"), response=None,
+        media_type="application/octet-stream", cost="light", runs="loop", routed=False,
     ),
 )  # fmt: skip
 
-BY_NAME: dict[str, Endpoint] = {e.name: e for e in (*ENDPOINTS, *ROUTED_ELSEWHERE)}
+
+def protocol_shape(sentence: str) -> dict[str, Any]:
+    return {"error": sentence}
+
+
+def oip(name: str, method: Literal["GET", "POST"], path: str, summary: str, **declared: Any) -> Endpoint:
+    """One of the Open Inference Protocol's endpoints (app/interop/): answered on the event loop unless
+    declared otherwise, its failures in the protocol's words."""
+    defaults: dict[str, Any] = {"runs": "loop", "cost": "memory", "error_shape": protocol_shape}
+    return Endpoint(name=name, method=method, path=path, summary=summary, failure=interop_jobs.protocol_failure,
+                    **(defaults | declared))  # fmt: skip
+
+
+def oip_infer(name: str, path: str, summary: str) -> Endpoint:
+    return oip(
+        name, "POST", path, summary, handler=job_handler(interop_jobs.infer),
+        request=the_job(None, header="inference-header-content-length"), response=interop_schemas.InferResponse,
+        runs="pool", cost="light", inline_bytes=INLINE_BYTES, identity_only=True, check=interop_jobs.served,
+        documented_errors=oip_documents.ERRORS,
+        openapi={"description": oip_documents.INFER_DOC}
+        | oip_documents.body_schema(interop_schemas.InferRequest, binary=True),
+    )  # fmt: skip
+
+
+MODEL_PATH = "/v2/models/{model_name}"
+VERSION_PATH = MODEL_PATH + "/versions/{model_version}"
+# The protocol's endpoints and ONNX's: routed by app/interop/routes.py's router, which only looks at
+# their paths; the inference routes first, as the router tries its routes in order and these carry the load.
+OIP: tuple[Endpoint, ...] = (
+    oip_infer("v2_infer", MODEL_PATH + "/infer", "Classify digits, the protocol's way"),
+    oip_infer("v2_infer_version", VERSION_PATH + "/infer", "Classify digits, the protocol's way, at a version"),
+    oip("v2_server_metadata", "GET", "/v2", "The server, and the protocol's extensions it speaks",
+        handler=job_handler(interop_jobs.server_metadata), response=interop_schemas.ServerMetadata),
+    oip("v2_live", "GET", "/v2/health/live", "Is the server running",
+        handler=job_handler(interop_jobs.live), response=interop_schemas.Live),
+    oip("v2_ready", "GET", "/v2/health/ready", "Is the server ready for inference",
+        handler=job_handler(interop_jobs.ready), response=interop_schemas.Ready),
+    oip("v2_model_metadata", "GET", MODEL_PATH, "The model's tensors", handler=job_handler(interop_jobs.model_metadata),
+        response=interop_schemas.ModelMetadata, check=interop_jobs.served, documented_errors=oip_documents.ERRORS),
+    oip("v2_model_version_metadata", "GET", VERSION_PATH, "The model's tensors, at a version",
+        handler=job_handler(interop_jobs.model_metadata), response=interop_schemas.ModelMetadata,
+        check=interop_jobs.served, documented_errors=oip_documents.ERRORS),
+    oip("v2_model_ready", "GET", MODEL_PATH + "/ready", "Is the model ready",
+        handler=job_handler(interop_jobs.model_ready), response=interop_schemas.ModelReady,
+        check=interop_jobs.served, documented_errors=oip_documents.ERRORS),
+    oip("v2_model_version_ready", "GET", VERSION_PATH + "/ready", "Is the model ready, at a version",
+        handler=job_handler(interop_jobs.model_ready), response=interop_schemas.ModelReady,
+        check=interop_jobs.served, documented_errors=oip_documents.ERRORS),
+    Endpoint(
+        name="onnx_download", method="GET", path="/model.onnx", handler=job_handler(interop_jobs.onnx_download),
+        summary="The served network as an ONNX model (opset 17): open it in Netron, run it with onnxruntime",
+        response=None, media_type="application/octet-stream", cost="memory", runs="loop",
+        documented_errors={200: oip_documents.BINARY},
+    ),
+    Endpoint(
+        name="onnx_of_params", method="POST", path="/model.onnx", handler=job_handler(interop_jobs.onnx_of_params),
+        summary="A visitor's own network (its params, as /teach answers them) as an ONNX model",
+        request=the_job("application/json"), response=None, media_type="application/octet-stream", cost="heavy",
+        body_bytes=ONNX_BODY_BYTES, identity_only=True,
+        documented_errors={200: oip_documents.BINARY, 413: oip_documents.ERRORS[413] | {"model": None},
+                           422: {"description": "the params are not a network"}},
+        openapi=oip_documents.body_schema(interop_schemas.OnnxRequest),
+    ),
+)  # fmt: skip
+
+BY_NAME: dict[str, Endpoint] = {e.name: e for e in (*ENDPOINTS, *OIP, *ROUTED_ELSEWHERE)}
 
 
 def error_shape_of(route_name: str | None) -> ErrorShape:

@@ -28,10 +28,11 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic_core import to_json
 from starlette.requests import ClientDisconnect
 
+from app.api.endpoints import BY_NAME
 from app.api.responses import ErrorResponse
 from app.api.routes import ERRORS, documented_body
 from app.config import Settings
-from app.errors import ClientMistake, UnsupportedMediaType, failure
+from app.errors import ClientMistake, failure
 from app.transport.jobs import Job
 from app.transport.request_path import RequestPath, as_response
 
@@ -51,7 +52,6 @@ from .models import (
 )
 from .store import Drawing, Saved, Store
 from .tuning import MAX_DRAWINGS, MIN_DRAWINGS, TooFewDrawings, pack
-from .weights_file import NAME, weights_zip
 
 log = logging.getLogger("uvicorn.error")
 
@@ -278,29 +278,16 @@ async def tune(request: Request, store: TeacherStore) -> Response:
     The copy learns from the class's drawings mixed with MNIST's small set and is scored, before and
     after, on every fifth drawing (never trained on) and on MNIST's held-out images. Its `params`
     answer /predict as the class's copy; nothing is kept on the server."""
-    path: RequestPath = request.app.state.path
-    try:
-        if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
-            raise UnsupportedMediaType("send the body as application/json (Content-Type: application/json)")
-        with path.budget.hold(None) as received:
-            body = await path.read_body(request, received)
-        TuneRequest.model_validate_json(body)  # a small body: its mistakes are told before any work
-        with path.training_slot("train"):  # taken only with the whole body in hand (issue 25)
-            ids, images, labels = await in_thread(store.training_set, MAX_DRAWINGS)
-            if len(ids) < MIN_DRAWINGS:
-                raise TooFewDrawings(f"save at least {MIN_DRAWINGS} drawings before fine-tuning (there are {len(ids)})")
-            client_gone = asyncio.ensure_future(request.receive())
-            try:
-                result = await path.pool.run(Job("tune_drawings", pack(body, ids, images, labels)), client_gone)
-            finally:
-                client_gone.cancel()
-    except HTTPException:
-        raise
-    except ClientDisconnect:
-        return Response(status_code=499)
-    except Exception as e:  # noqa: BLE001 -- errors.py words them, as for /train
-        result = failure(e)
-    return as_response(result)
+
+    async def with_training_set(job: Job) -> Job:
+        TuneRequest.model_validate_json(job.body)  # a small body: its mistakes are told before any work
+        ids, images, labels = await in_thread(store.training_set, MAX_DRAWINGS)
+        if len(ids) < MIN_DRAWINGS:
+            raise TooFewDrawings(f"save at least {MIN_DRAWINGS} drawings before fine-tuning (there are {len(ids)})")
+        return Job(job.endpoint, pack(job.body, ids, images, labels))
+
+    path: RequestPath = request.app.state.path  # the body read, and a training slot taken, as declared
+    return await path.respond(request, BY_NAME["tune_drawings"], prepare=with_training_set)
 
 
 @router.post(
@@ -314,16 +301,4 @@ async def tune(request: Request, store: TeacherStore) -> Response:
 )
 async def weights(request: Request, store: TeacherStore) -> Response:
     path: RequestPath = request.app.state.path
-    try:
-        if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
-            raise UnsupportedMediaType("send the body as application/json (Content-Type: application/json)")
-        with path.budget.hold(None) as received:
-            body = await path.read_body(request, received)
-        req = WeightsRequest.model_validate_json(body)  # ~21 kB at most: on the loop
-        data = weights_zip(req.params, path.classifier.metadata, req.steps, req.drawings)
-    except ClientDisconnect:
-        return Response(status_code=499)
-    except Exception as e:  # noqa: BLE001 -- errors.py words them
-        return as_response(failure(e))
-    disposition = f'attachment; filename="{NAME}.zip"'
-    return Response(data, media_type="application/octet-stream", headers={"Content-Disposition": disposition})
+    return await path.respond(request, BY_NAME["drawings_weights"])

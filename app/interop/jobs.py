@@ -8,6 +8,7 @@ with 400, and its tensors may be binary, so neither fits the JSON answers handle
 from __future__ import annotations
 
 import logging
+import weakref
 from typing import Any
 
 import numpy as np
@@ -16,18 +17,20 @@ from pydantic_core import to_json
 
 from app.api.service import Classifier
 from app.config import Settings
-from app.errors import describe, detail_of, headers_of, status_of
+from app.errors import ClientMistake, describe, detail_of, headers_of, status_of
 from app.transport.facts import Facts
 from app.transport.jobs import Answer, Job, NeedsWorker
 from model.codec import decode_params
 
-from .schemas import InferRequest, OnnxRequest
-from .tensors import FEATURE_MAPS, encode, images_of, json_fits, split_body, wanted
+from .schemas import InferRequest, Live, ModelMetadata, ModelReady, OnnxRequest, Ready, ServerMetadata
+from .tensors import FEATURE_MAPS, encode, images_of, json_fits, metadata, split_body, wanted
 
 log = logging.getLogger("uvicorn.error")
 
 MODEL = "digits"
 VERSION_DIGITS = 12  # of the weights' SHA-256: a version that changes whenever the weights do
+SERVER = "numpy-cnn"
+EXTENSIONS = ["binary_tensor_data"]
 ONNX_HEADERS = {"Content-Disposition": 'attachment; filename="digits.onnx"'}
 
 
@@ -96,8 +99,57 @@ def protocol_failure(e: BaseException) -> Answer:
 
 
 def onnx_of_params(job: Job, clf: Classifier, settings: Settings, on_loop: bool, facts: Facts) -> Answer:
-    """POST /model.onnx: a visitor's network as ONNX (uncalibrated, as /predict answers with it)."""
+    """A visitor's network as ONNX (uncalibrated, as /predict answers with it)."""
     from model.onnx_export import to_onnx  # the onnx package is imported by the workers that need it
 
     req = OnnxRequest.model_validate_json(job.body)
     return Answer(200, to_onnx(decode_params(req.params)), {"Content-Type": "application/octet-stream", **ONNX_HEADERS})
+
+
+class UnknownModel(ClientMistake):
+    status = 404
+
+
+def served(path: dict[str, Any], clf: Classifier) -> None:
+    """Refuses (404, in the protocol's words) a model or version this server does not serve."""
+    model_name, version = str(path.get("model_name")), path.get("model_version")
+    if model_name != MODEL:
+        raise UnknownModel(f"unknown model {model_name[:40]!r}; this server serves {MODEL!r}")
+    if version is not None and version != version_of(clf):
+        raise UnknownModel(f"unknown version {str(version)[:40]!r} of {MODEL!r}; it is {version_of(clf)}")
+
+
+def server_metadata(job: Job, clf: Classifier, settings: Settings, on_loop: bool, facts: Facts) -> Any:
+    return ServerMetadata(name=SERVER, version="0.1.0", extensions=EXTENSIONS).model_dump()
+
+
+def live(job: Job, clf: Classifier, settings: Settings, on_loop: bool, facts: Facts) -> Any:
+    return Live(live=True).model_dump()
+
+
+def ready(job: Job, clf: Classifier, settings: Settings, on_loop: bool, facts: Facts) -> Any:
+    return Ready(ready=True).model_dump()  # answered once the lifespan has loaded the network
+
+
+def model_metadata(job: Job, clf: Classifier, settings: Settings, on_loop: bool, facts: Facts) -> Any:
+    inputs, outputs = metadata()
+    return ModelMetadata(
+        name=MODEL, versions=[version_of(clf)], platform="numpy", inputs=inputs, outputs=outputs
+    ).model_dump()
+
+
+def model_ready(job: Job, clf: Classifier, settings: Settings, on_loop: bool, facts: Facts) -> Any:
+    return ModelReady(name=MODEL, ready=True).model_dump()
+
+
+ONNX_OF: weakref.WeakKeyDictionary[Classifier, bytes] = weakref.WeakKeyDictionary()  # built when first asked for
+
+
+def onnx_download(job: Job, clf: Classifier, settings: Settings, on_loop: bool, facts: Facts) -> Answer:
+    """Input `image` (N, 28, 28) in [0, 1]; outputs `probabilities` (calibrated, as /predict's) and
+    `scores`. Built once, when first asked for."""
+    if clf not in ONNX_OF:
+        from model.onnx_export import to_onnx  # the onnx package is imported by the processes that need it
+
+        ONNX_OF[clf] = to_onnx(clf.net.params, clf.confidence.temperature)
+    return Answer(200, ONNX_OF[clf], ONNX_HEADERS, media_type="application/octet-stream")

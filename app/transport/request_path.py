@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
-from fastapi import Request
+from fastapi import HTTPException, Request
 from fastapi.responses import Response
 from starlette.requests import ClientDisconnect
 
@@ -26,12 +26,13 @@ from app.api.dispatch import answer
 from app.api.endpoints import BY_NAME, INLINE_BYTES, Endpoint
 from app.api.service import Classifier
 from app.config import Settings
-from app.errors import BodyTooLarge, Busy, ShuttingDown, TooManyTrainers, UnsupportedMediaType, failure
+from app.errors import BodyTooLarge, Busy, Compressed, ShuttingDown, TooManyTrainers, UnsupportedMediaType
 
 from .jobs import Answer, Job, NeedsWorker
 from .metrics import Metrics
 from .pool import WorkerPool
 
+Prepare = Callable[[Job], Awaitable[Job]]
 TRAINERS_PER_WORKER = 2  # /train requests in flight per worker process; more get 429 at once
 
 
@@ -81,47 +82,66 @@ class RequestPath:
         self.budget = BodyBudget(max(settings.bodies_in_flight_bytes, settings.max_body_bytes))
         self.trainers = 0  # /train requests admitted and not yet answered
 
-    async def respond(self, request: Request, endpoint: Endpoint, query: dict[str, Any] | None = None) -> Response:
+    async def respond(
+        self, request: Request, endpoint: Endpoint, query: dict[str, Any] | None = None, prepare: Prepare | None = None
+    ) -> Response:
         try:
-            result = await self.answer(request, endpoint, query)
+            result = await self.answer(request, endpoint, query, prepare)
+        except HTTPException:
+            raise  # a refusal in FastAPI's words, from a route's own step (`prepare`, app/drawings/)
         except ClientDisconnect:
             result = Answer(499, b"{}")  # nobody is listening; uvicorn drops it
         except asyncio.CancelledError:  # uvicorn cuts what still runs when the shutdown's grace period ends
-            result = failure(ShuttingDown("the server is stopping; try again in a moment"), endpoint.error_shape)
+            result = endpoint.fail(ShuttingDown("the server is stopping; try again in a moment"))
         except Exception as e:  # noqa: BLE001 -- errors.py decides what each one means
-            result = failure(e, endpoint.error_shape)
+            result = endpoint.fail(e)
             if self.metrics is not None and isinstance(e, Busy | TooManyTrainers):
                 self.metrics.turned_away("training" if isinstance(e, TooManyTrainers) else "busy")
         if self.metrics is not None and result.facts is not None:
             self.metrics.answered(endpoint.name, result.facts)
         return as_response(result)
 
-    async def answer(self, request: Request, endpoint: Endpoint | str, query: dict[str, Any] | None = None) -> Answer:
-        """The endpoint's answer (by its declaration, or its name in app/api/endpoints.py), or the failure raised."""
+    async def answer(
+        self,
+        request: Request,
+        endpoint: Endpoint | str,
+        query: dict[str, Any] | None = None,
+        prepare: Prepare | None = None,
+    ) -> Answer:
+        """The endpoint's answer (by its declaration, or its name in app/api/endpoints.py), or the failure
+        raised. `prepare`, if given, turns the admitted job into the one that runs, on the event loop
+        (the drawings' tuning adds the class's drawings, read from the database in a thread)."""
         endpoint, query = BY_NAME[endpoint] if isinstance(endpoint, str) else endpoint, query or {}
+        if endpoint.check is not None:
+            endpoint.check(query, self.classifier)
         if endpoint.request is None:
             with self.training_slot(endpoint):
                 return await self.run(endpoint, Job(endpoint.name, query=query), request)
-        content_type = request.headers.get("content-type", "")
+        headers = request.headers
+        if endpoint.identity_only and headers.get("content-encoding", "identity").strip().lower() != "identity":
+            raise Compressed("send the body uncompressed, without a Content-Encoding")
+        content_type = headers.get("content-type", "")
         expected = endpoint.request.media_type
-        if content_type.split(";")[0].strip().lower() != expected:
+        if expected is not None and content_type.split(";")[0].strip().lower() != expected:
             raise UnsupportedMediaType(
                 f"send the body as {expected} (Content-Type: {expected}), "
                 f"not {content_type[:60] or 'without a Content-Type'}"
             )
-        declared = request.headers.get("content-length", "")
-        limit = self.settings.max_body_bytes
+        declared = headers.get("content-length", "")
+        limit = endpoint.body_bytes or self.settings.max_body_bytes
         length = None  # not declared (chunked): the reading counts it
         if declared.isascii() and declared.isdigit():
             length = int(declared) if len(declared) < 20 else limit + 1  # no 4,300-digit int() on the loop
         if length is not None and length > limit:
             raise BodyTooLarge(f"the request body is larger than {limit:,} bytes")
         with self.budget.hold(length) as received:
-            body = await self.read_body(request, received)
+            body = await self.read_body(request, limit, received)
+            header = endpoint.request.header
+            job = Job(endpoint.name, body, content_type, query, headers.get(header) if header else None)
             # The scarce things are taken only now, with the whole body in hand: a client that
             # stalls mid-body holds its connection and nothing else (issue 25).
             with self.training_slot(endpoint):
-                return await self.run(endpoint, Job(endpoint.name, body, content_type, query), request)
+                return await self.run(endpoint, job if prepare is None else await prepare(job), request)
 
     async def run(self, endpoint: Endpoint, job: Job, request: Request) -> Answer:
         """The job's answer, from the event loop where the endpoint allows it, else from a worker."""
@@ -134,14 +154,14 @@ class RequestPath:
         finally:
             client_gone.cancel()
 
-    @contextlib.contextmanager
-    def training_slot(self, endpoint: Endpoint | str) -> Iterator[None]:
+    def training_slot(self, endpoint: Endpoint | str) -> contextlib.AbstractContextManager[None]:
         """Trainers take a few hundred milliseconds each, over and over: a small bound per worker
         keeps them from filling the pool's queue ahead of everyone else."""
         endpoint = BY_NAME[endpoint] if isinstance(endpoint, str) else endpoint
-        if not endpoint.training_slot:
-            yield
-            return
+        return self._trainer() if endpoint.training_slot else contextlib.nullcontext()
+
+    @contextlib.contextmanager
+    def _trainer(self) -> Iterator[None]:
         if self.trainers >= TRAINERS_PER_WORKER * self.settings.pool_workers:
             raise TooManyTrainers(f"{self.trainers} training requests are running; try again in a moment")
         self.trainers += 1
@@ -150,11 +170,11 @@ class RequestPath:
         finally:
             self.trainers -= 1
 
-    async def read_body(self, request: Request, received: Callable[[int], None]) -> bytes:
-        """The whole body, refused as it arrives once it passes the size limit, each piece counted by
+    async def read_body(self, request: Request, limit: int, received: Callable[[int], None]) -> bytes:
+        """The whole body, refused as it arrives once it passes `limit`, each piece counted by
         `received`. (Its deadline is kept by the connection, app/transport/server.py: a timer there
         costs a fortieth of asyncio.timeout here.)"""
-        limit, chunks, size = self.settings.max_body_bytes, [], 0
+        chunks, size = [], 0
         async for chunk in request.stream():
             size += len(chunk)
             if size > limit:
