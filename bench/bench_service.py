@@ -66,7 +66,7 @@ from app.config import get_settings
 try:
     from app.transport.server import uvicorn_options
 except ImportError:  # a tree from before app/ had families (bench/ab_service.py --before an older commit)
-    from app.transport.server import uvicorn_options
+    from app.server import uvicorn_options
 uvicorn.run("bench.bench_service:app_with_noop", factory=True, host="127.0.0.1", port=int(sys.argv[1]),
             log_level="warning", **uvicorn_options(get_settings()))  # access log off there, as in production
 """
