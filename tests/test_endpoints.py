@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from pydantic import BaseModel, Field
 
 from app.api import endpoints, routes
-from app.api.endpoints import BY_NAME, ENDPOINTS, OIP, ROUTED_ELSEWHERE, Endpoint, binary_body
+from app.api.endpoints import BY_NAME, DRAWINGS, ENDPOINTS, OIP, Endpoint, binary_body
 from app.api.handlers import Call
 from app.config import Settings
 from app.main import create_app
@@ -80,11 +80,11 @@ def test_it_is_documented_and_counted(client):
 
 
 def test_every_declared_endpoint_is_routed_once():
-    declared = (*ENDPOINTS, *OIP, *ROUTED_ELSEWHERE)
+    declared = (*ENDPOINTS, *OIP, *DRAWINGS)
     paths = [(e.method, e.path) for e in declared]
     names = [e.name for e in declared]
     assert len(set(paths)) == len(paths) and len(set(names)) == len(names) == len(BY_NAME)
-    assert all(e.routed for e in (*ENDPOINTS, *OIP)) and not any(e.routed for e in ROUTED_ELSEWHERE)
+    assert all(e.handler is not None or e.serve is not None for e in declared)
     assert endpoints.BY_NAME is BY_NAME
 
 
@@ -97,3 +97,14 @@ def test_the_protocol_s_endpoints_are_routed_and_documented_from_their_declarati
     assert too_big.status_code == 413 and "65,536 bytes" in too_big.json()["detail"]  # its own body_bytes
     unknown = client.post("/v2/models/other/infer", content=b"{" * 70_000, headers={"content-type": "text/plain"})
     assert unknown.status_code == 404 and set(unknown.json()) == {"error"}  # checked before the body is read
+
+
+def test_the_drawings_are_routed_and_documented_from_their_declarations(client):
+    document = client.get("/openapi.json").json()["paths"]
+    for e in DRAWINGS:
+        operation = document[e.path][e.method.lower()]
+        assert operation["operationId"] == (e.operation or e.name) and operation["x-cost"].startswith(e.cost)
+        assert str(e.status) in operation["responses"]  # 201 for a save, 204 for a removal
+    off = client.get("/drawings/summary")  # the teacher's dependency, declared: the collection is off here
+    assert off.status_code == 404 and off.json() == {"detail": "Not Found"}
+    assert client.delete("/drawings/0").status_code == 404  # the dependency runs before the id's type is checked

@@ -24,6 +24,8 @@ def answer(job: Job, clf: Classifier, settings: Settings, *, on_loop: bool = Fal
     try:
         with flush_to_zero():  # a subnormal costs what any other number does (model/floats.py)
             request = None if endpoint.request is None else endpoint.request.read(job, settings)
+            if endpoint.handler is None:
+                raise LookupError(f"{endpoint.name} is answered by its own step alone (its serve)")
             content = endpoint.handler(request, Call(clf, settings, facts, on_loop, job.query))
         if isinstance(content, Answer):
             return content

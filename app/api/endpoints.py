@@ -9,13 +9,17 @@ module of its own), its models (app/api/requests.py, responses.py, or its own), 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+from fastapi import Depends
+from fastapi import Path as InPath
 from pydantic import BaseModel, Field
 
 from app.config import Settings
+from app.drawings import answers as drawing_answers
+from app.drawings import models as drawing_models
 from app.drawings import tuning as drawings_tuning
 from app.drawings import work as drawings
 from app.errors import ErrorShape, as_detail, failure
@@ -26,6 +30,7 @@ from app.transport.facts import Facts
 from app.transport.jobs import Answer, Job
 
 from . import handlers, lab_responses, requests, responses
+from .error_docs import ERRORS
 from .service import Classifier
 from .uploads import uploaded_file
 
@@ -65,9 +70,10 @@ def binary_body(media_type: str = "application/octet-stream") -> Body:
     return Body(media_type, lambda job, _: job.body, {"type": "string", "format": "binary"})
 
 
-Cost = Literal["memory", "light", "heavy", "training"]
+Cost = Literal["memory", "database", "light", "heavy", "training"]
 COSTS: dict[str, str] = {  # what each cost class means, for the OpenAPI document (x-cost)
     "memory": "answered from memory on the event loop: microseconds",
+    "database": "the event loop's microseconds, and a bounded query of the database in a thread",
     "light": "a forward pass: a small body is answered on the event loop, a larger one by a worker",
     "heavy": "milliseconds to a second of one worker process's CPU, within its budget",
     "training": "up to a second of a worker's CPU, and one of a few training slots (429 when all are taken)",
@@ -80,14 +86,23 @@ class Endpoint:
     path and the workers), and what it may cost."""
 
     name: str  # the handler's name: the operationId, the metrics' endpoint label, the key of a Job
+    operation: str | None = None  # the operationId and route name, when not `name` (kept as clients know them)
     method: Literal["GET", "POST", "DELETE"]
     path: str
-    handler: Callable[[Any, handlers.Call], Any]  # -> JSON-ready content, or bytes in media_type
+    handler: Callable[[Any, handlers.Call], Any] | None = None  # -> JSON-ready content, or bytes in media_type
+    # An async step of its own on the event loop, its database work in threads: called by the router with
+    # the request, this declaration and the validated parameters, it answers (a Response, or the response
+    # model's content), handing the body to the request path as declared if it has a handler.
+    serve: Callable[..., Awaitable[Any]] | None = None
     summary: str
     request: Body | None = None  # its body; None: it reads none (GET)
     response: type[BaseModel] | None  # the JSON answer's model; None for an answer of another media type
     cost: Cost
     query: type[BaseModel] | None = None  # its query parameters, validated by FastAPI
+    headers: type[BaseModel] | None = None  # its header parameters, validated by FastAPI (serve's only)
+    path_types: dict[str, Any] = field(default_factory=dict)  # its path parameters' types; text unless said
+    dependencies: tuple[Any, ...] = ()  # FastAPI's dependencies (Depends), run before it: who may call it
+    status: int = 200  # of a success
     runs: Literal["loop", "pool"] = "pool"  # where the handler runs: the event loop or a worker process
     inline_bytes: int = 0  # runs on "pool": a body of at most this many bytes is first tried on the loop
     training_slot: bool = False  # takes one of the few training slots while it runs
@@ -100,11 +115,10 @@ class Endpoint:
     check: Callable[[dict[str, Any], Classifier], None] | None = None  # refuses by the path alone, before the body
     documented_errors: dict[int | str, dict[str, Any]] | None = None  # the family's own; None: app/api/routes.py's
     openapi: dict[str, Any] = field(default_factory=dict)  # what the document says beyond the above
-    routed: bool = True  # False: a router of its own routes and documents it (ROUTED_ELSEWHERE)
 
     @property
     def description(self) -> str:
-        return inspect.cleandoc(self.handler.__doc__ or "")
+        return inspect.cleandoc((self.serve or self.handler).__doc__ or "")
 
     def fail(self, e: BaseException) -> Answer:
         """The answer to a failure, in the endpoint family's words."""
@@ -191,30 +205,60 @@ def job_handler(run: Callable[[Job, Classifier, Settings, bool, Facts], Any]) ->
     return handler
 
 
-def the_job(media_type: str | None, header: str | None = None) -> Body:
-    """The Job itself as the handler's request: a router of its own documents the body."""
-    return Body(media_type, lambda job, _: job, {}, header)
+def the_job(media_type: str | None, header: str | None = None, model: type[BaseModel] | None = None) -> Body:
+    """The Job itself as the handler's request; `model`, a JSON body's, for the document (else its
+    family documents the body itself)."""
+    return Body(media_type, lambda job, _: job, {} if model is None else json_body(model).schema, header)
 
 
-# The class's drawings (issue 29): their bodies are read, bounded and admitted by the request path as
-# declared here, but app/drawings/routes.py still routes and documents them (the teacher's token and
-# the rate limit are its dependencies; a save answers 201 after the database commits), and its GETs,
-# DELETE and the streamed export are not declared yet.
-ROUTED_ELSEWHERE: tuple[Endpoint, ...] = (
+TEACHER = (Depends(drawing_answers.teacher),)  # 404 while the collection is off, 401 without the token
+# The class's drawings (app/drawings/): the router runs their `serve` steps, whose database work is in threads.
+DRAWINGS: tuple[Endpoint, ...] = (
     Endpoint(
-        name="read_drawing", method="POST", path="/drawings", handler=job_handler(drawings.read_drawing),
-        summary="A drawing read by the served network, to be stored", request=the_job("application/json"),
-        response=None, cost="light", inline_bytes=INLINE_BYTES, routed=False,
+        name="read_drawing", operation="save_drawing", method="POST", path="/drawings",
+        handler=job_handler(drawings.read_drawing), serve=drawing_answers.save_drawing,
+        summary="Save a drawing for the class, with the digit it is meant to be",
+        request=the_job("application/json", model=drawing_models.SaveRequest), headers=drawing_answers.SaveHeaders,
+        response=drawing_models.SaveResponse, status=201, cost="light", inline_bytes=INLINE_BYTES,
+        documented_errors=ERRORS | drawing_answers.SAVE_ERRORS,
     ),
     Endpoint(
-        name="tune_drawings", method="POST", path="/drawings/tune", handler=job_handler(drawings_tuning.tune_job),
-        summary="Fine-tune on the class's drawings", request=the_job("application/json"),
-        response=None, cost="training", training_slot=True, routed=False,
+        name="list_drawings", method="GET", path="/drawings", serve=drawing_answers.list_drawings,
+        summary="The class's drawings", query=drawing_answers.PageQuery, response=drawing_models.DrawingPage,
+        cost="database", runs="loop", dependencies=TEACHER, documented_errors=drawing_answers.TEACHER_ERRORS,
     ),
     Endpoint(
-        name="drawings_weights", method="POST", path="/drawings/weights", handler=job_handler(drawings.weights_file),
-        summary="The tuned copy as a weights file", request=the_job("application/json"), response=None,
-        media_type="application/octet-stream", cost="light", runs="loop", routed=False,
+        name="summary", method="GET", path="/drawings/summary", serve=drawing_answers.summary,
+        summary="How the network reads the class", response=drawing_models.Summary,
+        cost="database", runs="loop", dependencies=TEACHER, documented_errors=drawing_answers.TEACHER_ERRORS,
+    ),
+    Endpoint(
+        name="export", method="GET", path="/drawings/export", serve=drawing_answers.export,
+        summary="The collection as MNIST: npz (images, labels) or the IDX files, zipped",
+        query=drawing_answers.ExportQuery, response=None, cost="database", runs="loop", dependencies=TEACHER,
+        documented_errors=drawing_answers.TEACHER_ERRORS | drawing_answers.EXPORT_DOC,
+    ),
+    Endpoint(
+        name="delete_drawing", method="DELETE", path="/drawings/{drawing_id}", serve=drawing_answers.delete_drawing,
+        summary="Remove one drawing", path_types={"drawing_id": Annotated[int, InPath(ge=1, le=2**62)]},
+        response=None, status=204, cost="database", runs="loop", dependencies=TEACHER,
+        documented_errors=drawing_answers.TEACHER_ERRORS | drawing_answers.DELETE_ERRORS,
+    ),
+    Endpoint(
+        name="tune_drawings", operation="tune", method="POST", path="/drawings/tune",
+        handler=job_handler(drawings_tuning.tune_job), serve=drawing_answers.tune,
+        summary="Fine-tune a copy of the served network on the class's drawings, a few steps at a time",
+        request=the_job("application/json", model=drawing_models.TuneRequest), response=drawing_models.TuneResponse,
+        cost="training", training_slot=True, dependencies=TEACHER,
+        documented_errors=ERRORS | drawing_answers.TEACHER_ERRORS | drawing_answers.TRAINING_ERRORS,
+    ),
+    Endpoint(
+        name="drawings_weights", operation="weights", method="POST", path="/drawings/weights",
+        handler=job_handler(drawings.weights_file),
+        summary="The tuned copy as a weights file: a zip of class-copy.npz and its metadata, for CNN_WEIGHTS",
+        request=the_job("application/json", model=drawing_models.WeightsRequest), response=None,
+        media_type="application/octet-stream", cost="light", runs="loop", dependencies=TEACHER,
+        documented_errors=ERRORS | drawing_answers.TEACHER_ERRORS | drawing_answers.WEIGHTS_DOC,
     ),
 )  # fmt: skip
 
@@ -283,7 +327,7 @@ OIP: tuple[Endpoint, ...] = (
     ),
 )  # fmt: skip
 
-BY_NAME: dict[str, Endpoint] = {e.name: e for e in (*ENDPOINTS, *OIP, *ROUTED_ELSEWHERE)}
+BY_NAME: dict[str, Endpoint] = {e.name: e for e in (*ENDPOINTS, *OIP, *DRAWINGS)}
 
 
 def error_shape_of(route_name: str | None) -> ErrorShape:

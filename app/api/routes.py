@@ -13,35 +13,20 @@ from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 import numpy as np
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.datastructures import Default
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
-from pydantic import BaseModel
 
 from app.config import Settings
 from app.transport.request_path import RequestPath
 from app.transport.strict_json import StrictJSONResponse
 
-from .endpoints import COSTS, ENDPOINTS, Endpoint, json_body
+from .endpoints import COSTS, ENDPOINTS, Endpoint
+from .error_docs import ERRORS
 from .requests import EXAMPLE_GRID
 from .responses import ErrorResponse, Health, ModelInfo, PredictResponse
 from .service import Classifier
-
-ERRORS: dict[int | str, dict[str, Any]] = {  # what every endpoint that reads a body may answer
-    408: {"model": ErrorResponse, "description": "the body did not arrive in time"},
-    413: {"model": ErrorResponse, "description": "the request, image or batch is too large"},
-    415: {
-        "model": ErrorResponse,
-        "description": "the body is not of the endpoint's media type, or the file not a supported image format",
-    },
-    422: {"model": ErrorResponse, "description": "the input is malformed, out of range or blank"},
-    503: {
-        "model": ErrorResponse,
-        "description": "the server is busy: try again after Retry-After seconds",
-        "headers": {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}},
-    },
-}
 
 
 class Direct(APIRoute):
@@ -64,20 +49,26 @@ def route(endpoint: Endpoint) -> Any:
     """The function FastAPI calls for `endpoint`: the query parameters, if it has any, validated, and
     the request handed to the request path."""
 
-    async def respond(request: Request, **values: Any) -> Response:
+    async def respond(request: Request, **values: Any) -> Any:
+        if endpoint.serve is not None:  # its own async step, given its parameters as validated
+            return await endpoint.serve(request, endpoint, **values)
         path: RequestPath = request.app.state.path
         query = values.pop("query").model_dump() if "query" in values else {}
         return await path.respond(request, endpoint, query | values or None)  # values: the path's, as text
 
     parameters = [inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request)]
     for name in re.findall(r"{(\w+)}", endpoint.path):
-        parameters.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=str))
+        kind = endpoint.path_types.get(name, str)
+        parameters.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=kind))
     if endpoint.query is not None:
         parameters.append(
             inspect.Parameter("query", inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[endpoint.query, Query()])
         )
+    if endpoint.headers is not None:
+        kind = Annotated[endpoint.headers, Header()]
+        parameters.append(inspect.Parameter("headers", inspect.Parameter.KEYWORD_ONLY, annotation=kind))
     respond.__signature__ = inspect.Signature(parameters, return_annotation=Response)  # type: ignore[attr-defined]
-    respond.__name__ = endpoint.name
+    respond.__name__ = endpoint.operation or endpoint.name
     return respond
 
 
@@ -108,7 +99,7 @@ def responses(endpoint: Endpoint) -> dict[int | str, dict[str, Any]]:
 def make_router(
     endpoints: tuple[Endpoint, ...] | None = None, router: APIRouter | None = None, direct: bool = False
 ) -> APIRouter:
-    """A router of the endpoints (the API's, by default; ROUTED_ELSEWHERE's have routers of their own).
+    """A router of the endpoints (the API's, by default; a family's, with its own router: app/interop/, app/drawings/).
     `direct`: their routes skip FastAPI's parameter and response machinery (Direct), for a family
     whose endpoints take no query parameters."""
     router = APIRouter() if router is None else router
@@ -117,7 +108,9 @@ def make_router(
             endpoint.path,
             route(endpoint),
             methods=[endpoint.method],
-            name=endpoint.name,
+            name=endpoint.operation or endpoint.name,
+            status_code=endpoint.status,
+            dependencies=list(endpoint.dependencies),
             route_class_override=Direct if direct else None,
             response_class=Response if endpoint.response is None else Default(StrictJSONResponse),
             response_model=endpoint.response,
@@ -127,12 +120,6 @@ def make_router(
             openapi_extra=documented(endpoint),
         )
     return router
-
-
-def documented_body(schema: type[BaseModel]) -> dict[str, Any]:
-    """The OpenAPI requestBody of a JSON body read by a router of its own (app/drawings/), as json_body
-    documents the table's (named_bodies then moves its schema into the document's components)."""
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": json_body(schema).schema}}}}
 
 
 def named_bodies(document: dict[str, Any]) -> None:

@@ -1,14 +1,15 @@
 """A class's own digits: drawings saved to a database, the teacher's review, export as MNIST, fine-tuning.
 
-    routes.py    the endpoints (one router, with its lifespan), thin
+    routes.py    their router, made from their declarations (app/api/endpoints.py, DRAWINGS), and its lifespan
+    answers.py   the async steps of their own (database work in threads), the teacher's token, their error docs
     models.py    their request and response models
-    work.py      what a save computes (a handler of app/handlers.py, on the loop or in a worker)
+    work.py      what a save computes (a handler of app/api/endpoints.py, on the loop or in a worker)
     guard.py     the teacher's token, the rate limit, the same-site check
     store.py     saving (grouped commits) and reading the collection
     database.py  SQLite or PostgreSQL: connections, transactions, migrations (schema.py)
     export.py    npz and IDX, streamed
     tuning.py    fine-tuning a copy of the served network on the collection
 
-app/main.py includes routes.router; app/handlers.py lists work.read_drawing. This file imports
-nothing, so that either may be imported first.
+app/main.py includes routes.router; app/api/endpoints.py declares them, with work.py's and tuning.py's
+handlers. This file imports nothing, so that either may be imported first.
 """

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from starlette.responses import Response
+
 from .facts import Facts
 
 
@@ -34,3 +36,7 @@ class Answer:
 
 class NeedsWorker(Exception):
     """Raised on the event loop by a request that turns out to be more work than the loop may do."""
+
+
+def as_response(answer: Answer) -> Response:
+    return Response(answer.body, answer.status, headers=answer.headers, media_type=answer.media_type)

@@ -28,16 +28,12 @@ from app.api.service import Classifier
 from app.config import Settings
 from app.errors import BodyTooLarge, Busy, Compressed, ShuttingDown, TooManyTrainers, UnsupportedMediaType
 
-from .jobs import Answer, Job, NeedsWorker
+from .jobs import Answer, Job, NeedsWorker, as_response
 from .metrics import Metrics
 from .pool import WorkerPool
 
 Prepare = Callable[[Job], Awaitable[Job]]
 TRAINERS_PER_WORKER = 2  # /train requests in flight per worker process; more get 429 at once
-
-
-def as_response(answer: Answer) -> Response:
-    return Response(answer.body, answer.status, headers=answer.headers, media_type=answer.media_type)
 
 
 class BodyBudget:

@@ -1,0 +1,220 @@
+"""The class's drawings' answers that are more than a handler (declared in app/api/endpoints.py,
+DRAWINGS): async steps on the event loop whose database work runs in threads (asyncio.to_thread),
+the teacher's token as a dependency, and what these endpoints document of their errors.
+
+Each is called by the router with the request, its declaration and its validated parameters; a save,
+a tuning and the weights file hand the body to the request path (request.app.state.path) as declared.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import re
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Header, HTTPException, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import BaseModel, Field
+from pydantic_core import to_json
+from starlette.requests import ClientDisconnect
+
+from app.api.responses import ErrorResponse
+from app.config import Settings
+from app.errors import ClientMistake, failure
+from app.transport.jobs import Job, as_response
+
+from .database import DatabaseUnavailable
+from .export import FILENAMES, MEDIA_TYPES, Format, stream
+from .guard import CrossSite, RateLimit, TooFast, Unauthorized, check_origin, check_token
+from .models import MAX_PAGE, DrawingItem, DrawingPage, Summary, TuneRequest
+from .store import Drawing, Saved, Store
+from .tuning import MAX_DRAWINGS, MIN_DRAWINGS, TooFewDrawings, pack
+
+KEY_PATTERN = re.compile(r"[\x21-\x7e]{1,200}")  # Idempotency-Key: printable ASCII, as clients make them
+
+TEACHER_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorResponse, "description": "no token, or not the teacher's"},
+    404: {"model": ErrorResponse, "description": "the collection is off (CNN_TEACHER_TOKEN is not set)"},
+    422: {"model": ErrorResponse, "description": "a query parameter or the id is malformed"},
+    503: {"model": ErrorResponse, "description": "the database is unavailable; try again"},
+}
+SAVE_ERRORS: dict[int | str, dict[str, Any]] = {
+    403: {"model": ErrorResponse, "description": "sent from a page on another site"},
+    404: TEACHER_ERRORS[404],
+    409: {"model": ErrorResponse, "description": "the collection is full (CNN_MAX_DRAWINGS)"},
+    429: {"model": ErrorResponse, "description": "too many saves from this address (CNN_DRAWINGS_PER_MINUTE)"},
+}
+BINARY = {"schema": {"type": "string", "format": "binary"}}
+DELETE_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorResponse, "description": "no such drawing (or the collection is off)"}
+}
+TRAINING_ERRORS: dict[int | str, dict[str, Any]] = {
+    429: {"model": ErrorResponse, "description": "every training slot is taken; retry after a second"}
+}
+WEIGHTS_DOC: dict[int | str, dict[str, Any]] = {200: {"content": {"application/octet-stream": BINARY}}}
+
+
+@dataclass
+class Collection:
+    """The collection while it is on (CNN_TEACHER_TOKEN): app.state.drawings, set by routes.py's lifespan."""
+
+    settings: Settings
+    store: Store
+    rate: RateLimit
+
+
+def collection(request: Request) -> Collection:
+    found: Collection | None = request.app.state.drawings
+    if found is None:
+        raise HTTPException(404, "Not Found")
+    return found
+
+
+def teacher(request: Request, authorization: Annotated[str | None, Header(include_in_schema=False)] = None) -> Store:
+    """The teacher's endpoints: 404 while off, 401 without the token (and nothing more said)."""
+    found = collection(request)
+    try:
+        check_token(authorization, found.settings.teacher_token)
+    except Unauthorized as e:
+        raise HTTPException(401, str(e), headers={"WWW-Authenticate": "Bearer"}) from None
+    return found.store
+
+
+def refusal(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status, headers=headers)
+
+
+async def in_thread(function: Any, *args: Any) -> Any:
+    try:
+        return await asyncio.to_thread(function, *args)
+    except DatabaseUnavailable as e:
+        raise HTTPException(503, str(e), headers={"Retry-After": "1"}) from None
+
+
+class SaveHeaders(BaseModel):
+    idempotency_key: str | None = Field(
+        None, title="Idempotency-Key", max_length=200, description="a save retried with the same key is stored once"
+    )
+
+
+async def save_drawing(request: Request, endpoint: Any, headers: SaveHeaders) -> Response:
+    """Stores exactly the 28x28 grid the served network read, the digit meant, the network's answer
+    and probability, the weights' SHA-256 and the time: nothing about the person. 201 only once the
+    drawing is committed to the database."""
+    key = headers.idempotency_key
+    found = collection(request)
+    try:
+        check_origin(request.headers.get("origin"), request.headers.get("host"), found.settings.cors_origins)
+        found.rate.take(request.client.host if request.client else "")
+        if key is not None and not KEY_PATTERN.fullmatch(key):
+            raise ClientMistake("Idempotency-Key must be 1 to 200 printable ASCII characters")
+        path = request.app.state.path  # the body read and the drawing read as declared (work.read_drawing)
+        read = await path.answer(request, endpoint)
+        if read.status != 200:
+            return as_response(read)
+        content = json.loads(read.body)
+        drawing = Drawing(
+            base64.b64decode(content["grid"]),
+            content["label"],
+            content["answer"],
+            content["probability"],
+            path.classifier.metadata["sha256"],
+        )
+        saved = await found.store.add(drawing, key)
+    except CrossSite as e:
+        return refusal(403, str(e))
+    except TooFast as e:
+        return refusal(429, str(e), {"Retry-After": str(e.retry_after)})
+    except DatabaseUnavailable as e:
+        return refusal(503, str(e), {"Retry-After": "1"})
+    except ClientDisconnect:
+        return Response(status_code=499)
+    except Exception as e:  # noqa: BLE001 -- errors.py words the rest, as for every endpoint
+        return as_response(failure(e))
+    d = saved.drawing  # SaveResponse's fields, without a second validation (the hot path)
+    content = {"id": saved.id, "label": d.label, "answer": d.answer, "probability": d.probability}
+    return Response(to_json(content | {"repeated": saved.repeated}), 201, media_type="application/json")
+
+
+def item(saved: Saved) -> DrawingItem:
+    d = saved.drawing
+    return DrawingItem(
+        id=saved.id,
+        created_at=d.created_at,
+        label=d.label,
+        answer=d.answer,
+        probability=d.probability,
+        weights_sha256=d.weights_sha256,
+        pixels=base64.b64encode(d.pixels().tobytes()).decode(),
+    )
+
+
+class PageQuery(BaseModel):
+    cursor: str | None = Field(None, pattern=r"^[0-9]{1,18}$", description="the `next` of the last page")
+    digit: int | None = Field(None, ge=0, le=9, description="only drawings meant as this digit")
+    wrong: bool = Field(False, description="only drawings the network read as another digit")
+    limit: int = Field(50, ge=1, le=MAX_PAGE)
+
+
+async def list_drawings(request: Request, endpoint: Any, query: PageQuery) -> DrawingPage:
+    store = collection(request).store
+    cursor, limit = query.cursor, query.limit
+    rows: list[Saved] = await in_thread(store.page, limit, int(cursor) if cursor else None, query.digit, query.wrong)
+    more = len(rows) == limit
+    return DrawingPage(items=[item(r) for r in rows], next=str(rows[-1].id) if rows and more else None)
+
+
+async def summary(request: Request, endpoint: Any) -> Summary:
+    matrix, by_weights = await in_thread(collection(request).store.confusion)
+    total = int(matrix.sum())
+    sha = request.app.state.classifier.metadata["sha256"]
+    return Summary(
+        total=total,
+        counts=matrix.sum(axis=1).tolist(),
+        accuracy=float(matrix.trace() / total) if total else None,
+        confusion=matrix.tolist(),
+        served_sha256=sha,
+        answered_by_served=by_weights.get(sha, 0),
+    )
+
+
+class ExportQuery(BaseModel):
+    format: Format = Field("npz", description="npz or idx")
+
+
+EXPORT_DOC: dict[int | str, dict[str, Any]] = {200: {"content": {t: BINARY for t in MEDIA_TYPES.values()}}}
+
+
+async def export(request: Request, endpoint: Any, query: ExportQuery) -> StreamingResponse:
+    return StreamingResponse(  # a plain iterator: Starlette runs each step in a thread
+        stream(collection(request).store, query.format),
+        media_type=MEDIA_TYPES[query.format],
+        headers={"Content-Disposition": f'attachment; filename="{FILENAMES[query.format]}"'},
+    )
+
+
+async def delete_drawing(request: Request, endpoint: Any, drawing_id: int) -> Response:
+    if not await in_thread(collection(request).store.delete, drawing_id):
+        raise HTTPException(404, f"there is no drawing {drawing_id}")
+    return Response(status_code=204)
+
+
+async def tune(request: Request, endpoint: Any) -> Response:
+    """Without `resume`, a run starts from the served network; each answer's `resume` continues it.
+    The copy learns from the class's drawings mixed with MNIST's small set and is scored, before and
+    after, on every fifth drawing (never trained on) and on MNIST's held-out images. Its `params`
+    answer /predict as the class's copy; nothing is kept on the server."""
+    store = collection(request).store
+
+    async def with_training_set(job: Job) -> Job:
+        TuneRequest.model_validate_json(job.body)  # a small body: its mistakes are told before any work
+        ids, images, labels = await in_thread(store.training_set, MAX_DRAWINGS)
+        if len(ids) < MIN_DRAWINGS:
+            raise TooFewDrawings(f"save at least {MIN_DRAWINGS} drawings before fine-tuning (there are {len(ids)})")
+        return Job(job.endpoint, pack(job.body, ids, images, labels))
+
+    response: Response = await request.app.state.path.respond(request, endpoint, prepare=with_training_set)
+    return response
