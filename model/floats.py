@@ -34,7 +34,8 @@ def flush(x: Number) -> Number:
     if isinstance(x, np.ndarray):
         if x.dtype.kind != "f" or x.size == 0:
             return x
-        tiny = np.abs(x) < TINY
+        size = np.abs(x)
+        tiny = (size < TINY) & (size > 0)  # zeros are not subnormal: an image's background costs no copy
         if not tiny.any():
             return x
         return np.where(tiny, np.zeros((), x.dtype), x)
