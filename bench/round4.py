@@ -76,19 +76,27 @@ def status_of(answer: bytes) -> int | str:
     return int(answer[9:12]) if answer.startswith(b"HTTP/1.1 ") else "closed"
 
 
-def stream_header(port: int, total: int, then: bytes = b"\r\n\r\n") -> tuple[int | str, int]:
-    """A GET whose one header's value is `total` bytes, sent in 64 KiB pieces while the server takes
-    them: (the answer's status, or "reset"/"closed"; the bytes it took before it stopped taking them)."""
+HEADER = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Long: "
+TRAILER = (  # a chunked body of two bytes, then a trailer
+    b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+    b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\nX-Long: "
+)
+
+
+def stream_header(port: int, total: int, start: bytes = HEADER) -> tuple[int | str, int]:
+    """A GET whose one header's value (or with TRAILER, a trailer's) is `total` bytes, sent in 64 KiB
+    pieces while the server takes them: (the answer's status, or "reset"/"closed"; the bytes it took
+    before it stopped taking them)."""
     s = connect(port, timeout=60)
     sent = 0
     with s:
         try:
-            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Long: ")
+            s.sendall(start)
             piece = b"a" * PIECE
             while sent < total:
                 s.sendall(piece)
                 sent += len(piece)
-            s.sendall(then)
+            s.sendall(b"\r\n\r\n")
         except (BrokenPipeError, ConnectionResetError):
             pass
         try:
@@ -188,9 +196,9 @@ def main() -> None:
         finally:
             server.stop()
 
-    def stream(total: int, n: int) -> Callable[[int], list[int | str]]:
+    def stream(total: int, n: int, start: bytes = HEADER) -> Callable[[int], list[int | str]]:
         def run(port: int) -> list[int | str]:
-            results = list(ThreadPoolExecutor(n).map(lambda _: stream_header(port, total), range(n)))
+            results = list(ThreadPoolExecutor(n).map(lambda _: stream_header(port, total, start), range(n)))
             return [f"{status} after {sent / 1e6:.0f} MB" for status, sent in results]
 
         return run
@@ -201,6 +209,7 @@ def main() -> None:
         ("one header of 101 MB, streamed (again for 5 s)", stream(101 * 2**20, 1)),
         ("4 connections, a header of 8 MB each (again for 5 s)", stream(8 * 2**20, 4)),
         ("200,000 headers of 6 bytes (again for 5 s)", lambda port: [many_headers(port, 200_000)]),
+        ("a chunked body's trailer of 101 MB, streamed (again for 5 s)", stream(101 * 2**20, 1, TRAILER)),
     ]:
         print(f"| {name} | {attack(run)} |", flush=True)
     print()

@@ -17,7 +17,18 @@ import numpy as np
 import pytest
 
 from bench.attacks import Server
-from bench.round4 import INFER, connect, many_headers, read_all, request, status_of, stream_header, unread, v2_images
+from bench.round4 import (
+    INFER,
+    TRAILER,
+    connect,
+    many_headers,
+    read_all,
+    request,
+    status_of,
+    stream_header,
+    unread,
+    v2_images,
+)
 
 SMALL = {"inputs": [{"name": "image", "shape": [1, 784], "datatype": "UINT8", "data": [0] * 784}]}
 SLOW_READERS = {  # 9.9 MB answers (256 images' feature maps as JSON), a 16 MiB budget, an 8 s deadline
@@ -81,6 +92,13 @@ def test_a_header_that_never_ends_is_cut_near_the_bound_not_read_whole(server):
     assert taken < 16 * 2**20, taken
     assert server.cpu() - before < 2.0  # the whole stream, parsed, cost ~5 s of CPU per 48 MB before
     assert httpx.get(server.url + "/healthz").status_code == 200
+
+
+def test_a_trailer_that_never_ends_is_cut_near_the_bound(server):
+    """Trailers (headers after a chunked body) are parsed as headers are: bounded as they are."""
+    status, taken = stream_header(server.port, 48 * 2**20, TRAILER)
+    assert status in ("closed", "reset"), status  # the request was being answered: cut, no 431
+    assert taken < 16 * 2**20, taken
 
 
 def test_more_headers_than_the_count_get_431(server):

@@ -72,7 +72,8 @@ class DeadlineProtocol(HttpToolsProtocol):
         self.max_head_bytes, self.max_headers = settings.max_header_bytes, settings.max_headers
         self.deadline: asyncio.TimerHandle | None = None
         self.writing: asyncio.TimerHandle | None = None  # the write deadline, while bytes wait to be sent
-        self.in_head = True  # the parser is reading a request line and headers (or waits for one)
+        self.in_head = True  # the parser is reading a request line and headers (or waits for one), or trailers
+        self.in_request_head = True  # ... the request's own: no application is answering it yet
         self.head_bytes = 0  # bytes of the current head fed to the parser
         self.header_count = 0
         self.refused = False  # answered 431: nothing more is parsed
@@ -160,6 +161,9 @@ class DeadlineProtocol(HttpToolsProtocol):
         self._disarm()
         if self.transport.is_closing():
             return
+        if self.cycle is not None and not self.cycle.response_complete and not self.in_request_head:
+            self.transport.abort()  # trailers past the bound: the request is being answered, so no 431
+            return
         sentence = (
             f"the request line and headers must fit in {self.max_head_bytes:,} bytes and "
             f"{self.max_headers} headers; this request's went past {bound}"
@@ -172,7 +176,17 @@ class DeadlineProtocol(HttpToolsProtocol):
         self.flow.resume_reading()
         self.loop.call_later(LINGER_SECONDS, self.transport.close)
 
+    def on_chunk_header(self) -> None:
+        """A chunk's size line, or the last one's, which trailers (headers) may follow: bounded as a
+        head is, until the chunk's data begins (a 20 MB trailer was read whole before)."""
+        self.in_head, self.head_bytes = True, 0
+
+    def on_body(self, body: bytes) -> None:
+        self.in_head, self.head_bytes = False, 0
+        super().on_body(body)
+
     def on_message_begin(self) -> None:
+        self.in_request_head = True
         super().on_message_begin()
         self.header_count = 0
         self.scope["extensions"] = {DRAINED: self.drained}  # type: ignore[dict-item]  # ASGI types values as dicts
@@ -185,7 +199,7 @@ class DeadlineProtocol(HttpToolsProtocol):
         super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
-        self.in_head = False
+        self.in_head = self.in_request_head = False
         self._arm(self.body_timeout, "body")
         super().on_headers_complete()
 
