@@ -9,13 +9,19 @@
 - A request's line and headers may take `max_header_bytes` bytes and `max_headers` headers; past
   either, 431 and the connection closed. The bytes are counted before they reach the parser, which
   is fed no more than the bound: httptools has no limit of its own and joins a header's pieces by
-  concatenation, so a 101 MB header held the loop for seconds (docs/RELIABILITY.md, round 4). The
-  bytes of a head that starts in the same read as the previous request's end are counted from the
-  next read on, so a head may pass the bound by at most one read (256 KiB with uvloop).
+  concatenation, so a 101 MB header held the loop for seconds (docs/RELIABILITY.md, round 4).
+  After a 431 what still arrives is dropped unparsed for a moment, so that the kernel's reset does
+  not overtake the answer. A chunked body's size lines and trailers are bounded the same way (past
+  it the connection is cut: the request is being answered). The bytes of a head that starts in the
+  same read as the previous request's end are counted from the next read on, so a head may pass the
+  bound by at most one read (256 KiB with uvloop).
 - An answer's bytes must leave within `write_timeout` seconds of being left unsent (the client
   reads nothing): past it the connection is cut (aborted: a close would wait to send them). The
   scope's DRAINED extension (app/transport/backlog.py) waits for the last byte to leave, so the
-  request log times an answer to its end, not to its hand-over.
+  request log times an answer to its end, not to its hand-over; the connections with unsent bytes
+  are what app/transport/backlog.py sums for its budget.
+- An answer given before its request's body was read (503, 413) starts the idle keep-alive wait
+  when the body's end arrives: uvicorn's, armed at the answer, is stopped by the body's arrival.
 - At most `max_connections` connections are served at once; past that uvicorn answers 503.
 - On SIGTERM, requests still running after `shutdown_timeout` seconds are cut.
 - Answers carry no `server` header (uvicorn's would name itself).
