@@ -140,9 +140,18 @@ def test_unread_answers_past_the_budget_get_503_before_their_work(slow_readers):
     assert until(lambda: httpx.post(slow_readers.url + INFER, json=SMALL).status_code == 200)
 
 
+def latency_sum(server: Server) -> float:
+    """The latency histogram's sum for /v2's inference answered 200, from /metrics."""
+    text = httpx.get(server.url + "/metrics").text
+    prefix = 'cnn_http_request_duration_seconds_sum{route="/v2/models/{model_name}/infer",status="200"}'
+    return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(prefix))
+
+
 def test_the_request_log_times_an_answer_to_its_last_byte(slow_readers):
-    """The client waits before reading: the logged time covers the wait (measured by the client in
-    the same run), where before it ended when the answer was handed to the connection."""
+    """The client waits before reading: the logged time and the latency histogram cover the wait
+    (measured by the client in the same run), where before they ended when the answer was handed to
+    the connection."""
+    before = latency_sum(slow_readers)
     with connect(slow_readers.port) as s:  # it reads at loopback's speed, once it reads
         s.sendall(request(INFER, v2_images(256), headers=b"X-Request-ID: read-it-later\r\n"))
         assert status_of(s.recv(12)) == 200
@@ -155,6 +164,7 @@ def test_the_request_log_times_an_answer_to_its_last_byte(slow_readers):
     line = next(line for line in log_lines(slow_readers) if line["request_id"] == "read-it-later")
     assert line["status"] == 200 and not line.get("cut")
     assert line["ms"] >= 1000 * waited, (line, waited)
+    assert latency_sum(slow_readers) - before >= waited
 
 
 def read_all_of_one_answer(s) -> tuple[bytes, bool]:
