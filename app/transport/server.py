@@ -12,9 +12,9 @@
   concatenation, so a 101 MB header held the loop for seconds (docs/RELIABILITY.md, round 4).
   After a 431 what still arrives is dropped unparsed for a moment, so that the kernel's reset does
   not overtake the answer. A chunked body's size lines and trailers are bounded the same way (past
-  it the connection is cut: the request is being answered). The bytes of a head that starts in the
-  same read as the previous request's end are counted from the next read on, so a head may pass the
-  bound by at most one read (256 KiB with uvloop).
+  it the connection is cut: the request is being answered). The parser is fed a body in pieces of 64 KiB
+  too, and a head that starts in the same piece as the previous request's end is counted from the
+  next piece on, so a pipelined head may pass the bound by at most 64 KiB.
 - An answer's bytes must leave within `write_timeout` seconds of being left unsent (the client
   reads nothing): past it the connection is cut (aborted: a close would wait to send them). The
   scope's DRAINED extension (app/transport/backlog.py) waits for the last byte to leave, so the
@@ -60,6 +60,7 @@ def request_timeout(what: str, seconds: float) -> bytes:
 
 
 LINGER_SECONDS, LINGER_BYTES = 1.0, 1024 * 1024  # read and dropped after a 431, so that it arrives
+FEED_BYTES = 64 * 1024  # the most a head may pass its bound by: one piece of a body, the head's start in it
 
 
 class HeadTooLarge(Exception):
@@ -127,8 +128,8 @@ class DeadlineProtocol(HttpToolsProtocol):
                     return self._refuse_head(f"{self.max_head_bytes:,} bytes")
                 piece, rest = rest[:room], rest[room:]
                 self.head_bytes += len(piece)
-            else:
-                piece, rest = rest, rest[:0]
+            else:  # a body, fed in pieces too: a head that begins inside one is counted from the next
+                piece, rest = rest[:FEED_BYTES], rest[FEED_BYTES:]
             if not self._feed(piece):
                 return
 
@@ -167,8 +168,10 @@ class DeadlineProtocol(HttpToolsProtocol):
         self._disarm()
         if self.transport.is_closing():
             return
-        if self.cycle is not None and not self.cycle.response_complete and not self.in_request_head:
-            self.transport.abort()  # trailers past the bound: the request is being answered, so no 431
+        if not self.in_request_head or (self.cycle is not None and not self.cycle.response_complete):
+            # Trailers, or a pipelined request's head while the one before is answered: a 431 would
+            # be a second answer to one request, or fall in the middle of another's. Cut instead.
+            self.transport.abort()
             return
         sentence = (
             f"the request line and headers must fit in {self.max_head_bytes:,} bytes and "
