@@ -9,6 +9,8 @@
 - At most `max_connections` connections are served at once; past that uvicorn answers 503.
 - On SIGTERM, requests still running after `shutdown_timeout` seconds are cut.
 - Answers carry no `server` header (uvicorn's would name itself).
+- uvicorn's own proxy headers are off: X-Forwarded-For is read only from CNN_TRUSTED_PROXIES
+  (app/drawings/guard.py).
 - The file-descriptor soft limit is raised to the hard limit, so connections, not descriptors,
   are what runs out.
 """
@@ -104,6 +106,9 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "timeout_keep_alive": 5,
         "access_log": False,  # app/transport/request_log.py writes one structured line per request instead
         "server_header": False,  # no "server: uvicorn": what runs here is nobody else's business
+        # uvicorn would take X-Forwarded-For from 127.0.0.1 (a sidecar's address) as the client: only the
+        # proxies named in CNN_TRUSTED_PROXIES are believed, by app/drawings/guard.py.
+        "proxy_headers": False,
     }
 
 
