@@ -109,7 +109,8 @@ class Settings(BaseSettings):
     # Set by python -m app when it starts several server processes. None: this process alone.
     metrics_dir: Path | None = Field(
         None,
-        description="where the server processes share their numbers, so that `/metrics` adds them all up",
+        description="where the server processes share their numbers, so that `/metrics` adds them all up and "
+        "the drawings' rate limits hold for them all",
         json_schema_extra=documented("a fresh temporary directory when `CNN_WORKERS` > 1"),
     )
 
@@ -117,7 +118,8 @@ class Settings(BaseSettings):
     teacher_token: str = Field(
         "",
         repr=False,  # never shown
-        description="the teacher's token; empty: the class's drawings are off (every `/drawings` endpoint answers 404)",
+        description="the teacher's token, at least 16 characters not all of one kind; empty: the class's drawings "
+        "are off (every `/drawings` endpoint answers 404)",
         json_schema_extra=documented("empty"),
     )
     database_url: str = Field(
@@ -134,8 +136,8 @@ class Settings(BaseSettings):
         120,
         ge=1,
         le=10**9,
-        description="saves per client address per minute; past it, 429 with `Retry-After` (a whole class "
-        "behind one school address shares it)",
+        description="saves per client address (an IPv6 client's /64) per minute, for all server processes together; "
+        "past it, 429 with `Retry-After` (a whole class behind one school address shares it)",
     )
     max_drawings: int = Field(
         100_000,

@@ -40,7 +40,7 @@ from app.drawings.database import Database  # noqa: E402
 from bench.attacks import Server  # noqa: E402
 from model.data import small_mnist  # noqa: E402
 
-TOKEN = "bench-token"
+TOKEN = "bench-teacher-token"
 
 
 def database(stack: ExitStack, store: str) -> str:

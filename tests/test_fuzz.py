@@ -63,7 +63,7 @@ WITHOUT_INPUT = [  # nothing to make invalid (any text is a model's name, answer
     "GET /v2/models/{model_name}/ready",
     "GET /v2/models/{model_name}/versions/{model_version}/ready",
 ]
-TEACHER = {"Authorization": "Bearer fuzz-token"}
+TEACHER = {"Authorization": "Bearer fuzz-teacher-token"}
 OPERATIONS = WITH_INPUT + WITHOUT_INPUT
 CASES = [(label, GenerationMode.POSITIVE) for label in OPERATIONS] + [
     (label, GenerationMode.NEGATIVE) for label in WITH_INPUT
