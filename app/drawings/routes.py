@@ -6,6 +6,7 @@ DRAWINGS), with the collection's lifespan; included once by app/main.py.
     GET    /drawings/summary   counts per digit, the network's accuracy, its confusion matrix
     GET    /drawings/export    the collection as npz or as MNIST's IDX files, streamed
     DELETE /drawings/{id}      remove one
+    DELETE /drawings           remove many: ?ids=1,2,3 or ?minutes=N (bulk.py; dry_run=true counts them)
     POST   /drawings/tune      fine-tune a copy of the served network on them (tuning.py)
     POST   /drawings/weights   the tuned copy as a weights file
 
