@@ -85,6 +85,7 @@ def api_schema(tmp_path_factory):
             teacher_token=TEACHER["Authorization"].removeprefix("Bearer "),
             data_dir=data,
             drawings_per_minute=10**9,
+            drawings_per_minute_total=10**9,
         )
     )
     with TestClient(application):  # runs the lifespan: the network is loaded before the first request

@@ -173,7 +173,8 @@ def flooded_url(tmp_path):
 
 
 def test_the_teacher_deletes_a_selection_after_confirming_it(browser, flooded_url):
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True)  # wait_for_function evaluates
+    # bypass_csp: wait_for_function evaluates JavaScript, which the page's policy rightly forbids
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True)
     page = context.new_page()
     page.goto(flooded_url + "/teacher.html")
     sign_in(page)
@@ -200,7 +201,8 @@ def test_the_teacher_deletes_a_selection_after_confirming_it(browser, flooded_ur
 
 
 def test_the_teacher_stops_a_flood_by_deleting_the_last_minutes_but_not_what_came_after(browser, flooded_url):
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True)  # wait_for_function evaluates
+    # bypass_csp: wait_for_function evaluates JavaScript, which the page's policy rightly forbids
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True)
     page = context.new_page()
     page.goto(flooded_url + "/teacher.html")
     sign_in(page)
@@ -208,7 +210,8 @@ def test_the_teacher_stops_a_flood_by_deleting_the_last_minutes_but_not_what_cam
     page.fill("#minutes", "10")
     page.click("#delete-recent")
     page.wait_for_selector("#confirm-delete:not([hidden])")
-    assert page.text_content("#confirm-text") == "Delete the 12 drawings saved in the last 10 minutes? This cannot be undone."
+    question = page.text_content("#confirm-text")
+    assert question == "Delete the 12 drawings saved in the last 10 minutes? This cannot be undone."
     later = small_mnist().test_images[20] / 255  # saved while the teacher reads the question: it stays
     assert httpx.post(f"{flooded_url}/drawings", json={"image": later.tolist(), "label": 1}).status_code == 201
     page.click("#confirm-yes")
