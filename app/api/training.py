@@ -66,7 +66,8 @@ TEACHER_SLOTS = 2  # the teacher's fine-tunes at once (a second tab, a retry ove
 class TrainingSlots:
     """Who may train at once. Visitors' /train share `visitors` slots; the teacher's fine-tune (only
     the token's holder reaches it) has TEACHER_SLOTS of its own, so however many visitors loop
-    /train, the teacher's next round is admitted and waits at most behind the pool's running jobs."""
+    /train, the teacher's next round is admitted. While one of the teacher's rounds is in flight no
+    new visitor is admitted, so it waits in the pool's queue only behind the visitors already there."""
 
     def __init__(self, visitors: int, teacher: int = TEACHER_SLOTS) -> None:
         self.limits = {False: visitors, True: teacher}
@@ -79,7 +80,7 @@ class TrainingSlots:
     @contextlib.contextmanager
     def hold(self, endpoint: str) -> Iterator[None]:
         teacher = endpoint in TEACHER_TRAINING
-        if self.running[teacher] >= self.limits[teacher]:
+        if self.running[teacher] >= self.limits[teacher] or (not teacher and self.running[True]):
             whose = "of the teacher's fine-tunes" if teacher else "training requests"
             raise TooManyTrainers(f"{self.running[teacher]} {whose} are running; try again in a moment")
         self.running[teacher] += 1
