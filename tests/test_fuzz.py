@@ -43,6 +43,7 @@ WITH_INPUT = [
     "GET /drawings",
     "GET /drawings/export",
     "DELETE /drawings/{drawing_id}",
+    "DELETE /drawings",
     "POST /drawings/tune",
     "POST /drawings/weights",
     "POST /v2/models/{model_name}/infer",

@@ -13,7 +13,6 @@ import os
 import subprocess
 import sys
 import tracemalloc
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -23,32 +22,19 @@ from fastapi.testclient import TestClient
 from app.config import Settings, SettingsError
 from app.errors import TooManyTrainers
 from app.main import create_app
-from bench.servers import free_port, start_app, wait_until_healthy
+from bench.round4_guard import TOKEN
+from bench.round4_guard import server as round4_server
+from bench.servers import free_port
 from tests.conftest import ROOT, WEIGHTS
 
-TOKEN = "round-4-teacher-token-0123"
 TEACHER = {"Authorization": f"Bearer {TOKEN}"}
 ONE = [[1.0 if 5 <= i < 23 and 13 <= j < 15 else 0.0 for j in range(28)] for i in range(28)]
 SAVE = {"image": ONE, "label": 1}
 
 
-@contextlib.contextmanager
-def server(tmp_path, **env: str) -> Iterator[str]:
+def server(**env: str) -> contextlib.AbstractContextManager[str]:
     """`python -m app` (uvicorn as the service runs it) with the collection on and these settings."""
-    port = free_port()
-    environment = os.environ | {
-        "CNN_TEACHER_TOKEN": TOKEN,
-        "CNN_DATA_DIR": str(tmp_path),
-        "CNN_POOL_WORKERS": "1",
-        "CNN_WEIGHTS": str(WEIGHTS),
-    }
-    process = start_app(port, env=environment | env)
-    try:
-        wait_until_healthy(port, process, seconds=60)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    return round4_server(CNN_POOL_WORKERS="1", CNN_WEIGHTS=str(WEIGHTS), **env)
 
 
 def saves(url: str, forwarded: list[str | None], new_connections: bool = False) -> list[httpx.Response]:
@@ -68,15 +54,15 @@ def accepted(answers: list[httpx.Response]) -> int:
 
 
 # -- finding 3: who a client is ------------------------------------------------------------------
-def test_x_forwarded_for_from_loopback_is_not_believed_by_default(tmp_path):
+def test_x_forwarded_for_from_loopback_is_not_believed_by_default():
     """fdece45: uvicorn believed X-Forwarded-For from 127.0.0.1, where sidecars connect from: rotating
     it, 20 of 20 saves went through a limit of 5."""
-    with server(tmp_path, CNN_DRAWINGS_PER_MINUTE="5") as url:
+    with server(CNN_DRAWINGS_PER_MINUTE="5") as url:
         assert accepted(saves(url, [f"203.0.113.{i}" for i in range(20)])) == 5
 
 
-def test_named_proxies_are_believed_for_real_addresses_only_and_ipv6_by_its_64(tmp_path):
-    with server(tmp_path, CNN_DRAWINGS_PER_MINUTE="3", CNN_TRUSTED_PROXIES="127.0.0.1") as url:
+def test_named_proxies_are_believed_for_real_addresses_only_and_ipv6_by_its_64():
+    with server(CNN_DRAWINGS_PER_MINUTE="3", CNN_TRUSTED_PROXIES="127.0.0.1") as url:
         # behind a trusted proxy that appends, each pupil has a bucket of their own
         assert accepted(saves(url, [f"198.51.100.7, 203.0.113.{i}" for i in range(6)])) == 6
         # any string of any length is not an address: it is nobody, and the proxy's own bucket answers
@@ -87,19 +73,19 @@ def test_named_proxies_are_believed_for_real_addresses_only_and_ipv6_by_its_64(t
         assert accepted(saves(url, ["2001:db8:1:3::1"])) == 1  # the next /64 is someone else
 
 
-def test_everyone_together_has_a_cap(tmp_path):
+def test_everyone_together_has_a_cap():
     """A flood from many addresses (or through the bypass) fills the collection no faster than
     CNN_DRAWINGS_PER_MINUTE_TOTAL."""
-    with server(tmp_path, CNN_DRAWINGS_PER_MINUTE_TOTAL="10", CNN_TRUSTED_PROXIES="127.0.0.1") as url:
+    with server(CNN_DRAWINGS_PER_MINUTE_TOTAL="10", CNN_TRUSTED_PROXIES="127.0.0.1") as url:
         answers = saves(url, [f"203.0.113.{i}" for i in range(30)])
         assert accepted(answers) == 10
         refused = answers[-1]
         assert "everyone together" in refused.json()["detail"] and int(refused.headers["retry-after"]) >= 1
 
 
-def test_the_limit_holds_across_server_processes(tmp_path):
+def test_the_limit_holds_across_server_processes():
     """fdece45: each of CNN_WORKERS=2 processes had its own buckets (240 of 300 at 120 a minute)."""
-    with server(tmp_path, CNN_WORKERS="2", CNN_DRAWINGS_PER_MINUTE="10") as url:
+    with server(CNN_WORKERS="2", CNN_DRAWINGS_PER_MINUTE="10") as url:
         with ThreadPoolExecutor(8) as clients:  # at once, on new connections: both processes take some
             answers = [r for batch in clients.map(lambda _: saves(url, [None] * 8, True), range(8)) for r in batch]
         assert accepted(answers) == 10

@@ -172,13 +172,21 @@ def flooded_url(tmp_path):
         yield url
 
 
-def test_the_teacher_deletes_a_selection_after_confirming_it(browser, flooded_url):
+@pytest.fixture
+def flooded_page(browser, flooded_url):
+    """The teacher's view of the twelve, signed in."""
     # bypass_csp: wait_for_function evaluates JavaScript, which the page's policy rightly forbids
     context = browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True)
     page = context.new_page()
     page.goto(flooded_url + "/teacher.html")
     sign_in(page)
     page.wait_for_function("document.querySelectorAll('#gallery li').length === 12")
+    yield page
+    context.close()
+
+
+def test_the_teacher_deletes_a_selection_after_confirming_it(flooded_page):
+    page = flooded_page
     assert page.is_disabled("#delete-selected")
     for n in (1, 2, 3):
         page.check(f"#gallery li:nth-child({n}) input[type=checkbox]")
@@ -197,16 +205,10 @@ def test_the_teacher_deletes_a_selection_after_confirming_it(browser, flooded_ur
     assert "9 drawings" in page.text_content("#summary-line")
     assert page.eval_on_selector_all("#gallery li", "lis => lis.length") == 9
     assert page.text_content("#delete-selected") == "Delete selected (0)"
-    context.close()
 
 
-def test_the_teacher_stops_a_flood_by_deleting_the_last_minutes_but_not_what_came_after(browser, flooded_url):
-    # bypass_csp: wait_for_function evaluates JavaScript, which the page's policy rightly forbids
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True)
-    page = context.new_page()
-    page.goto(flooded_url + "/teacher.html")
-    sign_in(page)
-    page.wait_for_function("document.querySelectorAll('#gallery li').length === 12")
+def test_the_teacher_stops_a_flood_by_deleting_the_last_minutes_but_not_what_came_after(flooded_page, flooded_url):
+    page = flooded_page
     page.fill("#minutes", "10")
     page.click("#delete-recent")
     page.wait_for_selector("#confirm-delete:not([hidden])")
@@ -218,7 +220,6 @@ def test_the_teacher_stops_a_flood_by_deleting_the_last_minutes_but_not_what_cam
     page.wait_for_function("document.querySelector('#gallery-status').textContent === '12 drawings deleted.'")
     assert "1 drawings" in page.text_content("#summary-line")
     assert page.eval_on_selector_all("#gallery li", "lis => lis.length") == 1
-    context.close()
 
 
 def test_a_busy_server_is_waited_for_with_a_word_on_screen(teacher_page):
