@@ -25,6 +25,8 @@
 - At most `max_connections` connections are served at once; past that uvicorn answers 503.
 - On SIGTERM, requests still running after `shutdown_timeout` seconds are cut.
 - Answers carry no `server` header (uvicorn's would name itself).
+- X-Forwarded-For and X-Forwarded-Proto are believed only from CNN_TRUSTED_PROXIES (uvicorn's
+  default believes 127.0.0.1, where sidecars connect from).
 - The file-descriptor soft limit is raised to the hard limit, so connections, not descriptors,
   are what runs out.
 """
@@ -286,6 +288,11 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "timeout_keep_alive": 5,
         "access_log": False,  # app/transport/request_log.py writes one structured line per request instead
         "server_header": False,  # no "server: uvicorn": what runs here is nobody else's business
+        # By default uvicorn believes X-Forwarded-For and -Proto from 127.0.0.1, a sidecar's address: only
+        # the proxies named in CNN_TRUSTED_PROXIES are believed (none by default). app/drawings/guard.py
+        # reads X-Forwarded-For the same way, where the app runs without this server (tests, ASGI hosts).
+        "proxy_headers": bool(settings.trusted_proxies),
+        "forwarded_allow_ips": ",".join(settings.trusted_proxies) or None,
     }
 
 
