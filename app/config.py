@@ -101,6 +101,30 @@ class Settings(BaseSettings):
     shutdown_timeout: float = Field(
         5.0, ge=0, description="on SIGTERM, requests still running after this many seconds are cut (503)"
     )
+    # Headers and answers bounded (app/transport/server.py, app/transport/backlog.py): what a client
+    # sends before its body, and what it leaves unread, cost the server no more than these.
+    max_header_bytes: int = Field(
+        64 * 1024,
+        ge=1024,
+        description="bytes of a request's line and headers together; past it, 431 and the connection closed",
+    )
+    max_headers: int = Field(100, ge=8, description="headers in one request; past it, 431 and the connection closed")
+    write_timeout: float = Field(
+        30.0,
+        ge=0.1,
+        description="seconds an answer's bytes may wait for the client to read them; past it the connection is closed",
+    )
+    answer_backlog_bytes: int = Field(
+        128 * 1024 * 1024,
+        ge=1,
+        description="answer bytes waiting for clients to read them (per server process); past it, 503 with "
+        "`Retry-After` before the work is done",
+    )
+    max_json_map_images: int = Field(
+        16,
+        ge=1,
+        description="images per `/v2` answer with feature maps in JSON; more need the maps as binary data (400)",
+    )
     # Comma-separated; empty (the default): same-origin only, no CORS headers at all.
     cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(
         (), description="origins allowed to call the API from other sites' pages", json_schema_extra=documented("empty")

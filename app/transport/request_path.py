@@ -29,6 +29,7 @@ from app.api.training import TrainingSlots
 from app.config import Settings
 from app.errors import BodyTooLarge, Busy, Compressed, ShuttingDown, TooManyTrainers, UnsupportedMediaType
 
+from . import backlog
 from .jobs import Answer, Job, NeedsWorker, as_response
 from .metrics import Metrics
 from .pool import WorkerPool
@@ -119,6 +120,7 @@ class RequestPath:
         if endpoint.request is None:
             with self.training_slot(endpoint):
                 return await self.run(endpoint, Job(endpoint.name, query=query), request)
+        backlog.admit(self.settings.answer_backlog_bytes)  # work whose answer could not be sent now
         headers = request.headers
         if endpoint.identity_only and headers.get("content-encoding", "identity").strip().lower() != "identity":
             raise Compressed("send the body uncompressed, without a Content-Encoding")
