@@ -152,13 +152,16 @@ def check(req: CheckRequest, call: Call) -> Any:
 
 
 def equation(req: EquationRequest, call: Call) -> Any:
-    """The terms of eq. (1), (2), (5), (6), (23), (43) or (65) for one cell, read from the arrays the
-    network computed for this drawing (and label), beside the value the network has there. For (6),
-    L is computed from the scores (ln Σ exp S - S_label, with `log_probability` = -L): finite even
-    where O_label rounds to 0, so the answer never holds Infinity."""
+    """One cell of any quantity the article names, (1) to (66): the value the network computed there,
+    the equation's number and text, and its terms with this drawing's numbers, read from the arrays
+    the network computed for this drawing (and label). The terms add up to the value: a long sum
+    gives its largest terms and the rest as one number. For (6), L is computed from the scores
+    (ln Σ exp S - S_label), so the answer never holds Infinity. `update` (66) steps a copy of the
+    network with `lr` and answers the cell's old and new value, and the loss before and after."""
     image, net = drawing_and_network(req, call.classifier)
     fw, bw = net.explain(image, req.label)
-    terms = equation_of(net.params, fw, bw, req.label, req.kind, tuple(req.index))
+    index = tuple(req.index)
+    terms = equation_of(net.params, fw, bw, req.label, req.kind, index, req.parameter, req.lr)
     return EquationResponse.content(req.kind, req.index, terms)
 
 
