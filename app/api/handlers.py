@@ -81,7 +81,7 @@ def explain(req: ExplainRequest, call: Call) -> Any:
     quantity the article names (dLS ... dLk1), plus the gradient for the input image itself and
     each gradient's norm. With `params`, for a visitor's own copy of the network."""
     e = call.classifier.explain(req.grid(), req.label, normalized=req.normalize, params=req.client_params())
-    return ExplainResponse.content(e, req.maps_encoding)
+    return ExplainResponse.content(e, req.maps_encoding, with_forward=req.forward)
 
 
 def teach(req: TeachRequest, call: Call) -> Any:

@@ -128,6 +128,9 @@ class TrainResponse(BaseModel):
         }
 
 
+FORWARD_MAPS = ("S1", "C1", "P1", "S2", "C2", "P2", "f", "S", "O")
+
+
 class ExplainResponse(BaseModel):
     label: int = Field(description="the digit blamed")
     loss: float = Field(description="L = -ln O_label")
@@ -139,9 +142,15 @@ class ExplainResponse(BaseModel):
     )
     norms: dict[str, float] = Field(description="the Euclidean norm of each gradient")
     equations: dict[str, str] = Field(description="the article's equation number of each gradient")
+    forward: dict[str, EncodedArray | list[Any]] | None = Field(
+        None, description="with forward=true: S1, C1, P1, S2, C2, P2, f, S and O for this image"
+    )
+    parameters: dict[str, EncodedArray | list[Any]] | None = Field(
+        None, description="with forward=true: k1, b1, k2, b2, w and b of the network that answered"
+    )
 
     @staticmethod
-    def content(e: Explanation, encoding: MapsEncoding) -> dict[str, Any]:
+    def content(e: Explanation, encoding: MapsEncoding, *, with_forward: bool = False) -> dict[str, Any]:
         arrays = {}
         for g in GRADIENTS:  # one image's gradients; the parameters' ones as they are
             a = np.asarray(getattr(e.backward, g.name))
@@ -154,6 +163,14 @@ class ExplainResponse(BaseModel):
             "gradients": {k: encode(np.asarray(v), encoding, decimals=None) for k, v in arrays.items()},
             "norms": {k: float(np.linalg.norm(np.asarray(v, dtype=np.float64))) for k, v in arrays.items()},
             "equations": {g.name: g.equation for g in GRADIENTS},
+        } | (ExplainResponse.forward_content(e, encoding) if with_forward else {})
+
+    @staticmethod
+    def forward_content(e: Explanation, encoding: MapsEncoding) -> dict[str, Any]:
+        fw = e.forward
+        return {
+            "forward": {name: encode(getattr(fw, name)[0], encoding, decimals=None) for name in FORWARD_MAPS},
+            "parameters": {name: encode(value, encoding, decimals=None) for name, value in e.params.items()},
         }
 
 

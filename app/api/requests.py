@@ -100,7 +100,7 @@ ParamsText = Annotated[
 ENCODING_HELP = (
     'how feature maps and input are sent: "json", nested lists of numbers; "float16", a compact '
     "{shape, float16} object per array, its data base64 of little-endian IEEE half floats (much cheaper "
-    "to make, half the bytes)"
+    'to make, half the bytes); "float32", the same object with the network\'s float32 numbers exactly'
 )
 
 
@@ -204,6 +204,9 @@ class ExplainRequest(LabelledDrawing):
     model_config = body_config(examples=[{"image": EXAMPLE_GRID, "label": 7}])
 
     maps_encoding: MapsEncoding = Field("float16", description=ENCODING_HELP + "; float16 by default here")
+    forward: Annotated[bool, Strict()] = Field(
+        False, description="also the whole forward pass (S1 ... O) and the parameters of the network that answered"
+    )
 
 
 class TeachRequest(LabelledDrawing):

@@ -137,7 +137,7 @@ export class Explorer {
   async check(name, channel, [row, col], canvas) {
     if (this.grid === null || this.label === null || !canvas.values) return;
     const index = this.panels[name].count === 1 ? [row, col] : [channel, row, col];
-    if (name === "dLP2" || name === "dLk1") this.hooks.onEquation(name, index, canvas);
+    if (name !== "dLI") this.hooks.onEquation(name, index, canvas);  // the article has no equation for dLI
     await this.checkEntry(name, index, canvas);
   }
 
@@ -153,7 +153,7 @@ export class Explorer {
     } catch (e) {
       out.textContent = e.message;
     }
-    if (canvas) this.hooks.onChecked(out.textContent, canvas, name === "dLP2" || name === "dLk1");
+    if (canvas) this.hooks.onChecked(out.textContent, canvas, name !== "dLI");
   }
 
   async explain() {

@@ -8,6 +8,7 @@ import { Networks } from "./networks.js";
 import { closePopover, openBeside, setUpPopover } from "./popover.js";
 import { hookSaveButton } from "./save.js";
 import { BadLink, decodeState, encodeState, limits } from "./share.js";
+import { Tour } from "./tour.js";
 import { Trainer, firstKernels } from "./trainer.js";
 import { EmptyDrawing, inkOfPixels, normalize } from "./normalize.js";
 import {
@@ -38,7 +39,7 @@ let shownGrid = null;  // the grid whose answer is on screen
 const networks = new Networks(info, networkChanged);
 const explorer = new Explorer(info?.gradients ?? [], networks, {
   onGrid: (grid, final) => { pad.showGrid(grid); answer(grid, final); },  // a nudge's frames
-  onEquation: (gradient, index, canvas) => explainCell(gradient === "dLP2" ? "dLC2" : "dLk1", index, canvas),
+  onEquation: (gradient, index, canvas) => explainCell(gradient, index, canvas),
   onChecked: (text, canvas, withEquation) => {
     $("#pop-check").textContent = text;
     if (!withEquation) { $("#equation").replaceChildren(); delete $("#equation").dataset.kind; }
@@ -87,10 +88,11 @@ async function explainCell(kind, index, anchor) {
 }
 setUpPopover();
 const cursor = $("#cell-cursor"), tooltip = $("#tooltip");
-for (const name of ["C1", "P1"])
+const OPENS = { C1: "S1", P1: "P1", C2: "S2", P2: "P2" };  // a map's cell opens its equation
+for (const name of Object.keys(OPENS))
   galleries[name]?.forEach((canvas, i) => {
     canvas.setAttribute("aria-label", `${name} map ${i + 1}: arrow keys choose a cell, Enter shows its equation`);
-    enableCells(canvas, (cell) => explainCell(name === "C1" ? "S1" : "P1", [i, ...cell], canvas), cursor, tooltip);
+    enableCells(canvas, (cell) => explainCell(OPENS[name], [i, ...cell], canvas), cursor, tooltip);
   });
 bars.forEach((bar, j) => bar.addEventListener("click", () => explainCell("O", [j], bar)));
 
@@ -345,6 +347,9 @@ async function openShared() {
     setStatus("error", e instanceof BadLink ? `${e.message}; draw a digit instead.` : e.message);
   }
 }
+
+// The guided tour walks the drawing on screen, with the network that answers and the digit chosen below.
+new Tour(info, () => ({ grid: explorer.grid ?? shownGrid, label: explorer.label, params: networks.params, whose: networks.describe() }));
 
 await loadExtras();
 showBlank();
