@@ -12,13 +12,18 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 
 from tests.conftest import ROOT
-from tests.e2e.test_layout import SEVEN, draw, in_view, moved, open_page, size  # noqa: F401 (a fixture)
+from tests.e2e.test_layout import SEVEN, SIZES, draw, moved, open_page
 
 LABEL = 9  # the digit the drawing "should have been": every gradient is far from 0
 STEP = "[data-tour-step]"
 READY = "document.querySelector('[data-tour-step]')?.dataset.ready === 'true'"
-VISIBLE = """el => { const r = el.getBoundingClientRect();
-  return r.width > 0 && r.height > 0 && r.top >= 0 && r.left >= 0 && r.bottom <= innerHeight && r.right <= innerWidth; }"""
+VISIBLE = """el => { const r = el.getBoundingClientRect(); return r.width > 0 && r.height > 0
+  && r.top >= 0 && r.left >= 0 && r.bottom <= innerHeight && r.right <= innerWidth; }"""
+
+
+@pytest.fixture(params=list(SIZES))
+def size(request) -> str:
+    return request.param
 
 
 def step(page) -> dict:
