@@ -253,6 +253,7 @@ def routed(dLP: np.ndarray, C: np.ndarray, dLC: np.ndarray, names: tuple[str, st
     dP, cname = names
     window = pooled(C, cname, n, i // 2, j // 2)
     won = window["winner"] == [n, i, j]
+    tie = int((np.asarray(window["window"]) == np.max(window["window"])).sum()) > 1
     up = (n, i // 2, j // 2)
     return {
         "text": f"{dP.replace('P', 'C')}[{n},{i},{j}] = {dP}[{n},{i // 2},{j // 2}] if {cname}[{n},{i},{j}] won "
@@ -264,7 +265,8 @@ def routed(dLP: np.ndarray, C: np.ndarray, dLC: np.ndarray, names: tuple[str, st
         "winner": window["winner"],
         "upstream": float(dLP[up]),
         "routed": dLC[n, 2 * (i // 2) : 2 * (i // 2) + 2, 2 * (j // 2) : 2 * (j // 2) + 2].tolist(),
-        "case": f"{cname}[{n},{i},{j}] {'is' if won else 'is not'} the largest of its window",
+        "case": f"{cname}[{n},{i},{j}] {'is' if won else 'is not'} the largest of its window"
+        + (" (a tie: the first of the equal largest wins, as in the forward pass)" if tie else ""),
     }
 
 

@@ -240,10 +240,19 @@ export class Tour {
     }));
   }
 
+  // The values whose largest |value| is the default cell. A max-pool's gradient is shown where its window
+  // has a real winner (a positive value), not at a window of four 0s whose "winner" is only the first.
+  telling(name, x) {
+    const forward = { dLC2: "C2", dLC1: "C1" }[name];
+    if (!forward) return x.arrays[name];
+    const masked = x.arrays[name].map((m, c) => m.map((row, i) => row.map((v, j) => (x.arrays[forward][c][i][j] > 0 ? v : 0))));
+    return masked.flat(Infinity).some((v) => v !== 0) ? masked : x.arrays[name];
+  }
+
   // One cell of a quantity: the map with the cell, its computation, the maps that feed it.
   async showCell(el, step, x, id) {
     const a = x.arrays[step.name];
-    const index = step.name === "L" ? [] : (this.cells[step.name] ??= largestIndex(a));
+    const index = step.name === "L" ? [] : (this.cells[step.name] ??= largestIndex(this.telling(step.name, x)));
     const { params } = this.current();
     const e = await api.equation(this.grid, x.label, step.name, index, params);
     if (id !== this.request) return;
