@@ -6,8 +6,9 @@
 // size and every gradient after it too. Such values are written "≈ 0" and painted as 0.
 export const FLOAT32_NOISE = 2 ** -20;  // ≈ 9.5e-7
 
-// 5 significant digits; scientific notation for the very small and the very large.
-export function num(x, digits = 5) {
+// 7 significant digits (what float32 holds, so that O = 0.9999993 does not read as 1); scientific
+// notation for the very small and the very large.
+export function num(x, digits = 7) {
   if (x === 0) return "0";
   if (!Number.isFinite(x)) return String(x);
   const a = Math.abs(x);

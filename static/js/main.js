@@ -88,6 +88,9 @@ async function explainCell(kind, index, anchor) {
 }
 setUpPopover();
 const cursor = $("#cell-cursor"), tooltip = $("#tooltip");
+// Every map names its quantity and its shape (GET /model's).
+for (const { name, shape } of info?.layers ?? [])
+  $(`#h-${name === "I" ? "input" : name}`)?.insertAdjacentHTML("beforeend", ` <span class="shape">${shape.join("×")}</span>`);
 const OPENS = { C1: "S1", P1: "P1", C2: "S2", P2: "P2" };  // a map's cell opens its equation
 for (const name of Object.keys(OPENS))
   galleries[name]?.forEach((canvas, i) => {
