@@ -175,3 +175,21 @@ def test_get_model_lists_every_kind_in_the_articles_order(client):
 def test_a_cell_that_is_not_there_is_a_clear_422(client, drawing, body, words):
     r = client.post("/equation", json={"image": drawing.tolist(), "label": 1, **body})
     assert r.status_code == 422 and words in r.json()["detail"], r.text
+
+
+def test_explain_sends_the_forward_pass_and_the_parameters_for_the_tour(client, drawing, net):
+    import base64
+
+    fw, _ = net.explain(drawing, LABEL)
+    body = {"image": drawing.tolist(), "label": LABEL, "forward": True, "maps_encoding": "float32"}
+    answer = client.post("/explain", json=body).json()
+
+    def decoded(e):
+        return np.frombuffer(base64.b64decode(e["float32"]), "<f4").reshape(e["shape"])
+
+    for name in ("S1", "C1", "P1", "S2", "C2", "P2", "f", "S", "O"):
+        assert np.array_equal(decoded(answer["forward"][name]), getattr(fw, name)[0]), name
+    for name, value in net.params.items():
+        assert np.array_equal(decoded(answer["parameters"][name]), value), name
+    plain = client.post("/explain", json={"image": drawing.tolist(), "label": LABEL}).json()
+    assert "forward" not in plain or plain["forward"] is None  # only when asked: the explorer's answer is as it was

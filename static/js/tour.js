@@ -97,6 +97,7 @@ export class Tour {
   // info: GET /model; current(): { grid, label, params, whose } of the page as it is now
   constructor(info, current) {
     this.kinds = info?.equations ?? [];
+    this.paramShapes = info?.param_shapes ?? {};
     this.steps = [{ name: "architecture", equation: "", shape: [], what: "the network, layer by layer" }, ...this.kinds];
     this.current = current;
     this.panel = $("#tour");
@@ -208,7 +209,10 @@ export class Tour {
     });
     const heading = step.name === "architecture" ? "The network"
       : `<span class="tour-eq">(${step.equation})</span> <var>${step.name}</var>`;
-    el.innerHTML = `<h3 id="tour-title">${heading} <span class="tour-shape">${step.name === "architecture" ? "" : `shape ${shapeText(step.shape)}`}</span></h3>
+    const shape = step.name === "architecture" ? ""
+      : step.name === "update" ? `${this.parameter}: shape ${shapeText(this.paramShapes[this.parameter] ?? [])}`
+        : `shape ${shapeText(step.shape)}`;
+    el.innerHTML = `<h3 id="tour-title">${heading} <span class="tour-shape">${shape}</span></h3>
       <p class="tour-what">${step.what}</p>
       <div class="tour-maps" aria-label="the maps of this step"></div>
       <p class="tour-why">${WHY[step.name] ?? ""}</p>
@@ -372,12 +376,12 @@ export class Tour {
       <label for="tour-param">parameter</label> <select id="tour-param">${
       PARAMETERS.map((p) => `<option${p === this.parameter ? " selected" : ""}>${p}</option>`).join("")}</select></div>
       <p>One step on a copy of ${this.current().whose} (the page's network is not changed), for a ${x.label}:</p>
-      <table class="tour-update"><caption>each parameter's cell with the largest gradient</caption>
-      <thead><tr><th scope="col">cell</th><th scope="col">old</th><th scope="col">gradient</th><th scope="col">new = old − η × gradient</th></tr></thead>
-      <tbody>${rows}</tbody></table>
       <p class="tour-loss">The loss on your drawing: ${num(e.loss_before)} → <b>${num(e.loss_after)}</b>;
       the probability of a ${x.label}: ${num(100 * before[x.label], 4)} % → <b>${num(100 * after[x.label], 4)} %</b>;
       it reads a ${e.answer_before} before and a ${e.answer_after} after.</p>${warn}
+      <table class="tour-update"><caption>each parameter's cell with the largest gradient</caption>
+      <thead><tr><th scope="col">cell</th><th scope="col">old</th><th scope="col">gradient</th><th scope="col">new = old − η × gradient</th></tr></thead>
+      <tbody>${rows}</tbody></table>
       <details><summary>all ten probabilities, before and after</summary>${table([before.map((p) => 100 * p), after.map((p) => 100 * p)], null, "probabilities in percent, before (top) and after (bottom)")}</details>
       ${answerHtml(e)}`;
     work.querySelector("#tour-lr").addEventListener("change", (ev) => { this.lr = Number(ev.target.value); this.go(this.n); });
