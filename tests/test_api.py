@@ -155,7 +155,7 @@ def test_model_describes_the_network_and_its_weights(client, weights):
 
 
 def test_the_page_takes_shapes_and_equations_from_the_service():
-    for script in ("main.js", "explorer.js", "trainer.js", "chart.js", "share.js"):
+    for script in ("main.js", "explorer.js", "trainer.js", "chart.js", "share.js", "tour.js", "terms.js", "format.js"):
         text = (ROOT / "static" / "js" / script).read_text()
         assert not re.search(r"\[\s*(6|12)\s*,\s*(24|12|8|4|5)\s*[,\]]", text), script  # [maps, side] literals
         assert not re.search(r"\((23|39|43|45|50|56|58|60|65)\)", text), script  # equation numbers

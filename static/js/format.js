@@ -22,5 +22,5 @@ export const gradientText = (x) => (x !== 0 && Math.abs(x) < FLOAT32_NOISE ? `�
 // "S1[2, 10, 12]"
 export const cellText = (name, index) => (index.length ? `${name}[${index.join(", ")}]` : name);
 
-// [6, 24, 24] -> "6 × 24 × 24"; [] -> "one number"
+// a shape [n, h, w] -> "n × h × w"; [] -> "one number"
 export const shapeText = (shape) => (shape.length ? shape.join(" × ") : "one number");
