@@ -193,3 +193,16 @@ def test_explain_sends_the_forward_pass_and_the_parameters_for_the_tour(client, 
         assert np.array_equal(decoded(answer["parameters"][name]), value), name
     plain = client.post("/explain", json={"image": drawing.tolist(), "label": LABEL}).json()
     assert "forward" not in plain or plain["forward"] is None  # only when asked: the explorer's answer is as it was
+
+
+def test_extreme_parameters_get_a_sentence_never_a_500(client, drawing, net):
+    from model.codec import encode_params
+
+    huge = encode_params({k: np.full_like(v, 1000.0 if k != "w" else -1000.0) for k, v in net.params.items()})
+    for kind in KINDS:
+        shape = shape_of(kind.name, "k1")
+        body = {"image": drawing.tolist(), "label": 3, "kind": kind.name, "index": [0] * len(shape), "params": huge}
+        r = client.post("/equation", json=body | ({"parameter": "k1", "lr": 10.0} if kind.name == "update" else {}))
+        assert r.status_code in (200, 422), (kind.name, r.status_code, r.text)
+        if r.status_code == 422:
+            assert "overflow" in r.json()["detail"]

@@ -9,6 +9,7 @@ Whatever they raise becomes a status and a sentence in one place, app/errors.py.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -162,7 +163,20 @@ def equation(req: EquationRequest, call: Call) -> Any:
     fw, bw = net.explain(image, req.label)
     index = tuple(req.index)
     terms = equation_of(net.params, fw, bw, req.label, req.kind, index, req.parameter, req.lr)
+    if not all_finite(terms):  # a visitor's extreme parameters can overflow float32; JSON has no infinity
+        raise NotFinite("the network's numbers overflow with these parameters; send smaller parameters")
     return EquationResponse.content(req.kind, req.index, terms)
+
+
+def all_finite(value: Any) -> bool:
+    """Every number in a nested answer is finite."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(all_finite(v) for v in value.values())
+    if isinstance(value, list):
+        return all(all_finite(v) for v in value)
+    return True
 
 
 def nudge(req: NudgeRequest, call: Call) -> Any:
