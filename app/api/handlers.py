@@ -9,8 +9,11 @@ Whatever they raise becomes a status and a sentence in one place, app/errors.py.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, replace
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,6 +25,7 @@ from app.transport.facts import Facts
 from app.transport.jobs import NeedsWorker
 from model import CNN
 from model.lab.check import check as gradient_check
+from model.lab.equations import Known
 from model.lab.equations import equation as equation_of
 from model.lab.nudge import nudge as nudge_drawing
 
@@ -162,10 +166,26 @@ def equation(req: EquationRequest, call: Call) -> Any:
     image, net = drawing_and_network(req, call.classifier)
     fw, bw = net.explain(image, req.label)
     index = tuple(req.index)
-    terms = equation_of(net.params, fw, bw, req.label, req.kind, index, req.parameter, req.lr)
+    known = known_digits(call.settings.static_dir) if req.kind == "update" else None
+    terms = equation_of(net.params, fw, bw, req.label, req.kind, index, req.parameter, req.lr, known)
     if not all_finite(terms):  # a visitor's extreme parameters can overflow float32; JSON has no infinity
         raise NotFinite("the network's numbers overflow with these parameters; send smaller parameters")
     return EquationResponse.content(req.kind, req.index, terms)
+
+
+@lru_cache(maxsize=4)
+def known_digits(static_dir: str | Path) -> Known | None:
+    """The page's sample digits (static/samples.json: MNIST test images, 0..255, with their labels),
+    read once: a step of (66) that makes one of them read wrong overshoots. None where there are none."""
+    try:
+        digits = json.loads((Path(static_dir) / "samples.json").read_text())["digits"]
+        images = np.array([d["pixels"] for d in digits], dtype=np.float64) / 255
+        labels = np.array([d["label"] for d in digits], dtype=np.int64)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if images.shape[1:] != (28, 28) or not np.isfinite(images).all():
+        return None
+    return Known(images.clip(0, 1), labels)
 
 
 def all_finite(value: Any) -> bool:

@@ -259,7 +259,12 @@ class EquationResponse(BaseModel):
     probabilities_after: list[float] | None = Field(None, description="update: O after")
     answer_before: int | None = Field(None, description="update: the digit read before")
     answer_after: int | None = Field(None, description="update: the digit read after")
-    overshoots: bool | None = Field(None, description="update: the loss rose: the step went too far")
+    overshoots: bool | None = Field(
+        None, description="update: the step went too far: the loss rose, or a known digit read right is read wrong"
+    )
+    known_flipped: list[dict[str, int]] | None = Field(
+        None, description="update: the page's sample digits (MNIST test) read right before the step and wrong after"
+    )
     safe_lr: float | None = Field(None, description="update, overshooting: the largest lr/2^k that lowers the loss")
 
     @staticmethod

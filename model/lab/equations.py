@@ -391,22 +391,52 @@ def backward(params: Params, fw: Forward, bw: Backward, label: int, kind: str, i
 GRADIENT_OF = {"k1": "dLk1", "b1": "dLb1", "k2": "dLk2", "b2": "dLb2", "w": "dLw", "b": "dLb"}
 
 
-def update(params: Params, fw: Forward, bw: Backward, label: int, parameter: str, index: Index, lr: float) -> Answer:
-    """eq. (66) for one cell of one parameter, and what the whole step does to this drawing: the loss
-    and the probabilities before and after, and whether it overshoots (the loss rises), with the
-    largest of lr/2, lr/4, ... that would lower the loss instead."""
+class Known(NamedTuple):
+    """Digits whose answers a step should not break (the page's MNIST samples): (K, 28, 28), (K,)."""
+
+    images: np.ndarray
+    labels: np.ndarray
+
+
+def flips(params: Params, stepped: Params, known: Known | None, drawing: np.ndarray) -> list[dict[str, int]]:
+    """The known digits read right before the step and wrong after it (the drawing itself, if it is
+    one of them, is meant to change)."""
+    if known is None or not len(known.labels):
+        return []
+    before = forward(params, known.images).S.argmax(axis=1)
+    after = forward(stepped, known.images).S.argmax(axis=1)
+    other = np.abs(known.images - drawing).max(axis=(1, 2)) > 1e-6
+    broken = np.flatnonzero((before == known.labels) & (after != known.labels) & other)
+    return [{"label": int(known.labels[k]), "reads": int(after[k]), "sample": int(k)} for k in broken]
+
+
+def update(
+    params: Params,
+    fw: Forward,
+    bw: Backward,
+    label: int,
+    parameter: str,
+    index: Index,
+    lr: float,
+    known: Known | None = None,
+) -> Answer:
+    """eq. (66) for one cell of one parameter, and what the whole step does: the loss and the
+    probabilities before and after on this drawing, and whether it overshoots (the loss rises, or a
+    known digit read right is read wrong after it), with the largest of lr/2, lr/4, ... that would not."""
     grads = bw.params()
     new = sgd(params, grads, lr)
     old, grad = float(params[parameter][index]), float(grads[parameter][index])
     labels = np.array([label])
     after = forward(new, fw.I)
     loss_before, loss_after = mean_loss(fw, labels), mean_loss(after, labels)
+    broken = flips(params, new, known, fw.I[0])
     safe = None
-    if loss_after > loss_before:
+    if loss_after > loss_before or broken:
         rate = lr
         for _ in range(MAX_HALVINGS):
             rate /= 2
-            if mean_loss(forward(sgd(params, grads, rate), fw.I), labels) < loss_before:
+            smaller = sgd(params, grads, rate)
+            if mean_loss(forward(smaller, fw.I), labels) < loss_before and not flips(params, smaller, known, fw.I[0]):
                 safe = rate
                 break
     i = ",".join(map(str, index))
@@ -428,7 +458,8 @@ def update(params: Params, fw: Forward, bw: Backward, label: int, parameter: str
         "probabilities_after": after.O[0].tolist(),
         "answer_before": int(fw.O[0].argmax()),
         "answer_after": int(after.O[0].argmax()),
-        "overshoots": loss_after > loss_before,
+        "overshoots": loss_after > loss_before or bool(broken),
+        "known_flipped": broken,
         "safe_lr": safe,
     }
 
@@ -442,6 +473,7 @@ def equation(
     index: Index,
     parameter: str | None = None,
     lr: float = 0.1,
+    known: Known | None = None,
 ) -> Answer:
     """One cell of the quantity `kind` names: its value as the network computed it, the equation's
     number and text, and its terms with this drawing's numbers (they add up to the value)."""
@@ -449,7 +481,7 @@ def equation(
     if len(index) != len(shape) or not all(0 <= i < n for i, n in zip(index, shape, strict=False)):
         raise ValueError(f"index {list(index)} is not a cell of {kind}, whose shape is {list(shape)}")
     if kind == "update":
-        answer = update(params, fw, bw, label, str(parameter), index, lr)
+        answer = update(params, fw, bw, label, str(parameter), index, lr, known)
     elif kind in ("S1", "C1", "P1", "S2", "C2", "P2", "f", "S", "O", "L"):
         answer = feedforward(params, fw, label, kind, index)
     else:

@@ -368,9 +368,13 @@ export class Tour {
     const rows = answers.map((a) => `<tr${a.parameter === this.parameter ? ' class="chosen"' : ""}><th scope="row">${cellText(a.parameter, a.index)}</th>` +
       `<td>${num(a.old)}</td><td>${gradientText(a.gradient)}</td><td>${num(a.new)}</td></tr>`).join("");
     const before = e.probabilities_before, after = e.probabilities_after;
+    const why = [
+      ...(e.loss_after > e.loss_before ? [`the loss rose from ${num(e.loss_before)} to ${num(e.loss_after)}`] : []),
+      ...(e.known_flipped ?? []).map((f) => `a ${f.label} from MNIST's test set (the samples under the pad) now reads as a ${f.reads}`),
+    ];
     const warn = e.overshoots
-      ? `<p class="tour-warning" role="note">Too big a step: the loss rose from ${num(e.loss_before)} to ${num(e.loss_after)}. ` +
-        `${e.safe_lr ? `With η = ${num(e.safe_lr)} it would have fallen.` : "Even much smaller steps do not lower it here."}</p>` : "";
+      ? `<p class="tour-warning" role="note">Too big a step: ${why.join("; ")}. ` +
+        `${e.safe_lr ? `With η = ${num(e.safe_lr)} it would not have.` : "Even much smaller steps do not help here."}</p>` : "";
     work.innerHTML = `<div class="tour-rate"><label for="tour-lr">learning rate η</label> <select id="tour-lr">${
       RATES.map((r) => `<option value="${r}"${r === this.lr ? " selected" : ""}>${r}</option>`).join("")}</select>
       <label for="tour-param">parameter</label> <select id="tour-param">${

@@ -143,6 +143,11 @@ def test_keys_prev_jump_pick_and_escape(browser, server_url):
     canvas.click(position={"x": 2, "y": 2})
     page.wait_for_function(f"document.querySelector('[data-tour-step]').dataset.index !== '{s['index']}'")
     assert json.loads(step(page)["index"]) == [json.loads(s["index"])[0], 0, 0]
+    page.select_option("#tour-jump", index=25)  # (66), with a step far too large: the page says so
+    page.select_option("#tour-lr", "1")
+    page.wait_for_function("document.querySelector('[data-tour-step]').dataset.lr === '1'")
+    s = step(page)
+    assert "Too big a step" in page.inner_text(".tour-warning") and "With η = " in page.inner_text(".tour-warning")
     page.keyboard.press("Escape")
     assert page.locator("#tour").is_hidden()
     assert page.evaluate("document.activeElement.dataset.tour") == "start"
