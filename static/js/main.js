@@ -8,7 +8,6 @@ import { Networks } from "./networks.js";
 import { closePopover, openBeside, setUpPopover } from "./popover.js";
 import { hookSaveButton } from "./save.js";
 import { BadLink, decodeState, encodeState, limits } from "./share.js";
-import { Tour } from "./tour.js";
 import { Trainer, firstKernels } from "./trainer.js";
 import { EmptyDrawing, inkOfPixels, normalize } from "./normalize.js";
 import {
@@ -351,10 +350,13 @@ async function openShared() {
   }
 }
 
-// The guided tour walks the drawing on screen, with the network that answers and the digit chosen below.
-new Tour(info, () => ({ grid: explorer.grid ?? shownGrid, label: explorer.label, params: networks.params, whose: networks.describe() }));
-
 await loadExtras();
 showBlank();
 networkChanged();
 openShared();
+
+// The guided tour walks the drawing on screen, with the network that answers and the digit chosen below.
+// Loaded once the page is up: its modules never delay the first answer or a share link's message.
+import("./tour.js").then(({ Tour }) => new Tour(info, () => ({
+  grid: explorer.grid ?? shownGrid, label: explorer.label, params: networks.params, whose: networks.describe(),
+})));

@@ -117,6 +117,7 @@ export class Tour {
     $('[data-tour="prev"]').addEventListener("click", () => this.go(this.n - 1));
     $('[data-tour="leave"]').addEventListener("click", () => this.leave());
     document.addEventListener("keydown", (e) => { if (!this.panel.hidden) this.key(e); });
+    document.body.dataset.tourReady = "true";
   }
 
   // The tour has the focus when it is inside the panel (or nowhere, after a step replaced the element

@@ -28,6 +28,12 @@ def size(request) -> str:
     return request.param
 
 
+def open_tour_page(browser, server_url, size: str):
+    page = open_page(browser, server_url, size)
+    page.wait_for_function("document.body.dataset.tourReady === 'true'")  # its module loads after the page
+    return page
+
+
 def step(page) -> dict:
     page.wait_for_function(READY, timeout=10_000)
     return page.eval_on_selector(STEP, "el => ({...el.dataset})")
@@ -63,7 +69,7 @@ def cell_text(name: str, index: list[int]) -> str:
 
 
 def test_the_tour_walks_every_step_with_the_servers_numbers(browser, server_url, size, artifacts):
-    page = open_page(browser, server_url, size)
+    page = open_tour_page(browser, server_url, size)
     draw(page, [SEVEN], size == "phone")
     kinds = [k["name"] for k in httpx.get(server_url + "/model").json()["equations"]]
     start = page.locator('[data-tour="start"]:visible')
@@ -121,7 +127,7 @@ def test_the_tour_walks_every_step_with_the_servers_numbers(browser, server_url,
 
 
 def test_keys_prev_jump_pick_and_escape(browser, server_url):
-    page = open_page(browser, server_url, "laptop")
+    page = open_tour_page(browser, server_url, "laptop")
     draw(page, [SEVEN], False)
     page.click('[data-tour="start"]:visible')
     step(page)
@@ -156,7 +162,7 @@ def test_keys_prev_jump_pick_and_escape(browser, server_url):
 
 @pytest.mark.parametrize("name", ["laptop", "phone"])
 def test_screenshots_of_the_tour_for_the_readme(browser, server_url, name):
-    page = open_page(browser, server_url, name)
+    page = open_tour_page(browser, server_url, name)
     draw(page, [SEVEN], name == "phone")
     page.click('[data-tour="start"]:visible')
     step(page)
