@@ -171,3 +171,19 @@ def test_screenshots_of_the_tour_for_the_readme(browser, server_url, name):
     assert step(page)["kind"] == "dLC2"
     page.screenshot(path=str(ROOT / "docs" / f"tour-{name}.png"))
     page.context.close()
+
+
+def test_gradients_below_float32_noise_read_as_0_not_as_full_colour(browser, server_url):
+    page = open_tour_page(browser, server_url, "laptop")
+    draw(page, [SEVEN], False)
+    page.locator("#blame button").nth(7).click()  # blame it for being what it already is
+    page.wait_for_function("document.body.dataset.explained === 'true'")
+    page.click('[data-tour="start"]:visible')
+    step(page)
+    grid = page.evaluate("window.cnnTourGrid")
+    r = httpx.post(server_url + "/equation", json={"image": grid, "label": 7, "kind": "dLS", "index": [7]}, timeout=30)
+    quiet = abs(r.json()["value"]) < 2**-20  # O_7 - 1, the largest |dLS| when the network reads a 7
+    print(f"dLS[7] = {r.json()['value']}: quiet {quiet}")
+    assert ("≈ 0" in page.inner_text("#grad-scale")) == quiet
+    assert (page.inner_text("#norm-dLk1") == "≈ 0") == quiet
+    page.context.close()
