@@ -226,8 +226,8 @@ class Database:
                     conn.execute("ROLLBACK")
                     raise
         except Exception as e:
-            if is_fault(e):  # a damaged file, a locked one, a server gone: said the same way as to requests
-                raise unavailable(e) from e
+            if is_fault(e):  # a damaged file, a locked one, a server gone: said as to requests (the start
+                raise unavailable(e) from None  # tells its cause's words, which would be SQLite's bare ones)
             raise
         finally:
             conn.close()
