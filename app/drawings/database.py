@@ -4,7 +4,8 @@ library's sqlite3 and psycopg 3 directly.
 Why no SQLAlchemy: one table and a dozen statements, written once with `?` parameters (turned
 into psycopg's `%s` here); what matters is control that an ORM or engine would hide: when a
 transaction commits (one commit for a whole group of saves, app/drawings/store.py), how SQLite
-syncs (WAL, synchronous=FULL), and a server-side cursor that streams an export in constant memory.
+syncs (WAL, synchronous=FULL), how long a lock is waited for, and what each fault is called when it
+reaches a person (503 with a sentence).
 
 Imported by store.py only; imports schema.py.
 """
