@@ -72,25 +72,39 @@ def serving(database_url: str) -> Iterator[int]:
 
 
 @contextmanager
-def stalled_export(port: int) -> Iterator[socket.socket]:
-    """GET /drawings/export from a client that reads its first bytes and then stops reading."""
+def stalled_export(port: int) -> Iterator[tuple[socket.socket, bytes]]:
+    """GET /drawings/export from a client that reads its first bytes and then stops reading: the
+    socket and those bytes."""
     client = socket.socket()
     client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     client.connect(("127.0.0.1", port))
     client.sendall(f"GET /drawings/export HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n\r\n".encode())
-    assert client.recv(4096).startswith(b"HTTP/1.1 200")
+    first = client.recv(4096)
+    assert first.startswith(b"HTTP/1.1 200")
     try:
-        yield client
+        yield client, first
     finally:
         client.close()
 
 
-def read_to_the_end(client: socket.socket) -> bytes:
+def read_to_the_end(client: socket.socket, first: bytes) -> tuple[bytes, bool]:
+    """What the server sent until it closed: the body (chunked encoding undone), and whether the
+    chunked answer was complete (its last, empty chunk arrived)."""
     client.settimeout(60)
-    parts = []
+    parts = [first]
     while part := client.recv(1 << 16):
         parts.append(part)
-    return b"".join(parts)
+    rest, body = b"".join(parts).split(b"\r\n\r\n", 1)[1], []
+    while b"\r\n" in rest:
+        size_line, rest = rest.split(b"\r\n", 1)
+        size = int(size_line, 16)
+        if size == 0:
+            return b"".join(body), True
+        if len(rest) < size + 2:
+            break
+        body.append(rest[:size])
+        rest = rest[size + 2 :]
+    return b"".join(body), False
 
 
 def test_an_abandoned_export_lets_sqlite_checkpoint_while_saves_run(tmp_path):
@@ -138,13 +152,29 @@ def test_an_export_nobody_reads_is_cut_at_its_write_deadline_and_cannot_pass_for
         with saver:
             saver.executemany(INSERT, noise_rows(ROWS))
         saver.close()
-        with stalled_export(port) as client:
+        with stalled_export(port) as (client, first):
             time.sleep(4)  # past the deadline; then read what was sent before the cut
-            received = read_to_the_end(client)
-    assert not received.endswith(b"0\r\n\r\n")  # the chunked answer never got its last chunk
-    body = received.split(b"\r\n\r\n", 1)[-1]
+            body, complete = read_to_the_end(client, first)
+    assert not complete  # the chunked answer never got its last chunk
     assert len(body) < ROWS * 784  # nowhere near the whole export
     with pytest.raises(zipfile.BadZipFile):  # and no zip reader takes what came for a file
+        zipfile.ZipFile(io.BytesIO(body))
+
+
+def test_a_database_failing_after_the_first_byte_leaves_an_export_that_cannot_pass_for_complete(tmp_path):
+    path = tmp_path / "drawings.db"
+    with serving(f"sqlite:///{path}") as port:
+        saver = sqlite3.connect(path)
+        with saver:
+            saver.executemany(INSERT, noise_rows(ROWS))
+        saver.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        saver.close()
+        with stalled_export(port) as (client, first):
+            time.sleep(1)
+            damage(path)  # the pages the export has not read yet
+            body, complete = read_to_the_end(client, first)
+    assert not complete and len(body) > 0  # it had begun
+    with pytest.raises(zipfile.BadZipFile):
         zipfile.ZipFile(io.BytesIO(body))
 
 
