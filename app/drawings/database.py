@@ -64,7 +64,9 @@ def unavailable(e: BaseException) -> DatabaseUnavailable:
                 "a backup (or recover it with sqlite3's .recover); nothing can be read or saved until then"
             )
         return DatabaseUnavailable(f"the drawings' database failed ({said}); try again")
-    return DatabaseUnavailable(f"the drawings' database cannot be reached ({said}); try again in a moment")
+    # PostgreSQL's words name its host and port: logged, never told (a save's 503 reaches anyone)
+    log.warning("drawings: the database cannot be reached: %s", said)
+    return DatabaseUnavailable("the drawings' database cannot be reached; try again in a moment")
 
 
 def describe_url(url: str) -> str:
