@@ -85,16 +85,23 @@ def first_page(store: Store) -> tuple[int, Rows]:
 
 
 def pages(store: Store, count: int, first: Rows) -> Iterator[Rows]:
-    """`count` drawings, oldest first, a page (and a short transaction) at a time."""
+    """`count` drawings, oldest first, a page (and a short transaction) at a time; one page held at once."""
     rows, sent = first, 0
+    del first
     while sent < count:
         if not rows:
             raise ExportCut(f"the collection shrank while it was exported: {sent} drawings of {count}")
         rows = rows[: count - sent]
+        sent, last = sent + len(rows), rows[-1][0]
         yield rows
-        sent += len(rows)
+        rows = []  # let the page sent go before the next is read
         if sent < count:
-            rows = store.rows_after(rows[-1][0], min(PAGE, count - sent))
+            rows = store.rows_after(last, min(PAGE, count - sent))
+
+
+def pixels(rows: Rows) -> bytes:
+    """The page's grids as MNIST's uint8 pixels, row after row."""
+    return to_uint8(np.frombuffer(b"".join(grid for _, _, grid in rows), "<f4")).tobytes()
 
 
 def stream(store: Store, fmt: Format, count: int, first: Rows) -> Generator[bytes]:
@@ -104,10 +111,12 @@ def stream(store: Store, fmt: Format, count: int, first: Rows) -> Generator[byte
         images_name = "images.npy" if fmt == "npz" else "drawings-images-idx3-ubyte"
         with z.open(images_name, "w", force_zip64=True) as f:
             f.write(npy_header((count, 28, 28)) if fmt == "npz" else struct.pack(">IIII", IDX_IMAGES, count, 28, 28))
-            for rows in pages(store, count, first):
-                grids = np.frombuffer(b"".join(grid for _, _, grid in rows), "<f4")
-                f.write(to_uint8(grids).tobytes())
+            rows_of = pages(store, count, first)
+            del first  # only the page being sent is held
+            for rows in rows_of:
+                f.write(pixels(rows))
                 labels.extend(label for _, label, _ in rows)
+                del rows  # not kept while the next page is read
                 yield pipe.take()
         labels_name = "labels.npy" if fmt == "npz" else "drawings-labels-idx1-ubyte"
         with z.open(labels_name, "w") as f:
