@@ -245,12 +245,13 @@ def test_a_sqlite_file_locked_by_another_program_answers_503_with_a_sentence(tmp
         assert client.delete("/drawings/1", headers=TEACHER).status_code == 204
 
 
-def damage(path: Path) -> None:
-    """Overwrite every page but the first (the header and the schema) with noise."""
-    size, page = path.stat().st_size, 4096
+def damage(path: Path, start: int = 4096) -> None:
+    """Overwrite the file from `start` on with noise (by default every page but the first: the
+    header and the schema)."""
+    size = path.stat().st_size
     with open(path, "r+b") as f:
-        f.seek(page)
-        f.write(np.random.default_rng(1).integers(0, 256, size - page, dtype=np.uint8).tobytes())
+        f.seek(start)
+        f.write(np.random.default_rng(1).integers(0, 256, size - start, dtype=np.uint8).tobytes())
         os.fsync(f.fileno())
 
 
@@ -269,6 +270,23 @@ def test_a_damaged_sqlite_file_is_503_per_request_and_stops_the_start(tmp_path):
         assert_unavailable(client.get("/drawings/export", headers=TEACHER), "damaged")  # before the first byte
         assert_unavailable(client.delete("/drawings/1", headers=TEACHER), "damaged")
         assert client.post("/predict", json={"image": EXAMPLE_GRID}).status_code == 200  # the rest still serves
+    with pytest.raises(DrawingsUnavailable, match="damaged.*restore"):
+        with TestClient(create_app(settings(f"sqlite:///{path}"))):
+            pass
+
+
+def test_a_sqlite_file_whose_last_pages_are_damaged_stops_the_start_though_its_schema_reads(tmp_path):
+    from app.drawings.routes import DrawingsUnavailable
+
+    path = tmp_path / "drawings.db"
+    with TestClient(create_app(settings(f"sqlite:///{path}"))):
+        pass
+    writer = sqlite3.connect(path)
+    with writer:
+        writer.executemany(INSERT, noise_rows(400))
+    writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    writer.close()
+    damage(path, start=path.stat().st_size // 4096 // 2 * 4096)  # the newest drawings' pages only
     with pytest.raises(DrawingsUnavailable, match="damaged.*restore"):
         with TestClient(create_app(settings(f"sqlite:///{path}"))):
             pass

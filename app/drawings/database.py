@@ -219,8 +219,7 @@ class Database:
                         )
                     if version == LATEST:
                         conn.execute("COMMIT")
-                        self.check(conn)
-                        return version
+                        break
                     for statement in MIGRATIONS[version + 1][self.dialect]:
                         conn.execute(statement)
                     conn.execute(self.sql("INSERT INTO schema_version (version) VALUES (?)"), (version + 1,))
@@ -228,6 +227,8 @@ class Database:
                 except BaseException:
                     conn.execute("ROLLBACK")
                     raise
+            self.check(conn)
+            return version
         except Exception as e:
             if is_fault(e):  # a damaged file, a locked one, a server gone: said as to requests (the start
                 raise unavailable(e) from None  # tells its cause's words, which would be SQLite's bare ones)
@@ -240,7 +241,7 @@ class Database:
         found later by the one request that reads its bad page."""
         if self.dialect != "sqlite":
             return
-        problems = [row[0] for row in conn.execute("PRAGMA quick_check(3)")]
+        problems = [" ".join(row[0].split()) for row in conn.execute("PRAGMA quick_check(3)")]  # one line
         if problems != ["ok"]:
             raise DatabaseDamaged(
                 f"the file {self.target} is damaged ({'; '.join(problems)[:300]}): move it aside and restore a "
