@@ -143,6 +143,15 @@ class Settings(BaseSettings):
         description="drawings the collection holds; past it a save gets 409 until the teacher exports and deletes",
     )
 
+    # Lessons with a class (app/classes/).
+    public_url: str = Field(
+        "",
+        description="the address phones open to join a class, behind a proxy or an ingress "
+        "(`https://digits.school.example`); empty: the teacher's browser's, else this machine's",
+        json_schema_extra=documented("empty"),
+        pattern=r"^(https?://[^\s/?#]+(/[^\s?#]*)?)?$",
+    )
+
     def __init__(self, **values: Any) -> None:
         try:
             super().__init__(**values)

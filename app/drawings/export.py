@@ -55,8 +55,8 @@ def npy_header(shape: tuple[int, ...]) -> bytes:
     return pipe.take()
 
 
-def stream(store: Store, fmt: Format) -> Iterator[bytes]:
-    rows = store.stream()
+def stream(store: Store, fmt: Format, class_code: str | None = None) -> Iterator[bytes]:
+    rows = store.stream(class_code=class_code)
     count = next(rows)
     assert isinstance(count, int)
     pipe = _Pipe()

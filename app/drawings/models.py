@@ -14,6 +14,7 @@ from app.api.training import MAX_TRAIN_IMAGES, RESUME_MAX_LENGTH
 from model.training.recipes import CLASS
 
 MAX_PAGE = 200  # drawings per GET /drawings page
+ClassCode = Annotated[str, Strict(), Field(min_length=1, max_length=12, description="a class's code (app/classes/)")]
 
 
 class SaveRequest(DrawingRequest):
@@ -22,6 +23,7 @@ class SaveRequest(DrawingRequest):
     model_config = body_config(examples=[{"image": EXAMPLE_GRID, "label": 1}])
 
     label: Annotated[int, Strict(), Field(ge=0, le=9)] = Field(description="the digit the drawing is meant to be")
+    class_: ClassCode | None = Field(None, alias="class", description="save into this class (open, else 409)")
 
     @model_validator(mode="after")
     def _served_network_only(self) -> SaveRequest:
@@ -72,6 +74,7 @@ class TuneRequest(RequestBody):
     steps: Annotated[int, Strict(), Field(ge=1, le=MAX_TRAIN_IMAGES // CLASS.batch_size)] = Field(
         description=f"steps of {CLASS.batch_size} images to take now"
     )
+    class_: ClassCode | None = Field(None, alias="class", description="tune on this class's drawings only")
 
 
 class Scores(BaseModel):

@@ -51,6 +51,52 @@ MIGRATIONS: dict[int, dict[Dialect, list[str]]] = {
             "CREATE INDEX drawings_label_id ON drawings (label, id)",
         ],
     },
+    # Classes (app/classes/): a drawing may belong to one (NULL: the collection without a class); the
+    # classes, and what happened in each that is not a save (the live board replays both by id).
+    3: {
+        "sqlite": [
+            "ALTER TABLE drawings ADD COLUMN class TEXT",
+            "CREATE INDEX drawings_class_id ON drawings (class, id)",
+            """CREATE TABLE classes (
+                code TEXT PRIMARY KEY,
+                name TEXT NOT NULL,
+                state TEXT NOT NULL CHECK (state IN ('open', 'paused', 'closed')),
+                created_at TEXT NOT NULL,
+                network TEXT,
+                network_sha256 TEXT,
+                network_drawings INTEGER,
+                published_at TEXT
+            )""",
+            """CREATE TABLE class_events (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                class TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                data TEXT NOT NULL
+            )""",
+            "CREATE INDEX class_events_class_id ON class_events (class, id)",
+        ],
+        "postgresql": [
+            "ALTER TABLE drawings ADD COLUMN class TEXT",
+            "CREATE INDEX drawings_class_id ON drawings (class, id)",
+            """CREATE TABLE classes (
+                code TEXT PRIMARY KEY,
+                name TEXT NOT NULL,
+                state TEXT NOT NULL CHECK (state IN ('open', 'paused', 'closed')),
+                created_at TEXT NOT NULL,
+                network TEXT,
+                network_sha256 TEXT,
+                network_drawings INTEGER,
+                published_at TEXT
+            )""",
+            """CREATE TABLE class_events (
+                id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                class TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                data TEXT NOT NULL
+            )""",
+            "CREATE INDEX class_events_class_id ON class_events (class, id)",
+        ],
+    },
 }
 LATEST = max(MIGRATIONS)
 VERSION_TABLE = "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"

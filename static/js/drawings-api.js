@@ -22,10 +22,10 @@ async function send(path, { token, method = "GET", body, raw = false, headers = 
 }
 
 // A drawing (28 rows of 28 numbers in [0, 1]) and the digit meant -> { id, label, answer, probability, repeated }.
-// The key makes a retried save count once.
-export const save = (grid, label, key) => send("/drawings", {
+// The key makes a retried save count once; a class's code saves into that class (409 while it is paused).
+export const save = (grid, label, key, classCode = null) => send("/drawings", {
   method: "POST",
-  body: { image: grid, label },
+  body: classCode ? { image: grid, label, class: classCode } : { image: grid, label },
   headers: key ? { "Idempotency-Key": key } : {},
 });
 
