@@ -30,8 +30,9 @@ export const save = (grid, label, key, classCode = null) => send("/drawings", {
 });
 
 // -> { items: [{ id, created_at, label, answer, probability, weights_sha256, pixels }], next }
-export function list(token, { digit = null, wrong = false, cursor = null, limit = 60 } = {}) {
+export function list(token, { digit = null, wrong = false, cursor = null, limit = 60, classCode = null } = {}) {
   const query = new URLSearchParams({ limit: String(limit) });
+  if (classCode) query.set("class", classCode);
   if (digit !== null) query.set("digit", String(digit));
   if (wrong) query.set("wrong", "true");
   if (cursor) query.set("cursor", cursor);
@@ -39,13 +40,15 @@ export function list(token, { digit = null, wrong = false, cursor = null, limit 
 }
 
 // -> { total, counts, accuracy, confusion, served_sha256, answered_by_served }
-export const summary = (token) => send("/drawings/summary", { token });
+export const summary = (token, classCode = null) =>
+  send(classCode ? `/drawings/summary?class=${encodeURIComponent(classCode)}` : "/drawings/summary", { token });
 
 export const remove = (token, id) => send(`/drawings/${encodeURIComponent(id)}`, { token, method: "DELETE" });
 
 // format "npz" or "idx" -> a Blob of the file, and its name
-export async function exported(token, format) {
-  const response = await send(`/drawings/export?format=${format}`, { token, raw: true });
+export async function exported(token, format, classCode = null) {
+  const only = classCode ? `&class=${encodeURIComponent(classCode)}` : "";
+  const response = await send(`/drawings/export?format=${format}${only}`, { token, raw: true });
   return { blob: await response.blob(), name: format === "npz" ? "drawings.npz" : "drawings-idx.zip" };
 }
 

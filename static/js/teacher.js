@@ -10,7 +10,7 @@ const STEPS_PER_ROUND = 16;
 const $ = (id) => document.getElementById(id);
 const percent = (x) => (x === null || x === undefined ? "–" : `${(100 * x).toFixed(1)}%`);
 
-const state = { token: null, digit: null, wrong: false, next: null, tuned: null, stop: false };
+const state = { token: null, digit: null, wrong: false, next: null, tuned: null, stop: false, classCode: null };
 
 function download({ blob, name }) {
   const url = URL.createObjectURL(blob);
@@ -27,6 +27,7 @@ function signedOut(message = "") {
   $("collection").hidden = true;
   $("sign-in").hidden = false;
   $("sign-in-status").textContent = message;
+  document.dispatchEvent(new CustomEvent("teacher:out"));
 }
 
 // Every failure of the teacher's requests: a lost token sends back to sign-in, the rest is said where it happened.
@@ -48,11 +49,12 @@ async function open(token) {
   sessionStorage.setItem(TOKEN_KEY, token);
   $("sign-in").hidden = true;
   $("collection").hidden = false;
+  document.dispatchEvent(new CustomEvent("teacher:open", { detail: { token } }));  // class-board.js
   await showDrawings();
 }
 
 async function refreshSummary() {
-  const s = await drawings.summary(state.token);
+  const s = await drawings.summary(state.token, state.classCode);
   $("summary-line").textContent = s.total
     ? `${s.total} drawings; the network reads ${percent(s.accuracy)} of them as meant.`
     : "No drawings yet: ask the class to draw and save.";
@@ -110,6 +112,7 @@ function thumbnail(pixels, label) {
 
 function card(item) {
   const li = document.createElement("li");
+  li.dataset.id = item.id;
   const wrong = item.answer !== item.label;
   if (wrong) li.className = "wrong";
   const meant = Object.assign(document.createElement("p"), { textContent: `meant ${item.label}` });
@@ -138,7 +141,8 @@ function card(item) {
 async function showDrawings(more = false) {
   if (!more) { $("gallery").replaceChildren(); state.next = null; }
   try {
-    const page = await drawings.list(state.token, { digit: state.digit, wrong: state.wrong, cursor: more ? state.next : null });
+    const filters = { digit: state.digit, wrong: state.wrong, classCode: state.classCode };
+    const page = await drawings.list(state.token, { ...filters, cursor: more ? state.next : null });
     $("gallery").append(...page.items.map(card));
     state.next = page.next;
     $("more").hidden = !page.next;
@@ -152,7 +156,7 @@ async function showDrawings(more = false) {
 async function exportAs(format) {
   $("export-status").textContent = "Preparing the file…";
   try {
-    download(await drawings.exported(state.token, format));
+    download(await drawings.exported(state.token, format, state.classCode));
     $("export-status").textContent = "Downloaded.";
   } catch (e) {
     failed(e, $("export-status"));
@@ -179,6 +183,7 @@ async function fineTune() {
   try {
     for (let round = 0; round < rounds && !state.stop; round++) {
       const request = answer ? { resume: answer.resume, steps: STEPS_PER_ROUND } : { seed: 0, steps: STEPS_PER_ROUND };
+      if (state.classCode) request.class = state.classCode;
       answer = await drawings.tune(state.token, request);
       $("tune-progress").value = round + 1;
       $("tune-status").textContent = `Step ${answer.step}: loss ${answer.losses.at(-1).toFixed(3)}, learning from ${answer.drawings} drawings.`;
@@ -186,6 +191,7 @@ async function fineTune() {
     }
     state.tuned = answer;
     $("copy-actions").hidden = !answer;
+    if (answer) document.dispatchEvent(new CustomEvent("teacher:tuned", { detail: answer }));
   } catch (e) {
     if (e.status === 429) $("tune-status").textContent = "The server is busy training for others; try again in a moment.";
     else failed(e, $("tune-status"));
@@ -235,6 +241,28 @@ $("use-copy").addEventListener("click", useOnPage);
 $("download-weights").addEventListener("click", downloadWeights);
 $("download-onnx").addEventListener("click", downloadOnnx);
 drawings.exportsOnnx().then((yes) => { $("download-onnx").hidden = !yes; });
+
+// The class chosen on the board (class-board.js): the list, the counts, the export and the fine-tune follow
+// it; its drawings arrive live, shown at once where the filters let them, the filters kept.
+document.addEventListener("class:chosen", (e) => {
+  state.classCode = e.detail.code;
+  $("drawings-title").textContent = state.classCode ? `The drawings of class ${state.classCode}` : "The drawings";
+  refreshSummary().catch((err) => failed(err, $("gallery-status")));
+  showDrawings();
+});
+let recount = null;
+document.addEventListener("class:drawing", (e) => {
+  const item = e.detail;
+  const shown = (state.digit === null || item.label === state.digit) && (!state.wrong || item.answer !== item.label);
+  if (shown && !$("gallery").querySelector(`[data-id="${item.id}"]`)) {
+    $("gallery").prepend(card(item));
+    $("gallery-status").textContent = `${$("gallery").children.length} shown, newest first.`;
+  }
+  clearTimeout(recount);
+  recount = setTimeout(() => refreshSummary().catch(() => {}), 300);  // a burst of saves: one recount
+});
+document.addEventListener("class:deletion", (e) => $("gallery").querySelector(`[data-id="${e.detail.id}"]`)?.remove());
+document.addEventListener("teacher:unauthorized", () => signedOut("That token is not the teacher's."));
 
 const kept = sessionStorage.getItem(TOKEN_KEY);
 if (kept) open(kept);
