@@ -47,7 +47,8 @@ class Board:
                     if line == "":
                         if "event" in frame:
                             self.last = frame.get("id", self.last)
-                            self.events.put({"kind": frame["event"], "id": frame.get("id"), **json.loads(frame["data"])})
+                            data = json.loads(frame["data"])
+                            self.events.put({"kind": frame["event"], "id": frame.get("id"), **data})
                         frame = {}
                     elif not line.startswith(":"):
                         name, _, value = line.partition(":")
