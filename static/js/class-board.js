@@ -120,9 +120,10 @@ function download(blob, name) {
 // -- the board -------------------------------------------------------------------------------------------
 function hideBoard() {
   board.stop?.();
+  const shown = board.code !== null;
   board.code = null;
   $("board").hidden = true;
-  say("class:chosen", { code: null });
+  if (shown && board.token) say("class:chosen", { code: null });
 }
 
 function showState(row) {

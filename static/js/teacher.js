@@ -246,6 +246,7 @@ drawings.exportsOnnx().then((yes) => { $("download-onnx").hidden = !yes; });
 // it; its drawings arrive live, shown at once where the filters let them, the filters kept.
 document.addEventListener("class:chosen", (e) => {
   state.classCode = e.detail.code;
+  if (!state.token) return;
   $("drawings-title").textContent = state.classCode ? `The drawings of class ${state.classCode}` : "The drawings";
   refreshSummary().catch((err) => failed(err, $("gallery-status")));
   showDrawings();
