@@ -228,3 +228,14 @@ def test_a_database_from_before_classes_migrates_and_keeps_its_drawings(database
     if db.dialect == "sqlite":
         with sqlite3.connect(db.target) as conn:
             assert conn.execute("SELECT count(*) FROM drawings WHERE class IS NULL").fetchone()[0] == 1
+
+
+def test_python_m_app_says_where_phones_join_when_it_listens_beyond_loopback():
+    from app.__main__ import join_lines
+    from app.config import Settings
+
+    token = "t" * 16
+    (line,) = join_lines(Settings(host="0.0.0.0", port=8123, teacher_token=token, public_url="https://d.example"))
+    assert line.endswith("phones join at https://d.example/c/<the class's code>")
+    assert all(":8123/c/" in x and "0.0.0.0" not in x for x in join_lines(Settings(host="0.0.0.0", port=8123)))
+    assert "--host 0.0.0.0" in join_lines(Settings(host="127.0.0.1", teacher_token=token))[0]
