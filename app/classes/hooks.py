@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from fastapi import HTTPException, Request
 
 from app.config import Settings
+from app.drawings.database import DatabaseUnavailable
 from app.drawings.guard import RateLimit, TooFast
 from app.errors import ClientMistake
 
@@ -71,7 +72,12 @@ async def admit_save(request: Request, text: str) -> str:
     """POST /drawings with a class: the class's code if it is open; else the refusal, nothing stored."""
     found = room(request)
     code = codes.normal(text)
-    state = None if code is None else await asyncio.to_thread(found.classes.state, code)
+    try:
+        state = None if code is None else await asyncio.to_thread(found.classes.state, code)
+    except DatabaseUnavailable:
+        raise DatabaseUnavailable(
+            "the class's database cannot be reached right now; your drawing was not saved, try again in a moment"
+        ) from None
     if state is None or code is None:
         raise unknown(request, found, text)
     if state != "open":
