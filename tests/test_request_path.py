@@ -162,6 +162,7 @@ FIELDS = {  # variable -> (the Settings field, a value to set, what it must beco
     "CNN_TEACHER_TOKEN": ("teacher_token", "s3cret", "s3cret"),
     "CNN_DRAWINGS_PER_MINUTE": ("drawings_per_minute", "30", 30),
     "CNN_MAX_DRAWINGS": ("max_drawings", "500", 500),
+    "CNN_PUBLIC_URL": ("public_url", "https://digits.school.example", "https://digits.school.example"),
 }
 
 
