@@ -12,6 +12,18 @@ from typing import Literal
 
 Dialect = Literal["sqlite", "postgresql"]
 
+# The classes (app/classes/): the same in both dialects.
+CLASSES_TABLE = """CREATE TABLE classes (
+    code TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('open', 'paused', 'closed')),
+    created_at TEXT NOT NULL,
+    network TEXT,
+    network_sha256 TEXT,
+    network_drawings INTEGER,
+    published_at TEXT
+)"""
+
 # migration number -> its statements per dialect
 MIGRATIONS: dict[int, dict[Dialect, list[str]]] = {
     1: {
@@ -57,16 +69,7 @@ MIGRATIONS: dict[int, dict[Dialect, list[str]]] = {
         "sqlite": [
             "ALTER TABLE drawings ADD COLUMN class TEXT",
             "CREATE INDEX drawings_class_id ON drawings (class, id)",
-            """CREATE TABLE classes (
-                code TEXT PRIMARY KEY,
-                name TEXT NOT NULL,
-                state TEXT NOT NULL CHECK (state IN ('open', 'paused', 'closed')),
-                created_at TEXT NOT NULL,
-                network TEXT,
-                network_sha256 TEXT,
-                network_drawings INTEGER,
-                published_at TEXT
-            )""",
+            CLASSES_TABLE,
             """CREATE TABLE class_events (
                 id INTEGER PRIMARY KEY AUTOINCREMENT,
                 class TEXT NOT NULL,
@@ -78,16 +81,7 @@ MIGRATIONS: dict[int, dict[Dialect, list[str]]] = {
         "postgresql": [
             "ALTER TABLE drawings ADD COLUMN class TEXT",
             "CREATE INDEX drawings_class_id ON drawings (class, id)",
-            """CREATE TABLE classes (
-                code TEXT PRIMARY KEY,
-                name TEXT NOT NULL,
-                state TEXT NOT NULL CHECK (state IN ('open', 'paused', 'closed')),
-                created_at TEXT NOT NULL,
-                network TEXT,
-                network_sha256 TEXT,
-                network_drawings INTEGER,
-                published_at TEXT
-            )""",
+            CLASSES_TABLE,
             """CREATE TABLE class_events (
                 id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
                 class TEXT NOT NULL,

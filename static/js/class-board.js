@@ -8,6 +8,8 @@
 // drawing or deletion ("class:drawing", "class:deletion"), so its list follows without losing its filters.
 import * as classes from "./classes-api.js";
 import * as drawings from "./drawings-api.js";
+import { download } from "./files.js";
+import { renderMatrix } from "./matrix.js";
 import { paintThumbnail } from "./render.js";
 
 const $ = (id) => document.getElementById(id);
@@ -92,7 +94,7 @@ function askToDelete(row, tr) {
   $("delete-export").onclick = async () => {
     try {
       const file = await drawings.exported(board.token, "npz", row.code);
-      download(file.blob, `class-${row.code}.npz`);
+      download({ blob: file.blob, name: `class-${row.code}.npz` });
     } catch (e) { fail(e); }
   };
   $("delete-confirm").onclick = async () => {
@@ -106,15 +108,6 @@ function askToDelete(row, tr) {
   };
   $("delete-keep").onclick = () => { ask.hidden = true; tr.querySelector("button")?.focus(); };
   $("delete-keep").focus();
-}
-
-function download(blob, name) {
-  const url = URL.createObjectURL(blob);
-  const a = Object.assign(document.createElement("a"), { href: url, download: name });
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
 // -- the board -------------------------------------------------------------------------------------------
@@ -201,26 +194,9 @@ function renderBoard() {
     ? `${plural(total, "drawing")}; the network read ${right.toLocaleString("en")} of ${total.toLocaleString("en")} as meant.`
     : "No drawings yet: the phones can join with the code or the QR code.";
   $("newest").replaceChildren(...board.newest.map(tile));
-  const table = $("board-confusion");
-  table.replaceChildren();
-  const caption = table.createCaption();
-  caption.textContent = "Rows: the digit meant. Columns: the network's answer. Choose a cell to see its drawings.";
-  const head = table.createTHead().insertRow();
-  head.append(Object.assign(document.createElement("th"), { scope: "col", textContent: "meant \\ read" }));
-  for (let j = 0; j < 10; j++) head.append(Object.assign(document.createElement("th"), { scope: "col", textContent: j }));
-  const body = table.createTBody();
-  m.forEach((row, i) => {
-    const tr = body.insertRow();
-    tr.append(Object.assign(document.createElement("th"), { scope: "row", textContent: i }));
-    row.forEach((n, j) => {
-      const td = tr.insertCell();
-      if (!n) return;
-      td.className = i === j ? "right" : "wrong";
-      const b = Object.assign(document.createElement("button"), { type: "button", className: "cell", textContent: n });
-      b.setAttribute("aria-label", `${plural(n, "drawing")} meant as ${article(i)} ${i}, read as ${article(j)} ${j}`);
-      b.addEventListener("click", () => showCell(i, j));
-      td.append(b);
-    });
+  renderMatrix($("board-confusion"), m, {
+    caption: "Rows: the digit meant. Columns: the network's answer. Choose a cell to see its drawings.",
+    onCell: showCell,
   });
 }
 

@@ -3,25 +3,7 @@
 // live board reads its Server-Sent Events with fetch (EventSource cannot send a header), and a
 // phone, which needs no token, with EventSource.
 
-import { Refused } from "./drawings-api.js";
-
-async function send(path, { token, method = "GET", body } = {}) {
-  const headers = {};
-  if (token) headers.Authorization = `Bearer ${token}`;
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  let response;
-  try {
-    response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  } catch {
-    throw new Refused("the server cannot be reached");
-  }
-  if (!response.ok) {
-    const detail = (await response.json().catch(() => ({}))).detail;
-    throw Object.assign(new Refused(typeof detail === "string" ? detail : `the server answered ${response.status}`),
-      { status: response.status });
-  }
-  return response.status === 204 ? null : response.json();
-}
+import { send } from "./drawings-api.js";
 
 const at = (code) => `/classes/${encodeURIComponent(code)}`;
 

@@ -3,7 +3,9 @@
 
 export class Refused extends Error {}
 
-async function send(path, { token, method = "GET", body, raw = false, headers = {} } = {}) {
+// A request of the teacher's or the class's endpoints (classes-api.js uses it too): the answer's JSON,
+// null for a 204, the Response itself with raw; a refusal as Refused with the server's sentence.
+export async function send(path, { token, method = "GET", body, raw = false, headers = {} } = {}) {
   if (token) headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
   let response;

@@ -2,6 +2,8 @@
 // The token lives in this tab's sessionStorage only and travels only in the Authorization header.
 
 import * as drawings from "./drawings-api.js";
+import { download } from "./files.js";
+import { renderMatrix } from "./matrix.js";
 
 const TOKEN_KEY = "numpy-cnn:teacher-token";
 const COPY_KEY = "numpy-cnn:class-copy"; // the main page offers the tuned copy from here (contracts.md)
@@ -11,15 +13,6 @@ const $ = (id) => document.getElementById(id);
 const percent = (x) => (x === null || x === undefined ? "–" : `${(100 * x).toFixed(1)}%`);
 
 const state = { token: null, digit: null, wrong: false, next: null, tuned: null, stop: false, classCode: null };
-
-function download({ blob, name }) {
-  const url = URL.createObjectURL(blob);
-  const a = Object.assign(document.createElement("a"), { href: url, download: name });
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
-}
 
 function signedOut(message = "") {
   sessionStorage.removeItem(TOKEN_KEY);
@@ -63,23 +56,8 @@ async function refreshSummary() {
 }
 
 function renderConfusion(matrix) {
-  const table = $("confusion");
-  table.replaceChildren();
-  const caption = table.createCaption();
-  caption.className = "visually-hidden";
-  caption.textContent = "Drawings by the digit meant (rows) and the network's answer (columns)";
-  const head = table.createTHead().insertRow();
-  head.append(Object.assign(document.createElement("th"), { scope: "col", textContent: "meant \\ read" }));
-  for (let j = 0; j < 10; j++) head.append(Object.assign(document.createElement("th"), { scope: "col", textContent: j }));
-  const body = table.createTBody();
-  matrix.forEach((row, i) => {
-    const tr = body.insertRow();
-    tr.append(Object.assign(document.createElement("th"), { scope: "row", textContent: i }));
-    row.forEach((n, j) => {
-      const td = tr.insertCell();
-      td.textContent = n || "";
-      if (n) td.className = i === j ? "right" : "wrong";
-    });
+  renderMatrix($("confusion"), matrix, {
+    caption: "Drawings by the digit meant (rows) and the network's answer (columns)", captionClass: "visually-hidden",
   });
 }
 
