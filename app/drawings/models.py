@@ -82,6 +82,14 @@ class Scores(BaseModel):
     mnist: float = Field(description="accuracy on MNIST's 1,000 held-out test images")
 
 
+class Changed(BaseModel):
+    id: int
+    label: int = Field(description="the digit meant")
+    before: int = Field(description="the served network's answer")
+    after: int = Field(description="the tuned copy's answer")
+    pixels: str = Field(description="base64 of the 28x28 grid's 784 bytes, 0-255 as in MNIST")
+
+
 class TuneResponse(BaseModel):
     step: int = Field(description="steps taken by the run so far")
     losses: list[float] = Field(description="the loss of each step taken now")
@@ -89,6 +97,7 @@ class TuneResponse(BaseModel):
     held_out: int = Field(description="the class's drawings kept for scoring (every fifth id)")
     before: Scores = Field(description="the served network's accuracy")
     after: Scores = Field(description="the tuned copy's accuracy")
+    changed: list[Changed] = Field(description="held-out drawings the copy reads differently from the served network")
     resume: str = Field(description="send back to continue")
     params: str = Field(description="the tuned copy's parameters, as /predict's `params` takes them")
 

@@ -48,8 +48,9 @@ async function open(token) {
 
 async function refreshSummary() {
   const s = await drawings.summary(state.token, state.classCode);
+  const right = s.confusion.reduce((sum, row, i) => sum + row[i], 0);
   $("summary-line").textContent = s.total
-    ? `${s.total} drawings; the network reads ${percent(s.accuracy)} of them as meant.`
+    ? `${s.total} drawing${s.total === 1 ? "" : "s"}; the network reads ${right} of them as meant (${percent(s.accuracy)}).`
     : "No drawings yet: ask the class to draw and save.";
   renderConfusion(s.confusion);
   renderDigits(s.counts, s.total);
@@ -164,7 +165,7 @@ async function fineTune() {
       if (state.classCode) request.class = state.classCode;
       answer = await drawings.tune(state.token, request);
       $("tune-progress").value = round + 1;
-      $("tune-status").textContent = `Step ${answer.step}: loss ${answer.losses.at(-1).toFixed(3)}, learning from ${answer.drawings} drawings.`;
+      $("tune-status").textContent = `Round ${round + 1} of ${rounds}: the copy practised on your ${answer.drawings} drawings and MNIST's.`;
       showScores(answer);
     }
     state.tuned = answer;

@@ -62,7 +62,8 @@ def test_a_drawing_is_saved_with_the_digit_meant_exactly_as_the_network_read_it(
         page.evaluate("window.shifts = []")
         draw(page, [SEVEN], touch)
         assert still(page) and boxes == {sel: page.locator(sel).bounding_box() for sel in boxes}
-        assert page.inner_text("#answer") == "7" and page.input_value("#save-digit") == ""  # never the answer by default
+        assert page.inner_text("#answer") == "7"
+        assert page.input_value("#save-digit") == ""  # never the answer by default
         assert page.locator("#save").is_disabled()  # until the digit meant is chosen
         for selector in ("#pad", "#answer", "#confidence", "#save-digit", "#save", "#clear"):
             assert in_view(page, selector), selector
