@@ -3,9 +3,10 @@
 Where events come from: the drawings table (a saved drawing's id is its event's) and class_events
 (state changes, networks, deletions), both read by id, so every process of every replica sees
 every event in the database whatever process wrote it. The poller runs only while a stream is
-open (nothing at all while idle), every POLL_SECONDS, and at once when this process saved or changed
-something (poke); with PostgreSQL each replica also LISTENs on CHANNEL and NOTIFYs it after its own
-changes, so another replica's board hears a save within a round trip, not a poll.
+open (nothing at all while idle), every POLL_SECONDS (POLL_SECONDS_LISTENING on PostgreSQL), and at
+once when this process saved or changed something (poke); with PostgreSQL each replica also LISTENs on
+CHANNEL and NOTIFYs it after its own changes, so another replica's board hears a save within a round
+trip, not a poll.
 
 An event's SSE id is "<drawing id>-<class event id>", the stream's two cursors after it: a client
 reconnecting with Last-Event-ID is sent what it missed from the database (at most MAX_REPLAY
@@ -41,7 +42,8 @@ from app.drawings.store import to_uint8
 
 log = logging.getLogger("uvicorn.error")
 
-POLL_SECONDS = 0.25  # while a stream is open; woken sooner by this process's changes and NOTIFY
+POLL_SECONDS = 0.25  # while a stream is open; woken sooner by this process's changes
+POLL_SECONDS_LISTENING = 2.0  # PostgreSQL: NOTIFY wakes the poller; polling only catches a lost notification
 HEARTBEAT_SECONDS = 15.0  # a comment line, so proxies and phones keep the connection
 STREAMS_PER_PROCESS = 1_000
 STREAMS_PER_ADDRESS = 300  # a whole school's phones may share one address
@@ -193,6 +195,7 @@ class Broker:
         self.closing = threading.Event()
         self.notify_due = False
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.every = POLL_SECONDS_LISTENING if db.dialect == "postgresql" else POLL_SECONDS
 
     # -- the streams -------------------------------------------------------------------------------
     def admit(self, code: str, address: str, teacher: bool, cursors: tuple[int, int]) -> Stream:
@@ -246,7 +249,7 @@ class Broker:
                     await asyncio.sleep(1)
                 self.wake.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wake.wait(), POLL_SECONDS)
+                    await asyncio.wait_for(self.wake.wait(), self.every)
         finally:
             self.poller = None
             self.cursors = None  # idle: nothing kept; the next stream starts from the database's heads
