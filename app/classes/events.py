@@ -194,6 +194,8 @@ class Broker:
         self.listener: threading.Thread | None = None
         self.closing = threading.Event()
         self.notify_due = False
+        self.notifying = False
+        self.notifier: asyncio.Task[None] | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.every = POLL_SECONDS_LISTENING if db.dialect == "postgresql" else POLL_SECONDS
 
@@ -225,9 +227,19 @@ class Broker:
         """This process changed something a board may show: poll now, and tell the other replicas."""
         self.notify_due = self.db.dialect == "postgresql"
         self.wake.set()
-        if self.poller is None and self.notify_due:  # no stream here: still tell the others
-            self.notify_due = False
-            asyncio.get_running_loop().run_in_executor(None, self._notify)
+        if self.poller is None and self.notify_due and not self.notifying:  # no stream here: still tell the others
+            self.notifier = asyncio.create_task(self._notify_while_due())  # kept: a task nobody holds may vanish
+
+    async def _notify_while_due(self) -> None:
+        """One NOTIFY at a time, and one more if something changed meanwhile: a burst of saves costs a
+        few NOTIFYs, not one each, and none is sent before the change it announces has committed."""
+        self.notifying = True
+        try:
+            while self.notify_due:
+                self.notify_due = False
+                await asyncio.to_thread(self._notify)
+        finally:
+            self.notifying = False
 
     # -- the poller -----------------------------------------------------------------------------
     def _start(self) -> None:
