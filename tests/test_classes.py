@@ -127,10 +127,15 @@ def test_the_class_network_is_published_read_and_taken_back(client):
     code = open_class(client)["code"]
     text = encode_params(model.load(WEIGHTS).params)  # a network: the served one's own parameters
     assert client.get(f"/classes/{code}/network").status_code == 404
-    r = client.put(f"/classes/{code}/network", json={"params": text, "drawings": 74}, headers=TEACHER)
+    fitted = {"temperature": 1.4, "unsure_below": 0.62}
+    body = {"params": text, "drawings": 74, "calibration": fitted}
+    r = client.put(f"/classes/{code}/network", json=body, headers=TEACHER)
     assert r.status_code == 200 and r.json()["drawings"] == 74
     got = client.get(f"/classes/{code}/network").json()
     assert got["params"] == text and got["drawings"] == 74 and len(got["sha256"]) == 64
+    assert got["calibration"] == fitted
+    hot = {"params": text, "drawings": 1, "calibration": {"temperature": 0, "unsure_below": 0.5}}
+    assert client.put(f"/classes/{code}/network", json=hot, headers=TEACHER).status_code == 422
     assert client.get(f"/classes/{code}").json()["network"]["drawings"] == 74
     bad = client.put(f"/classes/{code}/network", json={"params": "AAAA", "drawings": 1}, headers=TEACHER)
     assert bad.status_code == 422 and "params" in bad.json()["detail"]

@@ -138,7 +138,8 @@ async def publish_network(request: Request, endpoint: Any, code: str) -> Respons
     content = await read_body(request, endpoint)
     if isinstance(content, Response):
         return content
-    after = await in_thread(found.classes.publish, row.code, content["params"], content["drawings"])
+    fitted = content.get("calibration")
+    after = await in_thread(found.classes.publish, row.code, content["params"], content["drawings"], fitted)
     if after is None:
         raise HTTPException(404, f"there is no class {code!r}")
     found.broker.poke()
@@ -168,9 +169,9 @@ async def class_network(request: Request, endpoint: Any, code: str) -> ClassNetw
     got = await in_thread(found.classes.network, row.code)
     if got is None or got[1] is None:
         raise HTTPException(404, "this class has no network of its own yet")
-    row, params = got
+    row, params, fitted = got
     meta = row.network() or {}
-    return ClassNetwork(params=params, **meta)
+    return ClassNetwork(params=params, calibration=fitted, **meta)
 
 
 async def class_qr(request: Request, endpoint: Any, code: str) -> Response:

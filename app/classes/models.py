@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, Strict, StringConstraints, model_validator
 
 from app.api.requests import ParamsText, RequestBody, body_config
+from app.drawings.models import CopyCalibration as Calibration
 
 from .store import MAX_NAME, ClassRow
 
@@ -65,6 +66,7 @@ class PublishRequest(RequestBody):
     model_config = body_config(examples=[{"params": "<the params of the last /drawings/tune answer>", "drawings": 74}])
 
     params: ParamsText = Field(description="the tuned copy, as /drawings/tune answered it")
+    calibration: Calibration | None = Field(None, description="its calibration, as /drawings/tune answered it")
     drawings: Annotated[int, Strict(), Field(ge=0, le=10**9)] = Field(
         description="the class's drawings it learned from"
     )
@@ -72,6 +74,9 @@ class PublishRequest(RequestBody):
 
 class ClassNetwork(NetworkInfo):
     params: str = Field(description="the class's network, as /predict's `params` takes it")
+    calibration: Calibration | None = Field(
+        description="read /predict's probabilities p with it: softmax(ln p / temperature), unsure below unsure_below"
+    )
 
 
 def network_info(row: ClassRow) -> NetworkInfo | None:

@@ -130,28 +130,30 @@ class Classes:
             self._event(conn, code, "state", {"state": "deleted", "name": ""})
             return int(gone)
 
-    def publish(self, code: str, params: str, drawings: int) -> ClassRow | None:
+    def publish(self, code: str, params: str, drawings: int, calibration: dict[str, float] | None) -> ClassRow | None:
         sha = hashlib.sha256(params.encode()).hexdigest()
+        fitted = None if calibration is None else json.dumps(calibration)
         with self.db.transaction(write=True) as conn:
             statement = (
-                "UPDATE classes SET network = ?, network_sha256 = ?, network_drawings = ?, published_at = ?"
-                " WHERE code = ?"
+                "UPDATE classes SET network = ?, network_sha256 = ?, network_drawings = ?, network_calibration = ?,"
+                " published_at = ? WHERE code = ?"
             )
-            if conn.execute(self.db.sql(statement), (params, sha, drawings, now(), code)).rowcount == 0:
+            if conn.execute(self.db.sql(statement), (params, sha, drawings, fitted, now(), code)).rowcount == 0:
                 return None
             after = self._one(conn, code)
             assert after is not None
             self._event(conn, code, "network", after.network() or {})
             return after
 
-    def network(self, code: str) -> tuple[ClassRow, str | None] | None:
-        """The class and its published parameters (None if none); None if no such class."""
+    def network(self, code: str) -> tuple[ClassRow, str | None, dict[str, float] | None] | None:
+        """The class, its published parameters and their calibration (None if none); None if no such class."""
         with self.db.transaction(write=False) as conn:
             row = self._one(conn, code)
             if row is None:
                 return None
-            params = conn.execute(self.db.sql("SELECT network FROM classes WHERE code = ?"), (code,)).fetchone()[0]
-        return row, params
+            statement = self.db.sql("SELECT network, network_calibration FROM classes WHERE code = ?")
+            params, fitted = conn.execute(statement, (code,)).fetchone()
+        return row, params, None if fitted is None else json.loads(fitted)
 
     def take_back(self, code: str) -> bool | None:
         """Withdraw the class's network: True if there was one, False if not, None if no such class."""
@@ -163,7 +165,7 @@ class Classes:
                 return False
             statement = (
                 "UPDATE classes SET network = NULL, network_sha256 = NULL, network_drawings = NULL,"
-                " published_at = NULL WHERE code = ?"
+                " network_calibration = NULL, published_at = NULL WHERE code = ?"
             )
             conn.execute(self.db.sql(statement), (code,))
             self._event(conn, code, "network", {"sha256": None, "drawings": None, "published_at": None})

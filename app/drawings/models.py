@@ -90,6 +90,17 @@ class Changed(BaseModel):
     pixels: str = Field(description="base64 of the 28x28 grid's 784 bytes, 0-255 as in MNIST")
 
 
+class CopyCalibration(BaseModel):
+    """Fitted as the served network's were (model/training/calibration.py), on images it never trained on."""
+
+    temperature: Annotated[float, Strict(), Field(ge=0.05, le=20)] = Field(
+        description="T: the copy's probabilities are softmax(S / T)"
+    )
+    unsure_below: Annotated[float, Strict(), Field(ge=0, le=1)] = Field(
+        description="below this top probability the copy says it is unsure"
+    )
+
+
 class TuneResponse(BaseModel):
     step: int = Field(description="steps taken by the run so far")
     losses: list[float] = Field(description="the loss of each step taken now")
@@ -98,6 +109,7 @@ class TuneResponse(BaseModel):
     before: Scores = Field(description="the served network's accuracy")
     after: Scores = Field(description="the tuned copy's accuracy")
     changed: list[Changed] = Field(description="held-out drawings the copy reads differently from the served network")
+    calibration: CopyCalibration = Field(description="the copy's temperature and unsure threshold")
     resume: str = Field(description="send back to continue")
     params: str = Field(description="the tuned copy's parameters, as /predict's `params` takes them")
 

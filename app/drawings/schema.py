@@ -21,6 +21,7 @@ CLASSES_TABLE = """CREATE TABLE classes (
     network TEXT,
     network_sha256 TEXT,
     network_drawings INTEGER,
+    network_calibration TEXT,
     published_at TEXT
 )"""
 

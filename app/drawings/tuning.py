@@ -32,6 +32,7 @@ from model import fast
 from model.codec import PARAM_LIMIT, encode_params
 from model.data import small_mnist
 from model.network import Params, forward
+from model.training.calibration import calibrate
 from model.training.recipes import CLASS, InvalidRun, Run
 
 from .models import TuneRequest
@@ -74,13 +75,26 @@ def mix(images: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     )
 
 
+def network_scores(params: Params, images: np.ndarray) -> np.ndarray:
+    """(N, 10) the scores S of each uint8 image."""
+    x = images.astype(np.float32) / 255
+    return fast.Inference(params).scores(x) if fast.enabled() else forward(params, x).S
+
+
 def answers(params: Params, images: np.ndarray) -> np.ndarray:
     """(N,) the digit the network reads in each uint8 image."""
-    if len(images) == 0:
-        return np.zeros(0, dtype=np.int64)
-    x = images.astype(np.float32) / 255
-    S = fast.Inference(params).scores(x) if fast.enabled() else forward(params, x).S
-    return S.argmax(axis=1)
+    return network_scores(params, images).argmax(axis=1) if len(images) else np.zeros(0, dtype=np.int64)
+
+
+def calibration(params: Params, class_images: np.ndarray, class_labels: np.ndarray) -> dict[str, float]:
+    """The copy's temperature and "unsure" threshold, fitted as the shared network's were
+    (model/training/calibration.py) on images it never trained on: MNIST's 1,000 held-out test
+    images and the class's held-out drawings. (The same images score it: a small, stated overlap.)"""
+    mnist = small_mnist()
+    images = np.concatenate([mnist.test_images, class_images])
+    labels = np.concatenate([mnist.test_labels, class_labels])
+    fitted = calibrate(network_scores(params, images), labels)
+    return {"temperature": fitted.temperature, "unsure_below": fitted.unsure_below}
 
 
 def accuracy(read: np.ndarray, labels: np.ndarray) -> float | None:
@@ -136,6 +150,7 @@ def tune(req: TuneRequest, ids: np.ndarray, images: np.ndarray, labels: np.ndarr
         "before": scores(served, read_before, labels[test]),
         "after": scores(tuned, read_after, labels[test]),
         "changed": changed(ids[test], images[test], labels[test], read_before, read_after),
+        "calibration": calibration(tuned, images[test], labels[test]),
         "resume": base64.b64encode(run.encode()).decode(),
         "params": encode_params(tuned),
     }

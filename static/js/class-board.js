@@ -220,7 +220,8 @@ function present(on) {
 async function giveToClass() {
   if (!board.code || !board.tuned) return;
   try {
-    await classes.publishNetwork(board.token, board.code, board.tuned.params, board.tuned.drawings);
+    const { params, drawings: n, calibration } = board.tuned;
+    await classes.publishNetwork(board.token, board.code, params, n, calibration);
     $("copy-status").textContent = `Given to the class: every phone in ${board.code} now answers with the class's copy.`;
     showNetwork({ drawings: board.tuned.drawings });
   } catch (e) { $("copy-status").textContent = `${e.message}.`; }

@@ -69,11 +69,25 @@ async function read() {
     return;
   }
   refreshAll();
-  const result = await api.predict(grid, { params: network?.params ?? null }).catch(() => null);
-  if (asked !== reading || !result) return;
+  const answer = await api.predict(grid, { params: network?.params ?? null }).catch(() => null);
+  if (asked !== reading || !answer) return;
+  const result = calibrated(answer, network?.calibration);
   const p = Math.round(100 * result.probabilities[result.label]);
   $("#answer").textContent = result.unsure ? `${result.label}?` : String(result.label);
   $("#confidence").textContent = result.unsure ? `unsure: ${p}%` : `${p}% sure`;
+}
+
+// The class's copy read with its own calibration (fitted when it was tuned): /predict answers a copy's
+// probabilities p = softmax(S), so softmax(ln p / T) = softmax(S / T), and below unsure_below it says "unsure".
+function calibrated(answer, calibration) {
+  if (!calibration) return answer;
+  const scaled = answer.probabilities.map((p) => Math.log(Math.max(p, 1e-300)) / calibration.temperature);
+  const top = Math.max(...scaled);
+  const e = scaled.map((s) => Math.exp(s - top));
+  const sum = e.reduce((a, b) => a + b, 0);
+  const probabilities = e.map((x) => x / sum);
+  const label = probabilities.indexOf(Math.max(...probabilities));
+  return { ...answer, label, probabilities, unsure: probabilities[label] < calibration.unsure_below };
 }
 
 $("#compare").addEventListener("click", async () => {

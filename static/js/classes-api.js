@@ -15,10 +15,10 @@ export const deleteClass = (token, code) => send(at(code), { token, method: "DEL
 // anyone's: -> { code, name, state, network: null | { sha256, drawings, published_at } }
 export const publicClass = (code) => send(at(code));
 export const qrAddress = (code) => `${at(code)}/qr.svg`;
-// -> { params, sha256, drawings, published_at }
+// -> { params, sha256, drawings, published_at, calibration: null | { temperature, unsure_below } }
 export const classNetwork = (code) => send(`${at(code)}/network`);
-export const publishNetwork = (token, code, params, drawings) =>
-  send(`${at(code)}/network`, { token, method: "PUT", body: { params, drawings } });
+export const publishNetwork = (token, code, params, drawings, calibration = null) =>
+  send(`${at(code)}/network`, { token, method: "PUT", body: { params, drawings, ...(calibration ? { calibration } : {}) } });
 export const takeBackNetwork = (token, code) => send(`${at(code)}/network`, { token, method: "DELETE" });
 
 // A phone's events (state, network): EventSource reconnects by itself, with Last-Event-ID.

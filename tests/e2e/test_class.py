@@ -99,13 +99,15 @@ def test_a_lesson_three_phones_join_save_live_pause_and_get_the_class_network(br
     assert refused.status_code == 409
 
     params = httpx.post(f"{url}/teach", json={"image": np.eye(28).tolist(), "label": 7}).json()["params"]
-    put = httpx.put(f"{url}/classes/{code}/network", json={"params": params, "drawings": 3}, headers=TEACHER)
-    assert put.status_code == 200
+    flat = {"temperature": 20.0, "unsure_below": 0.9}  # a calibration under which every answer is unsure
+    body = {"params": params, "drawings": 3, "calibration": flat}
+    assert httpx.put(f"{url}/classes/{code}/network", json=body, headers=TEACHER).status_code == 200
     for phone in phones:
         phone.wait_for_function(
             "document.querySelector('#answering').textContent === \"the class's copy, tuned on 3 drawings\"",
             timeout=WAIT,
         )
+    phones[0].wait_for_function("document.querySelector('#confidence').textContent.startsWith('unsure')")  # calibrated
     phones[0].click("#compare")
     phones[0].wait_for_function("document.querySelector('#compared').textContent.startsWith('The shared network')")
     clean(phones[0])
