@@ -270,7 +270,7 @@ CLASS_TEACHER = (Depends(class_answers.teacher_only),)  # 404 while the collecti
 CODE = {"code": Annotated[str, InPath(min_length=1, max_length=12, description="the class's code")]}
 CLASS_BODY = 4 * 1024  # a name, a state: a few bytes
 NETWORK_BODY = 64 * 1024  # ~21 kB of params
-TEXT = {"schema": {"type": "string"}}
+TEXT = {"schema": {"type": "string", "format": "binary"}}
 # Lessons with a class (app/classes/): their router runs their `serve` steps; database work in threads.
 CLASSES: tuple[Endpoint, ...] = (
     Endpoint(
