@@ -4,7 +4,8 @@
 was run at 0c964ac, before the reorganisation of issue 27, and again at d0f323c (main with issues
 25 and 26, whose /model and /equation answers changed on purpose) when the reorganisation was merged
 with it (and at c32123f, which added OIP v2, ONNX and the drawings: only the list of
-endpoints changed). tests/test_answers.py asks the same questions of today's code and expects the same bytes.
+endpoints changed; and on branch classes, issue 36, which added the classes: only that list again).
+tests/test_answers.py asks the same questions of today's code and expects the same bytes.
 A large answer is kept as its SHA-256 and length, a small one as itself, so that a difference in a
 small one reads as text.
 """
