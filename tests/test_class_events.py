@@ -164,6 +164,22 @@ def test_a_phone_without_the_token_reconnecting_hears_no_drawings(sqlite_server,
     phone.close()
 
 
+def test_a_save_by_another_server_process_on_the_same_sqlite_file_reaches_the_board(tmp_path, rng):
+    database_url = f"sqlite:///{tmp_path / 'drawings.db'}"
+    (a, url_a), (b, url_b) = serve(database_url), serve(database_url)
+    try:
+        code = open_class(url_a)
+        board = Board(f"{url_a}/classes/{code}/events", TEACHER)
+        board.next("hello")
+        saved = [save(url_b, code, d, rng)["id"] for d in (0, 9)]  # the other process: only the file is shared
+        assert [board.next("drawing")["id"] for _ in saved] == saved
+        board.close()
+    finally:
+        for process in (a, b):
+            process.terminate()
+            process.wait(timeout=30)
+
+
 def test_a_save_on_one_replica_reaches_a_board_on_another(postgres_server, rng):
     database_url = fresh_database(postgres_server)
     (a, url_a), (b, url_b) = serve(database_url), serve(database_url)
