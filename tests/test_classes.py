@@ -194,7 +194,8 @@ def test_the_phones_page_is_served_at_c_code(client):
     code = open_class(client)["code"]
     r = client.get(f"/c/{code}")
     assert r.status_code == 200 and "text/html" in r.headers["content-type"]
-    assert client.get("/c/QQQQQ").status_code == 404
+    unknown = client.get("/c/QQQQQ")
+    assert unknown.status_code == 404 and "text/html" in unknown.headers["content-type"]  # the page says so
 
 
 def version_2_database(db: Database) -> None:

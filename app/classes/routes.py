@@ -20,7 +20,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse
 
 from app.api.endpoints import CLASSES
@@ -59,7 +59,15 @@ router = make_router(CLASSES, APIRouter(lifespan=lifespan))
 
 @router.get("/c/{code}", include_in_schema=False)
 async def class_page(request: Request, code: str) -> FileResponse:
-    """The page phones open: the drawing page, saving into the class (an unknown code: 404, and a guess spent)."""
-    await known(request, code)
+    """The page phones open: the drawing page, saving into the class. An unknown code spends a guess and
+    gets the same page with 404, which says there is no such class (a phone shows no JSON)."""
+    status = 200
+    try:
+        await known(request, code)
+    except HTTPException as e:
+        if e.status_code != 404:
+            raise
+        status = 404
     settings: Settings = request.app.state.settings
-    return FileResponse(settings.static_dir / "class.html", headers={"Cache-Control": "no-store"})
+    page = settings.static_dir / "class.html"
+    return FileResponse(page, status_code=status, headers={"Cache-Control": "no-store"})
