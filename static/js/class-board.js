@@ -141,16 +141,29 @@ async function show(code) {
   $("cell").hidden = true;
   say("class:chosen", { code });
   try {
-    const [summary, page] = await Promise.all([
-      drawings.summary(board.token, code),
-      drawings.list(board.token, { classCode: code, limit: NEWEST }),
-    ]);
+    const page = await drawings.list(board.token, { classCode: code, limit: NEWEST });
+    const summary = await drawings.summary(board.token, code);
     board.matrix = summary.confusion;
     board.newest = page.items;
   } catch (e) { fail(e); return; }
   renderBoard();
   await refreshClasses();
-  board.stop = classes.boardEvents(board.token, code, onEvent);
+  // From the newest drawing shown: one saved meanwhile is sent, not lost (the counts are fetched again after a burst).
+  board.stop = classes.boardEvents(board.token, code, onEvent, `${board.newest[0]?.id ?? 0}-0`);
+}
+
+// After a burst of events, the counts from the server once: the table's, and the board's matrix (exact even
+// where a drawing was saved while the board was opening).
+function recount() {
+  clearTimeout(board.recount);
+  board.recount = setTimeout(async () => {
+    const code = board.code;
+    try {
+      await refreshClasses();
+      const summary = await drawings.summary(board.token, code);
+      if (code === board.code) { board.matrix = summary.confusion; renderBoard(); }
+    } catch { /* the next event tries again */ }
+  }, 500);
 }
 
 function onEvent(kind, data) {
@@ -160,14 +173,17 @@ function onEvent(kind, data) {
     board.matrix[data.label][data.answer] += 1;
     renderBoard();
     say("class:drawing", data);
-    clearTimeout(board.recount);
-    board.recount = setTimeout(() => refreshClasses().catch(() => {}), 500);  // the table's counts, once a burst
+    recount();
   } else if (kind === "deletion") {
     const gone = board.newest.find((d) => d.id === data.id);
     if (gone) board.matrix[gone.label][gone.answer] -= 1;
     board.newest = board.newest.filter((d) => d.id !== data.id);
     renderBoard();
     say("class:deletion", data);
+    recount();
+  } else if (kind === "reset") {  // more was missed than a reconnection replays: the board is read again
+    show(board.code);
+    return;
   } else if (kind === "state" && data.state === "deleted") {
     hideBoard();
   } else if (kind === "state" || kind === "hello") {

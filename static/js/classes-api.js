@@ -32,9 +32,10 @@ export function phoneEvents(code, on) {
 }
 
 // The teacher's board: the same stream read with fetch, reconnecting with Last-Event-ID after a second,
-// so nothing is missed. on(kind, data) for each event; returns stop().
-export function boardEvents(token, code, on) {
-  let last = null, stopped = false, controller = null;
+// so nothing is missed; `from`, an id to start after (the newest drawing the board already shows, "<id>-0").
+// on(kind, data) for each event; returns stop().
+export function boardEvents(token, code, on, from = null) {
+  let last = from, stopped = false, controller = null;
   async function run() {
     while (!stopped) {
       controller = new AbortController();
