@@ -41,6 +41,23 @@ def remove_stale_metrics_directories() -> list[str]:
     return removed
 
 
+def join_lines(settings: Settings) -> list[str]:
+    """Where the teacher's view and the phones reach this server, said at start when it listens beyond
+    loopback (the log's own line would say 0.0.0.0, which no phone can open)."""
+    from .classes.join import is_loopback, machine_addresses
+
+    if is_loopback(settings.host):
+        return [f"the teacher's view: http://127.0.0.1:{settings.port}/teacher.html (phones cannot reach 127.0.0.1:"
+                " start with --host 0.0.0.0 for a class)"]  # fmt: skip
+    if settings.public_url:
+        bases = [settings.public_url.rstrip("/")]
+    elif settings.host in ("0.0.0.0", "::"):
+        bases = [f"http://{address}:{settings.port}" for address in machine_addresses()]
+    else:
+        bases = [f"http://{settings.host}:{settings.port}"]
+    return [f"the teacher's view: {base}/teacher.html; phones join at {base}/c/<the class's code>" for base in bases]
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings()
@@ -80,6 +97,9 @@ def main(argv: list[str] | None = None) -> int:
         remove_stale_metrics_directories()
         shared = tempfile.mkdtemp(prefix=f"{METRICS_PREFIX}{os.getpid()}-")
         os.environ[variable("metrics_dir")] = shared  # the workers build their settings from the environment
+    if settings.teacher_token:
+        for line in join_lines(settings):
+            print(line, file=sys.stderr)
     try:
         server.run(settings)
     finally:

@@ -185,6 +185,15 @@ class Settings(BaseSettings):
         "many addresses fills the collection no faster than this)",
     )
 
+    # Lessons with a class (app/classes/).
+    public_url: str = Field(
+        "",
+        description="the address phones open to join a class, behind a proxy or an ingress "
+        "(`https://digits.school.example`); empty: the teacher's browser's, else this machine's",
+        json_schema_extra=documented("empty"),
+        pattern=r"^(https?://[^\s/?#]+(/[^\s?#]*)?)?$",
+    )
+
     def __init__(self, **values: Any) -> None:
         try:
             super().__init__(**values)

@@ -23,6 +23,7 @@ import model
 from .api.endpoints import error_shape_of
 from .api.routes import examples, make_router, named_bodies
 from .api.service import Classifier
+from .classes.routes import router as classes_router
 from .config import Settings, get_settings
 from .drawings.routes import router as drawings_router
 from .errors import IMAGE_FORMS, describe, failure
@@ -112,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(interop_router)  # OIP v2 under /v2, and /model.onnx; it passes the API's paths on at once
     app.include_router(router)
     app.include_router(drawings_router)  # the class's drawings: its endpoints and its lifespan
+    app.include_router(classes_router)  # lessons with a class: after the drawings, whose database it shares
 
     @app.get("/docs", include_in_schema=False)
     async def docs() -> FileResponse:

@@ -4,8 +4,9 @@
 was run at 0c964ac, before the reorganisation of issue 27, and again at d0f323c (main with issues
 25 and 26, whose /model and /equation answers changed on purpose) when the reorganisation was merged
 with it (and at c32123f, which added OIP v2, ONNX and the drawings: only the list of
-endpoints changed), and for issue 35 (every equation of the article: /equation and /model changed on
-purpose). tests/test_answers.py asks the same questions of today's code and expects the same bytes.
+endpoints changed), for issue 35 (every equation of the article: /equation and /model changed on
+purpose), and for issue 36 (the classes: only the list of endpoints).
+tests/test_answers.py asks the same questions of today's code and expects the same bytes.
 A large answer is kept as its SHA-256 and length, a small one as itself, so that a difference in a
 small one reads as text.
 """

@@ -41,6 +41,13 @@ def test_fine_tuning_learns_the_class_and_keeps_mnist(client):
     assert answer["step"] == 96 and answer["before"] == before  # "before" is always the served network
     assert answer["after"]["class"] >= before["class"] + 0.15, (before, answer["after"])
     assert answer["after"]["mnist"] >= before["mnist"] - 0.03
+    # The drawings whose answer changed account exactly for the held-out counts' change, before -> after.
+    changed = answer["changed"]
+    assert changed and all(c["before"] != c["after"] and len(c["pixels"]) == 1048 for c in changed)
+    gained = sum((c["after"] == c["label"]) - (c["before"] == c["label"]) for c in changed)
+    assert round(20 * answer["after"]["class"]) - round(20 * before["class"]) == gained
+    fitted = answer["calibration"]  # fitted as the served network's: the copy can say "unsure" too
+    assert 0.05 <= fitted["temperature"] <= 20 and 0 <= fitted["unsure_below"] <= 1
     decode_params(answer["params"])  # usable as a visitor's copy by /predict
     r = client.post("/predict", json={"image": [[0.0] * 28] * 28, "params": answer["params"]})
     assert r.status_code == 200

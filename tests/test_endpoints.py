@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from pydantic import BaseModel, Field
 
 from app.api import endpoints, routes
-from app.api.endpoints import BY_NAME, DRAWINGS, ENDPOINTS, OIP, Endpoint, binary_body
+from app.api.endpoints import BY_NAME, CLASSES, DRAWINGS, ENDPOINTS, OIP, Endpoint, binary_body
 from app.api.handlers import Call
 from app.config import Settings
 from app.main import create_app
@@ -80,7 +80,7 @@ def test_it_is_documented_and_counted(client):
 
 
 def test_every_declared_endpoint_is_routed_once():
-    declared = (*ENDPOINTS, *OIP, *DRAWINGS)
+    declared = (*ENDPOINTS, *OIP, *DRAWINGS, *CLASSES)
     paths = [(e.method, e.path) for e in declared]
     names = [e.name for e in declared]
     assert len(set(paths)) == len(paths) and len(set(names)) == len(names) == len(BY_NAME)
@@ -108,3 +108,13 @@ def test_the_drawings_are_routed_and_documented_from_their_declarations(client):
     off = client.get("/drawings/summary")  # the teacher's dependency, declared: the collection is off here
     assert off.status_code == 404 and off.json() == {"detail": "Not Found"}
     assert client.delete("/drawings/0").status_code == 404  # the dependency runs before the id's type is checked
+
+
+def test_the_classes_are_routed_and_documented_from_their_declarations(client):
+    document = client.get("/openapi.json").json()["paths"]
+    for e in CLASSES:
+        operation = document[e.path][e.method.lower()]
+        assert operation["operationId"] == (e.operation or e.name) and operation["x-cost"].startswith(e.cost)
+        assert str(e.status) in operation["responses"]
+    assert client.get("/classes").status_code == 404  # the collection is off here: no classes either
+    assert client.get("/classes/ABCDE/events").status_code == 404

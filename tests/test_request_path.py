@@ -164,6 +164,7 @@ FIELDS = {  # variable -> (the Settings field, a value to set, what it must beco
     "CNN_MAX_DRAWINGS": ("max_drawings", "500", 500),
     "CNN_TRUSTED_PROXIES": ("trusted_proxies", "127.0.0.1, 10.0.0.0/8", ("127.0.0.1", "10.0.0.0/8")),
     "CNN_DRAWINGS_PER_MINUTE_TOTAL": ("drawings_per_minute_total", "600", 600),
+    "CNN_PUBLIC_URL": ("public_url", "https://digits.school.example", "https://digits.school.example"),
 }
 
 

@@ -17,6 +17,8 @@ from fastapi import Depends
 from fastapi import Path as InPath
 from pydantic import BaseModel, Field
 
+from app.classes import answers as class_answers
+from app.classes import models as class_models
 from app.config import Settings
 from app.drawings import answers as drawing_answers
 from app.drawings import bulk as drawings_bulk
@@ -71,13 +73,14 @@ def binary_body(media_type: str = "application/octet-stream") -> Body:
     return Body(media_type, lambda job, _: job.body, {"type": "string", "format": "binary"})
 
 
-Cost = Literal["memory", "database", "light", "heavy", "training"]
+Cost = Literal["memory", "database", "light", "heavy", "training", "stream"]
 COSTS: dict[str, str] = {  # what each cost class means, for the OpenAPI document (x-cost)
     "memory": "answered from memory on the event loop: microseconds",
     "database": "the event loop's microseconds, and a bounded query of the database in a thread",
     "light": "a forward pass: a small body is answered on the event loop, a larger one by a worker",
     "heavy": "milliseconds to a second of one worker process's CPU, within its budget",
     "training": "up to a second of a worker's CPU, and one of a few training slots (429 when all are taken)",
+    "stream": "a long-lived stream: a bounded buffer, nothing while idle; bounded per process and per address (503)",
 }
 
 
@@ -88,7 +91,7 @@ class Endpoint:
 
     name: str  # the handler's name: the operationId, the metrics' endpoint label, the key of a Job
     operation: str | None = None  # the operationId and route name, when not `name` (kept as clients know them)
-    method: Literal["GET", "POST", "DELETE"]
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
     path: str
     handler: Callable[[Any, handlers.Call], Any] | None = None  # -> JSON-ready content, or bytes in media_type
     # An async step of its own on the event loop, its database work in threads: called by the router with
@@ -230,7 +233,7 @@ DRAWINGS: tuple[Endpoint, ...] = (
     ),
     Endpoint(
         name="summary", method="GET", path="/drawings/summary", serve=drawing_answers.summary,
-        summary="How the network reads the class", response=drawing_models.Summary,
+        summary="How the network reads the class", query=drawing_answers.ClassQuery, response=drawing_models.Summary,
         cost="database", runs="loop", dependencies=TEACHER, documented_errors=drawing_answers.TEACHER_ERRORS,
     ),
     Endpoint(
@@ -266,6 +269,79 @@ DRAWINGS: tuple[Endpoint, ...] = (
         request=the_job("application/json", model=drawing_models.WeightsRequest), response=None,
         media_type="application/octet-stream", cost="light", runs="loop", dependencies=TEACHER,
         documented_errors=ERRORS | drawing_answers.TEACHER_ERRORS | drawing_answers.WEIGHTS_DOC,
+    ),
+)  # fmt: skip
+
+
+CLASS_TEACHER = (Depends(class_answers.teacher_only),)  # 404 while the collection is off, 401 without the token
+CODE = {"code": Annotated[str, InPath(min_length=1, max_length=12, description="the class's code")]}
+CLASS_BODY = 4 * 1024  # a name, a state: a few bytes
+NETWORK_BODY = 64 * 1024  # ~21 kB of params
+TEXT = {"schema": {"type": "string", "format": "binary"}}
+# Lessons with a class (app/classes/): their router runs their `serve` steps; database work in threads.
+CLASSES: tuple[Endpoint, ...] = (
+    Endpoint(
+        name="read_new_class", operation="create_class", method="POST", path="/classes",
+        handler=job_handler(class_answers.body(class_models.NewClass)), serve=class_answers.create_class,
+        summary="Open a class: a short code and the address phones join at",
+        request=the_job("application/json", model=class_models.NewClass), response=class_models.ClassInfo,
+        status=201, cost="database", runs="loop", body_bytes=CLASS_BODY, dependencies=CLASS_TEACHER,
+        documented_errors=ERRORS | class_answers.ERRORS | {409: {"description": "too many classes"}},
+    ),
+    Endpoint(
+        name="list_classes", method="GET", path="/classes", serve=class_answers.list_classes,
+        summary="Every class, with its drawings counted", response=class_models.ClassList,
+        cost="database", runs="loop", dependencies=CLASS_TEACHER, documented_errors=class_answers.ERRORS,
+    ),
+    Endpoint(
+        name="read_class_change", operation="change_class", method="PATCH", path="/classes/{code}",
+        handler=job_handler(class_answers.body(class_models.ClassChange)), serve=class_answers.change_class,
+        summary="Pause, close or open saving, or rename the class", path_types=CODE,
+        request=the_job("application/json", model=class_models.ClassChange), response=class_models.ClassInfo,
+        cost="database", runs="loop", body_bytes=CLASS_BODY, dependencies=CLASS_TEACHER,
+        documented_errors=ERRORS | class_answers.ERRORS,
+    ),
+    Endpoint(
+        name="delete_class", method="DELETE", path="/classes/{code}", serve=class_answers.delete_class,
+        summary="Remove the class and every drawing saved into it", path_types=CODE, response=None, status=204,
+        cost="database", runs="loop", dependencies=CLASS_TEACHER, documented_errors=class_answers.ERRORS,
+    ),
+    Endpoint(
+        name="public_class", method="GET", path="/classes/{code}", serve=class_answers.public_class,
+        summary="A class as phones see it: its name, whether saving is open, its network if published",
+        path_types=CODE, response=class_models.PublicClass, cost="database", runs="loop",
+        documented_errors=class_answers.ERRORS,
+    ),
+    Endpoint(
+        name="class_qr", method="GET", path="/classes/{code}/qr.svg", serve=class_answers.class_qr,
+        summary="The address phones join at, as a QR code", path_types=CODE, response=None,
+        media_type="image/svg+xml", cost="database", runs="loop",
+        documented_errors=class_answers.ERRORS | {200: {"content": {"image/svg+xml": TEXT}}},
+    ),
+    Endpoint(
+        name="class_events", method="GET", path="/classes/{code}/events", serve=class_answers.class_events,
+        summary="The live board: Server-Sent Events (drawings only for the teacher's token)", path_types=CODE,
+        response=None, media_type="text/event-stream", cost="stream", runs="loop",
+        documented_errors=class_answers.ERRORS | {200: {"content": {"text/event-stream": TEXT}}},
+    ),
+    Endpoint(
+        name="read_class_network", operation="publish_network", method="PUT", path="/classes/{code}/network",
+        handler=job_handler(class_answers.checked_network), serve=class_answers.publish_network,
+        summary="Give the class its own network (the tuned copy): every phone switches to it", path_types=CODE,
+        request=the_job("application/json", model=class_models.PublishRequest), response=class_models.NetworkInfo,
+        cost="database", runs="loop", body_bytes=NETWORK_BODY, dependencies=CLASS_TEACHER,
+        documented_errors=ERRORS | class_answers.ERRORS,
+    ),
+    Endpoint(
+        name="class_network", method="GET", path="/classes/{code}/network", serve=class_answers.class_network,
+        summary="The class's own network, as /predict's params take it", path_types=CODE,
+        response=class_models.ClassNetwork, cost="database", runs="loop", documented_errors=class_answers.ERRORS,
+    ),
+    Endpoint(
+        name="take_back_network", method="DELETE", path="/classes/{code}/network",
+        serve=class_answers.take_back_network, summary="Take the class's network back: phones use the shared one",
+        path_types=CODE, response=None, status=204, cost="database", runs="loop", dependencies=CLASS_TEACHER,
+        documented_errors=class_answers.ERRORS,
     ),
 )  # fmt: skip
 
@@ -334,7 +410,7 @@ OIP: tuple[Endpoint, ...] = (
     ),
 )  # fmt: skip
 
-BY_NAME: dict[str, Endpoint] = {e.name: e for e in (*ENDPOINTS, *OIP, *DRAWINGS)}
+BY_NAME: dict[str, Endpoint] = {e.name: e for e in (*ENDPOINTS, *OIP, *DRAWINGS, *CLASSES)}
 
 
 def error_shape_of(route_name: str | None) -> ErrorShape:

@@ -22,6 +22,7 @@ from pydantic_core import to_json
 from starlette.requests import ClientDisconnect
 
 from app.api.responses import ErrorResponse
+from app.classes import hooks as classes
 from app.config import Settings
 from app.errors import ClientMistake, failure
 from app.transport.jobs import Job, as_response
@@ -155,14 +156,18 @@ async def save_drawing(request: Request, endpoint: Any, headers: SaveHeaders) ->
         if read.status != 200:
             return as_response(read)
         content = json.loads(read.body)
+        code = None if content["class"] is None else await classes.admit_save(request, content["class"])
         drawing = Drawing(
             base64.b64decode(content["grid"]),
             content["label"],
             content["answer"],
             content["probability"],
             path.classifier.metadata["sha256"],
+            class_code=code,
         )
         saved = await found.store.add(drawing, key)
+        if code is not None:
+            classes.saved_into(request)
     except CrossSite as e:
         return refusal(403, str(e))
     except TooFast as e:
@@ -196,18 +201,24 @@ class PageQuery(BaseModel):
     digit: int | None = Field(None, ge=0, le=9, description="only drawings meant as this digit")
     wrong: bool = Field(False, description="only drawings the network read as another digit")
     limit: int = Field(50, ge=1, le=MAX_PAGE)
+    class_: str | None = Field(None, alias="class", max_length=12, description="only this class's drawings")
+
+
+class ClassQuery(BaseModel):
+    class_: str | None = Field(None, alias="class", max_length=12, description="only this class's drawings")
 
 
 async def list_drawings(request: Request, endpoint: Any, query: PageQuery) -> DrawingPage:
     store = collection(request).store
     cursor, limit = query.cursor, query.limit
-    rows: list[Saved] = await in_thread(store.page, limit, int(cursor) if cursor else None, query.digit, query.wrong)
+    before = int(cursor) if cursor else None
+    rows: list[Saved] = await in_thread(store.page, limit, before, query.digit, query.wrong, query.class_)
     more = len(rows) == limit
     return DrawingPage(items=[item(r) for r in rows], next=str(rows[-1].id) if rows and more else None)
 
 
-async def summary(request: Request, endpoint: Any) -> Summary:
-    matrix, by_weights = await in_thread(collection(request).store.confusion)
+async def summary(request: Request, endpoint: Any, query: ClassQuery) -> Summary:
+    matrix, by_weights = await in_thread(collection(request).store.confusion, query.class_)
     total = int(matrix.sum())
     sha = request.app.state.classifier.metadata["sha256"]
     return Summary(
@@ -222,6 +233,7 @@ async def summary(request: Request, endpoint: Any) -> Summary:
 
 class ExportQuery(BaseModel):
     format: Format = Field("npz", description="npz or idx")
+    class_: str | None = Field(None, alias="class", max_length=12, description="only this class's drawings")
 
 
 EXPORT_DOC: dict[int | str, dict[str, Any]] = {200: {"content": {t: BINARY for t in MEDIA_TYPES.values()}}}
@@ -229,13 +241,16 @@ EXPORT_DOC: dict[int | str, dict[str, Any]] = {200: {"content": {t: BINARY for t
 
 async def export(request: Request, endpoint: Any, query: ExportQuery) -> StreamingResponse:
     store = collection(request).store
-    count, first = await in_thread(first_page, store)  # the database's faults: 503 before the first byte
-    return ExportResponse(stream(store, query.format, count, first), query.format)
+    count, first = await in_thread(first_page, store, query.class_)  # the database's faults: 503 before the first byte
+    return ExportResponse(stream(store, query.format, count, first, query.class_), query.format)
 
 
 async def delete_drawing(request: Request, endpoint: Any, drawing_id: int) -> Response:
+    code = await classes.deleting(request, drawing_id)
     if not await in_thread(collection(request).store.delete, drawing_id):
         raise HTTPException(404, f"there is no drawing {drawing_id}")
+    if code is not None:
+        await classes.deleted(request, drawing_id, code)
     return Response(status_code=204)
 
 
@@ -247,8 +262,8 @@ async def tune(request: Request, endpoint: Any) -> Response:
     store = collection(request).store
 
     async def with_training_set(job: Job) -> Job:
-        TuneRequest.model_validate_json(job.body)  # a small body: its mistakes are told before any work
-        ids, images, labels = await in_thread(store.training_set, MAX_DRAWINGS)
+        req = TuneRequest.model_validate_json(job.body)  # a small body: its mistakes are told before any work
+        ids, images, labels = await in_thread(store.training_set, MAX_DRAWINGS, req.class_)
         if len(ids) < MIN_DRAWINGS:
             raise TooFewDrawings(f"save at least {MIN_DRAWINGS} drawings before fine-tuning (there are {len(ids)})")
         return Job(job.endpoint, pack(job.body, ids, images, labels))

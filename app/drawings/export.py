@@ -77,14 +77,14 @@ def npy_header(shape: tuple[int, ...]) -> bytes:
 Rows = list[tuple[int, int, bytes]]  # (id, label, grid), as Store.rows_after gives them
 
 
-def first_page(store: Store) -> tuple[int, Rows]:
+def first_page(store: Store, class_code: str | None = None) -> tuple[int, Rows]:
     """The number of drawings to send and the first page of them: read before the answer starts,
-    so that a database down or damaged is told as a 503 (DatabaseUnavailable)."""
-    count = store.count()
-    return count, store.rows_after(0, min(PAGE, count)) if count else []
+    so that a database down or damaged is told as a 503 (DatabaseUnavailable). Every drawing, or one class's."""
+    count = store.count(class_code)
+    return count, store.rows_after(0, min(PAGE, count), class_code) if count else []
 
 
-def pages(store: Store, count: int, first: Rows) -> Iterator[Rows]:
+def pages(store: Store, count: int, first: Rows, class_code: str | None = None) -> Iterator[Rows]:
     """`count` drawings, oldest first, a page (and a short transaction) at a time; one page held at once."""
     rows, sent = first, 0
     del first
@@ -96,7 +96,7 @@ def pages(store: Store, count: int, first: Rows) -> Iterator[Rows]:
         yield rows
         rows = []  # let the page sent go before the next is read
         if sent < count:
-            rows = store.rows_after(last, min(PAGE, count - sent))
+            rows = store.rows_after(last, min(PAGE, count - sent), class_code)
 
 
 def pixels(rows: Rows) -> bytes:
@@ -104,14 +104,14 @@ def pixels(rows: Rows) -> bytes:
     return to_uint8(np.frombuffer(b"".join(grid for _, _, grid in rows), "<f4")).tobytes()
 
 
-def stream(store: Store, fmt: Format, count: int, first: Rows) -> Generator[bytes]:
+def stream(store: Store, fmt: Format, count: int, first: Rows, class_code: str | None = None) -> Generator[bytes]:
     pipe = _Pipe()
     labels = bytearray()
     with zipfile.ZipFile(pipe, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as z:
         images_name = "images.npy" if fmt == "npz" else "drawings-images-idx3-ubyte"
         with z.open(images_name, "w", force_zip64=True) as f:
             f.write(npy_header((count, 28, 28)) if fmt == "npz" else struct.pack(">IIII", IDX_IMAGES, count, 28, 28))
-            rows_of = pages(store, count, first)
+            rows_of = pages(store, count, first, class_code)
             del first  # only the page being sent is held
             for rows in rows_of:
                 f.write(pixels(rows))

@@ -14,6 +14,7 @@ from app.api.training import MAX_TRAIN_IMAGES, RESUME_MAX_LENGTH
 from model.training.recipes import CLASS
 
 MAX_PAGE = 200  # drawings per GET /drawings page
+ClassCode = Annotated[str, Strict(), Field(min_length=1, max_length=12, description="a class's code (app/classes/)")]
 
 
 class SaveRequest(DrawingRequest):
@@ -22,6 +23,7 @@ class SaveRequest(DrawingRequest):
     model_config = body_config(examples=[{"image": EXAMPLE_GRID, "label": 1}])
 
     label: Annotated[int, Strict(), Field(ge=0, le=9)] = Field(description="the digit the drawing is meant to be")
+    class_: ClassCode | None = Field(None, alias="class", description="save into this class (open, else 409)")
 
     @model_validator(mode="after")
     def _served_network_only(self) -> SaveRequest:
@@ -72,11 +74,31 @@ class TuneRequest(RequestBody):
     steps: Annotated[int, Strict(), Field(ge=1, le=MAX_TRAIN_IMAGES // CLASS.batch_size)] = Field(
         description=f"steps of {CLASS.batch_size} images to take now"
     )
+    class_: ClassCode | None = Field(None, alias="class", description="tune on this class's drawings only")
 
 
 class Scores(BaseModel):
     class_: float | None = Field(alias="class", description="accuracy on the held-out drawings; null if none")
     mnist: float = Field(description="accuracy on MNIST's 1,000 held-out test images")
+
+
+class Changed(BaseModel):
+    id: int
+    label: int = Field(description="the digit meant")
+    before: int = Field(description="the served network's answer")
+    after: int = Field(description="the tuned copy's answer")
+    pixels: str = Field(description="base64 of the 28x28 grid's 784 bytes, 0-255 as in MNIST")
+
+
+class CopyCalibration(BaseModel):
+    """Fitted as the served network's were (model/training/calibration.py), on images it never trained on."""
+
+    temperature: Annotated[float, Strict(), Field(ge=0.05, le=20)] = Field(
+        description="T: the copy's probabilities are softmax(S / T)"
+    )
+    unsure_below: Annotated[float, Strict(), Field(ge=0, le=1)] = Field(
+        description="below this top probability the copy says it is unsure"
+    )
 
 
 class TuneResponse(BaseModel):
@@ -86,6 +108,8 @@ class TuneResponse(BaseModel):
     held_out: int = Field(description="the class's drawings kept for scoring (every fifth id)")
     before: Scores = Field(description="the served network's accuracy")
     after: Scores = Field(description="the tuned copy's accuracy")
+    changed: list[Changed] = Field(description="held-out drawings the copy reads differently from the served network")
+    calibration: CopyCalibration = Field(description="the copy's temperature and unsure threshold")
     resume: str = Field(description="send back to continue")
     params: str = Field(description="the tuned copy's parameters, as /predict's `params` takes them")
 

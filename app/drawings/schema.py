@@ -12,6 +12,19 @@ from typing import Literal
 
 Dialect = Literal["sqlite", "postgresql"]
 
+# The classes (app/classes/): the same in both dialects.
+CLASSES_TABLE = """CREATE TABLE classes (
+    code TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('open', 'paused', 'closed')),
+    created_at TEXT NOT NULL,
+    network TEXT,
+    network_sha256 TEXT,
+    network_drawings INTEGER,
+    network_calibration TEXT,
+    published_at TEXT
+)"""
+
 # migration number -> its statements per dialect
 MIGRATIONS: dict[int, dict[Dialect, list[str]]] = {
     1: {
@@ -49,6 +62,34 @@ MIGRATIONS: dict[int, dict[Dialect, list[str]]] = {
             "ALTER TABLE drawings ADD COLUMN idempotency_key TEXT",
             "CREATE UNIQUE INDEX drawings_idempotency_key ON drawings (idempotency_key)",
             "CREATE INDEX drawings_label_id ON drawings (label, id)",
+        ],
+    },
+    # Classes (app/classes/): a drawing may belong to one (NULL: the collection without a class); the
+    # classes, and what happened in each that is not a save (the live board replays both by id).
+    3: {
+        "sqlite": [
+            "ALTER TABLE drawings ADD COLUMN class TEXT",
+            "CREATE INDEX drawings_class_id ON drawings (class, id)",
+            CLASSES_TABLE,
+            """CREATE TABLE class_events (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                class TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                data TEXT NOT NULL
+            )""",
+            "CREATE INDEX class_events_class_id ON class_events (class, id)",
+        ],
+        "postgresql": [
+            "ALTER TABLE drawings ADD COLUMN class TEXT",
+            "CREATE INDEX drawings_class_id ON drawings (class, id)",
+            CLASSES_TABLE,
+            """CREATE TABLE class_events (
+                id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                class TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                data TEXT NOT NULL
+            )""",
+            "CREATE INDEX class_events_class_id ON class_events (class, id)",
         ],
     },
 }

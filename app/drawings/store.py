@@ -38,8 +38,8 @@ GROUP_LIMIT = 512  # saves in one transaction at most
 RECOUNT_SECONDS, COUNT_MARGIN = 2.0, 10_000
 COLUMNS = "id, created_at, label, answer, probability, weights_sha256, grid"
 INSERT = (
-    "INSERT INTO drawings (created_at, label, answer, probability, weights_sha256, grid, idempotency_key)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id"
+    "INSERT INTO drawings (created_at, label, answer, probability, weights_sha256, grid, idempotency_key, class)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id"
 )
 
 
@@ -65,6 +65,7 @@ class Drawing:
     probability: float  # its probability for that digit
     weights_sha256: str  # which weights answered
     created_at: str = ""  # ISO 8601, UTC; set by the store when empty
+    class_code: str | None = None  # the class it was saved into (app/classes/); None: no class
 
     def pixels(self) -> np.ndarray:
         """(28, 28) uint8, as MNIST stores its images (0 background, 255 ink)."""
@@ -216,7 +217,7 @@ class Store:
     @staticmethod
     def _row(p: _Pending) -> tuple[Any, ...]:
         d = p.drawing
-        return (d.created_at or now(), d.label, d.answer, d.probability, d.weights_sha256, d.grid, p.key)
+        return (d.created_at or now(), d.label, d.answer, d.probability, d.weights_sha256, d.grid, p.key, d.class_code)
 
     def _earlier(self, conn: Any, key: str | None) -> Saved:
         earlier = None if key is None else self._by_key(conn, key)
@@ -252,9 +253,14 @@ class Store:
         return Saved(earlier.id, earlier.drawing, repeated=True)
 
     # -- the teacher's reads ------------------------------------------------------------------
-    def page(self, limit: int, before: int | None, digit: int | None, wrong: bool) -> list[Saved]:
-        """Newest first: at most `limit` drawings with an id below `before`."""
+    def page(
+        self, limit: int, before: int | None, digit: int | None, wrong: bool, class_code: str | None = None
+    ) -> list[Saved]:
+        """Newest first: at most `limit` drawings with an id below `before` (of one class, if given)."""
         where, args = ["id < ?"], [before if before is not None else 2**62]
+        if class_code is not None:
+            where.append("class = ?")
+            args.append(class_code)  # type: ignore[arg-type]
         if digit is not None:
             where.append("label = ?")
             args.append(digit)
@@ -269,34 +275,45 @@ class Store:
             cur = conn.execute(self.db.sql("DELETE FROM drawings WHERE id = ?"), (drawing_id,))
             return bool(cur.rowcount)
 
-    def confusion(self) -> tuple[np.ndarray, dict[str, int]]:
+    def confusion(self, class_code: str | None = None) -> tuple[np.ndarray, dict[str, int]]:
         """(10, 10) counts, rows the digit meant, columns the network's answer; and the drawings
-        answered by each set of weights (by SHA-256)."""
+        answered by each set of weights (by SHA-256). Of one class, if given."""
         matrix = np.zeros((10, 10), dtype=np.int64)
+        where, args = of_class(class_code)
         with self.db.transaction(write=False) as conn:
-            for label, answer, n in conn.execute("SELECT label, answer, count(*) FROM drawings GROUP BY label, answer"):
+            grouped = conn.execute(
+                self.db.sql(f"SELECT label, answer, count(*) FROM drawings{where} GROUP BY label, answer"), args
+            )
+            for label, answer, n in grouped:
                 matrix[label, answer] = n
-            weights = dict(conn.execute("SELECT weights_sha256, count(*) FROM drawings GROUP BY weights_sha256"))
+            by_weights = f"SELECT weights_sha256, count(*) FROM drawings{where} GROUP BY weights_sha256"
+            weights = dict(conn.execute(self.db.sql(by_weights), args))
         return matrix, {str(k): int(v) for k, v in weights.items()}
 
-    def count(self) -> int:
+    def count(self, class_code: str | None = None) -> int:
+        """How many drawings there are: every one, or one class's."""
+        where, args = of_class(class_code)
         with self.db.transaction(write=False) as conn:
-            return int(conn.execute("SELECT count(*) FROM drawings").fetchone()[0])
+            return int(conn.execute(self.db.sql(f"SELECT count(*) FROM drawings{where}"), args).fetchone()[0])
 
-    def rows_after(self, after: int, limit: int) -> list[tuple[int, int, bytes]]:
-        """For an export: (id, label, grid) of at most `limit` drawings with ids above `after`, oldest
-        first, in one short transaction of its own: an export waiting for its client holds nothing
-        in the database (no snapshot that keeps SQLite's WAL growing or PostgreSQL's VACUUM waiting)."""
-        statement = "SELECT id, label, grid FROM drawings WHERE id > ? ORDER BY id LIMIT ?"
+    def rows_after(self, after: int, limit: int, class_code: str | None = None) -> list[tuple[int, int, bytes]]:
+        """For an export: (id, label, grid) of at most `limit` drawings with ids above `after` (of one
+        class, if given), oldest first, in one short transaction of its own: an export waiting for its
+        client holds nothing in the database (no snapshot that keeps SQLite's WAL growing or
+        PostgreSQL's VACUUM waiting)."""
+        of_the_class = "" if class_code is None else " AND class = ?"
+        statement = f"SELECT id, label, grid FROM drawings WHERE id > ?{of_the_class} ORDER BY id LIMIT ?"
+        args = (after, limit) if class_code is None else (after, class_code, limit)
         with self.db.transaction(write=False) as conn:
-            rows = conn.execute(self.db.sql(statement), (after, limit)).fetchall()
+            rows = conn.execute(self.db.sql(statement), args).fetchall()
         return [(int(i), int(label), bytes(grid)) for i, label, grid in rows]
 
-    def training_set(self, limit: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The newest `limit` drawings as (ids (N,), uint8 images (N, 28, 28), labels (N,))."""
+    def training_set(self, limit: int, class_code: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The newest `limit` drawings (of one class, if given) as (ids (N,), uint8 images (N, 28, 28), labels (N,))."""
+        where, args = of_class(class_code)
         with self.db.transaction(write=False) as conn:
             rows = conn.execute(
-                self.db.sql("SELECT id, label, grid FROM drawings ORDER BY id DESC LIMIT ?"), (limit,)
+                self.db.sql(f"SELECT id, label, grid FROM drawings{where} ORDER BY id DESC LIMIT ?"), (*args, limit)
             ).fetchall()
         rows.reverse()
         ids = np.array([r[0] for r in rows], dtype=np.int64)
@@ -304,6 +321,11 @@ class Store:
         grids = b"".join(bytes(r[2]) for r in rows)
         images = to_uint8(np.frombuffer(grids, "<f4")).reshape(len(rows), 28, 28)
         return ids, images, labels
+
+
+def of_class(class_code: str | None) -> tuple[str, tuple[str, ...]]:
+    """A WHERE clause and its arguments: every drawing, or one class's."""
+    return ("", ()) if class_code is None else (" WHERE class = ?", (class_code,))
 
 
 def saved_of(row: Any) -> Saved:

@@ -35,6 +35,7 @@ def read_drawing(job: Job, clf: Classifier, settings: Settings, on_loop: bool, f
         "label": req.label,
         "answer": p.label,
         "probability": float(p.probabilities[p.label]),
+        "class": req.class_,
     }
 
 

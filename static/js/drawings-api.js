@@ -3,7 +3,9 @@
 
 export class Refused extends Error {}
 
-async function send(path, { token, method = "GET", body, raw = false, headers = {} } = {}) {
+// A request of the teacher's or the class's endpoints (classes-api.js uses it too): the answer's JSON,
+// null for a 204, the Response itself with raw; a refusal as Refused with the server's sentence.
+export async function send(path, { token, method = "GET", body, raw = false, headers = {} } = {}) {
   if (token) headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
   let response;
@@ -22,16 +24,17 @@ async function send(path, { token, method = "GET", body, raw = false, headers = 
 }
 
 // A drawing (28 rows of 28 numbers in [0, 1]) and the digit meant -> { id, label, answer, probability, repeated }.
-// The key makes a retried save count once.
-export const save = (grid, label, key) => send("/drawings", {
+// The key makes a retried save count once; a class's code saves into that class (409 while it is paused).
+export const save = (grid, label, key, classCode = null) => send("/drawings", {
   method: "POST",
-  body: { image: grid, label },
+  body: classCode ? { image: grid, label, class: classCode } : { image: grid, label },
   headers: key ? { "Idempotency-Key": key } : {},
 });
 
 // -> { items: [{ id, created_at, label, answer, probability, weights_sha256, pixels }], next }
-export function list(token, { digit = null, wrong = false, cursor = null, limit = 60 } = {}) {
+export function list(token, { digit = null, wrong = false, cursor = null, limit = 60, classCode = null } = {}) {
   const query = new URLSearchParams({ limit: String(limit) });
+  if (classCode) query.set("class", classCode);
   if (digit !== null) query.set("digit", String(digit));
   if (wrong) query.set("wrong", "true");
   if (cursor) query.set("cursor", cursor);
@@ -39,7 +42,8 @@ export function list(token, { digit = null, wrong = false, cursor = null, limit 
 }
 
 // -> { total, counts, accuracy, confusion, served_sha256, answered_by_served }
-export const summary = (token) => send("/drawings/summary", { token });
+export const summary = (token, classCode = null) =>
+  send(classCode ? `/drawings/summary?class=${encodeURIComponent(classCode)}` : "/drawings/summary", { token });
 
 export const remove = (token, id) => send(`/drawings/${encodeURIComponent(id)}`, { token, method: "DELETE" });
 
@@ -54,8 +58,9 @@ export function removeMany(token, { ids = null, minutes = null, through = null, 
 }
 
 // format "npz" or "idx" -> a Blob of the file, and its name
-export async function exported(token, format) {
-  const response = await send(`/drawings/export?format=${format}`, { token, raw: true });
+export async function exported(token, format, classCode = null) {
+  const only = classCode ? `&class=${encodeURIComponent(classCode)}` : "";
+  const response = await send(`/drawings/export?format=${format}${only}`, { token, raw: true });
   return { blob: await response.blob(), name: format === "npz" ? "drawings.npz" : "drawings-idx.zip" };
 }
 

@@ -54,7 +54,6 @@ const trainer = new Trainer(info?.training, KERNELS, {
 // --- saving the drawing for the class, beside its answer (only where the service collects) ---
 
 const saveDigit = $("#save-digit"), saved = $("#saved"), HINT = saved.textContent;
-let digitChosen = false;  // the visitor chose the digit they meant; else it follows the answer
 function tellSaved(sentence, kind = "") {
   // In the flow (a laptop), its box may grow after a click but never shrinks under the pen; on a phone
   // it floats over the confidence until the next stroke, and moves nothing.
@@ -65,13 +64,14 @@ function tellSaved(sentence, kind = "") {
 const forgetSaved = () => { if (saved.dataset.kind) tellSaved(HINT); };  // the sentence was about another drawing
 const refreshSave = hookSaveButton(
   $("#save"),
-  () => (shownGrid ? { grid: shownGrid, label: Number(saveDigit.value) } : null),
+  // The digit meant is the visitor's choice, never the network's answer: nothing to save until it is made.
+  () => (shownGrid && saveDigit.value !== "" ? { grid: shownGrid, label: Number(saveDigit.value) } : null),
   tellSaved,
   () => (networks.active === "shared" ? "the network" : "the shared network"),
 );
 $("#for-class").hidden = !info?.collecting;  // decided before the first paint: its arrival moves nothing
 document.body.dataset.collecting = String(Boolean(info?.collecting));
-saveDigit.addEventListener("change", () => { digitChosen = true; forgetSaved(); refreshSave(); });
+saveDigit.addEventListener("change", () => { forgetSaved(); refreshSave(); });
 
 // --- a click's result, beside what was clicked ---
 
@@ -170,7 +170,6 @@ function show({ label, probabilities, unsure, input, feature_maps: maps }, grid)
   if (grid !== shownGrid) forgetSaved();
   shownGrid = grid;
   saveDigit.disabled = false;
-  if (!digitChosen) saveDigit.value = String(label);
   refreshSave();
   paintMap(inputCanvas, input, 1, { name: "input" });
   for (const [name, canvases] of Object.entries(galleries)) {
@@ -194,7 +193,7 @@ function show({ label, probabilities, unsure, input, feature_maps: maps }, grid)
 
 function showBlank() {
   shownGrid = null;
-  digitChosen = false;
+  saveDigit.value = "";  // a new drawing: its digit is chosen anew
   saveDigit.disabled = true;
   forgetSaved();
   refreshSave();

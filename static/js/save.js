@@ -20,9 +20,9 @@ function newKey() {
   return crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random().toString(36).slice(2)}`;
 }
 
-export async function saveDrawing(grid, label, key = newKey()) {
+export async function saveDrawing(grid, label, key = newKey(), classCode = null) {
   try {
-    return await save(grid, label, key);
+    return await save(grid, label, key, classCode);
   } catch (e) {
     if (e instanceof Refused && e.status === 404) return null;
     throw e;
@@ -31,8 +31,9 @@ export async function saveDrawing(grid, label, key = newKey()) {
 
 // button: a <button>; current: () => ({ grid, label }) or null when there is nothing to save (the same
 // grid object while the drawing is the same); tell: (sentence, kind) => void, for a live region, kind
-// "saved", "refused" or "ready"; reader: () => the name of the network that reads saves.
-export function hookSaveButton(button, current, tell = () => {}, reader = () => "the network") {
+// "saved", "refused" or "ready"; reader: () => the name of the network that reads saves; classCode: the
+// class saved into (its page, /c/{code}), or null.
+export function hookSaveButton(button, current, tell = () => {}, reader = () => "the network", classCode = null) {
   let attempt = null;  // { grid, label, key } of a click not stored yet
   let stored = null;   // { grid, label } of the last drawing stored
   let busy = false, off = false, waitUntil = 0;
@@ -48,7 +49,7 @@ export function hookSaveButton(button, current, tell = () => {}, reader = () => 
     busy = true;
     refresh();
     try {
-      const saved = await saveDrawing(drawing.grid, drawing.label, attempt.key);
+      const saved = await saveDrawing(drawing.grid, drawing.label, attempt.key, classCode);
       if (saved === null) { off = true; tell("Not saved: this service does not collect drawings.", "refused"); return; }
       attempt = null;
       stored = drawing;

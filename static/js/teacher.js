@@ -2,6 +2,8 @@
 // The token lives in this tab's sessionStorage only and travels only in the Authorization header.
 
 import * as drawings from "./drawings-api.js";
+import { download } from "./files.js";
+import { renderMatrix } from "./matrix.js";
 
 const TOKEN_KEY = "numpy-cnn:teacher-token";
 const COPY_KEY = "numpy-cnn:class-copy"; // the main page offers the tuned copy from here (contracts.md)
@@ -12,18 +14,9 @@ const percent = (x) => (x === null || x === undefined ? "–" : `${(100 * x).toF
 
 const MAX_RETRIES = 30; // a fine-tune's round waits this many times for a busy server before it gives up
 
-const state = { token: null, digit: null, wrong: false, next: null, tuned: null, stop: false, pending: null };
+const state = { token: null, digit: null, wrong: false, next: null, tuned: null, stop: false, pending: null, classCode: null };
 const selected = new Set(); // ids ticked in the gallery, for "Delete selected"
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function download({ blob, name }) {
-  const url = URL.createObjectURL(blob);
-  const a = Object.assign(document.createElement("a"), { href: url, download: name });
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
-}
 
 function signedOut(message = "") {
   sessionStorage.removeItem(TOKEN_KEY);
@@ -31,6 +24,7 @@ function signedOut(message = "") {
   $("collection").hidden = true;
   $("sign-in").hidden = false;
   $("sign-in-status").textContent = message;
+  document.dispatchEvent(new CustomEvent("teacher:out"));
 }
 
 // Every failure of the teacher's requests: a lost token sends back to sign-in, the rest is said where it happened.
@@ -52,36 +46,23 @@ async function open(token) {
   sessionStorage.setItem(TOKEN_KEY, token);
   $("sign-in").hidden = true;
   $("collection").hidden = false;
+  document.dispatchEvent(new CustomEvent("teacher:open", { detail: { token } }));  // class-board.js
   await showDrawings();
 }
 
 async function refreshSummary() {
-  const s = await drawings.summary(state.token);
+  const s = await drawings.summary(state.token, state.classCode);
+  const right = s.confusion.reduce((sum, row, i) => sum + row[i], 0);
   $("summary-line").textContent = s.total
-    ? `${s.total} drawings; the network reads ${percent(s.accuracy)} of them as meant.`
+    ? `${s.total} drawing${s.total === 1 ? "" : "s"}; the network reads ${right} of them as meant (${percent(s.accuracy)}).`
     : "No drawings yet: ask the class to draw and save.";
   renderConfusion(s.confusion);
   renderDigits(s.counts, s.total);
 }
 
 function renderConfusion(matrix) {
-  const table = $("confusion");
-  table.replaceChildren();
-  const caption = table.createCaption();
-  caption.className = "visually-hidden";
-  caption.textContent = "Drawings by the digit meant (rows) and the network's answer (columns)";
-  const head = table.createTHead().insertRow();
-  head.append(Object.assign(document.createElement("th"), { scope: "col", textContent: "meant \\ read" }));
-  for (let j = 0; j < 10; j++) head.append(Object.assign(document.createElement("th"), { scope: "col", textContent: j }));
-  const body = table.createTBody();
-  matrix.forEach((row, i) => {
-    const tr = body.insertRow();
-    tr.append(Object.assign(document.createElement("th"), { scope: "row", textContent: i }));
-    row.forEach((n, j) => {
-      const td = tr.insertCell();
-      td.textContent = n || "";
-      if (n) td.className = i === j ? "right" : "wrong";
-    });
+  renderMatrix($("confusion"), matrix, {
+    caption: "Drawings by the digit meant (rows) and the network's answer (columns)", captionClass: "visually-hidden",
   });
 }
 
@@ -114,6 +95,7 @@ function thumbnail(pixels, label) {
 
 function card(item) {
   const li = document.createElement("li");
+  li.dataset.id = item.id;
   const wrong = item.answer !== item.label;
   if (wrong) li.className = "wrong";
   const meant = Object.assign(document.createElement("p"), { textContent: `meant ${item.label}` });
@@ -154,7 +136,8 @@ function card(item) {
 async function showDrawings(more = false) {
   if (!more) { $("gallery").replaceChildren(); state.next = null; }
   try {
-    const page = await drawings.list(state.token, { digit: state.digit, wrong: state.wrong, cursor: more ? state.next : null });
+    const filters = { digit: state.digit, wrong: state.wrong, classCode: state.classCode };
+    const page = await drawings.list(state.token, { ...filters, cursor: more ? state.next : null });
     $("gallery").append(...page.items.map(card));
     state.next = page.next;
     $("more").hidden = !page.next;
@@ -219,7 +202,7 @@ function keep() {
 async function exportAs(format) {
   $("export-status").textContent = "Preparing the file…";
   try {
-    download(await drawings.exported(state.token, format));
+    download(await drawings.exported(state.token, format, state.classCode));
     $("export-status").textContent = "Downloaded.";
   } catch (e) {
     failed(e, $("export-status"));
@@ -246,13 +229,15 @@ async function fineTune() {
   try {
     for (let round = 0; round < rounds && !state.stop; round++) {
       const request = answer ? { resume: answer.resume, steps: STEPS_PER_ROUND } : { seed: 0, steps: STEPS_PER_ROUND };
+      if (state.classCode) request.class = state.classCode;
       answer = await patiently(() => drawings.tune(state.token, request));
       $("tune-progress").value = round + 1;
-      $("tune-status").textContent = `Step ${answer.step}: loss ${answer.losses.at(-1).toFixed(3)}, learning from ${answer.drawings} drawings.`;
+      $("tune-status").textContent = `Round ${round + 1} of ${rounds}: the copy practised on your ${answer.drawings} drawings and MNIST's.`;
       showScores(answer);
     }
     state.tuned = answer;
     $("copy-actions").hidden = !answer;
+    if (answer) document.dispatchEvent(new CustomEvent("teacher:tuned", { detail: answer }));
   } catch (e) {
     if (e.status === 429 || e.status === 503) $("tune-status").textContent = "The server stayed busy; press Fine-tune to try again.";
     else failed(e, $("tune-status"));
@@ -323,6 +308,29 @@ $("use-copy").addEventListener("click", useOnPage);
 $("download-weights").addEventListener("click", downloadWeights);
 $("download-onnx").addEventListener("click", downloadOnnx);
 drawings.exportsOnnx().then((yes) => { $("download-onnx").hidden = !yes; });
+
+// The class chosen on the board (class-board.js): the list, the counts, the export and the fine-tune follow
+// it; its drawings arrive live, shown at once where the filters let them, the filters kept.
+document.addEventListener("class:chosen", (e) => {
+  state.classCode = e.detail.code;
+  if (!state.token) return;
+  $("drawings-title").textContent = state.classCode ? `The drawings of class ${state.classCode}` : "The drawings";
+  refreshSummary().catch((err) => failed(err, $("gallery-status")));
+  showDrawings();
+});
+let recount = null;
+document.addEventListener("class:drawing", (e) => {
+  const item = e.detail;
+  const shown = (state.digit === null || item.label === state.digit) && (!state.wrong || item.answer !== item.label);
+  if (shown && !$("gallery").querySelector(`[data-id="${item.id}"]`)) {
+    $("gallery").prepend(card(item));
+    $("gallery-status").textContent = `${$("gallery").children.length} shown, newest first.`;
+  }
+  clearTimeout(recount);
+  recount = setTimeout(() => refreshSummary().catch(() => {}), 300);  // a burst of saves: one recount
+});
+document.addEventListener("class:deletion", (e) => $("gallery").querySelector(`[data-id="${e.detail.id}"]`)?.remove());
+document.addEventListener("teacher:unauthorized", () => signedOut("That token is not the teacher's."));
 
 const kept = sessionStorage.getItem(TOKEN_KEY);
 if (kept) open(kept);

@@ -62,7 +62,9 @@ def test_a_drawing_is_saved_with_the_digit_meant_exactly_as_the_network_read_it(
         page.evaluate("window.shifts = []")
         draw(page, [SEVEN], touch)
         assert still(page) and boxes == {sel: page.locator(sel).bounding_box() for sel in boxes}
-        assert page.inner_text("#answer") == "7" and page.input_value("#save-digit") == "7"  # the answer, by default
+        assert page.inner_text("#answer") == "7"
+        assert page.input_value("#save-digit") == ""  # never the answer by default
+        assert page.locator("#save").is_disabled()  # until the digit meant is chosen
         for selector in ("#pad", "#answer", "#confidence", "#save-digit", "#save", "#clear"):
             assert in_view(page, selector), selector
         for control in ("#save-digit", "#save"):
@@ -93,8 +95,10 @@ def test_a_drawing_is_saved_with_the_digit_meant_exactly_as_the_network_read_it(
         page.evaluate("window.shifts = []")
         draw(page, [ONE], touch)
         assert still(page) and boxes == {sel: page.locator(sel).bounding_box() for sel in boxes}
-        assert page.input_value("#save-digit") == "1" and not page.locator("#save").is_disabled()
+        assert page.input_value("#save-digit") == "" and page.locator("#save").is_disabled()  # chosen anew
         assert page.get_attribute("#saved", "data-kind") == ""
+        page.select_option("#save-digit", "1")
+        assert not page.locator("#save").is_disabled()
         page.click("#save")
         assert said(page, "saved") == "Saved as a 1 — the network read 1."
         assert len(keys) == 3 and keys[2] != keys[0]  # another click, another key
@@ -111,6 +115,7 @@ def test_every_refusal_is_said_where_the_save_was_asked(browser, tmp_path):
         bad = {"image": [[0.0] * 28] * 27, "label": 7}
         because = httpx.post(f"{url}/predict", json={"image": bad["image"]}).json()["detail"]
         page.route("**/drawings", lambda route: route.continue_(post_data=json.dumps(bad)), times=1)
+        page.select_option("#save-digit", "7")
         page.click("#save")
         assert said(page, "refused") == f"Not saved: {because}."
         assert not page.locator("#save").is_disabled()  # it may be tried again

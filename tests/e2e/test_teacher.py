@@ -4,6 +4,7 @@ fine-tune and hand the copy to the page; accessible by axe-core's rules; its scr
 from __future__ import annotations
 
 import json
+import re
 import zipfile
 
 import httpx
@@ -110,6 +111,17 @@ def test_fine_tuning_shows_progress_and_scores_and_hands_the_copy_to_the_page(te
     page.wait_for_selector("#copy-actions:not([hidden])", timeout=60_000)
     assert page.get_attribute("#tune-progress", "value") == "6"
     assert page.text_content("#after-class").endswith("%") and page.text_content("#before-mnist").endswith("%")
+    # The report in counts and words: the held-out drawings and MNIST's 1,000 right, before and after; what changed
+    assert re.fullmatch(
+        r"Of your \d+ drawings it never practised on, the shared network reads \d+ right; the copy reads \d+\.",
+        page.text_content("#report-class"),
+    )
+    assert re.search(r"the shared network \d{3,4} right, the copy \d{3,4}\.$", page.text_content("#report-mnist"))
+    words, shown = page.text_content("#report-changed"), page.locator("#changed li").count()
+    if shown:
+        assert words.startswith(f"The copy reads {shown} of your drawings differently")
+    else:
+        assert words == "The copy reads every one of your test drawings as the shared network does."
     page.click("#use-copy")
     copy = json.loads(page.evaluate("localStorage.getItem('numpy-cnn:class-copy')"))
     assert copy["steps"] == 96 and copy["drawings"] > 0 and len(copy["params"]) == ENCODED_LENGTH

@@ -1,0 +1,104 @@
+"""What the drawings' endpoints ask of the classes (app/drawings/answers.py): whether a save may go into
+a class, and telling the boards of a save or a deletion; and the classes' state on the app (ClassRoom).
+
+Imports no route module, so app/drawings/answers.py can import it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from fastapi import HTTPException, Request
+
+from app.config import Settings
+from app.drawings.database import DatabaseUnavailable
+from app.drawings.guard import RateLimit, TooFast
+from app.errors import ClientMistake
+
+from . import codes
+from .events import Broker
+from .store import Classes
+
+PAUSED = {
+    "paused": "Saving is paused by your teacher; your drawing was not saved. Try again when they open it.",
+    "closed": "This class is closed: your teacher has ended saving. Your drawing was not saved.",
+}
+
+
+@dataclass
+class ClassRoom:
+    """The classes while the collection is on: app.state.classes, set by routes.py's lifespan."""
+
+    settings: Settings
+    classes: Classes
+    broker: Broker
+    guesses: RateLimit  # unknown codes tried per address
+
+
+class UnknownClass(ClientMistake):
+    status = 404
+
+
+class ClassNotOpen(ClientMistake):
+    status = 409
+
+
+def room(request: Request) -> ClassRoom:
+    found: ClassRoom | None = getattr(request.app.state, "classes", None)
+    if found is None:
+        raise HTTPException(404, "Not Found")
+    return found
+
+
+def address(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+class TooManyGuesses(ClientMistake):
+    status = 429
+
+
+def unknown(request: Request, found: ClassRoom, text: str) -> ClientMistake:
+    """An unknown code: it costs a guess (429 once they run out), else 404."""
+    try:
+        found.guesses.take(address(request))
+    except TooFast as e:
+        return TooManyGuesses(f"too many unknown class codes from this address; try again in {e.retry_after} seconds")
+    return UnknownClass(f"there is no class {text[:12]!r}; check the code your teacher shows")
+
+
+async def admit_save(request: Request, text: str) -> str:
+    """POST /drawings with a class: the class's code if it is open; else the refusal, nothing stored."""
+    found = room(request)
+    code = codes.normal(text)
+    try:
+        state = None if code is None else await asyncio.to_thread(found.classes.state, code)
+    except DatabaseUnavailable:
+        raise DatabaseUnavailable(
+            "the class's database cannot be reached right now; your drawing was not saved, try again in a moment"
+        ) from None
+    if state is None or code is None:
+        raise unknown(request, found, text)
+    if state != "open":
+        raise ClassNotOpen(PAUSED[state])
+    return code
+
+
+def saved_into(request: Request) -> None:
+    """A drawing was saved into a class by this process: the boards hear of it now."""
+    found: ClassRoom | None = getattr(request.app.state, "classes", None)
+    if found is not None:
+        found.broker.poke()
+
+
+async def deleting(request: Request, drawing_id: int) -> str | None:
+    """DELETE /drawings/{id}: the class of the drawing about to go (None if none)."""
+    found: ClassRoom | None = getattr(request.app.state, "classes", None)
+    return None if found is None else await asyncio.to_thread(found.classes.class_of, drawing_id)
+
+
+async def deleted(request: Request, drawing_id: int, code: str) -> None:
+    found = room(request)
+    await asyncio.to_thread(found.classes.deleted, drawing_id, code)
+    found.broker.poke()
