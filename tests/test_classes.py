@@ -240,7 +240,7 @@ def test_python_m_app_says_where_phones_join_when_it_listens_beyond_loopback():
     from app.__main__ import join_lines
     from app.config import Settings
 
-    token = "t" * 16
+    token = "a-teacher-token-0123456789"
     (line,) = join_lines(Settings(host="0.0.0.0", port=8123, teacher_token=token, public_url="https://d.example"))
     assert line.endswith("phones join at https://d.example/c/<the class's code>")
     assert all(":8123/c/" in x and "0.0.0.0" not in x for x in join_lines(Settings(host="0.0.0.0", port=8123)))

@@ -165,6 +165,11 @@ FIELDS = {  # variable -> (the Settings field, a value to set, what it must beco
     "CNN_TRUSTED_PROXIES": ("trusted_proxies", "127.0.0.1, 10.0.0.0/8", ("127.0.0.1", "10.0.0.0/8")),
     "CNN_DRAWINGS_PER_MINUTE_TOTAL": ("drawings_per_minute_total", "600", 600),
     "CNN_PUBLIC_URL": ("public_url", "https://digits.school.example", "https://digits.school.example"),
+    "CNN_MAX_HEADER_BYTES": ("max_header_bytes", "32768", 32768),
+    "CNN_MAX_HEADERS": ("max_headers", "50", 50),
+    "CNN_WRITE_TIMEOUT": ("write_timeout", "12", 12.0),
+    "CNN_ANSWER_BACKLOG_BYTES": ("answer_backlog_bytes", "67108864", 67108864),
+    "CNN_MAX_JSON_MAP_IMAGES": ("max_json_map_images", "8", 8),
 }
 
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import HTTPException, Request
 
 from app.config import Settings
 from app.drawings.database import DatabaseUnavailable
-from app.drawings.guard import RateLimit, TooFast
+from app.drawings.guard import Buckets, TooFast
 from app.errors import ClientMistake
 
 from . import codes
@@ -33,7 +34,18 @@ class ClassRoom:
     settings: Settings
     classes: Classes
     broker: Broker
-    guesses: RateLimit  # unknown codes tried per address
+    guesses: CodeGuesses  # unknown codes tried per client
+
+
+@dataclass
+class CodeGuesses:
+    """Unknown class codes tried per client (the rate limits' own key, guard.identity), in the
+    drawings' bucket table: shared by the server's processes, bounded in bytes."""
+
+    buckets: Buckets
+
+    def take(self, who: str) -> None:
+        self.buckets.take("code " + who, codes.GUESSES_PER_MINUTE)
 
 
 class UnknownClass(ClientMistake):
@@ -52,7 +64,9 @@ def room(request: Request) -> ClassRoom:
 
 
 def address(request: Request) -> str:
-    return request.client.host if request.client else ""
+    """The client as the drawings' rate limits know it: CNN_TRUSTED_PROXIES decides whether
+    X-Forwarded-For is believed; an IPv6 client counts as its /64."""
+    return request.app.state.drawings.who(request)
 
 
 class TooManyGuesses(ClientMistake):
@@ -95,10 +109,19 @@ def saved_into(request: Request) -> None:
 async def deleting(request: Request, drawing_id: int) -> str | None:
     """DELETE /drawings/{id}: the class of the drawing about to go (None if none)."""
     found: ClassRoom | None = getattr(request.app.state, "classes", None)
-    return None if found is None else await asyncio.to_thread(found.classes.class_of, drawing_id)
+    return None if found is None else await in_thread(found.classes.class_of, drawing_id)
 
 
 async def deleted(request: Request, drawing_id: int, code: str) -> None:
     found = room(request)
-    await asyncio.to_thread(found.classes.deleted, drawing_id, code)
+    await in_thread(found.classes.deleted, drawing_id, code)
     found.broker.poke()
+
+
+async def in_thread(function: Any, *args: Any) -> Any:
+    """The classes' database work off the event loop; its faults are a 503 with a sentence, as the
+    drawings' are (a database down, locked or damaged is never a 500)."""
+    try:
+        return await asyncio.to_thread(function, *args)
+    except DatabaseUnavailable as e:
+        raise HTTPException(503, str(e), headers={"Retry-After": "1"}) from None

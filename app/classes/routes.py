@@ -27,11 +27,10 @@ from app.api.endpoints import CLASSES
 from app.api.routes import make_router
 from app.config import Settings
 from app.drawings.answers import Collection
-from app.drawings.guard import RateLimit
 
 from .answers import ClassRoom, known
-from .codes import GUESSES_PER_MINUTE
 from .events import Broker
+from .hooks import CodeGuesses
 from .store import Classes
 
 
@@ -46,7 +45,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     db = drawings.store.db
     broker = Broker(db)
     broker.listen()
-    app.state.classes = ClassRoom(settings, Classes(db), broker, RateLimit(GUESSES_PER_MINUTE))
+    app.state.classes = ClassRoom(settings, Classes(db), broker, CodeGuesses(drawings.rate.buckets))
     try:
         yield
     finally:
