@@ -199,7 +199,8 @@ def differences(recorded: Any, answered: Any, where: str = "") -> list[str]:
             return [f"{where}: {len(answered)} items instead of {len(recorded)}"]
         if numbers(recorded) and numbers(answered):
             return arrays(np.asarray(recorded, float), np.asarray(answered, float), where, RTOL)
-        return [d for i, (r, a) in enumerate(zip(recorded, answered)) for d in differences(r, a, f"{where}[{i}]")]
+        pairs = enumerate(zip(recorded, answered, strict=True))
+        return [d for i, (r, a) in pairs for d in differences(r, a, f"{where}[{i}]")]
     if isinstance(recorded, float) and isinstance(answered, float):
         scale = 1.0 if where.endswith(".relative_error") else 0.0  # rounding noise itself, on a scale of 1
         return [] if close(recorded, answered, RTOL, scale) else [f"{where}: {answered!r} instead of {recorded!r}"]
@@ -245,7 +246,7 @@ def arrays(recorded: np.ndarray, answered: np.ndarray, where: str, rtol: float) 
     if off.size == 0:
         return []
     i = off[0]
-    return [f"{where}: {off.size} of {recorded.size} numbers differ, e.g. [{i}] {answered.flat[i]!r} for {recorded.flat[i]!r}"]
+    return [f"{where}: {off.size} of {recorded.size} differ, e.g. [{i}] {answered.flat[i]!r} for {recorded.flat[i]!r}"]
 
 
 def strings(recorded: str, answered: str, where: str) -> list[str]:
@@ -262,7 +263,7 @@ def strings(recorded: str, answered: str, where: str) -> list[str]:
     values_r, values_a = NUMBER.findall(recorded), NUMBER.findall(answered)
     if words_r != words_a or len(values_r) != len(values_a):
         return [f"{where}: {answered!r} instead of {recorded!r}"]
-    if all(close(float(r), float(a), RTOL) for r, a in zip(values_r, values_a)):
+    if all(close(float(r), float(a), RTOL) for r, a in zip(values_r, values_a, strict=True)):
         return []
     return [f"{where}: the numbers of {answered!r} instead of {recorded!r}"]
 

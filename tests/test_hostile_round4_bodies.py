@@ -46,7 +46,7 @@ def padded(fields: dict[str, Any], size: int) -> bytes:
 
 @pytest.mark.parametrize("path, fields", [("/drawings/weights", {"steps": 1}), ("/drawings/tune", {"steps": 1})])
 @pytest.mark.parametrize("declared", [True, False], ids=["content-length", "chunked"])
-def test_tuning_bodies_past_64_KiB_are_refused_before_they_are_parsed(client, path, fields, declared):
+def test_tuning_bodies_past_64_kib_are_refused_before_they_are_parsed(client, path, fields, declared):
     body = padded(fields, LIMIT + 1)
     assert len(body) == LIMIT + 1
     headers = TEACHER | {"Content-Type": "application/json"}

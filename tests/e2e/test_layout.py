@@ -368,7 +368,7 @@ window.DecompressionStream = class extends Native {
 
 @pytest.mark.parametrize("name", list(HOSTILE))
 def test_a_hostile_share_link_is_refused_at_once_and_the_page_stays_responsive(browser, server_url, name):
-    """"At once" is measured in work, not time: the bytes inflated stay within the largest state
+    """Refused "at once" is measured in work, not time: the bytes inflated stay within the largest state
     the page can make (under 1 MiB, against the bombs' 40-154 MB). The times are printed, bounded
     only generously: a page on a machine at a load of 10 took 1,451 ms (issue 33)."""
     fragment = HOSTILE[name]()
@@ -390,7 +390,7 @@ def test_a_hostile_share_link_is_refused_at_once_and_the_page_stays_responsive(b
     assert bodies == []  # nothing sent to the server
     draw(page, [SEVEN], False)  # and the page works
     assert page.inner_text("#answer") == "7"
-    print(f"{name}: {len(fragment):,} characters, {inflated:,} bytes inflated, message {took:.0f} ms after the page arrived")
+    print(f"{name}: {len(fragment):,} characters, {inflated:,} bytes inflated, message after {took:.0f} ms")
     context.close()
 
 
