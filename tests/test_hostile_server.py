@@ -62,12 +62,12 @@ def quiet_seconds(server: Server) -> float:
 
 def assert_answers_in_milliseconds(latencies: list[float], quiet: float) -> None:
     """/healthz's latencies under an attack: milliseconds as a rule (the median), and never the
-    seconds a stalled loop costs (the max; generous, for a shared machine that also runs the attacker).
-    Both bounds grow with `quiet`, the idle latency measured just before: on a machine at a load of
-    10 every answer is slower, and a stalled loop's seconds still stand out (issue 33: a median of
-    83 ms failed a fixed 50 ms bound while the whole suite ran on a shared, busy 2-core machine)."""
+    seconds a stalled loop costs (the max). Both bounds grow with `quiet`, the idle latency measured
+    on the same server just before (5x and 25x), since a busy machine slows every answer: at a load
+    of 17 the first under attack took 1.37 s with `quiet` 66 ms, and a fixed 50 ms median failed the
+    whole suite's run on main at 83 ms (issue 33). A stalled loop's seconds still stand out."""
     median = sorted(latencies)[len(latencies) // 2]
-    assert median < 0.05 + 5 * quiet and max(latencies) < 0.5 + 10 * quiet, (latencies, quiet)
+    assert median < 0.05 + 5 * quiet and max(latencies) < 0.5 + 25 * quiet, (latencies, quiet)
 
 
 # --- CPU ---
@@ -185,8 +185,10 @@ def test_eight_megabytes_of_unknown_keys_cost_one_error_and_do_not_stall_the_loo
         responses = [f.result() for f in futures]
     for r in responses:
         assert r.status_code in (422, 503), r.text
-        if r.status_code == 422:
-            assert r.json()["detail"].startswith("unknown field '0000000'") and len(r.text) < 300
+        if r.status_code == 422:  # one error, or the job's CPU budget (1 s here: the parse took
+            # 1.0 s of CPU in-process at a load of 17, where CPU time itself stretches)
+            detail = r.json()["detail"]
+            assert detail.startswith(("unknown field '0000000'", "this input needs more work")) and len(r.text) < 300
     assert_answers_in_milliseconds(latencies, quiet)  # it froze the server for 22 s before
     assert predict_is_right(server)
 
