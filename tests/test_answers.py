@@ -64,6 +64,9 @@ def test_the_comparison_forgives_float32_rounding_and_nothing_else():
     c1 = np.frombuffer(base64.b64decode(maps["C1"]["float16"]), "<f2").copy()
     c1[c1.argmax()] *= np.float16(1.01)
     assert differences(maps, {**maps, "C1": {**maps["C1"], "float16": base64.b64encode(c1.tobytes()).decode()}})
+    teach = EXPECTED["POST /teach"]["body"]
+    assert teach["loss_after"] == 0.0 and differences(teach, {**teach, "loss_after": 3e-9}) == []  # near 0
+    assert differences(teach, {**teach, "loss_after": 3e-6}) != []
     why = EXPECTED["POST /check dLI"]["body"]["why"]
     assert differences(why, why.replace("1.58003", "1.58004")) == []  # a number in a sentence, rounded otherwise
     assert differences(why, why.replace("1.58003", "1.59003")) != []
