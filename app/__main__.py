@@ -74,8 +74,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     os.environ.update({variable(name): str(value) for name, value in chosen.items()})
     shared = None
-    if settings.workers > 1 and settings.metrics and settings.metrics_dir is None:
-        # Each server process leaves its numbers here, so that /metrics answers for them all.
+    if settings.workers > 1 and settings.metrics_dir is None:
+        # Each server process leaves its numbers here, so that /metrics answers for them all, and
+        # the drawings' rate limits are one table here (app/drawings/guard.py), so they hold for them all.
         remove_stale_metrics_directories()
         shared = tempfile.mkdtemp(prefix=f"{METRICS_PREFIX}{os.getpid()}-")
         os.environ[variable("metrics_dir")] = shared  # the workers build their settings from the environment

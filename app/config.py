@@ -6,6 +6,7 @@ to this class.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -100,6 +101,30 @@ class Settings(BaseSettings):
     shutdown_timeout: float = Field(
         5.0, ge=0, description="on SIGTERM, requests still running after this many seconds are cut (503)"
     )
+    # Headers and answers bounded (app/transport/server.py, app/transport/backlog.py): what a client
+    # sends before its body, and what it leaves unread, cost the server no more than these.
+    max_header_bytes: int = Field(
+        64 * 1024,
+        ge=1024,
+        description="bytes of a request's line and headers together; past it, 431 and the connection closed",
+    )
+    max_headers: int = Field(100, ge=8, description="headers in one request; past it, 431 and the connection closed")
+    write_timeout: float = Field(
+        30.0,
+        ge=0.1,
+        description="seconds an answer's bytes may wait for the client to read them; past it the connection is closed",
+    )
+    answer_backlog_bytes: int = Field(
+        128 * 1024 * 1024,
+        ge=1,
+        description="answer bytes waiting for clients to read them (per server process); past it, 503 with "
+        "`Retry-After` before the work is done",
+    )
+    max_json_map_images: int = Field(
+        16,
+        ge=1,
+        description="images per `/v2` answer with feature maps in JSON; more need the maps as binary data (400)",
+    )
     # Comma-separated; empty (the default): same-origin only, no CORS headers at all.
     cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(
         (), description="origins allowed to call the API from other sites' pages", json_schema_extra=documented("empty")
@@ -108,7 +133,8 @@ class Settings(BaseSettings):
     # Set by python -m app when it starts several server processes. None: this process alone.
     metrics_dir: Path | None = Field(
         None,
-        description="where the server processes share their numbers, so that `/metrics` adds them all up",
+        description="where the server processes share their numbers, so that `/metrics` adds them all up and "
+        "the drawings' rate limits hold for them all",
         json_schema_extra=documented("a fresh temporary directory when `CNN_WORKERS` > 1"),
     )
 
@@ -116,7 +142,8 @@ class Settings(BaseSettings):
     teacher_token: str = Field(
         "",
         repr=False,  # never shown
-        description="the teacher's token; empty: the class's drawings are off (every `/drawings` endpoint answers 404)",
+        description="the teacher's token, at least 16 characters not all of one kind; empty: the class's drawings "
+        "are off (every `/drawings` endpoint answers 404)",
         json_schema_extra=documented("empty"),
     )
     database_url: str = Field(
@@ -133,14 +160,29 @@ class Settings(BaseSettings):
         120,
         ge=1,
         le=10**9,
-        description="saves per client address per minute; past it, 429 with `Retry-After` (a whole class "
-        "behind one school address shares it)",
+        description="saves per client address (an IPv6 client's /64) per minute, for all server processes together; "
+        "past it, 429 with `Retry-After` (a whole class behind one school address shares it)",
     )
     max_drawings: int = Field(
         100_000,
         ge=1,
         le=10**9,
         description="drawings the collection holds; past it a save gets 409 until the teacher exports and deletes",
+    )
+    # Who a client is, and how fast the collection may fill (app/drawings/guard.py; issue 33).
+    # Comma-separated addresses or networks; empty (the default): X-Forwarded-For is never read.
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = Field(
+        (),
+        description="proxies whose `X-Forwarded-For` names the client, as addresses or networks "
+        "(`127.0.0.1,10.0.0.0/8`); empty: the connection's own address is the client",
+        json_schema_extra=documented("empty"),
+    )
+    drawings_per_minute_total: int = Field(
+        1200,
+        ge=1,
+        le=10**9,
+        description="saves per minute from everyone together; past it, 429 with `Retry-After` (a flood from "
+        "many addresses fills the collection no faster than this)",
     )
 
     def __init__(self, **values: Any) -> None:
@@ -159,10 +201,41 @@ class Settings(BaseSettings):
     def _comma_separated(cls, value: Any) -> Any:
         return tuple(o.strip() for o in value.split(",") if o.strip()) if isinstance(value, str) else value
 
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _networks(cls, value: Any) -> Any:
+        proxies = cls._comma_separated(value)
+        for proxy in proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(f"{proxy!r} is not an IP address or network (such as 10.0.0.0/8)") from None
+        return proxies
+
+    @field_validator("teacher_token")
+    @classmethod
+    def _strong(cls, value: str) -> str:
+        if value and not strong_token(value):
+            raise ValueError(WEAK_TOKEN)
+        return value
+
     @field_validator("metrics_dir", mode="before")
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
         return None if value == "" else value
+
+
+MIN_TOKEN_LENGTH = 16
+WEAK_TOKEN = (
+    f"the teacher's token must be at least {MIN_TOKEN_LENGTH} characters and not all of one kind (digits, "
+    'small letters, capitals); make one with: python -c "import secrets; print(secrets.token_urlsafe(24))"'
+)
+
+
+def strong_token(token: str) -> bool:
+    """Long enough, and of more than one kind of character: "1234" and sixteen a's are guessed first."""
+    kinds = {"digit" if c.isdigit() else "lower" if c.islower() else "upper" if c.isupper() else "other" for c in token}
+    return len(token) >= MIN_TOKEN_LENGTH and len(kinds) > 1
 
 
 def variable(field: str) -> str:
@@ -188,9 +261,11 @@ def in_words(e: ValidationError) -> str:
     if kind in ("greater_than_equal", "less_than_equal") and low is not None:
         within = f"from {low:g} to {high:g}" if high is not None else f"at least {low:g}"
         return f"{name} must be {within}, got {raw}"
+    if field == "teacher_token":  # never echo the token, not even a weak one
+        return f"{name}: {WEAK_TOKEN}"
     if kind == "extra_forbidden":
         return f"{field} is not a setting"
-    return f"{name}: {error['msg']}, got {raw!r}"
+    return f"{name}: {str(error['msg']).removeprefix('Value error, ')}, got {raw!r}"
 
 
 @lru_cache

@@ -40,7 +40,7 @@ from app.drawings.database import Database  # noqa: E402
 from bench.attacks import Server  # noqa: E402
 from model.data import small_mnist  # noqa: E402
 
-TOKEN = "bench-token"
+TOKEN = "bench-teacher-token"
 
 
 def database(stack: ExitStack, store: str) -> str:
@@ -56,6 +56,7 @@ def start(url: str) -> Server:
         CNN_TEACHER_TOKEN=TOKEN,
         CNN_DATABASE_URL=url,
         CNN_DRAWINGS_PER_MINUTE="1000000000",
+        CNN_DRAWINGS_PER_MINUTE_TOTAL="1000000000",
         CNN_MAX_DRAWINGS="1000000000",
         CNN_POOL_WORKERS="1",
         CNN_METRICS="0",

@@ -285,10 +285,10 @@ def test_a_database_that_cannot_be_opened_stops_the_start_with_a_clear_sentence(
 
 
 def test_the_rate_limit_refills_and_forgets_idle_addresses():
-    from app.drawings.guard import MAX_TRACKED_ADDRESSES, RateLimit, TooFast
+    from app.drawings.guard import SLOTS, TABLE_BYTES, Buckets, RateLimit, TooFast
 
     now = [0.0]
-    rate = RateLimit(60, clock=lambda: now[0])  # one a second, sixty at once
+    rate = RateLimit(60, 10**9, Buckets(clock=lambda: now[0]))  # one a second, sixty at once
     for _ in range(60):
         rate.take("10.0.0.1")
     with pytest.raises(TooFast) as caught:
@@ -296,7 +296,7 @@ def test_the_rate_limit_refills_and_forgets_idle_addresses():
     assert caught.value.retry_after == 1
     now[0] += 1.0
     rate.take("10.0.0.1")  # a second later, one more
-    for i in range(MAX_TRACKED_ADDRESSES + 5):
+    for i in range(SLOTS // 4):
         rate.take(f"addr-{i}")
         now[0] += 0.001
-    assert len(rate.buckets) <= MAX_TRACKED_ADDRESSES + 1  # memory bounded, whoever comes
+    assert len(rate.buckets.table) == TABLE_BYTES  # memory bounded in bytes, whoever comes

@@ -37,7 +37,11 @@ def test_sigkill_while_eight_clients_save_loses_no_acknowledged_drawing(store, t
     else:
         url = fresh_database(request.getfixturevalue("postgres_server"))
     server = Server(
-        CNN_TEACHER_TOKEN="t", CNN_DATABASE_URL=url, CNN_DRAWINGS_PER_MINUTE="1000000000", CNN_POOL_WORKERS="1"
+        CNN_TEACHER_TOKEN="durability-token-0123",
+        CNN_DATABASE_URL=url,
+        CNN_DRAWINGS_PER_MINUTE="1000000000",
+        CNN_DRAWINGS_PER_MINUTE_TOTAL="1000000000",
+        CNN_POOL_WORKERS="1",
     )
     acknowledged: dict[str, int] = {}
     stop = threading.Event()

@@ -12,7 +12,7 @@ from model.codec import decode_params
 from model.data import small_mnist
 from tests.conftest import WEIGHTS
 
-TOKEN = "tuning-token"
+TOKEN = "tuning-token-0123"
 TEACHER = {"Authorization": f"Bearer {TOKEN}"}
 
 

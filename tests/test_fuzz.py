@@ -43,6 +43,7 @@ WITH_INPUT = [
     "GET /drawings",
     "GET /drawings/export",
     "DELETE /drawings/{drawing_id}",
+    "DELETE /drawings",
     "POST /drawings/tune",
     "POST /drawings/weights",
     "POST /v2/models/{model_name}/infer",
@@ -63,7 +64,7 @@ WITHOUT_INPUT = [  # nothing to make invalid (any text is a model's name, answer
     "GET /v2/models/{model_name}/ready",
     "GET /v2/models/{model_name}/versions/{model_version}/ready",
 ]
-TEACHER = {"Authorization": "Bearer fuzz-token"}
+TEACHER = {"Authorization": "Bearer fuzz-teacher-token"}
 OPERATIONS = WITH_INPUT + WITHOUT_INPUT
 CASES = [(label, GenerationMode.POSITIVE) for label in OPERATIONS] + [
     (label, GenerationMode.NEGATIVE) for label in WITH_INPUT
@@ -85,6 +86,7 @@ def api_schema(tmp_path_factory):
             teacher_token=TEACHER["Authorization"].removeprefix("Bearer "),
             data_dir=data,
             drawings_per_minute=10**9,
+            drawings_per_minute_total=10**9,
         )
     )
     with TestClient(application):  # runs the lifespan: the network is loaded before the first request

@@ -102,7 +102,13 @@ def path_values(service) -> dict[str, str]:
 def test_every_documented_operation_is_called_below(document):
     called = {"predict_image", "model_info", "kernels", "healthz", "onnx_download"}  # the upload and the GETs, by hand
     called |= {operation for operation, _ in V2_GETS}
-    called |= {"list_drawings", "summary", "export", "delete_drawing"}  # the teacher's, with the token
+    called |= {
+        "list_drawings",
+        "summary",
+        "export",
+        "delete_drawing",
+        "delete_drawings",
+    }  # the teacher's, with the token
     json_bodies = {
         op["operationId"] for _, _, op in operations(document) if "application/json" in str(op.get("requestBody"))
     }
@@ -156,6 +162,9 @@ def test_the_teachers_endpoints_with_the_token(service, generated):
         body = generated.models.WeightsRequest.from_dict({"params": tuned.parsed.params})
         assert call(generated, "weights", body=body).status_code == 200
         assert call(generated, "delete_drawing", drawing_id=saved["id"]).status_code == 204
+        preview = call(generated, "delete_drawings", minutes=5, dry_run=True)
+        direct = service.delete("/drawings", params={"minutes": 5, "dry_run": "true"}).json()
+        assert preview.status_code == 200 and preview.parsed.to_dict() == direct and direct["matched"] >= 5
     finally:
         del service.headers["Authorization"]
 

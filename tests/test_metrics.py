@@ -166,11 +166,11 @@ def test_the_drift_signal_is_mean_ink_and_centre_of_mass_for_any_size():
 def test_refusals_by_backpressure_are_counted(client):
     path = client.app.state.path
     before = scrape(client)
-    path.trainers = 10**6  # every training slot taken
+    path.slots.running[False] = 10**6  # every visitor's training slot taken
     try:
         r = client.post("/train", json={"recipe": "article", "seed": 0, "steps": 1})
     finally:
-        path.trainers = 0
+        path.slots.running[False] = 0
     assert r.status_code == 429
     path.budget.used = path.budget.total  # every byte of the bodies in flight taken
     try:

@@ -66,7 +66,10 @@ def test_a_batch_is_never_answered_on_the_event_loop(weights):
     head = {
         "inputs": [
             {"name": "image", "shape": [41, 784], "datatype": "UINT8", "parameters": {"binary_data_size": 41 * 784}}
-        ]
+        ],
+        "parameters": {
+            "binary_data_output": True
+        },  # every output, the maps as binary (past 16 images, JSON's are refused)
     }
     text = json.dumps(head).encode()
     job = Job("v2_infer", text + bytes(41 * 784), "application/octet-stream", inference_header=str(len(text)))

@@ -159,9 +159,11 @@ FIELDS = {  # variable -> (the Settings field, a value to set, what it must beco
     "CNN_METRICS_DIR": ("metrics_dir", "/run/cnn-metrics", Path("/run/cnn-metrics")),
     "CNN_DATABASE_URL": ("database_url", "postgresql://u@db:5432/cnn", "postgresql://u@db:5432/cnn"),
     "CNN_DATA_DIR": ("data_dir", "/var/lib/cnn", Path("/var/lib/cnn")),
-    "CNN_TEACHER_TOKEN": ("teacher_token", "s3cret", "s3cret"),
+    "CNN_TEACHER_TOKEN": ("teacher_token", "s3cret-teacher-token", "s3cret-teacher-token"),
     "CNN_DRAWINGS_PER_MINUTE": ("drawings_per_minute", "30", 30),
     "CNN_MAX_DRAWINGS": ("max_drawings", "500", 500),
+    "CNN_TRUSTED_PROXIES": ("trusted_proxies", "127.0.0.1, 10.0.0.0/8", ("127.0.0.1", "10.0.0.0/8")),
+    "CNN_DRAWINGS_PER_MINUTE_TOTAL": ("drawings_per_minute_total", "600", 600),
 }
 
 

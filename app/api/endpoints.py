@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 
 from app.config import Settings
 from app.drawings import answers as drawing_answers
+from app.drawings import bulk as drawings_bulk
 from app.drawings import models as drawing_models
 from app.drawings import tuning as drawings_tuning
 from app.drawings import work as drawings
@@ -244,6 +245,12 @@ DRAWINGS: tuple[Endpoint, ...] = (
         summary="Remove one drawing", path_types={"drawing_id": Annotated[int, InPath(ge=1, le=2**62)]},
         response=None, status=204, cost="database", runs="loop", dependencies=TEACHER,
         documented_errors=drawing_answers.TEACHER_ERRORS | drawing_answers.DELETE_ERRORS,
+    ),
+    Endpoint(
+        name="delete_drawings", method="DELETE", path="/drawings", serve=drawings_bulk.delete_drawings,
+        summary="Remove many drawings: a selection of ids, or all from the last minutes (dry_run says how many)",
+        query=drawings_bulk.BulkQuery, response=drawings_bulk.BulkDeleted,
+        cost="database", runs="loop", dependencies=TEACHER, documented_errors=drawing_answers.TEACHER_ERRORS,
     ),
     Endpoint(
         name="tune_drawings", operation="tune", method="POST", path="/drawings/tune",

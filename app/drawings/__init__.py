@@ -4,7 +4,8 @@
     answers.py   the async steps of their own (database work in threads), the teacher's token, their error docs
     models.py    their request and response models
     work.py      what a save computes (a handler of app/api/endpoints.py, on the loop or in a worker)
-    guard.py     the teacher's token, the rate limit, the same-site check
+    guard.py     who a client is, the teacher's token and its guessers, the rate limits, the same-site check
+    bulk.py      deleting many at once (a selection, the last minutes)
     store.py     saving (grouped commits) and reading the collection
     database.py  SQLite or PostgreSQL: connections, transactions, migrations (schema.py)
     export.py    npz and IDX, streamed

@@ -28,7 +28,19 @@ from app.transport.jobs import Job, as_response
 
 from .database import DatabaseUnavailable
 from .export import FILENAMES, MEDIA_TYPES, Format, stream
-from .guard import CrossSite, RateLimit, TooFast, Unauthorized, check_origin, check_token
+from .guard import (
+    CrossSite,
+    Guesses,
+    Network,
+    RateLimit,
+    TooFast,
+    TooManyGuesses,
+    Unauthorized,
+    check_origin,
+    check_token,
+    client_address,
+    identity,
+)
 from .models import MAX_PAGE, DrawingItem, DrawingPage, Summary, TuneRequest
 from .store import Drawing, Saved, Store
 from .tuning import MAX_DRAWINGS, MIN_DRAWINGS, TooFewDrawings, pack
@@ -38,6 +50,7 @@ KEY_PATTERN = re.compile(r"[\x21-\x7e]{1,200}")  # Idempotency-Key: printable AS
 TEACHER_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse, "description": "no token, or not the teacher's"},
     404: {"model": ErrorResponse, "description": "the collection is off (CNN_TEACHER_TOKEN is not set)"},
+    429: {"model": ErrorResponse, "description": "too many wrong tokens from this address; wait `Retry-After`"},
     422: {"model": ErrorResponse, "description": "a query parameter or the id is malformed"},
     503: {"model": ErrorResponse, "description": "the database is unavailable; try again"},
 }
@@ -45,7 +58,11 @@ SAVE_ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorResponse, "description": "sent from a page on another site"},
     404: TEACHER_ERRORS[404],
     409: {"model": ErrorResponse, "description": "the collection is full (CNN_MAX_DRAWINGS)"},
-    429: {"model": ErrorResponse, "description": "too many saves from this address (CNN_DRAWINGS_PER_MINUTE)"},
+    429: {
+        "model": ErrorResponse,
+        "description": "too many saves from this address (CNN_DRAWINGS_PER_MINUTE) or from everyone "
+        "(CNN_DRAWINGS_PER_MINUTE_TOTAL)",
+    },
 }
 BINARY = {"schema": {"type": "string", "format": "binary"}}
 DELETE_ERRORS: dict[int | str, dict[str, Any]] = {
@@ -64,6 +81,13 @@ class Collection:
     settings: Settings
     store: Store
     rate: RateLimit
+    guesses: Guesses
+    trusted: tuple[Network, ...]  # CNN_TRUSTED_PROXIES
+
+    def who(self, request: Request) -> str:
+        """The client, as the rate limits know it (guard.identity)."""
+        peer = request.client.host if request.client else None
+        return identity(client_address(peer, request.headers.getlist("x-forwarded-for"), self.trusted))
 
 
 def collection(request: Request) -> Collection:
@@ -74,13 +98,28 @@ def collection(request: Request) -> Collection:
 
 
 def teacher(request: Request, authorization: Annotated[str | None, Header(include_in_schema=False)] = None) -> Store:
-    """The teacher's endpoints: 404 while off, 401 without the token (and nothing more said)."""
+    """The teacher's endpoints: 404 while off, 401 without the token (and nothing more said); an
+    address that sent GUESSES_PER_MINUTE wrong tokens gets 429 until it may guess again."""
     found = collection(request)
+    who = found.who(request)
     try:
+        found.guesses.allow(who)
         check_token(authorization, found.settings.teacher_token)
+    except TooManyGuesses as e:
+        turned_away(request, "guessing")
+        raise HTTPException(429, str(e), headers={"Retry-After": str(e.retry_after)}) from None
     except Unauthorized as e:
+        if authorization is not None:  # a token was tried: a guess
+            found.guesses.wrong(who)
+            turned_away(request, "wrong_token")
         raise HTTPException(401, str(e), headers={"WWW-Authenticate": "Bearer"}) from None
     return found.store
+
+
+def turned_away(request: Request, reason: str) -> None:
+    metrics = request.app.state.path.metrics
+    if metrics is not None:
+        metrics.turned_away(reason)
 
 
 def refusal(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -108,7 +147,7 @@ async def save_drawing(request: Request, endpoint: Any, headers: SaveHeaders) ->
     found = collection(request)
     try:
         check_origin(request.headers.get("origin"), request.headers.get("host"), found.settings.cors_origins)
-        found.rate.take(request.client.host if request.client else "")
+        found.rate.take(found.who(request))
         if key is not None and not KEY_PATTERN.fullmatch(key):
             raise ClientMistake("Idempotency-Key must be 1 to 200 printable ASCII characters")
         path = request.app.state.path  # the body read and the drawing read as declared (work.read_drawing)

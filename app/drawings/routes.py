@@ -6,6 +6,7 @@ DRAWINGS), with the collection's lifespan; included once by app/main.py.
     GET    /drawings/summary   counts per digit, the network's accuracy, its confusion matrix
     GET    /drawings/export    the collection as npz or as MNIST's IDX files, streamed
     DELETE /drawings/{id}      remove one
+    DELETE /drawings           remove many: ?ids=1,2,3 or ?minutes=N (bulk.py; dry_run=true counts them)
     POST   /drawings/tune      fine-tune a copy of the served network on them (tuning.py)
     POST   /drawings/weights   the tuned copy as a weights file
 
@@ -28,7 +29,7 @@ from app.config import Settings
 
 from .answers import Collection
 from .database import Database, describe_url
-from .guard import RateLimit
+from .guard import Buckets, Guesses, RateLimit, networks
 from .store import Store
 
 log = logging.getLogger("uvicorn.error")
@@ -55,12 +56,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             f"{str(e.__cause__ or e).strip().splitlines()[0]}. Set CNN_DATABASE_URL (or CNN_DATA_DIR to a "
             "writable directory), or unset CNN_TEACHER_TOKEN."
         ) from e
-    app.state.drawings = Collection(settings, store, RateLimit(settings.drawings_per_minute))
+    # With several server processes (CNN_WORKERS) the buckets are one file in the directory they share.
+    buckets = Buckets(settings.metrics_dir / "limits.bin" if settings.metrics_dir is not None else None)
+    rate = RateLimit(settings.drawings_per_minute, settings.drawings_per_minute_total, buckets)
+    app.state.drawings = Collection(settings, store, rate, Guesses(buckets), networks(settings.trusted_proxies))
     log.info("drawings: %s %s, schema version %d", db.dialect, describe_url(db.target), version)
     try:
         yield
     finally:
         await asyncio.to_thread(store.close)
+        buckets.close()
 
 
 router = make_router(DRAWINGS, APIRouter(lifespan=lifespan))

@@ -23,7 +23,7 @@ from app.transport.jobs import Answer, Job, NeedsWorker
 from model.codec import decode_params
 
 from .schemas import InferRequest, Live, ModelMetadata, ModelReady, OnnxRequest, Ready, ServerMetadata
-from .tensors import FEATURE_MAPS, encode, images_of, json_fits, metadata, split_body, wanted
+from .tensors import FEATURE_MAPS, encode, images_of, json_fits, json_maps_fit, metadata, split_body, wanted
 
 log = logging.getLogger("uvicorn.error")
 
@@ -45,6 +45,7 @@ def infer(job: Job, clf: Classifier, settings: Settings, on_loop: bool, facts: F
         json_fits(text, settings.max_batch)
         req = InferRequest.model_validate_json(text)
         outputs = wanted(req)
+        json_maps_fit(req, outputs, settings.max_json_map_images)
         # As /predict: one image on the loop, its feature maps too (45 KB of JSON, 0.6 ms: every output,
         # which is what a request naming none gets); a batch in a worker (megabytes of maps to write,
         # and the loop's BLAS may spread it over every core)

@@ -125,7 +125,7 @@ class Metrics(Collector):
         self.batch_digits = [0] * 10
         self.batch_unsure = 0
         self.skipped = 0  # other processes' files that could not be read (app/metrics.py Shared)
-        self.refused = {"busy": 0, "training": 0}
+        self.refused = {"busy": 0, "training": 0, "wrong_token": 0, "guessing": 0}
         self.pool: Callable[[], dict[str, float]] | None = None
         self.shared: Shared | None = None  # the other server processes' numbers, with --workers above 1
         self.registry = CollectorRegistry()
@@ -192,7 +192,8 @@ class Metrics(Collector):
         refused = CounterMetricFamily(
             "cnn_refused_requests",
             "Requests turned away by backpressure: busy (503, the pool's queue or the bodies in flight "
-            "are full) or training (429, every training slot is taken)",
+            "are full), training (429, every training slot is taken), wrong_token (401, a wrong teacher's "
+            "token) or guessing (429, too many wrong tokens from one address)",
             labels=("reason",),
         )
         for reason, n in self.refused.items():

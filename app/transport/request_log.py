@@ -4,7 +4,10 @@
 
 The id is the client's X-Request-ID when it sends a sensible one (a proxy or a load balancer
 usually does), else a fresh random one; the answer echoes it in X-Request-ID, so an operator
-can find a visitor's request in the logs. The route is the endpoint's template, never the raw
+can find a visitor's request in the logs. An answer is timed to its last byte's leaving, not to
+its hand-over to the connection (app/transport/backlog.py's DRAINED); one whose connection was
+cut before that (the client read nothing within CNN_WRITE_TIMEOUT) says `"cut": true`.
+The route is the endpoint's template, never the raw
 path of a stray request, and nothing of the body (never the image) is logged. The lines go
 to standard output as JSON, one per request; uvicorn's own access log is switched off
 (app/transport/server.py), so that a request costs one line, not two.
@@ -26,6 +29,7 @@ from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .backlog import DRAINED
 from .metrics import Metrics
 
 HEADER = b"x-request-id"
@@ -71,8 +75,12 @@ class RequestLog:
                 message = {**message, "headers": [*message.get("headers", []), (HEADER, rid)]}
             await send(message)
 
+        cut = False  # the answer was handed over, but the connection closed before its last byte left
         try:
             await self.app(scope, receive, send_with_id)
+            drained = scope.get("extensions", {}).get(DRAINED)  # under the service's uvicorn protocol
+            if drained is not None and status:
+                cut = not await drained()
         finally:
             seconds = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", None) or self.route_of(scope["path"])
@@ -80,8 +88,8 @@ class RequestLog:
             # JSON by construction: the method is letters, the route one of the app's own templates,
             # the id letters, digits and ._:- (SENSIBLE_ID), the rest numbers.
             self.write(
-                b'{"method": "%s", "route": "%s", "status": %d, "ms": %.2f, "request_id": "%s"}\n'
-                % (method.encode(), route.encode(), status, 1000 * seconds, rid)
+                b'{"method": "%s", "route": "%s", "status": %d, "ms": %.2f, "request_id": "%s"%s}\n'
+                % (method.encode(), route.encode(), status, 1000 * seconds, rid, b', "cut": true' if cut else b"")
             )
             if self.metrics is not None:
                 self.metrics.request(route, status, seconds)

@@ -25,9 +25,11 @@ from starlette.requests import ClientDisconnect
 from app.api.dispatch import answer
 from app.api.endpoints import BY_NAME, INLINE_BYTES, Endpoint
 from app.api.service import Classifier
+from app.api.training import TrainingSlots
 from app.config import Settings
 from app.errors import BodyTooLarge, Busy, Compressed, ShuttingDown, TooManyTrainers, UnsupportedMediaType
 
+from . import backlog
 from .jobs import Answer, Job, NeedsWorker, as_response
 from .metrics import Metrics
 from .pool import WorkerPool
@@ -76,7 +78,12 @@ class RequestPath:
     ) -> None:
         self.settings, self.classifier, self.pool, self.metrics = settings, classifier, pool, metrics
         self.budget = BodyBudget(max(settings.bodies_in_flight_bytes, settings.max_body_bytes))
-        self.trainers = 0  # /train requests admitted and not yet answered
+        # Training requests admitted and not yet answered: visitors' and the teacher's apart (issue 33).
+        self.slots = TrainingSlots(TRAINERS_PER_WORKER * settings.pool_workers)
+
+    @property
+    def trainers(self) -> int:
+        return self.slots.total
 
     async def respond(
         self, request: Request, endpoint: Endpoint, query: dict[str, Any] | None = None, prepare: Prepare | None = None
@@ -113,6 +120,7 @@ class RequestPath:
         if endpoint.request is None:
             with self.training_slot(endpoint):
                 return await self.run(endpoint, Job(endpoint.name, query=query), request)
+        backlog.admit(self.settings.answer_backlog_bytes)  # work whose answer could not be sent now
         headers = request.headers
         if endpoint.identity_only and headers.get("content-encoding", "identity").strip().lower() != "identity":
             raise Compressed("send the body uncompressed, without a Content-Encoding")
@@ -154,17 +162,7 @@ class RequestPath:
         """Trainers take a few hundred milliseconds each, over and over: a small bound per worker
         keeps them from filling the pool's queue ahead of everyone else."""
         endpoint = BY_NAME[endpoint] if isinstance(endpoint, str) else endpoint
-        return self._trainer() if endpoint.training_slot else contextlib.nullcontext()
-
-    @contextlib.contextmanager
-    def _trainer(self) -> Iterator[None]:
-        if self.trainers >= TRAINERS_PER_WORKER * self.settings.pool_workers:
-            raise TooManyTrainers(f"{self.trainers} training requests are running; try again in a moment")
-        self.trainers += 1
-        try:
-            yield
-        finally:
-            self.trainers -= 1
+        return self.slots.hold(endpoint.name) if endpoint.training_slot else contextlib.nullcontext()
 
     async def read_body(self, request: Request, limit: int, received: Callable[[int], None]) -> bytes:
         """The whole body, refused as it arrives once it passes `limit`, each piece counted by

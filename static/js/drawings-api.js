@@ -43,6 +43,16 @@ export const summary = (token) => send("/drawings/summary", { token });
 
 export const remove = (token, id) => send(`/drawings/${encodeURIComponent(id)}`, { token, method: "DELETE" });
 
+// Many at once: { ids: [1, 2] } or { minutes, through }; dryRun deletes nothing -> { matched, deleted, through }
+export function removeMany(token, { ids = null, minutes = null, through = null, dryRun = false }) {
+  const query = new URLSearchParams();
+  if (ids) query.set("ids", ids.join(","));
+  if (minutes) query.set("minutes", String(minutes));
+  if (through) query.set("through", String(through));
+  if (dryRun) query.set("dry_run", "true");
+  return send(`/drawings?${query}`, { token, method: "DELETE" });
+}
+
 // format "npz" or "idx" -> a Blob of the file, and its name
 export async function exported(token, format) {
   const response = await send(`/drawings/export?format=${format}`, { token, raw: true });

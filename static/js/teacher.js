@@ -10,7 +10,11 @@ const STEPS_PER_ROUND = 16;
 const $ = (id) => document.getElementById(id);
 const percent = (x) => (x === null || x === undefined ? "–" : `${(100 * x).toFixed(1)}%`);
 
-const state = { token: null, digit: null, wrong: false, next: null, tuned: null, stop: false };
+const MAX_RETRIES = 30; // a fine-tune's round waits this many times for a busy server before it gives up
+
+const state = { token: null, digit: null, wrong: false, next: null, tuned: null, stop: false, pending: null };
+const selected = new Set(); // ids ticked in the gallery, for "Delete selected"
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function download({ blob, name }) {
   const url = URL.createObjectURL(blob);
@@ -117,6 +121,16 @@ function card(item) {
     className: "read",
     textContent: `read ${item.answer} (${percent(item.probability)})`,
   });
+  const pick = Object.assign(document.createElement("input"), { type: "checkbox", checked: selected.has(item.id) });
+  pick.setAttribute("aria-label", `Select drawing ${item.id}, meant ${item.label}`);
+  pick.addEventListener("change", () => {
+    if (pick.checked) selected.add(item.id);
+    else selected.delete(item.id);
+    li.classList.toggle("picked", pick.checked);
+    showSelection();
+  });
+  const picker = Object.assign(document.createElement("label"), { className: "pick" });
+  picker.append(pick, " select");
   const remove = Object.assign(document.createElement("button"), { type: "button", className: "quiet", textContent: "Delete" });
   remove.setAttribute("aria-label", `Delete drawing ${item.id}, meant ${item.label}`);
   remove.addEventListener("click", async () => {
@@ -124,6 +138,8 @@ function card(item) {
     try {
       await drawings.remove(state.token, item.id);
       li.remove();
+      selected.delete(item.id);
+      showSelection();
       $("gallery-status").textContent = `Drawing ${item.id} deleted.`;
       await refreshSummary();
     } catch (e) {
@@ -131,7 +147,7 @@ function card(item) {
       failed(e, $("gallery-status"));
     }
   });
-  li.append(thumbnail(item.pixels, item.label), meant, read, remove);
+  li.append(thumbnail(item.pixels, item.label), meant, read, picker, remove);
   return li;
 }
 
@@ -147,6 +163,57 @@ async function showDrawings(more = false) {
   } catch (e) {
     failed(e, $("gallery-status"));
   }
+}
+
+function showSelection() {
+  $("delete-selected").disabled = !selected.size;
+  $("delete-selected").textContent = `Delete selected (${selected.size})`;
+}
+
+// Deleting many: a dry run first says how many, the teacher confirms, then exactly those go
+// (for "the last n minutes", only up to the newest id counted: later saves stay).
+async function askToDelete(what) {
+  $("confirm-delete").hidden = true;
+  $("gallery-status").textContent = "";
+  try {
+    const preview = await drawings.removeMany(state.token, { ...what, dryRun: true });
+    if (!preview.matched) {
+      $("gallery-status").textContent = "No drawings match: nothing to delete.";
+      return;
+    }
+    state.pending = what.ids ? { ids: what.ids } : { minutes: what.minutes, through: preview.through };
+    const plural = preview.matched === 1 ? "drawing" : "drawings";
+    $("confirm-text").textContent = what.ids
+      ? `Delete the ${preview.matched} selected ${plural}? This cannot be undone.`
+      : `Delete the ${preview.matched} ${plural} saved in the last ${what.minutes} minutes? This cannot be undone.`;
+    $("confirm-delete").hidden = false;
+    $("confirm-no").focus();
+  } catch (e) {
+    failed(e, $("gallery-status"));
+  }
+}
+
+async function confirmDelete() {
+  const what = state.pending;
+  state.pending = null;
+  $("confirm-delete").hidden = true;
+  if (!what) return;
+  try {
+    const result = await drawings.removeMany(state.token, what);
+    selected.clear();
+    showSelection();
+    await refreshSummary();
+    await showDrawings();
+    $("gallery-status").textContent = `${result.deleted} ${result.deleted === 1 ? "drawing" : "drawings"} deleted.`;
+  } catch (e) {
+    failed(e, $("gallery-status"));
+  }
+}
+
+function keep() {
+  state.pending = null;
+  $("confirm-delete").hidden = true;
+  $("gallery-status").textContent = "Nothing deleted.";
 }
 
 async function exportAs(format) {
@@ -179,7 +246,7 @@ async function fineTune() {
   try {
     for (let round = 0; round < rounds && !state.stop; round++) {
       const request = answer ? { resume: answer.resume, steps: STEPS_PER_ROUND } : { seed: 0, steps: STEPS_PER_ROUND };
-      answer = await drawings.tune(state.token, request);
+      answer = await patiently(() => drawings.tune(state.token, request));
       $("tune-progress").value = round + 1;
       $("tune-status").textContent = `Step ${answer.step}: loss ${answer.losses.at(-1).toFixed(3)}, learning from ${answer.drawings} drawings.`;
       showScores(answer);
@@ -187,11 +254,25 @@ async function fineTune() {
     state.tuned = answer;
     $("copy-actions").hidden = !answer;
   } catch (e) {
-    if (e.status === 429) $("tune-status").textContent = "The server is busy training for others; try again in a moment.";
+    if (e.status === 429 || e.status === 503) $("tune-status").textContent = "The server stayed busy; press Fine-tune to try again.";
     else failed(e, $("tune-status"));
   } finally {
     $("tune").disabled = false;
     $("stop").disabled = true;
+  }
+}
+
+// A busy server (429, 503) says when to come back (Retry-After): wait that long, saying so, and try again.
+async function patiently(request) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await request();
+    } catch (e) {
+      if ((e.status !== 429 && e.status !== 503) || state.stop || attempt >= MAX_RETRIES) throw e;
+      const seconds = Math.min(30, e.retryAfter || 1);
+      $("tune-status").textContent = `The server is busy; trying again in ${seconds} s (attempt ${attempt + 1})…`;
+      await sleep(seconds * 1000);
+    }
   }
 }
 
@@ -227,6 +308,13 @@ $("token-form").addEventListener("submit", (event) => {
 $("sign-out").addEventListener("click", () => signedOut("Signed out."));
 $("wrong").addEventListener("change", () => { state.wrong = $("wrong").checked; showDrawings(); });
 $("more").addEventListener("click", () => showDrawings(true));
+$("delete-selected").addEventListener("click", () => askToDelete({ ids: [...selected] }));
+$("delete-recent").addEventListener("click", () => {
+  const minutes = Math.max(1, Math.min(10080, Math.round(Number($("minutes").value) || 10)));
+  askToDelete({ minutes });
+});
+$("confirm-yes").addEventListener("click", confirmDelete);
+$("confirm-no").addEventListener("click", keep);
 $("export-npz").addEventListener("click", () => exportAs("npz"));
 $("export-idx").addEventListener("click", () => exportAs("idx"));
 $("tune").addEventListener("click", fineTune);

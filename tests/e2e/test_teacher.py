@@ -158,3 +158,101 @@ def test_the_teachers_view_runs_under_the_content_security_policy(browser, teach
     page.wait_for_selector("#gallery li canvas")
     context.close()
     assert not violations, violations
+
+
+@pytest.fixture
+def flooded_url(tmp_path):
+    """A class of twelve drawings of its own, for the tests that delete many."""
+    settings = Settings(weights=WEIGHTS, teacher_token=TOKEN, data_dir=tmp_path, pool_workers=1)
+    with serve(settings) as url:
+        mnist = small_mnist()
+        for i in range(12):
+            body = {"image": (mnist.test_images[i] / 255).tolist(), "label": int(mnist.test_labels[i])}
+            assert httpx.post(f"{url}/drawings", json=body).status_code == 201
+        yield url
+
+
+@pytest.fixture
+def flooded_page(browser, flooded_url):
+    """The teacher's view of the twelve, signed in."""
+    # bypass_csp: wait_for_function evaluates JavaScript, which the page's policy rightly forbids
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True)
+    page = context.new_page()
+    page.goto(flooded_url + "/teacher.html")
+    sign_in(page)
+    page.wait_for_function("document.querySelectorAll('#gallery li').length === 12")
+    yield page
+    context.close()
+
+
+def test_the_teacher_deletes_a_selection_after_confirming_it(flooded_page):
+    page = flooded_page
+    assert page.is_disabled("#delete-selected")
+    for n in (1, 2, 3):
+        page.check(f"#gallery li:nth-child({n}) input[type=checkbox]")
+    assert page.text_content("#delete-selected") == "Delete selected (3)"
+    page.click("#delete-selected")
+    page.wait_for_selector("#confirm-delete:not([hidden])")
+    assert page.text_content("#confirm-text") == "Delete the 3 selected drawings? This cannot be undone."
+    page.click("#confirm-no")  # the teacher changes their mind: nothing goes
+    assert page.is_hidden("#confirm-delete") and page.text_content("#gallery-status") == "Nothing deleted."
+    assert "12 drawings" in page.text_content("#summary-line")
+    page.click("#delete-selected")
+    page.wait_for_selector("#confirm-delete:not([hidden])")
+    page.screenshot(path=str(ARTIFACTS / "teacher-bulk-delete.png"))
+    page.click("#confirm-yes")
+    page.wait_for_function("document.querySelector('#gallery-status').textContent === '3 drawings deleted.'")
+    assert "9 drawings" in page.text_content("#summary-line")
+    assert page.eval_on_selector_all("#gallery li", "lis => lis.length") == 9
+    assert page.text_content("#delete-selected") == "Delete selected (0)"
+
+
+def test_the_teacher_stops_a_flood_by_deleting_the_last_minutes_but_not_what_came_after(flooded_page, flooded_url):
+    page = flooded_page
+    page.fill("#minutes", "10")
+    page.click("#delete-recent")
+    page.wait_for_selector("#confirm-delete:not([hidden])")
+    question = page.text_content("#confirm-text")
+    assert question == "Delete the 12 drawings saved in the last 10 minutes? This cannot be undone."
+    later = small_mnist().test_images[20] / 255  # saved while the teacher reads the question: it stays
+    assert httpx.post(f"{flooded_url}/drawings", json={"image": later.tolist(), "label": 1}).status_code == 201
+    page.click("#confirm-yes")
+    page.wait_for_function("document.querySelector('#gallery-status').textContent === '12 drawings deleted.'")
+    assert "1 drawings" in page.text_content("#summary-line")
+    assert page.eval_on_selector_all("#gallery li", "lis => lis.length") == 1
+
+
+def test_a_busy_server_is_waited_for_with_a_word_on_screen(teacher_page):
+    """The first round of a fine-tune is answered 429 with Retry-After (every slot taken, as under
+    visitors' /train): the view says it waits, waits, and carries on; the server itself is real."""
+    page = teacher_page
+    refused = []
+
+    def busy_once(route):
+        if refused:
+            route.continue_()
+            return
+        refused.append(route.request.url)
+        route.fulfill(
+            status=429,
+            headers={"Retry-After": "1", "Content-Type": "application/json"},
+            body=json.dumps({"detail": "every training slot is taken; retry after a second"}),
+        )
+
+    page.route("**/drawings/tune", busy_once)
+    sign_in(page)
+    page.wait_for_selector("#gallery li")
+    page.fill("#rounds", "1")
+    page.evaluate(  # every word the status line says, however briefly (a busy machine may not repaint in time)
+        """() => {
+          window.said = [];
+          const status = document.querySelector('#tune-status');
+          new MutationObserver(() => window.said.push(status.textContent))
+            .observe(status, { childList: true, characterData: true, subtree: true });
+        }"""
+    )
+    page.click("#tune")
+    page.wait_for_selector("#copy-actions:not([hidden])", timeout=60_000)
+    said = page.evaluate("window.said")
+    assert refused and page.get_attribute("#tune-progress", "value") == "1"
+    assert said[0] == "The server is busy; trying again in 1 s (attempt 2)…" and said[-1].startswith("Step "), said
