@@ -62,7 +62,7 @@ GRADIENTS = (  # backpropagation's order: from the answer back to the image
     Gradient("dLS2", "45", (12, 8, 8), "∂L/∂S2, where S2 > 0"),
     Gradient("dLb2", "47", PARAM_SHAPES["b2"], "∂L/∂b2"),
     Gradient("dLk2", "50", PARAM_SHAPES["k2"], "∂L/∂k2, the second kernels"),
-    Gradient("dLP1", "56", (6, 12, 12), "∂L/∂P1, through the flipped kernels k2"),
+    Gradient("dLP1", "56", (6, 12, 12), "∂L/∂P1, carried back through the kernels k2"),
     Gradient("dLC1", "58", (6, 24, 24), "∂L/∂C1: only each window's winner"),
     Gradient("dLS1", "60", (6, 24, 24), "∂L/∂S1, the first convolution's output"),
     Gradient("dLb1", "62", PARAM_SHAPES["b1"], "∂L/∂b1"),

@@ -4,9 +4,11 @@
 was run at 0c964ac, before the reorganisation of issue 27, and again at d0f323c (main with issues
 25 and 26, whose /model and /equation answers changed on purpose) when the reorganisation was merged
 with it (and at c32123f, which added OIP v2, ONNX and the drawings: only the list of
-endpoints changed). Until issue 33 only a large answer's SHA-256 and length were kept; the whole
-answers were then recorded again at fdece45 with OpenBLAS's SkylakeX kernels, under which every
-one of them had the recorded SHA-256 and length, so the bodies kept now are those answers.
+endpoints changed), and for issue 35 (every equation of the article: /equation and /model changed on
+purpose). Until issue 33 only a large answer's SHA-256 and length were kept; the whole answers were
+then recorded again (at fdece45, and after issue 35's merge at d073fb2) with OpenBLAS's SkylakeX
+kernels, under which every one of them had the recorded SHA-256 and length, so the bodies kept now
+are those answers.
 
 tests/test_answers.py asks the same questions of today's code and compares the answers field by
 field (`differences`): statuses, headers, labels, shapes and texts exactly, numbers to within what

@@ -52,7 +52,13 @@ def forward_one(p: dict[str, np.ndarray], I: np.ndarray) -> dict[str, np.ndarray
 
 
 def backward_one(p: dict[str, np.ndarray], fw: dict[str, np.ndarray], label: int) -> dict[str, np.ndarray]:
-    """Eqs. (23)-(65) for one image, each gradient by the article's own procedure."""
+    """Eqs. (23)-(65) for one image: the parameters' gradients, by name (k1, b1, k2, b2, w, b)."""
+    g = backward_all(p, fw, label)
+    return {name: g[f"dL{name}"] for name in ("k1", "b1", "k2", "b2", "w", "b")}
+
+
+def backward_all(p: dict[str, np.ndarray], fw: dict[str, np.ndarray], label: int) -> dict[str, np.ndarray]:
+    """Eqs. (23)-(65) for one image, each gradient by the article's own procedure, named as it names them."""
     w, k2 = p["w"], p["k2"]
     I, S1, I1, P1, S2, I2, f, O = (fw[k] for k in ("I", "S1", "I1", "P1", "S2", "I2", "f", "O"))
     dLS = np.array([O[i] - 1 if i == label else O[i] for i in range(10)])  # (23)
@@ -87,7 +93,22 @@ def backward_one(p: dict[str, np.ndarray], fw: dict[str, np.ndarray], label: int
     dLk1 = np.zeros((6, 5, 5))
     for n, g, h in np.ndindex(6, 5, 5):
         dLk1[n, g, h] = sum(dLS1[n, i, j] * I[g + i, h + j] for i in range(24) for j in range(24))  # (65)
-    return {"k1": dLk1, "b1": dLb1, "k2": dLk2, "b2": dLb2, "w": dLw, "b": dLb}
+    return dict(
+        dLS=dLS,
+        dLb=dLb,
+        dLw=dLw,
+        dLf=dLf,
+        dLP2=dLP2,
+        dLC2=dLC2,
+        dLS2=dLS2,
+        dLb2=dLb2,
+        dLk2=dLk2,
+        dLP1=dLP1,
+        dLC1=dLC1,
+        dLS1=dLS1,
+        dLb1=dLb1,
+        dLk1=dLk1,
+    )
 
 
 def loss_one(fw: dict[str, np.ndarray], label: int) -> float:

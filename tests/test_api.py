@@ -155,7 +155,7 @@ def test_model_describes_the_network_and_its_weights(client, weights):
 
 
 def test_the_page_takes_shapes_and_equations_from_the_service():
-    for script in ("main.js", "explorer.js", "trainer.js", "chart.js", "share.js"):
+    for script in ("main.js", "explorer.js", "trainer.js", "chart.js", "share.js", "tour.js", "terms.js", "format.js"):
         text = (ROOT / "static" / "js" / script).read_text()
         assert not re.search(r"\[\s*(6|12)\s*,\s*(24|12|8|4|5)\s*[,\]]", text), script  # [maps, side] literals
         assert not re.search(r"\((23|39|43|45|50|56|58|60|65)\)", text), script  # equation numbers
@@ -193,7 +193,8 @@ def test_openapi_documents_every_endpoint_with_examples(client):
     ref = spec["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
     assert ref == "#/components/schemas/PredictRequest"  # named, so generated clients name it too
     predict_body = schemas["PredictRequest"]
-    assert predict_body["examples"] and predict_body["properties"]["maps_encoding"]["enum"] == ["json", "float16"]
+    encodings = predict_body["properties"]["maps_encoding"]["enum"]
+    assert predict_body["examples"] and encodings == ["json", "float16", "float32"]
     for name in ("PredictResponse", "BatchResponse", "ModelInfo", "Kernels", "Health", "ErrorResponse"):
         assert schemas[name]["examples"], name
     assert client.get("/docs").status_code == 200

@@ -18,7 +18,7 @@ from app.pictures.preprocessing import MAX_DRAWING_SIDE
 from model.floats import TINY
 
 MAP_DECIMALS = 5  # feature maps are for looking at: 5 decimals keep the answers small
-MapsEncoding = Literal["json", "float16"]
+MapsEncoding = Literal["json", "float16", "float32"]
 HALF_MAX = 65504.0  # the largest finite half float
 
 
@@ -109,6 +109,8 @@ def encode(a: np.ndarray, encoding: MapsEncoding, decimals: int | None = MAP_DEC
     largest = float(np.abs(a).max(initial=0.0))
     if not largest <= np.finfo(np.float32).max:  # NaN and infinity too
         raise NotFinite("the network's numbers overflow with these parameters; send smaller parameters")
+    if encoding == "float32":  # the network's own numbers, exactly (the tour picks cells by them)
+        return {"shape": list(a.shape), "float32": base64.b64encode(a.astype("<f4").tobytes()).decode()}
     if encoding == "float16":
         if largest <= HALF_MAX:
             return {"shape": list(a.shape), "float16": base64.b64encode(a.astype("<f2").tobytes()).decode()}

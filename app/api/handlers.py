@@ -9,7 +9,11 @@ Whatever they raise becomes a status and a sentence in one place, app/errors.py.
 
 from __future__ import annotations
 
+import json
+import math
 from dataclasses import dataclass, replace
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,6 +25,7 @@ from app.transport.facts import Facts
 from app.transport.jobs import NeedsWorker
 from model import CNN
 from model.lab.check import check as gradient_check
+from model.lab.equations import Known
 from model.lab.equations import equation as equation_of
 from model.lab.nudge import nudge as nudge_drawing
 
@@ -81,7 +86,7 @@ def explain(req: ExplainRequest, call: Call) -> Any:
     quantity the article names (dLS ... dLk1), plus the gradient for the input image itself and
     each gradient's norm. With `params`, for a visitor's own copy of the network."""
     e = call.classifier.explain(req.grid(), req.label, normalized=req.normalize, params=req.client_params())
-    return ExplainResponse.content(e, req.maps_encoding)
+    return ExplainResponse.content(e, req.maps_encoding, with_forward=req.forward)
 
 
 def teach(req: TeachRequest, call: Call) -> Any:
@@ -152,14 +157,46 @@ def check(req: CheckRequest, call: Call) -> Any:
 
 
 def equation(req: EquationRequest, call: Call) -> Any:
-    """The terms of eq. (1), (2), (5), (6), (23), (43) or (65) for one cell, read from the arrays the
-    network computed for this drawing (and label), beside the value the network has there. For (6),
-    L is computed from the scores (ln Σ exp S - S_label, with `log_probability` = -L): finite even
-    where O_label rounds to 0, so the answer never holds Infinity."""
+    """One cell of any quantity the article names, (1) to (66): the value the network computed there,
+    the equation's number and text, and its terms with this drawing's numbers, read from the arrays
+    the network computed for this drawing (and label). The terms add up to the value: a long sum
+    gives its largest terms and the rest as one number. For (6), L is computed from the scores
+    (ln Σ exp S - S_label), so the answer never holds Infinity. `update` (66) steps a copy of the
+    network with `lr` and answers the cell's old and new value, and the loss before and after."""
     image, net = drawing_and_network(req, call.classifier)
     fw, bw = net.explain(image, req.label)
-    terms = equation_of(net.params, fw, bw, req.label, req.kind, tuple(req.index))
+    index = tuple(req.index)
+    known = known_digits(call.settings.static_dir) if req.kind == "update" else None
+    terms = equation_of(net.params, fw, bw, req.label, req.kind, index, req.parameter, req.lr, known)
+    if not all_finite(terms):  # a visitor's extreme parameters can overflow float32; JSON has no infinity
+        raise NotFinite("the network's numbers overflow with these parameters; send smaller parameters")
     return EquationResponse.content(req.kind, req.index, terms)
+
+
+@lru_cache(maxsize=4)
+def known_digits(static_dir: str | Path) -> Known | None:
+    """The page's sample digits (static/samples.json: MNIST test images, 0..255, with their labels),
+    read once: a step of (66) that makes one of them read wrong overshoots. None where there are none."""
+    try:
+        digits = json.loads((Path(static_dir) / "samples.json").read_text())["digits"]
+        images = np.array([d["pixels"] for d in digits], dtype=np.float64) / 255
+        labels = np.array([d["label"] for d in digits], dtype=np.int64)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if images.shape[1:] != (28, 28) or not np.isfinite(images).all():
+        return None
+    return Known(images.clip(0, 1), labels)
+
+
+def all_finite(value: Any) -> bool:
+    """Every number in a nested answer is finite."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(all_finite(v) for v in value.values())
+    if isinstance(value, list):
+        return all(all_finite(v) for v in value)
+    return True
 
 
 def nudge(req: NudgeRequest, call: Call) -> Any:

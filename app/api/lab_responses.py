@@ -128,6 +128,9 @@ class TrainResponse(BaseModel):
         }
 
 
+FORWARD_MAPS = ("S1", "C1", "P1", "S2", "C2", "P2", "f", "S", "O")
+
+
 class ExplainResponse(BaseModel):
     label: int = Field(description="the digit blamed")
     loss: float = Field(description="L = -ln O_label")
@@ -139,9 +142,15 @@ class ExplainResponse(BaseModel):
     )
     norms: dict[str, float] = Field(description="the Euclidean norm of each gradient")
     equations: dict[str, str] = Field(description="the article's equation number of each gradient")
+    forward: dict[str, EncodedArray | list[Any]] | None = Field(
+        None, description="with forward=true: S1, C1, P1, S2, C2, P2, f, S and O for this image"
+    )
+    parameters: dict[str, EncodedArray | list[Any]] | None = Field(
+        None, description="with forward=true: k1, b1, k2, b2, w and b of the network that answered"
+    )
 
     @staticmethod
-    def content(e: Explanation, encoding: MapsEncoding) -> dict[str, Any]:
+    def content(e: Explanation, encoding: MapsEncoding, *, with_forward: bool = False) -> dict[str, Any]:
         arrays = {}
         for g in GRADIENTS:  # one image's gradients; the parameters' ones as they are
             a = np.asarray(getattr(e.backward, g.name))
@@ -154,6 +163,14 @@ class ExplainResponse(BaseModel):
             "gradients": {k: encode(np.asarray(v), encoding, decimals=None) for k, v in arrays.items()},
             "norms": {k: float(np.linalg.norm(np.asarray(v, dtype=np.float64))) for k, v in arrays.items()},
             "equations": {g.name: g.equation for g in GRADIENTS},
+        } | (ExplainResponse.forward_content(e, encoding) if with_forward else {})
+
+    @staticmethod
+    def forward_content(e: Explanation, encoding: MapsEncoding) -> dict[str, Any]:
+        fw = e.forward
+        return {
+            "forward": {name: encode(getattr(fw, name)[0], encoding, decimals=None) for name in FORWARD_MAPS},
+            "parameters": {name: encode(value, encoding, decimals=None) for name, value in e.params.items()},
         }
 
 
@@ -179,39 +196,76 @@ class TeachResponse(BaseModel):
         }
 
 
-class LargestTerm(BaseModel):
-    i: int
-    j: int
-    dLS1: float
-    I: float
+class Factor(BaseModel):
+    name: str = Field(description="the quantity (or a mask such as [S1 > 0], or η)")
+    index: list[int] = Field(description="its cell")
+    value: float
+
+
+class Term(BaseModel):
+    value: float = Field(description="coefficient × the product of the factors")
+    coefficient: float = Field(description="1, or -1 for a term subtracted")
+    factors: list[Factor]
+
+
+class Rest(BaseModel):
+    count: int = Field(description="how many terms of the sum are not listed")
+    nonzero: int = Field(description="how many of those are not 0")
+    value: float = Field(description="their sum")
 
 
 class EquationResponse(BaseModel):
-    """One equation for one cell: the fields present depend on `kind` (model/lab/equations.py)."""
+    """One cell of one quantity: the terms add up to `value` (with `rest`, when a sum is long). The
+    other fields present depend on `kind` (model/lab/equations.py)."""
 
     kind: str
     index: list[int]
-    equation: str = Field(description="the article's equation number")
-    text: str = Field(description="the equation, written for this cell")
+    name: str = Field(description="the quantity, as the article names it")
+    shape: list[int] = Field(description="the quantity's shape (for update, the parameter's)")
+    equation: str = Field(description="the article's equation number(s), such as 43 or 7-23")
+    text: str = Field(description="the equation in the article's symbols, written for this cell")
     value: float = Field(description="the value the network has at this cell")
-    window: list[list[float]] | None = Field(None, description="S1, P1, dLC2: the input window the cell reads")
-    kernel: list[list[float]] | None = Field(None, description="S1: the kernel")
-    products: list[list[float]] | None = Field(None, description="S1: window times kernel, entry by entry")
-    sum_of_products: float | None = Field(None, description="S1")
-    bias: float | None = Field(None, description="S1")
-    after_relu: float | None = Field(None, description="S1: C1 = max(0, S1)")
-    winner: list[int] | None = Field(None, description="P1, dLC2: the (row, column) of the window's maximum")
+    terms: list[Term] = Field(description="the terms of the equation with this drawing's numbers")
+    rest: Rest | None = Field(None, description="a long sum: the terms not listed, as one number")
+    term_count: int = Field(description="how many terms the sum has in all")
+    case: str | None = Field(None, description="which case of a ReLU, a max-pool or of (22)-(23) applies")
+    window: list[list[float]] | None = Field(None, description="S1, C1: I's 5x5 window; P1, P2, dLC1, dLC2: 2x2")
+    window_origin: list[int] | None = Field(None, description="the 2x2 window's first cell (channel, row, column)")
+    winner: list[int] | None = Field(None, description="the cell (channel, row, column) of the window's maximum")
+    kernel: list[list[float]] | None = Field(None, description="S1, C1: the kernel")
+    products: list[list[float]] | None = Field(None, description="S1, C1: window times kernel, entry by entry")
+    bias: float | None = Field(None, description="S1, C1, S2")
+    after_relu: float | None = Field(None, description="S1, C1: C1 = max(0, S1)")
+    mask: list[list[int]] | None = Field(None, description="dLS2, dLS1: the ReLU's mask of the channel, 1 where S > 0")
+    region: dict[str, list[int]] | None = Field(None, description="dLP1: the rows u and columns v of dLS2 that meet")
+    flat_index: int | None = Field(None, description="f, dLP2: k = 16m + 4x + y")
     scores: list[float] | None = Field(None, description="O: S")
     exps: list[float] | None = Field(None, description="O: exp(S - max S)")
     sum_of_exps: float | None = Field(None, description="O")
     probability: float | None = Field(None, description="L, dLS: O at the cell")
+    log_probability: float | None = Field(None, description="L: ln O_label = -L")
+    label: int | None = Field(None, description="L, dLS: the digit the loss blames")
     target: float | None = Field(None, description="dLS: y, 1 for the label and 0 elsewhere")
-    upstream: float | None = Field(None, description="dLC2: the dL/dP2 routed to the winner")
-    routed: list[list[float]] | None = Field(None, description="dLC2: the window's gradient")
-    terms: int | None = Field(None, description="dLk1: how many terms the sum has")
-    nonzero_terms: int | None = Field(None, description="dLk1")
-    largest: list[LargestTerm] | None = Field(None, description="dLk1: the largest terms")
-    sum: float | None = Field(None, description="dLk1: the sum of every term")
+    upstream: float | None = Field(None, description="dLC2, dLC1: the gradient of the pooled cell above")
+    routed: list[list[float]] | None = Field(None, description="dLC2, dLC1: the window's gradient")
+    parameter: str | None = Field(None, description="update")
+    lr: float | None = Field(None, description="update: η")
+    old: float | None = Field(None, description="update: the cell before the step")
+    gradient: float | None = Field(None, description="update: ∂L/∂ of the cell")
+    new: float | None = Field(None, description="update: the cell after the step")
+    loss_before: float | None = Field(None, description="update: L on this drawing before the step")
+    loss_after: float | None = Field(None, description="update: L after the step (of every parameter)")
+    probabilities_before: list[float] | None = Field(None, description="update: O before")
+    probabilities_after: list[float] | None = Field(None, description="update: O after")
+    answer_before: int | None = Field(None, description="update: the digit read before")
+    answer_after: int | None = Field(None, description="update: the digit read after")
+    overshoots: bool | None = Field(
+        None, description="update: the step went too far: the loss rose, or a known digit read right is read wrong"
+    )
+    known_flipped: list[dict[str, int]] | None = Field(
+        None, description="update: the page's sample digits (MNIST test) read right before the step and wrong after"
+    )
+    safe_lr: float | None = Field(None, description="update, overshooting: the largest lr/2^k that lowers the loss")
 
     @staticmethod
     def content(kind: str, index: list[int], terms: dict[str, Any]) -> dict[str, Any]:

@@ -28,7 +28,8 @@ from model.architecture import GRADIENTS
 from model.codec import ENCODED_LENGTH, decode_params
 from model.floats import flush
 from model.lab.check import EPSILON
-from model.lab.equations import SHAPES as EQUATION_SHAPES
+from model.lab.equations import BY_NAME as EQUATION_KINDS
+from model.lab.equations import shape_of as equation_shape
 from model.lab.nudge import MAX_STEPS as MAX_NUDGE_STEPS
 from model.network import Params
 from model.training.recipes import RecipeName
@@ -99,7 +100,7 @@ ParamsText = Annotated[
 ENCODING_HELP = (
     'how feature maps and input are sent: "json", nested lists of numbers; "float16", a compact '
     "{shape, float16} object per array, its data base64 of little-endian IEEE half floats (much cheaper "
-    "to make, half the bytes)"
+    'to make, half the bytes); "float32", the same object with the network\'s float32 numbers exactly'
 )
 
 
@@ -203,6 +204,9 @@ class ExplainRequest(LabelledDrawing):
     model_config = body_config(examples=[{"image": EXAMPLE_GRID, "label": 7}])
 
     maps_encoding: MapsEncoding = Field("float16", description=ENCODING_HELP + "; float16 by default here")
+    forward: Annotated[bool, Strict()] = Field(
+        False, description="also the whole forward pass (S1 ... O) and the parameters of the network that answered"
+    )
 
 
 class TeachRequest(LabelledDrawing):
@@ -250,21 +254,62 @@ class CheckRequest(AtOneIndex):
         return self.index, self.gradient, next(g.shape for g in GRADIENTS if g.name == self.gradient), "an entry"
 
 
+EquationKind = Literal[
+    "S1",
+    "C1",
+    "P1",
+    "S2",
+    "C2",
+    "P2",
+    "f",
+    "S",
+    "O",
+    "L",
+    "dLS",
+    "dLb",
+    "dLw",
+    "dLf",
+    "dLP2",
+    "dLC2",
+    "dLS2",
+    "dLb2",
+    "dLk2",
+    "dLP1",
+    "dLC1",
+    "dLS1",
+    "dLb1",
+    "dLk1",
+    "update",
+]
+assert get_args(EquationKind) == tuple(EQUATION_KINDS)
+ParameterName = Literal["k1", "b1", "k2", "b2", "w", "b"]
+
+
 class EquationRequest(AtOneIndex):
     model_config = body_config(examples=[{"image": EXAMPLE_GRID, "label": 7, "kind": "S1", "index": [0, 10, 12]}])
 
-    kind: Literal["S1", "P1", "O", "L", "dLS", "dLC2", "dLk1"] = Field(
-        description="eq. (1) S1, (2) P1, (5) O, (6) L, (23) dLS, (43) dLC2 (the routing of one dLP2), (65) dLk1"
+    kind: EquationKind = Field(
+        description="the quantity, as the article names it (GET /model lists each with its shape and equation): "
+        "(1) S1 C1, (2) P1, (3) S2 C2, (4) P2, (5) f S O, (6) L, (7)-(23) dLS, (25) dLb, (30) dLw, (38) dLf, "
+        "(39) dLP2, (43) dLC2, (45) dLS2, (47) dLb2, (50) dLk2, (56) dLP1, (58) dLC1, (60) dLS1, (62) dLb1, "
+        "(65) dLk1, and (66) update: one SGD step on one cell of `parameter`"
     )
     index: list[Annotated[int, Strict()]] = Field(
         default_factory=list,
-        max_length=3,
-        description="the cell: (p, i, j) for S1 and P1, (j) for O and dLS, "
-        "(m, x, y) of P2 for dLC2, (p, u, v) for dLk1, none for L",
+        max_length=4,
+        description="the cell, one index per axis of the quantity's shape (of the parameter's, for update); none for L",
+    )
+    parameter: ParameterName | None = Field(None, description="update only: the parameter stepped")
+    lr: Annotated[float, Strict(), Field(gt=0, le=10, allow_inf_nan=False), Flushed] = Field(
+        0.1, description="update only: the learning rate η of eq. (66)"
     )
 
     def indexed(self) -> tuple[list[int], str, tuple[int, ...], str]:
-        return self.index, self.kind, EQUATION_SHAPES[self.kind], "a cell"
+        if self.kind == "update":
+            if self.parameter is None:
+                raise ValueError("kind 'update' needs a parameter: one of k1, b1, k2, b2, w, b")
+            return self.index, self.parameter, equation_shape(self.kind, self.parameter), "a cell"
+        return self.index, self.kind, equation_shape(self.kind), "a cell"
 
 
 class NudgeRequest(DrawingRequest):

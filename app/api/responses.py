@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.pictures.preprocessing import Reading
 from model.architecture import FEATURE_MAPS, GRADIENTS, LAYERS, NUM_PARAMS, PARAM_SHAPES
 from model.codec import ENCODED_LENGTH
+from model.lab.equations import KINDS as EQUATION_KINDS
 from model.network import Params
 from model.training.recipes import ARTICLE_SMALL_RUN, ARTICLE_SMALL_RUN_LOSS, RECIPES
 
@@ -151,6 +152,13 @@ class GradientInfo(BaseModel):
     meaning: str
 
 
+class EquationKindInfo(BaseModel):
+    name: str = Field(description="a kind POST /equation answers, named as the article names the quantity")
+    equation: str = Field(description="the article's equation number(s)")
+    shape: list[int] = Field(description="the cells its index addresses (update: its parameter's, in param_shapes)")
+    what: str
+
+
 class RecipeInfo(BaseModel):
     name: str
     batch_size: int = Field(description="images a step")
@@ -186,6 +194,9 @@ class ModelInfo(BaseModel):
     layers: list[LayerInfo] = Field(description="the forward pass, in order (model/architecture.py)")
     gradients: list[GradientInfo] = Field(description="backpropagation's gradients, in the order it computes them")
     feature_maps: list[str] = Field(description="the layers /predict returns with feature_maps=true")
+    equations: list[EquationKindInfo] = Field(
+        description="what POST /equation answers, in the article's order, from the image to the update (66)"
+    )
     parameters: int
     param_shapes: dict[str, list[int]]
     sha256: str
@@ -208,6 +219,7 @@ class ModelInfo(BaseModel):
             layers=[LayerInfo(**layer._asdict()) for layer in LAYERS],
             gradients=[GradientInfo(**g._asdict()) for g in GRADIENTS],
             feature_maps=list(FEATURE_MAPS),
+            equations=[EquationKindInfo(**kind._asdict()) for kind in EQUATION_KINDS],
             parameters=NUM_PARAMS,
             param_shapes={k: list(v) for k, v in PARAM_SHAPES.items()},
             sha256=metadata["sha256"],

@@ -33,6 +33,7 @@ class Explanation:
     input: np.ndarray  # (28, 28)
     forward: Forward
     backward: Backward
+    params: Params  # of the network that answered
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,7 @@ class Classifier:
         net, _ = self.network(params)
         fw, bw = net.explain(image, label)
         return Explanation(
-            label, mean_loss(fw, np.array([label])), fw.O[0].astype(np.float64), np.asarray(image), fw, bw
+            label, mean_loss(fw, np.array([label])), fw.O[0].astype(np.float64), np.asarray(image), fw, bw, net.params
         )
 
     def teach(

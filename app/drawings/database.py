@@ -4,14 +4,17 @@ library's sqlite3 and psycopg 3 directly.
 Why no SQLAlchemy: one table and a dozen statements, written once with `?` parameters (turned
 into psycopg's `%s` here); what matters is control that an ORM or engine would hide: when a
 transaction commits (one commit for a whole group of saves, app/drawings/store.py), how SQLite
-syncs (WAL, synchronous=FULL), and a server-side cursor that streams an export in constant memory.
+syncs (WAL, synchronous=FULL), how long a lock is waited for, and what each fault is called when it
+reaches a person (503 with a sentence).
 
 Imported by store.py only; imports schema.py.
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,12 +24,49 @@ from typing import Any
 
 from .schema import LATEST, MIGRATIONS, PG_MIGRATION_LOCK, VERSION_TABLE, Dialect, SchemaTooNew
 
-SQLITE_BUSY_MS = 30_000  # another process writing: wait for it rather than fail
+log = logging.getLogger("uvicorn.error")
+
+# Another connection holding SQLite's write lock (a group commit takes milliseconds): wait this long,
+# then answer 503. Longer waits only held requests (a DELETE waited 30 s for a 500, a save 60 s).
+SQLITE_BUSY_MS = 2_000
+# After a checkpoint the WAL file is cut back to this size, so one burst of saves does not keep it large.
+SQLITE_WAL_LIMIT = 16 * 1024 * 1024
 IDLE_CONNECTIONS = 4  # PostgreSQL connections kept open for the teacher's reads
 
 
 class DatabaseUnavailable(Exception):
     """The database cannot be reached or refused the work (503)."""
+
+
+class DatabaseDamaged(DatabaseUnavailable):
+    """The SQLite file fails its check: the service does not start on it."""
+
+
+def is_fault(e: BaseException) -> bool:
+    """An error of the database itself (unreachable, restarted, locked, damaged), not of our statements."""
+    if isinstance(e, sqlite3.OperationalError) or type(e) is sqlite3.DatabaseError:
+        return True
+    psycopg = sys.modules.get("psycopg")
+    return psycopg is not None and isinstance(e, (psycopg.OperationalError, psycopg.InterfaceError))
+
+
+def unavailable(e: BaseException) -> DatabaseUnavailable:
+    """The fault as a sentence for the person who asked (the 503's detail; no password is in it)."""
+    said = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+    if isinstance(e, sqlite3.Error):
+        if "locked" in said or "busy" in said:
+            return DatabaseUnavailable(
+                "the drawings' database is locked by another program; try again in a few seconds"
+            )
+        if type(e) is sqlite3.DatabaseError:  # SQLITE_CORRUPT, SQLITE_NOTADB
+            return DatabaseUnavailable(
+                f"the drawings' database file is damaged ({said}): the administrator must restore it from "
+                "a backup (or recover it with sqlite3's .recover); nothing can be read or saved until then"
+            )
+        return DatabaseUnavailable(f"the drawings' database failed ({said}); try again")
+    # PostgreSQL's words name its host and port: logged, never told (a save's 503 reaches anyone)
+    log.warning("drawings: the database cannot be reached: %s", said)
+    return DatabaseUnavailable("the drawings' database cannot be reached; try again in a moment")
 
 
 def describe_url(url: str) -> str:
@@ -75,12 +115,13 @@ class Database:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=FULL")
                 conn.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
+                conn.execute(f"PRAGMA journal_size_limit={SQLITE_WAL_LIMIT}")
                 return conn
             import psycopg  # only where PostgreSQL is used
 
             return psycopg.connect(self.target, autocommit=True, connect_timeout=10)
         except Exception as e:
-            raise DatabaseUnavailable(f"cannot open the database ({type(e).__name__})") from e
+            raise (unavailable(e) if is_fault(e) else DatabaseUnavailable(f"cannot open the database ({e})")) from e
 
     def begin(self, conn: Any, *, write: bool) -> None:
         """Start a transaction: SQLite's writer takes the write lock at once (no upgrade deadlocks)."""
@@ -89,16 +130,46 @@ class Database:
         else:
             conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ" if not write else "BEGIN")
 
-    @contextmanager
-    def transaction(self, *, write: bool) -> Iterator[Any]:
-        """A pooled connection inside one transaction, committed on success, rolled back otherwise."""
-        conn = self.borrow()
-        ok = False
+    def start(self, kept: Any | None, *, write: bool) -> Any:
+        """A connection inside a new transaction. A kept PostgreSQL connection that cannot begin (the
+        server restarted, or closed it) is dropped with every idle one, and a new one tried once:
+        nothing was done on it yet, so trying again is safe. Faults are DatabaseUnavailable."""
+        if kept is not None:
+            try:
+                self.begin(kept, write=write)
+                return kept
+            except Exception as e:
+                if not is_fault(e):
+                    raise
+                if self.dialect != "postgresql":  # SQLite's connections do not die: locked or damaged
+                    raise unavailable(e) from e
+                log.warning("drawings: a kept database connection had failed (%s); connecting again", e)
+                kept.close()
+                self.close()
+        conn = self.connect()
         try:
             self.begin(conn, write=write)
+        except Exception as e:
+            conn.close()
+            if is_fault(e):
+                raise unavailable(e) from e
+            raise
+        return conn
+
+    @contextmanager
+    def transaction(self, *, write: bool) -> Iterator[Any]:
+        """A pooled connection inside one transaction, committed on success, rolled back otherwise;
+        the database's faults come out as DatabaseUnavailable (503 with a sentence)."""
+        conn = self.start(self.borrow(), write=write)
+        ok = False
+        try:
             yield conn
             conn.execute("COMMIT")
             ok = True
+        except Exception as e:
+            if is_fault(e):
+                raise unavailable(e) from e
+            raise
         finally:
             if not ok:
                 try:
@@ -109,11 +180,10 @@ class Database:
             if conn is not None:
                 self.give_back(conn)
 
-    def borrow(self) -> Any:
+    def borrow(self) -> Any | None:
+        """An idle connection, or None (start() opens one)."""
         with self._lock:
-            if self._idle:
-                return self._idle.pop()
-        return self.connect()
+            return self._idle.pop() if self._idle else None
 
     def give_back(self, conn: Any) -> None:
         with self._lock:
@@ -149,7 +219,7 @@ class Database:
                         )
                     if version == LATEST:
                         conn.execute("COMMIT")
-                        return version
+                        break
                     for statement in MIGRATIONS[version + 1][self.dialect]:
                         conn.execute(statement)
                     conn.execute(self.sql("INSERT INTO schema_version (version) VALUES (?)"), (version + 1,))
@@ -157,5 +227,23 @@ class Database:
                 except BaseException:
                     conn.execute("ROLLBACK")
                     raise
+            self.check(conn)
+            return version
+        except Exception as e:
+            if is_fault(e):  # a damaged file, a locked one, a server gone: said as to requests (the start
+                raise unavailable(e) from None  # tells its cause's words, which would be SQLite's bare ones)
+            raise
         finally:
             conn.close()
+
+    def check(self, conn: Any) -> None:
+        """SQLite: a damaged file is told at start (PRAGMA quick_check reads every page once), not
+        found later by the one request that reads its bad page."""
+        if self.dialect != "sqlite":
+            return
+        problems = [" ".join(row[0].split()) for row in conn.execute("PRAGMA quick_check(3)")]  # one line
+        if problems != ["ok"]:
+            raise DatabaseDamaged(
+                f"the file {self.target} is damaged ({'; '.join(problems)[:300]}): move it aside and restore a "
+                f"backup, or recover what it holds with `sqlite3 {self.target} .recover`"
+            )

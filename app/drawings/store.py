@@ -18,7 +18,6 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -27,7 +26,7 @@ import numpy as np
 
 from app.errors import ClientMistake
 
-from .database import Database, DatabaseUnavailable
+from .database import Database, DatabaseUnavailable, is_fault, unavailable
 
 log = logging.getLogger("uvicorn.error")
 
@@ -148,10 +147,8 @@ class Store:
 
     def _write_group(self, group: list[_Pending]) -> list[Saved | BaseException]:
         try:
-            if self._conn is None:
-                self._conn = self.db.connect()
-            conn = self._conn
-            self.db.begin(conn, write=True)
+            # a connection that died since the last group (PostgreSQL restarted) is replaced, once
+            self._conn = conn = self.db.start(self._conn, write=True)
             try:
                 count = self._count(conn, len(group))
                 results: list[Saved | BaseException] = []
@@ -177,8 +174,13 @@ class Store:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None  # reconnect for the next group
-            unavailable = DatabaseUnavailable("the drawings' database could not store this; try again")
-            return [unavailable] * len(group)
+            if isinstance(e, DatabaseUnavailable):
+                refused = e
+            elif is_fault(e):
+                refused = unavailable(e)
+            else:
+                refused = DatabaseUnavailable("the drawings' database could not store this; try again")
+            return [refused] * len(group)
 
     def _count(self, conn: Any, adding: int) -> int:
         now = time.monotonic()
@@ -277,22 +279,18 @@ class Store:
             weights = dict(conn.execute("SELECT weights_sha256, count(*) FROM drawings GROUP BY weights_sha256"))
         return matrix, {str(k): int(v) for k, v in weights.items()}
 
-    def stream(self, chunk: int = 2048) -> Iterator[int | list[tuple[int, bytes]]]:
-        """For an export: first the number of drawings, then lists of (label, grid) of at most
-        `chunk` rows, oldest first, all from one snapshot of the collection."""
+    def count(self) -> int:
         with self.db.transaction(write=False) as conn:
-            yield int(conn.execute("SELECT count(*) FROM drawings").fetchone()[0])
-            if self.db.dialect == "postgresql":  # a server-side cursor: the rows come as they are read
-                cursor = conn.cursor(name="drawings_export")
-                cursor.itersize = chunk
-            else:
-                cursor = conn.cursor()
-            cursor.execute("SELECT label, grid FROM drawings ORDER BY id")
-            try:
-                while rows := cursor.fetchmany(chunk):
-                    yield rows
-            finally:
-                cursor.close()
+            return int(conn.execute("SELECT count(*) FROM drawings").fetchone()[0])
+
+    def rows_after(self, after: int, limit: int) -> list[tuple[int, int, bytes]]:
+        """For an export: (id, label, grid) of at most `limit` drawings with ids above `after`, oldest
+        first, in one short transaction of its own: an export waiting for its client holds nothing
+        in the database (no snapshot that keeps SQLite's WAL growing or PostgreSQL's VACUUM waiting)."""
+        statement = "SELECT id, label, grid FROM drawings WHERE id > ? ORDER BY id LIMIT ?"
+        with self.db.transaction(write=False) as conn:
+            rows = conn.execute(self.db.sql(statement), (after, limit)).fetchall()
+        return [(int(i), int(label), bytes(grid)) for i, label, grid in rows]
 
     def training_set(self, limit: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The newest `limit` drawings as (ids (N,), uint8 images (N, 28, 28), labels (N,))."""

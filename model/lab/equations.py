@@ -1,141 +1,491 @@
-"""The article's equations with a drawing's own numbers in them, one output cell at a time.
+"""The article's equations with a drawing's own numbers in them, one cell at a time, (1) to (66).
 
-Each function takes the forward pass (and, for the backward ones, backpropagation) the network
-computed, and returns the terms of one equation for one cell beside the value the network has
-there: the terms are read from the same arrays, so what the page shows is what was computed.
+`equation(...)` takes the forward pass and backpropagation the network computed and answers, for one
+cell of the quantity a kind names, the value the network has there beside the terms of its equation,
+read from the same arrays: what the page shows is what was computed. The terms always add up to the
+value: a short sum is given whole, a long one as its largest terms (with the cells they come from)
+and the rest as one number. Each term is a coefficient times a product of factors, each factor a
+named cell and its number, so that the page can write it out and point at the cells.
 
-    S1     eq. (1):  S1[p,i,j] = sum_u sum_v I[i+u, j+v] k1[p,u,v] + b1[p];  C1 = max(0, S1)
-    P1     eq. (2):  P1[p,i,j] = max of C1's 2x2 window; the winner I1
-    O      eq. (5):  O_j = exp(S_j) / sum_k exp(S_k)
-    L      eq. (6):  L = -ln O_label
-    dLS    eq. (23): dL/dS_j = O_j - y_j
-    dLC2   eq. (43): dL/dP2[m,x,y] goes to the winner of C2's window, 0 to the other three
-    dLk1   eq. (65): dL/dk1[p,u,v] = sum_i sum_j dLS1[p,i,j] I[i+u, j+v]
+Kinds, in the article's order (KINDS): S1 C1 (1), P1 (2), S2 C2 (3), P2 (4), f S O (5), L (6),
+dLS (7)-(23), dLb (25), dLw (30), dLf (38), dLP2 (39), dLC2 (43), dLS2 (45), dLb2 (47), dLk2 (50),
+dLP1 (56), dLC1 (58), dLS1 (60), dLb1 (62), dLk1 (65), and update (66) for one parameter.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..architecture import GRADIENTS, LAYERS
+from ..architecture import PARAM_SHAPES
 from ..layers import log_softmax
-from ..network import Backward, Forward, Params
+from ..network import Backward, Forward, Params, forward, mean_loss, sgd
 
-KINDS = ("S1", "P1", "O", "L", "dLS", "dLC2", "dLk1")
-_SHAPE = {layer.name: layer.shape for layer in LAYERS} | {g.name: g.shape for g in GRADIENTS}
-SHAPES = {  # the cells each kind can be asked about
-    "S1": _SHAPE["C1"],
-    "P1": _SHAPE["P1"],
-    "O": _SHAPE["O"],
-    "L": (),
-    "dLS": _SHAPE["dLS"],
-    "dLC2": _SHAPE["P2"],  # one 2x2 window of C2 per cell of P2
-    "dLk1": _SHAPE["dLk1"],
-}
-TOP_TERMS = 6  # the largest terms of a long sum shown one by one
+Index = tuple[int, ...]
+Answer = dict[str, Any]
 
 
-def window(a: np.ndarray, i: int, j: int, size: int) -> np.ndarray:
-    return a[i : i + size, j : j + size]
+class Kind(NamedTuple):
+    name: str  # the article's symbol
+    equation: str  # its number(s), as the article numbers them
+    shape: tuple[int, ...]  # the cells an index addresses ((), one number; update: the parameter's)
+    what: str  # in words
 
 
-def pool_window(C: np.ndarray, i: int, j: int) -> tuple[dict[str, Any], int]:
-    """C's 2x2 window under pooled cell (i, j) with where its winner sits in C, as the answers give
-    them, and the index (0-3, row-major) of the winner in the window."""
-    w = C[2 * i : 2 * i + 2, 2 * j : 2 * j + 2]
-    winner = int(np.argmax(w))  # ties go to the first maximum, as maxpool2 does
-    return {"window": w.tolist(), "winner": [2 * i + winner // 2, 2 * j + winner % 2]}, winner
+KINDS = (
+    Kind("S1", "1", (6, 24, 24), "the first convolution, before the ReLU"),
+    Kind("C1", "1", (6, 24, 24), "the first convolution after the ReLU"),
+    Kind("P1", "2", (6, 12, 12), "the first max-pool"),
+    Kind("S2", "3", (12, 8, 8), "the second convolution, before the ReLU"),
+    Kind("C2", "3", (12, 8, 8), "the second convolution after the ReLU"),
+    Kind("P2", "4", (12, 4, 4), "the second max-pool"),
+    Kind("f", "5", (192,), "P2 flattened into one list"),
+    Kind("S", "5", (10,), "the ten scores"),
+    Kind("O", "5", (10,), "the ten probabilities (softmax)"),
+    Kind("L", "6", (), "the loss"),
+    Kind("dLS", "7-23", (10,), "how the loss changes with each score"),
+    Kind("dLb", "25", PARAM_SHAPES["b"], "the gradient of the last biases b"),
+    Kind("dLw", "30", PARAM_SHAPES["w"], "the gradient of the last weights w"),
+    Kind("dLf", "38", (192,), "the gradient of f"),
+    Kind("dLP2", "39", (12, 4, 4), "the gradient of P2 (dLf put back into P2's shape)"),
+    Kind("dLC2", "43", (12, 8, 8), "the gradient of C2: only each window's winner gets one"),
+    Kind("dLS2", "45", (12, 8, 8), "the gradient of S2: only where the ReLU let S2 through"),
+    Kind("dLb2", "47", PARAM_SHAPES["b2"], "the gradient of the second biases b2"),
+    Kind("dLk2", "50", PARAM_SHAPES["k2"], "the gradient of the second kernels k2"),
+    Kind("dLP1", "56", (6, 12, 12), "the gradient of P1, carried back through k2"),
+    Kind("dLC1", "58", (6, 24, 24), "the gradient of C1: only each window's winner gets one"),
+    Kind("dLS1", "60", (6, 24, 24), "the gradient of S1: only where the ReLU let S1 through"),
+    Kind("dLb1", "62", PARAM_SHAPES["b1"], "the gradient of the first biases b1"),
+    Kind("dLk1", "65", PARAM_SHAPES["k1"], "the gradient of the first kernels k1"),
+    Kind("update", "66", (), "one step of gradient descent on one parameter"),
+)
+BY_NAME = {k.name: k for k in KINDS}
+SHAPES = {k.name: k.shape for k in KINDS}  # update's shape is its parameter's: see shape_of
+ALL_TERMS = 12  # a sum of at most this many terms is given whole
+TOP_TERMS = 8  # of a longer one, this many of the largest, and the rest as one number
+MAX_HALVINGS = 12  # (66): how far the rate is halved looking for one that lowers the loss
 
 
-def equation(
-    params: Params, fw: Forward, bw: Backward, label: int, kind: str, index: tuple[int, ...]
+def shape_of(kind: str, parameter: str | None = None) -> tuple[int, ...]:
+    """The shape an index of this kind addresses (for update, that of its parameter)."""
+    if kind == "update":
+        if parameter not in PARAM_SHAPES:
+            raise ValueError(f"kind 'update' needs a parameter, one of {', '.join(PARAM_SHAPES)}")
+        return PARAM_SHAPES[parameter]
+    if kind not in BY_NAME:
+        raise ValueError(f"unknown kind {kind!r}; one of {', '.join(BY_NAME)}")
+    return BY_NAME[kind].shape
+
+
+# --- terms: coefficient x product of named cells ---
+
+
+def cell(name: str, index: Iterable[int], value: Any) -> dict[str, Any]:
+    return {"name": name, "index": [int(i) for i in index], "value": float(value)}
+
+
+def term(*factors: dict[str, Any], coefficient: float = 1.0) -> dict[str, Any]:
+    value = coefficient * float(np.prod([f["value"] for f in factors]))
+    return {"value": value, "coefficient": coefficient, "factors": list(factors)}
+
+
+def summed(values: np.ndarray, make: Callable[[tuple[int, ...]], dict[str, Any]]) -> dict[str, Any]:
+    """A sum's terms: all of them when they are few, else the largest |value| ones and the rest as one
+    number (with how many it holds and how many of those are not 0). values: each term's value, any
+    shape; make(index) builds the term at that index."""
+    flat = values.reshape(-1).astype(np.float64)
+    if flat.size <= ALL_TERMS:
+        shown = np.arange(flat.size)
+    else:
+        shown = np.argsort(-np.abs(flat), kind="stable")[:TOP_TERMS]
+        shown = shown[flat[shown] != 0]
+    rest = np.ones(flat.size, bool)
+    rest[shown] = False
+    return {
+        "terms": [make(tuple(int(i) for i in np.unravel_index(t, values.shape))) for t in shown],
+        "rest": {
+            "count": int(rest.sum()),
+            "nonzero": int(np.count_nonzero(flat[rest])),
+            "value": float(flat[rest].sum()),
+        },
+        "term_count": int(flat.size),
+    }
+
+
+def pooled(C: np.ndarray, name: str, p: int, x: int, y: int) -> dict[str, Any]:
+    """C's 2x2 window under pooled cell (p, x, y) and its winner (ties: the first, as maxpool2)."""
+    w = C[p, 2 * x : 2 * x + 2, 2 * y : 2 * y + 2]
+    k = int(np.argmax(w))
+    winner = [p, 2 * x + k // 2, 2 * y + k % 2]
+    return {
+        "window": w.tolist(),
+        "window_origin": [p, 2 * x, 2 * y],
+        "winner": winner,
+        "terms": [term(cell(name, winner, C[tuple(winner)]))],
+    }
+
+
+def relu_case(S: np.ndarray, name: str, index: Index) -> str:
+    return f"{name}{list(index)} = {S[index]:.9g} > 0" if S[index] > 0 else f"{name}{list(index)} = {S[index]:.9g} ≤ 0"
+
+
+# --- the equations ---
+
+
+def conv(
+    x: np.ndarray, xname: str, k: np.ndarray, kname: str, b: float, bname: str, out: Index, at: Index
 ) -> dict[str, Any]:
-    I = fw.I[0]
-    if kind == "S1":
+    """S[out] = Σ x[at + window] k + b, where x is (C, H, W) and k is (C, kh, kw): eqs. (1), (3)."""
+    C, kh, kw = k.shape
+    i, j = at
+    window = x[:, i : i + kh, j : j + kw].astype(np.float64)
+    products = window * k
+    s = summed(
+        products,
+        lambda t: term(
+            cell(xname, (t[0], i + t[1], j + t[2]) if C > 1 else (i + t[1], j + t[2]), window[t]),
+            cell(kname, (*out[:1], *t) if C > 1 else (out[0], t[1], t[2]), k[t]),
+        ),
+    )
+    s["terms"].append(term(cell(bname, out[:1], b)))
+    return s
+
+
+def feedforward(params: Params, fw: Forward, label: int, kind: str, index: Index) -> Answer:
+    I = fw.I[0].astype(np.float64)
+    if kind in ("S1", "C1"):
         p, i, j = index
-        x, k = window(I, i, j, 5), params["k1"][p]
-        products = x * k
-        return {
-            "equation": "1",
-            "text": f"S1[{p},{i},{j}] = Σu Σv I[{i}+u, {j}+v] k1[{p},u,v] + b1[{p}];  C1 = max(0, S1)",
-            "window": x.tolist(),
-            "kernel": k.tolist(),
-            "products": products.tolist(),
-            "sum_of_products": float(products.sum()),
+        k1 = params["k1"][p].astype(np.float64)
+        s = conv(I[None], "I", k1[None], "k1", float(params["b1"][p]), "b1", (p,), (i, j))
+        text = f"S1[{p},{i},{j}] = Σg Σh I[g+{i}, h+{j}] k1[{p},g,h] + b1[{p}]"
+        extra = {
+            "window": I[i : i + 5, j : j + 5].tolist(),
+            "kernel": k1.tolist(),
+            "products": (I[i : i + 5, j : j + 5] * k1).tolist(),
             "bias": float(params["b1"][p]),
-            "value": float(fw.S1[0, p, i, j]),
             "after_relu": float(fw.C1[0, p, i, j]),
         }
-    if kind == "P1":
-        p, i, j = index
-        pooled, _ = pool_window(fw.C1[0, p], i, j)
+        if kind == "S1":
+            return {"text": text, "value": float(fw.S1[0, p, i, j]), **s, **extra}
         return {
-            "equation": "2",
-            "text": f"P1[{p},{i},{j}] = max(C1[{p}, {2 * i}..{2 * i + 1}, {2 * j}..{2 * j + 1}])",
-            **pooled,
-            "value": float(fw.P1[0, p, i, j]),
+            "text": f"C1[{p},{i},{j}] = ReLU(S1[{p},{i},{j}]) = S1 if S1 > 0, else 0;  {text}",
+            "value": float(fw.C1[0, p, i, j]),
+            "terms": [term(cell("S1", index, fw.S1[0][index]), cell("[S1 > 0]", index, fw.S1[0][index] > 0))],
+            "case": relu_case(fw.S1[0], "S1", index),
+            **extra,
         }
+    if kind in ("S2", "C2"):
+        m, u, v = index
+        k2 = params["k2"][m].astype(np.float64)
+        s = conv(fw.P1[0], "P1", k2, "k2", float(params["b2"][m]), "b2", (m,), (u, v))
+        text = f"S2[{m},{u},{v}] = Σn Σp Σq P1[n, p+{u}, q+{v}] k2[{m},n,p,q] + b2[{m}]"
+        if kind == "S2":
+            return {"text": text, "value": float(fw.S2[0, m, u, v]), "bias": float(params["b2"][m]), **s}
+        return {
+            "text": f"C2[{m},{u},{v}] = ReLU(S2[{m},{u},{v}]) = S2 if S2 > 0, else 0;  {text}",
+            "value": float(fw.C2[0, m, u, v]),
+            "terms": [term(cell("S2", index, fw.S2[0][index]), cell("[S2 > 0]", index, fw.S2[0][index] > 0))],
+            "case": relu_case(fw.S2[0], "S2", index),
+        }
+    if kind == "P1":
+        p, r, s_ = index
+        return {
+            "text": f"P1[{p},{r},{s_}] = max(C1[{p}, {2 * r}..{2 * r + 1}, {2 * s_}..{2 * s_ + 1}])",
+            "value": float(fw.P1[0, p, r, s_]),
+            **pooled(fw.C1[0], "C1", p, r, s_),
+        }
+    if kind == "P2":
+        m, x, y = index
+        return {
+            "text": f"P2[{m},{x},{y}] = max(C2[{m}, {2 * x}..{2 * x + 1}, {2 * y}..{2 * y + 1}])",
+            "value": float(fw.P2[0, m, x, y]),
+            **pooled(fw.C2[0], "C2", m, x, y),
+        }
+    if kind == "f":
+        (k,) = index
+        m, x, y = k // 16, k % 16 // 4, k % 4
+        return {
+            "text": f"f[{k}] = P2[{m},{x},{y}]  (k = 16m + 4x + y = 16·{m} + 4·{x} + {y})",
+            "value": float(fw.f[0, k]),
+            "terms": [term(cell("P2", (m, x, y), fw.P2[0, m, x, y]))],
+            "flat_index": k,
+        }
+    if kind == "S":
+        (i,) = index
+        w, f = params["w"][i].astype(np.float64), fw.f[0].astype(np.float64)
+        s = summed(w * f, lambda t: term(cell("w", (i, t[0]), w[t]), cell("f", t, f[t])))
+        s["terms"].append(term(cell("b", (i,), params["b"][i])))
+        return {"text": f"S[{i}] = Σj w[{i},j] f[j] + b[{i}]", "value": float(fw.S[0, i]), **s}
+    S = fw.S[0].astype(np.float64)
+    exps = np.exp(S - S.max())  # the same ratio without overflow: the article's exp(S) / Σ exp(S)
     if kind == "O":
         (j,) = index
-        S = fw.S[0].astype(np.float64)
-        exps = np.exp(S - S.max())  # the same ratio, without overflow: the article's exp(S) / sum exp(S)
         return {
-            "equation": "5",
-            "text": f"O{j} = exp(S{j}) / Σk exp(Sk)  (each exp taken after subtracting max S = {S.max():.6g})",
+            "text": f"O[{j}] = exp(S[{j}]) / Σk exp(S[k])  (both taken after subtracting max S = {S.max():.6g})",
+            "value": float(fw.O[0, j]),
+            "terms": [
+                term(cell("exp(S − max S)", (j,), exps[j]), cell("1 / Σk exp(S[k] − max S)", (), 1 / exps.sum()))
+            ],
             "scores": S.tolist(),
             "exps": exps.tolist(),
             "sum_of_exps": float(exps.sum()),
-            "value": float(fw.O[0, j]),
         }
-    if kind == "L":  # from S, not from O: finite even where O_label rounds to 0 (-ln 0 is no JSON number)
-        log_O = log_softmax(fw.S[:1].astype(np.float64))[0]
-        return {
-            "equation": "6",
-            "text": f"L = −ln O{label} = ln Σk exp(Sk) − S{label}",
-            "probability": float(fw.O[0, label]),
-            "log_probability": float(log_O[label]),
-            "value": float(-log_O[label]),
-        }
+    # L: from S, not from O, so it is finite even where O_label rounds to 0 (-ln 0 is no JSON number)
+    log_O = log_softmax(S[None])[0]
+    return {
+        "text": f"L = −ln O[{label}] = ln Σk exp(S[k]) − S[{label}]",
+        "value": float(-log_O[label]),
+        "terms": [
+            term(cell("ln Σk exp(S[k])", (), S[label] - log_O[label])),
+            term(cell("S", (label,), S[label]), coefficient=-1.0),
+        ],
+        "probability": float(fw.O[0, label]),
+        "log_probability": float(log_O[label]),
+        "label": label,
+    }
+
+
+def routed(dLP: np.ndarray, C: np.ndarray, dLC: np.ndarray, names: tuple[str, str], index: Index) -> Answer:
+    """eqs. (43), (58): dL/dC at a cell is dL/dP of its window if the cell won the max, else 0."""
+    n, i, j = index
+    dP, cname = names
+    window = pooled(C, cname, n, i // 2, j // 2)
+    won = window["winner"] == [n, i, j]
+    tie = int((np.asarray(window["window"]) == np.max(window["window"])).sum()) > 1
+    up = (n, i // 2, j // 2)
+    return {
+        "text": f"{dP.replace('P', 'C')}[{n},{i},{j}] = {dP}[{n},{i // 2},{j // 2}] if {cname}[{n},{i},{j}] won "
+        f"its 2x2 window's max, else 0",
+        "value": float(dLC[index]),
+        "terms": [term(cell(dP, up, dLP[up]))] if won else [],
+        "window": window["window"],
+        "window_origin": window["window_origin"],
+        "winner": window["winner"],
+        "upstream": float(dLP[up]),
+        "routed": dLC[n, 2 * (i // 2) : 2 * (i // 2) + 2, 2 * (j // 2) : 2 * (j // 2) + 2].tolist(),
+        "case": f"{cname}[{n},{i},{j}] {'is' if won else 'is not'} the largest of its window"
+        + (" (a tie: the first of the equal largest wins, as in the forward pass)" if tie else ""),
+    }
+
+
+def masked(dLC: np.ndarray, S: np.ndarray, dLS: np.ndarray, names: tuple[str, str, str], index: Index) -> Answer:
+    """eqs. (45), (60): dL/dS = dL/dC where S > 0, else 0; with the channel's whole mask."""
+    dC, sname, dS = names
+    return {
+        "text": f"{dS}{list(index)} = {dC}{list(index)} × d{sname.replace('S', 'C')}{sname}{list(index)}, "
+        f"where d{sname.replace('S', 'C')}{sname} = 1 if {sname} > 0, else 0",
+        "value": float(dLS[index]),
+        "terms": [term(cell(dC, index, dLC[index]), cell(f"[{sname} > 0]", index, S[index] > 0))],
+        "mask": (S[index[0]] > 0).astype(int).tolist(),
+        "case": relu_case(S, sname, index),
+    }
+
+
+def backward(params: Params, fw: Forward, bw: Backward, label: int, kind: str, index: Index) -> Answer:
+    O, f = fw.O[0].astype(np.float64), fw.f[0].astype(np.float64)
+    dLS = bw.dLS[0].astype(np.float64)
     if kind == "dLS":
-        (j,) = index
+        (i,) = index
+        case = (
+            f"i = label = {label}: ∂L/∂S[{i}] = O[{i}] − 1"
+            if i == label
+            else f"i = {i} ≠ label = {label}: ∂L/∂S[{i}] = O[{i}]"
+        )
         return {
-            "equation": "23",
-            "text": f"∂L/∂S{j} = O{j} − y{j}",
-            "probability": float(fw.O[0, j]),
-            "target": float(j == label),
-            "value": float(bw.dLS[0, j]),
+            "text": f"∂L/∂S[{i}] = Σj ∂L/∂O[j] ∂O[j]/∂S[{i}] = O[{i}] − y[{i}], y[{i}] = 1 if {i} is the label, else 0",
+            "value": float(bw.dLS[0, i]),
+            "terms": [term(cell("O", (i,), O[i])), term(cell("y", (i,), i == label), coefficient=-1.0)],
+            "case": case,
+            "probability": float(O[i]),
+            "target": float(i == label),
+            "label": label,
+        }
+    if kind == "dLb":
+        (i,) = index
+        return {
+            "text": f"∂L/∂b[{i}] = ∂L/∂S[{i}] × 1",
+            "value": float(bw.dLb[i]),
+            "terms": [term(cell("dLS", (i,), dLS[i]))],
+        }
+    if kind == "dLw":
+        i, j = index
+        return {
+            "text": f"∂L/∂w[{i},{j}] = ∂L/∂S[{i}] f[{j}]",
+            "value": float(bw.dLw[i, j]),
+            "terms": [term(cell("dLS", (i,), dLS[i]), cell("f", (j,), f[j]))],
+        }
+    if kind == "dLf":
+        (k,) = index
+        w = params["w"][:, k].astype(np.float64)
+        return {
+            "text": f"∂L/∂f[{k}] = Σi ∂L/∂S[i] w[i,{k}]",
+            "value": float(bw.dLf[0, k]),
+            **summed(dLS * w, lambda t: term(cell("dLS", t, dLS[t]), cell("w", (t[0], k), w[t]))),
+        }
+    if kind == "dLP2":
+        m, x, y = index
+        k = 16 * m + 4 * x + y
+        return {
+            "text": f"dLP2[{m},{x},{y}] = dLf[16m + 4x + y] = dLf[{k}]",
+            "value": float(bw.dLP2[0, m, x, y]),
+            "terms": [term(cell("dLf", (k,), bw.dLf[0, k]))],
+            "flat_index": k,
         }
     if kind == "dLC2":
-        m, r, c = index
-        pooled, winner = pool_window(fw.C2[0, m], r, c)
-        routed = bw.dLC2[0, m, 2 * r : 2 * r + 2, 2 * c : 2 * c + 2]
+        return routed(bw.dLP2[0], fw.C2[0], bw.dLC2[0], ("dLP2", "C2"), index)
+    if kind == "dLC1":
+        return routed(bw.dLP1[0], fw.C1[0], bw.dLC1[0], ("dLP1", "C1"), index)
+    if kind == "dLS2":
+        return masked(bw.dLC2[0], fw.S2[0], bw.dLS2[0], ("dLC2", "S2", "dLS2"), index)
+    if kind == "dLS1":
+        return masked(bw.dLC1[0], fw.S1[0], bw.dLS1[0], ("dLC1", "S1", "dLS1"), index)
+    if kind in ("dLb2", "dLb1"):
+        (m,) = index
+        name, g, ij = ("dLS2", bw.dLS2[0, m], "uv") if kind == "dLb2" else ("dLS1", bw.dLS1[0, m], "ij")
+        g = g.astype(np.float64)
         return {
-            "equation": "43",
-            "text": f"∂L/∂C2 in window ({m}, {r}, {c}) = ∂L/∂P2[{m},{r},{c}] at the winner, 0 elsewhere",
-            **pooled,
-            "upstream": float(bw.dLP2[0, m, r, c]),
-            "routed": routed.tolist(),
-            "value": float(routed.reshape(-1)[winner]),
+            "text": f"∂L/∂{kind[2:]}[{m}] = Σ{ij[0]} Σ{ij[1]} {name}[{m},{ij[0]},{ij[1]}] × 1",
+            "value": float(getattr(bw, kind)[m]),
+            **summed(g, lambda t: term(cell(name, (m, *t), g[t]))),
+        }
+    if kind == "dLk2":
+        m, n, p, q = index
+        g, P1 = bw.dLS2[0, m].astype(np.float64), fw.P1[0, n, p : p + 8, q : q + 8].astype(np.float64)
+        return {
+            "text": f"∂L/∂k2[{m},{n},{p},{q}] = Σu Σv dLS2[{m},u,v] P1[{n}, {p}+u, {q}+v]",
+            "value": float(bw.dLk2[m, n, p, q]),
+            **summed(g * P1, lambda t: term(cell("dLS2", (m, *t), g[t]), cell("P1", (n, p + t[0], q + t[1]), P1[t]))),
         }
     if kind == "dLk1":
-        p, u, v = index
-        dLS1 = bw.dLS1[0, p]
-        pixels = I[u : u + 24, v : v + 24]
-        terms = dLS1 * pixels
-        nonzero = np.flatnonzero(terms)
-        top = nonzero[np.argsort(-np.abs(terms.reshape(-1)[nonzero]))][:TOP_TERMS]
+        n, g_, h = index
+        g, I = bw.dLS1[0, n].astype(np.float64), fw.I[0, g_ : g_ + 24, h : h + 24].astype(np.float64)
         return {
-            "equation": "65",
-            "text": f"∂L/∂k1[{p},{u},{v}] = Σi Σj ∂L/∂S1[{p},i,j] I[i+{u}, j+{v}]",
-            "terms": int(terms.size),
-            "nonzero_terms": int(nonzero.size),
-            "largest": [
-                {"i": int(t // 24), "j": int(t % 24), "dLS1": float(dLS1.flat[t]), "I": float(pixels.flat[t])}
-                for t in top
-            ],
-            "sum": float(terms.sum()),
-            "value": float(bw.dLk1[p, u, v]),
+            "text": f"∂L/∂k1[{n},{g_},{h}] = Σi Σj dLS1[{n},i,j] I[{g_}+i, {h}+j]",
+            "value": float(bw.dLk1[n, g_, h]),
+            **summed(g * I, lambda t: term(cell("dLS1", (n, *t), g[t]), cell("I", (g_ + t[0], h + t[1]), I[t]))),
         }
-    raise ValueError(f"unknown equation {kind!r}; one of {', '.join(KINDS)}")
+    if kind == "dLP1":
+        n, r, s = index
+        u0, v0 = max(0, r - 4), max(0, s - 4)  # the dLS2 cells (m, u, v) whose 5x5 window covers (r, s)
+        g = bw.dLS2[0, :, u0 : min(7, r) + 1, v0 : min(7, s) + 1].astype(np.float64)
+        k2 = np.stack([params["k2"][:, n, r - u, :] for u in range(u0, u0 + g.shape[1])], axis=1)  # (12, U, 5)
+        k2 = np.stack([k2[:, :, s - v] for v in range(v0, v0 + g.shape[2])], axis=2).astype(np.float64)  # (12, U, V)
+        return {
+            "text": f"∂L/∂P1[{n},{r},{s}] = Σm Σu Σv dLS2[m,u,v] k2[m,{n},{r}−u,{s}−v], over the u, v "
+            f"whose 5x5 window covers ({r}, {s})",
+            "value": float(bw.dLP1[0, n, r, s]),
+            **summed(
+                g * k2,
+                lambda t: term(
+                    cell("dLS2", (t[0], u0 + t[1], v0 + t[2]), g[t]),
+                    cell("k2", (t[0], n, r - u0 - t[1], s - v0 - t[2]), k2[t]),
+                ),
+            ),
+            "region": {"u": [u0, u0 + g.shape[1] - 1], "v": [v0, v0 + g.shape[2] - 1]},
+        }
+    raise ValueError(f"unknown kind {kind!r}; one of {', '.join(BY_NAME)}")
+
+
+GRADIENT_OF = {"k1": "dLk1", "b1": "dLb1", "k2": "dLk2", "b2": "dLb2", "w": "dLw", "b": "dLb"}
+
+
+class Known(NamedTuple):
+    """Digits whose answers a step should not break (the page's MNIST samples): (K, 28, 28), (K,)."""
+
+    images: np.ndarray
+    labels: np.ndarray
+
+
+def flips(params: Params, stepped: Params, known: Known | None, drawing: np.ndarray) -> list[dict[str, int]]:
+    """The known digits read right before the step and wrong after it (the drawing itself, if it is
+    one of them, is meant to change)."""
+    if known is None or not len(known.labels):
+        return []
+    before = forward(params, known.images).S.argmax(axis=1)
+    after = forward(stepped, known.images).S.argmax(axis=1)
+    other = np.abs(known.images - drawing).max(axis=(1, 2)) > 1e-6
+    broken = np.flatnonzero((before == known.labels) & (after != known.labels) & other)
+    return [{"label": int(known.labels[k]), "reads": int(after[k]), "sample": int(k)} for k in broken]
+
+
+def update(
+    params: Params,
+    fw: Forward,
+    bw: Backward,
+    label: int,
+    parameter: str,
+    index: Index,
+    lr: float,
+    known: Known | None = None,
+) -> Answer:
+    """eq. (66) for one cell of one parameter, and what the whole step does: the loss and the
+    probabilities before and after on this drawing, and whether it overshoots (the loss rises, or a
+    known digit read right is read wrong after it), with the largest of lr/2, lr/4, ... that would not."""
+    grads = bw.params()
+    new = sgd(params, grads, lr)
+    old, grad = float(params[parameter][index]), float(grads[parameter][index])
+    labels = np.array([label])
+    after = forward(new, fw.I)
+    loss_before, loss_after = mean_loss(fw, labels), mean_loss(after, labels)
+    broken = flips(params, new, known, fw.I[0])
+    safe = None
+    if loss_after > loss_before or broken:
+        rate = lr
+        for _ in range(MAX_HALVINGS):
+            rate /= 2
+            smaller = sgd(params, grads, rate)
+            if mean_loss(forward(smaller, fw.I), labels) < loss_before and not flips(params, smaller, known, fw.I[0]):
+                safe = rate
+                break
+    i = ",".join(map(str, index))
+    return {
+        "text": f"{parameter}[{i}] ← {parameter}[{i}] − η ∂L/∂{parameter}[{i}],  η = {lr:g}",
+        "value": float(new[parameter][index]),
+        "terms": [
+            term(cell(parameter, index, old)),
+            term(cell("η", (), lr), cell(GRADIENT_OF[parameter], index, grad), coefficient=-1.0),
+        ],
+        "parameter": parameter,
+        "lr": lr,
+        "old": old,
+        "gradient": grad,
+        "new": float(new[parameter][index]),
+        "loss_before": loss_before,
+        "loss_after": loss_after,
+        "probabilities_before": fw.O[0].tolist(),
+        "probabilities_after": after.O[0].tolist(),
+        "answer_before": int(fw.O[0].argmax()),
+        "answer_after": int(after.O[0].argmax()),
+        "overshoots": loss_after > loss_before or bool(broken),
+        "known_flipped": broken,
+        "safe_lr": safe,
+    }
+
+
+def equation(
+    params: Params,
+    fw: Forward,
+    bw: Backward,
+    label: int,
+    kind: str,
+    index: Index,
+    parameter: str | None = None,
+    lr: float = 0.1,
+    known: Known | None = None,
+) -> Answer:
+    """One cell of the quantity `kind` names: its value as the network computed it, the equation's
+    number and text, and its terms with this drawing's numbers (they add up to the value)."""
+    shape = shape_of(kind, parameter)
+    if len(index) != len(shape) or not all(0 <= i < n for i, n in zip(index, shape, strict=False)):
+        raise ValueError(f"index {list(index)} is not a cell of {kind}, whose shape is {list(shape)}")
+    if kind == "update":
+        answer = update(params, fw, bw, label, str(parameter), index, lr, known)
+    elif kind in ("S1", "C1", "P1", "S2", "C2", "P2", "f", "S", "O", "L"):
+        answer = feedforward(params, fw, label, kind, index)
+    else:
+        answer = backward(params, fw, bw, label, kind, index)
+    answer.setdefault("rest", None)
+    answer.setdefault("term_count", len(answer["terms"]))
+    return {"equation": BY_NAME[kind].equation, "name": kind, "shape": list(shape), **answer}

@@ -125,11 +125,25 @@ export const check = (grid, label, gradient, index, params) => call("/check", {
 });
 
 // One of the article's equations for one cell, with this drawing's numbers -> { equation, text, value, ... }
-export const equation = (grid, label, kind, index, params) => call("/equation", {
+// extra: { parameter, lr } for kind "update", eq. (66).
+export const equation = (grid, label, kind, index, params, extra = {}) => call("/equation", {
   method: "POST",
   headers: { "Content-Type": "application/json" },
-  body: JSON.stringify({ image: grid, label, kind, index, ...(params ? { params } : {}) }),
+  body: JSON.stringify({ image: grid, label, kind, index, ...extra, ...(params ? { params } : {}) }),
 });
+
+// For the tour: /explain with the whole forward pass and the parameters, every array the network's
+// float32 numbers exactly -> { label, gradients, forward: { S1 ... O }, parameters: { k1 ... b }, input }
+export async function explainEverything(grid, label, params) {
+  const answer = await call("/explain", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ image: grid, label, forward: true, maps_encoding: "float32", ...(params ? { params } : {}) }),
+  });
+  for (const part of [answer.gradients, answer.forward, answer.parameters]) decodeAll(part);
+  answer.input = decodeFloat16(answer.input);
+  return answer;
+}
 
 // The answering network as an ONNX file (a Blob): GET /model.onnx for the shared one, POST with the
 // visitor's parameters for a copy of theirs.

@@ -2,6 +2,7 @@
 // names for your drawing, and teach your own copy of the network one SGD step at a time.
 // The copy's parameters live here, in the page (js/networks.js), and travel with each request.
 import * as api from "./api.js";
+import { FLOAT32_NOISE, num } from "./format.js";
 import { enableCells, makeGallery, paintMap } from "./render.js";
 
 const $ = (selector) => document.querySelector(selector);
@@ -19,7 +20,8 @@ export class Explorer {
     this.hooks = hooks;
     this.order = gradients.map(({ name }) => name);
     this.panels = Object.fromEntries(gradients.filter(({ name }) => PAINTED.has(name)).map(({ name, equation, shape, meaning }) => [
-      name, { count: shape.length === 3 ? shape[0] : 1, side: shape.at(-1), caption: equation === "-" ? meaning : `${meaning} (${equation})` },
+      name, { count: shape.length === 3 ? shape[0] : 1, side: shape.at(-1),
+              caption: `${shape.join("×")}, ${equation === "-" ? meaning : `${meaning} (${equation})`}` },
     ]));
     this.grid = null;    // the 28x28 input of the last prediction
     this.label = null;   // the digit to blame
@@ -35,7 +37,7 @@ export class Explorer {
       gallery.id = `grad-${name}`;
       figure.append(gallery);
       const text = document.createElement("figcaption");
-      text.innerHTML = `<var>${name}</var> ${caption} · norm <span class="norm" id="norm-${name}">–</span>`;
+      text.innerHTML = `<var>${name}</var> ${caption} · size <span class="norm" id="norm-${name}">–</span>`;
       figure.append(text);
       grads.append(figure);
       this.galleries[name] = makeGallery(gallery, count, side, `${name}: arrow keys choose a cell, Enter checks it;`);
@@ -137,7 +139,7 @@ export class Explorer {
   async check(name, channel, [row, col], canvas) {
     if (this.grid === null || this.label === null || !canvas.values) return;
     const index = this.panels[name].count === 1 ? [row, col] : [channel, row, col];
-    if (name === "dLP2" || name === "dLk1") this.hooks.onEquation(name, index, canvas);
+    if (name !== "dLI") this.hooks.onEquation(name, index, canvas);  // the article has no equation for dLI
     await this.checkEntry(name, index, canvas);
   }
 
@@ -153,7 +155,7 @@ export class Explorer {
     } catch (e) {
       out.textContent = e.message;
     }
-    if (canvas) this.hooks.onChecked(out.textContent, canvas, name === "dLP2" || name === "dLk1");
+    if (canvas) this.hooks.onChecked(out.textContent, canvas, name !== "dLI");
   }
 
   async explain() {
@@ -175,7 +177,11 @@ export class Explorer {
       `${(100 * probabilities[label]).toFixed(2)}%: L = −ln O${label} = ${loss.toFixed(4)}`;
     $("#loss").dataset.probability = probabilities[label];
     const mapsOf = (name) => (this.panels[name].count === 1 ? [gradients[name]] : gradients[name]);
-    const largest = (name) => Math.max(1e-12, ...mapsOf(name).flat(Infinity).map(Math.abs));
+    // When the network is already sure of the label, O − y is float32's rounding (about 1e-8) and so is
+    // every gradient after it: scaled to its own largest value, that noise used to fill each map with
+    // full-colour blocks. Below the noise a map is painted as 0 and its size written "≈ 0".
+    const quiet = Math.max(...gradients.dLS.map(Math.abs)) < FLOAT32_NOISE;
+    const largest = (name) => (quiet ? 1 : Math.max(1e-12, ...mapsOf(name).flat(Infinity).map(Math.abs)));
     // One scale for all: a map that looks faint is small next to the others (and to the last scale).
     const shared = $("#shared-scale").checked ? Math.max(...Object.keys(this.galleries).map(largest)) : null;
     for (const [name, canvases] of Object.entries(this.galleries)) {
@@ -185,12 +191,14 @@ export class Explorer {
         paintMap(canvas, maps[i], vmax, { diverging: true, name: title });
         canvas.dataset.equation = equations[name];
       });
-      $(`#norm-${name}`).textContent = norms[name].toPrecision(3);
+      $(`#norm-${name}`).textContent = quiet ? "≈ 0" : num(norms[name]);
     }
-    $("#grad-scale").textContent = shared === null ? "each map scaled to its own largest |value|"
+    $("#grad-scale").textContent = quiet ? `every gradient ≈ 0: the network is already sure of a ${label}, nothing to learn`
+      : shared === null ? "each map scaled to its own largest |value|"
       : `every map from −${shared.toPrecision(3)} (blue) to +${shared.toPrecision(3)} (red)`;
-    $("#norms").innerHTML = "Gradient norms, from the answer back to the image: " + this.order.map((name) =>
-      `<span><var>${name}</var>${eqText(equations[name]).replace(", eq.", " eq.")} ${norms[name].toPrecision(3)}</span>`).join(" · ");
+    $("#norms").innerHTML = "How large each gradient is (the square root of the sum of its squares), from the answer " +
+      "back to the image: " + this.order.map((name) =>
+      `<span><var>${name}</var>${eqText(equations[name]).replace(", eq.", " eq.")} ${quiet ? "≈ 0" : num(norms[name])}</span>`).join(" · ");
     document.body.dataset.explained = "true";
   }
 

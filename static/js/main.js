@@ -38,7 +38,7 @@ let shownGrid = null;  // the grid whose answer is on screen
 const networks = new Networks(info, networkChanged);
 const explorer = new Explorer(info?.gradients ?? [], networks, {
   onGrid: (grid, final) => { pad.showGrid(grid); answer(grid, final); },  // a nudge's frames
-  onEquation: (gradient, index, canvas) => explainCell(gradient === "dLP2" ? "dLC2" : "dLk1", index, canvas),
+  onEquation: (gradient, index, canvas) => explainCell(gradient, index, canvas),
   onChecked: (text, canvas, withEquation) => {
     $("#pop-check").textContent = text;
     if (!withEquation) { $("#equation").replaceChildren(); delete $("#equation").dataset.kind; }
@@ -87,10 +87,14 @@ async function explainCell(kind, index, anchor) {
 }
 setUpPopover();
 const cursor = $("#cell-cursor"), tooltip = $("#tooltip");
-for (const name of ["C1", "P1"])
+// Every map names its quantity and its shape (GET /model's).
+for (const { name, shape } of info?.layers ?? [])
+  $(`#h-${name === "I" ? "input" : name}`)?.insertAdjacentHTML("beforeend", ` <span class="shape">${shape.join("×")}</span>`);
+const OPENS = { C1: "S1", P1: "P1", C2: "S2", P2: "P2" };  // a map's cell opens its equation
+for (const name of Object.keys(OPENS))
   galleries[name]?.forEach((canvas, i) => {
     canvas.setAttribute("aria-label", `${name} map ${i + 1}: arrow keys choose a cell, Enter shows its equation`);
-    enableCells(canvas, (cell) => explainCell(name === "C1" ? "S1" : "P1", [i, ...cell], canvas), cursor, tooltip);
+    enableCells(canvas, (cell) => explainCell(OPENS[name], [i, ...cell], canvas), cursor, tooltip);
   });
 bars.forEach((bar, j) => bar.addEventListener("click", () => explainCell("O", [j], bar)));
 
@@ -350,3 +354,9 @@ await loadExtras();
 showBlank();
 networkChanged();
 openShared();
+
+// The guided tour walks the drawing on screen, with the network that answers and the digit chosen below.
+// Loaded once the page is up: its modules never delay the first answer or a share link's message.
+import("./tour.js").then(({ Tour }) => new Tour(info, () => ({
+  grid: explorer.grid ?? shownGrid, label: explorer.label, params: networks.params, whose: networks.describe(),
+})));

@@ -1,4 +1,5 @@
 // Pictures of the network's numbers: heat maps with one colour scale, kernels, probability bars.
+import { num } from "./format.js";
 
 // Viridis (matplotlib's default): dark for 0, bright for the layer's largest value; readable in grey too.
 const VIRIDIS = ["#440154", "#472d7b", "#3b528b", "#2c728e", "#21918c", "#28ae80", "#5ec962", "#addc30", "#fde725"];
@@ -58,7 +59,7 @@ const cellName = (canvas, [y, x]) => {
   const name = canvas.dataset.name, open = name.indexOf("[");  // "C1[2]" -> "C1[2, y, x]"
   return open < 0 ? `${name}[${y}, ${x}]` : `${name.slice(0, -1)}, ${y}, ${x}]`;
 };
-const valueText = (canvas, cell) => `${cellName(canvas, cell)} = ${canvas.values[cell[0]][cell[1]].toFixed(4)}` +
+const valueText = (canvas, cell) => `${cellName(canvas, cell)} = ${num(canvas.values[cell[0]][cell[1]])}` +
   (canvas.dataset.equation && canvas.dataset.equation !== "-" ? `, eq. (${canvas.dataset.equation})` : "");
 
 export function clearMap(canvas) {

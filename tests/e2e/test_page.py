@@ -326,7 +326,7 @@ def test_the_equations_show_the_numbers_the_network_computed(page, artifacts):
     page.wait_for_function("document.querySelector('#equation').dataset.kind === 'O'")
     assert float(page.get_attribute("#equation", "data-value")) == pytest.approx(float(fw.O[0, 7]), rel=1e-6)
     text = page.inner_text("#equation")
-    assert "eq. (5)" in text and "eq. (6)" in text and "eq. (23)" in text
+    assert "eq. (5)" in text and "eq. (6)" in text and "eq. (7-23)" in text  # (23), derived over (7)-(22)
     page.locator("#stage-equation").screenshot(path=str(artifacts / "equations.png"))
 
 
