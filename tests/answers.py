@@ -4,19 +4,26 @@
 was run at 0c964ac, before the reorganisation of issue 27, and again at d0f323c (main with issues
 25 and 26, whose /model and /equation answers changed on purpose) when the reorganisation was merged
 with it (and at c32123f, which added OIP v2, ONNX and the drawings: only the list of
-endpoints changed), for issue 35 (every equation of the article: /equation and /model changed on
-purpose), and for issue 36 (the classes: only the list of endpoints).
-tests/test_answers.py asks the same questions of today's code and expects the same bytes.
-A large answer is kept as its SHA-256 and length, a small one as itself, so that a difference in a
-small one reads as text.
+endpoints changed), and for issue 35 (every equation of the article: /equation and /model changed on
+purpose). Until issue 33 only a large answer's SHA-256 and length were kept; the whole answers were
+then recorded again (at fdece45, and after issue 35's merge at d073fb2) with OpenBLAS's SkylakeX
+kernels, under which every one of them had the recorded SHA-256 and length, so the bodies kept now
+are those answers. Issue 36's merge recorded them again: only the list of endpoints changed (the classes).
+
+tests/test_answers.py asks the same questions of today's code and compares the answers field by
+field (`differences`): statuses, headers, labels, shapes and texts exactly, numbers to within what
+float32 arithmetic summed in another order gives (another CPU, another BLAS kernel, another thread
+count: the last few bits of a float32 sum differ, and training steps carry the difference on).
+Bytes are compared only between two answers of the same process (tests/test_answers.py).
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import io
 import json
+import math
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,11 +32,22 @@ import numpy as np
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from model.training.recipes import HEADER
 from tests.conftest import WEIGHTS
 
 RECORDED = Path(__file__).with_name("answers.json")
-KEPT_WHOLE = 1500  # bytes: answers up to this size are recorded as they are
 HEADERS = ("content-type", "retry-after", "allow")  # the headers an answer is compared by
+# Numbers: |a - b| <= RTOL * max(|a|, |b|, scale), where scale is the largest magnitude of the array
+# the number belongs to (a float32 sum is as exact as its largest terms, not as its result), and at
+# least FLOOR: the terms of the network's sums (pixels, activations, losses) are of order 1, so a
+# result that cancels to near 0 is known to about 1e-7, not to its own last bits. A float32 carries
+# 24 bits (6e-8); 1e-4 leaves room for the difference to grow through softmax, forty SGD steps and a
+# finite difference (measured: at most 5e-6 between OpenBLAS's SkylakeX, Haswell and Sandybridge
+# kernels), and still catches any change of meaning.
+RTOL = 1e-4
+FLOOR = 1e-3
+F16_RTOL = 2**-9  # float16 maps: float32 values on either side of a rounding boundary, one ulp apart
+NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")  # numbers written into texts
 
 
 def digit() -> list[list[float]]:
@@ -160,16 +178,112 @@ def resume(c: TestClient) -> str:
 
 
 def record_of(response: Any) -> dict[str, Any]:
-    body: bytes = response.content
-    out: dict[str, Any] = {
+    """What an answer is compared by: its status, some headers and its body (parsed, if JSON)."""
+    try:
+        body: Any = json.loads(response.content)
+    except ValueError:
+        body = response.content.decode("utf-8", "replace")
+    return {
         "status": response.status_code,
         "headers": {h: response.headers[h] for h in HEADERS if h in response.headers},
-        "sha256": hashlib.sha256(body).hexdigest(),
-        "length": len(body),
+        "body": body,
     }
-    if len(body) <= KEPT_WHOLE:
-        out["body"] = body.decode("utf-8", "replace")
-    return out
+
+
+def differences(recorded: Any, answered: Any, where: str = "") -> list[str]:
+    """Where `answered` is not `recorded`, field by field: empty when they agree."""
+    if isinstance(recorded, dict) and isinstance(answered, dict):
+        if recorded.keys() != answered.keys():
+            return [f"{where}: keys {sorted(answered)} instead of {sorted(recorded)}"]
+        if set(recorded) == {"shape", "float16"}:  # a float16 array (maps_encoding "float16")
+            return differences(recorded["shape"], answered["shape"], f"{where}.shape") or arrays(
+                unpack(recorded["float16"], "<f2"), unpack(answered["float16"], "<f2"), where, F16_RTOL
+            )
+        return [d for key in recorded for d in differences(recorded[key], answered[key], f"{where}.{key}")]
+    if isinstance(recorded, list) and isinstance(answered, list):
+        if len(recorded) != len(answered):
+            return [f"{where}: {len(answered)} items instead of {len(recorded)}"]
+        if numbers(recorded) and numbers(answered):
+            return arrays(np.asarray(recorded, float), np.asarray(answered, float), where, RTOL)
+        pairs = enumerate(zip(recorded, answered, strict=True))
+        return [d for i, (r, a) in pairs for d in differences(r, a, f"{where}[{i}]")]
+    if isinstance(recorded, float) and isinstance(answered, float):
+        scale = 1.0 if where.endswith(".relative_error") else FLOOR  # the first: rounding noise itself
+        return [] if close(recorded, answered, RTOL, scale) else [f"{where}: {answered!r} instead of {recorded!r}"]
+    if isinstance(recorded, str) and isinstance(answered, str) and recorded != answered:
+        return strings(recorded, answered, where)
+    if type(recorded) is not type(answered) or recorded != answered:  # labels, counts, flags: exactly
+        return [f"{where}: {answered!r} instead of {recorded!r}"]
+    return []
+
+
+def numbers(items: list[Any]) -> bool:
+    """An array of numbers (a list, or lists of lists of one shape), not all of them integers."""
+    kinds = {type(x) for x in leaves(items)}
+    if not kinds <= {int, float} or float not in kinds:
+        return False
+    try:
+        np.asarray(items, float)
+    except ValueError:  # ragged
+        return False
+    return True
+
+
+def leaves(items: list[Any]) -> Iterator[Any]:
+    for x in items:
+        if isinstance(x, list):
+            yield from leaves(x)
+        else:
+            yield x
+
+
+def close(a: float, b: float, rtol: float, scale: float = FLOOR) -> bool:
+    if math.isnan(a) or math.isnan(b):
+        return math.isnan(a) and math.isnan(b)
+    return abs(a - b) <= rtol * max(abs(a), abs(b), scale)
+
+
+def arrays(recorded: np.ndarray, answered: np.ndarray, where: str, rtol: float) -> list[str]:
+    if recorded.shape != answered.shape:
+        return [f"{where}: {answered.size} numbers instead of {recorded.size}"]
+    scale = float(np.abs(recorded).max(initial=FLOOR))
+    allowed = rtol * np.maximum(np.maximum(np.abs(recorded), np.abs(answered)), scale)
+    off = np.flatnonzero(~(np.abs(recorded - answered) <= allowed))  # NaN is never within
+    if off.size == 0:
+        return []
+    i = off[0]
+    return [f"{where}: {off.size} of {recorded.size} differ, e.g. [{i}] {answered.flat[i]!r} for {recorded.flat[i]!r}"]
+
+
+def strings(recorded: str, answered: str, where: str) -> list[str]:
+    """Texts: exactly, but for the numbers written into them; base64 float32 (parameters, and a
+    run's state after its header) as numbers."""
+    key = where.rsplit(".", 1)[-1]
+    if key in BINARY:
+        header = BINARY[key]
+        r, a = base64.b64decode(recorded), base64.b64decode(answered)
+        if r[:header] != a[:header]:
+            return [f"{where}: the header {a[:header]!r} instead of {r[:header]!r}"]
+        return arrays(unpack_bytes(r[header:], "<f4"), unpack_bytes(a[header:], "<f4"), where, RTOL)
+    words_r, words_a = NUMBER.split(recorded), NUMBER.split(answered)
+    values_r, values_a = NUMBER.findall(recorded), NUMBER.findall(answered)
+    if words_r != words_a or len(values_r) != len(values_a):
+        return [f"{where}: {answered!r} instead of {recorded!r}"]
+    if all(close(float(r), float(a), RTOL) for r, a in zip(values_r, values_a, strict=True)):
+        return []
+    return [f"{where}: the numbers of {answered!r} instead of {recorded!r}"]
+
+
+# base64 fields of float32 numbers, by name, with the bytes of header before them (compared exactly)
+BINARY = {"params": 0, "resume": HEADER.size}
+
+
+def unpack(text: str, dtype: str) -> np.ndarray:
+    return unpack_bytes(base64.b64decode(text), dtype)
+
+
+def unpack_bytes(data: bytes, dtype: str) -> np.ndarray:
+    return np.frombuffer(data, dtype).astype(np.float64)
 
 
 def endpoints(document: dict[str, Any]) -> list[list[str]]:
@@ -196,6 +310,12 @@ def answers() -> dict[str, Any]:
     return out
 
 
+def write(recorded: dict[str, Any]) -> None:
+    """One answer a line: the file diffs by answer, and stays readable."""
+    lines = [f"{json.dumps(name)}: {json.dumps(answer, ensure_ascii=False)}" for name, answer in recorded.items()]
+    RECORDED.write_text("{\n" + ",\n".join(lines) + "\n}\n")
+
+
 if __name__ == "__main__":
-    RECORDED.write_text(json.dumps(answers(), indent=1, ensure_ascii=False) + "\n")
+    write(answers())
     print(f"recorded {len(json.loads(RECORDED.read_text())) - 1} answers in {RECORDED}")

@@ -55,10 +55,19 @@ def server() -> Iterator[Server]:
     s.stop()
 
 
-def assert_answers_in_milliseconds(latencies: list[float]) -> None:
+def quiet_seconds(server: Server) -> float:
+    """/healthz's median latency from the idle server, in this run: the machine's own pace, busy or not."""
+    return sorted(healthz_seconds(server) for _ in range(9))[4]
+
+
+def assert_answers_in_milliseconds(latencies: list[float], quiet: float) -> None:
     """/healthz's latencies under an attack: milliseconds as a rule (the median), and never the
-    seconds a stalled loop costs (the max; generous, for a shared machine that also runs the attacker)."""
-    assert sorted(latencies)[len(latencies) // 2] < 0.05 and max(latencies) < 0.5, latencies
+    seconds a stalled loop costs (the max). Both bounds grow with `quiet`, the idle latency measured
+    on the same server just before (5x and 25x), since a busy machine slows every answer: at a load
+    of 17 the first under attack took 1.37 s with `quiet` 66 ms, and a fixed 50 ms median failed the
+    whole suite's run on main at 83 ms (issue 33). A stalled loop's seconds still stand out."""
+    median = sorted(latencies)[len(latencies) // 2]
+    assert median < 0.05 + 5 * quiet and max(latencies) < 0.5 + 25 * quiet, (latencies, quiet)
 
 
 # --- CPU ---
@@ -128,6 +137,7 @@ def test_a_burst_of_16_bit_pngs_stays_within_bounded_memory(server):
 
 
 def test_past_the_bound_the_answer_is_a_fast_503_with_retry_after_and_healthz_stays_fast(server):
+    quiet = quiet_seconds(server)
     data = costly_png()
     with ThreadPoolExecutor(12) as pool:
         futures = [pool.submit(upload, server, data, 60) for _ in range(12)]
@@ -137,7 +147,7 @@ def test_past_the_bound_the_answer_is_a_fast_503_with_retry_after_and_healthz_st
     refused = [r for r in responses if r.status_code == 503]
     assert refused and all(r.headers["retry-after"] == "1" for r in refused)
     assert all(r.elapsed.total_seconds() < 1.0 for r in refused)  # refused at once, not queued
-    assert_answers_in_milliseconds(latencies)
+    assert_answers_in_milliseconds(latencies, quiet)
     assert predict_is_right(server)
 
 
@@ -157,6 +167,7 @@ def test_a_worker_out_of_memory_answers_503_not_500():
 
 
 def test_eight_megabytes_of_unknown_keys_cost_one_error_and_do_not_stall_the_loop(server):
+    quiet = quiet_seconds(server)
     body = (
         b'{"image": ' + json.dumps(a_one()).encode() + b"," + b",".join(b'"%07d":0' % i for i in range(600_000)) + b"}"
     )
@@ -174,13 +185,16 @@ def test_eight_megabytes_of_unknown_keys_cost_one_error_and_do_not_stall_the_loo
         responses = [f.result() for f in futures]
     for r in responses:
         assert r.status_code in (422, 503), r.text
-        if r.status_code == 422:
-            assert r.json()["detail"].startswith("unknown field '0000000'") and len(r.text) < 300
-    assert_answers_in_milliseconds(latencies)  # it froze the server for 22 s before
+        if r.status_code == 422:  # one error, or the job's CPU budget (1 s here: the parse took
+            # 1.0 s of CPU in-process at a load of 17, where CPU time itself stretches)
+            detail = r.json()["detail"]
+            assert detail.startswith(("unknown field '0000000'", "this input needs more work")) and len(r.text) < 300
+    assert_answers_in_milliseconds(latencies, quiet)  # it froze the server for 22 s before
     assert predict_is_right(server)
 
 
 def test_large_drawings_are_parsed_off_the_loop(server):
+    quiet = quiet_seconds(server)
     drawing = json.dumps({"image": [[0.5] * 1024] * 1024, "normalize": True}).encode()
     with ThreadPoolExecutor(8) as pool:
         futures = [
@@ -197,7 +211,7 @@ def test_large_drawings_are_parsed_off_the_loop(server):
         latencies = [healthz_seconds(server) for _ in range(10)]
         statuses = [f.result().status_code for f in futures]
     assert set(statuses) <= {200, 503} and 200 in statuses
-    assert_answers_in_milliseconds(latencies)
+    assert_answers_in_milliseconds(latencies, quiet)
 
 
 # --- slow and idle clients, connections ---
@@ -370,6 +384,7 @@ def test_two_server_processes_each_with_its_pool_serve_and_stop_within_the_bound
 def test_the_heaviest_lab_requests_at_once_leave_the_loop_free(server):
     """/train at its bound, /nudge running all its 200 steps (a blank drawing may only lose ink: the
     target never wins), /check and /equation: twelve at once, within the documented limits."""
+    quiet = quiet_seconds(server)
     blank = [[0.0] * 28 for _ in range(28)]
     bodies = [
         ("/train", {"recipe": "article", "seed": 0, "steps": 1024}),
@@ -388,5 +403,5 @@ def test_the_heaviest_lab_requests_at_once_leave_the_loop_free(server):
     for (path, _), a in zip(bodies, answers, strict=True):
         if path == "/nudge" and a.status_code == 200:
             assert a.json()["steps"] == 200 and not a.json()["reached"]
-    assert_answers_in_milliseconds(latencies)
+    assert_answers_in_milliseconds(latencies, quiet)
     assert predict_is_right(server)

@@ -26,6 +26,20 @@ from model.training.optimizers import gradients, new_state, update
 from model.training.recipes import HEADER, RECIPES, InvalidRun, Run
 from model.training.schedule import cosine_lr, epoch_order
 from tests.conftest import WEIGHTS
+from tests.numeric import relative_error
+
+# float32 sums taken in another order differ in their last bits, and SGD steps carry that on: six of
+# our recipe's steps, 2 BLAS threads against 1 with OpenBLAS's Haswell kernels, measured 1.0e-7 apart
+# on the losses and 2.7e-7 on the parameters; 1e-4 leaves room for longer runs and other CPUs
+FLOAT32_STEPS = 1e-4
+
+
+@pytest.fixture(scope="module")
+def settings() -> Settings:
+    """The committed weights, and room for a thousand steps on a busy machine: at a load of 18,
+    /train of 1,000 article steps passed the default 10 s a worker may take (503), where an idle
+    machine takes a fraction of a second. The budgets themselves are tested in tests/test_hostile*.py."""
+    return Settings(weights=WEIGHTS, job_wall_seconds=120, job_cpu_seconds=30)
 
 
 def state(answer: dict) -> Run:
@@ -105,6 +119,10 @@ def test_the_live_recipe_steps_as_the_offline_trainer_does():
 
 @pytest.mark.parametrize("recipe, steps", [("article", 300), ("ours", 6)])
 def test_the_endpoint_takes_the_models_own_steps_and_resumes_exactly(client, recipe, steps):
+    """Resuming is exact: a run stopped and resumed is byte for byte the run taken in one go (the
+    same service, the same machine). The steps are the model's own: Run.train in this process gives
+    the same numbers to float32's rounding (this process may sum with another BLAS thread count than
+    the service's workers, which changes the last bits on some CPUs: OpenBLAS's Haswell kernels)."""
     data = small_mnist()
     direct = Run.start(recipe, 3)
     direct_losses = direct.train(data.train_images, data.train_labels, steps)
@@ -115,14 +133,19 @@ def test_the_endpoint_takes_the_models_own_steps_and_resumes_exactly(client, rec
     assert second.status_code == 200
     body = second.json()
     assert body["step"] == steps and body["recipe"] == recipe
-    assert first.json()["losses"] + body["losses"] == pytest.approx(direct_losses, rel=0, abs=0)
+    whole = client.post("/train", json={"recipe": recipe, "seed": 3, "steps": steps}).json()
+    assert first.json()["losses"] + body["losses"] == whole["losses"]
+    assert (body["resume"], body["params"]) == (whole["resume"], whole["params"])  # bit for bit
+
+    assert first.json()["losses"] + body["losses"] == pytest.approx(direct_losses, rel=FLOAT32_STEPS)
     resumed = state(body)
-    for name in direct.params:  # the same parameters, bit for bit
-        assert np.array_equal(resumed.params[name], direct.params[name])
+    for name in direct.params:
+        assert relative_error(resumed.params[name], direct.params[name]) < FLOAT32_STEPS
         if direct.velocity is not None:
-            assert resumed.velocity is not None and np.array_equal(resumed.velocity[name], direct.velocity[name])
+            assert resumed.velocity is not None
+            assert relative_error(resumed.velocity[name], direct.velocity[name]) < FLOAT32_STEPS
     assert (body["heldout_accuracy"], body["heldout_loss"]) == pytest.approx(
-        direct.evaluate(data.test_images, data.test_labels)
+        direct.evaluate(data.test_images, data.test_labels), rel=FLOAT32_STEPS
     )
     assert 0 <= body["heldout_accuracy"] <= 1 and all(np.isfinite(body["losses"]))
 

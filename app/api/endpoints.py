@@ -39,6 +39,7 @@ from .uploads import uploaded_file
 
 INLINE_BYTES = 32 * 1024  # a /predict body up to this size is answered on the event loop
 ONNX_BODY_BYTES = 64 * 1024  # POST /model.onnx carries ~21 KB of parameters
+TUNING_BODY_BYTES = 64 * 1024  # /drawings/tune carries a run's state (42 KB at most), weights ~21 KB of params
 
 
 @dataclass(frozen=True)
@@ -259,7 +260,7 @@ DRAWINGS: tuple[Endpoint, ...] = (
         handler=job_handler(drawings_tuning.tune_job), serve=drawing_answers.tune,
         summary="Fine-tune a copy of the served network on the class's drawings, a few steps at a time",
         request=the_job("application/json", model=drawing_models.TuneRequest), response=drawing_models.TuneResponse,
-        cost="training", training_slot=True, dependencies=TEACHER,
+        cost="training", training_slot=True, dependencies=TEACHER, body_bytes=TUNING_BODY_BYTES,
         documented_errors=ERRORS | drawing_answers.TEACHER_ERRORS | drawing_answers.TRAINING_ERRORS,
     ),
     Endpoint(
@@ -268,6 +269,7 @@ DRAWINGS: tuple[Endpoint, ...] = (
         summary="The tuned copy as a weights file: a zip of class-copy.npz and its metadata, for CNN_WEIGHTS",
         request=the_job("application/json", model=drawing_models.WeightsRequest), response=None,
         media_type="application/octet-stream", cost="light", runs="loop", dependencies=TEACHER,
+        body_bytes=TUNING_BODY_BYTES,
         documented_errors=ERRORS | drawing_answers.TEACHER_ERRORS | drawing_answers.WEIGHTS_DOC,
     ),
 )  # fmt: skip

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, Strict
 
-from model.codec import ENCODED_LENGTH
+from app.api.requests import ParamsText, RequestBody
 
 MAX_TENSORS = 16  # inputs or outputs one request may name: the model has 1 input and 7 outputs
 MAX_NAME = 64  # characters of a tensor's name
@@ -139,11 +139,8 @@ class ProtocolError(BaseModel):
     error: str
 
 
-class OnnxRequest(BaseModel):
-    """POST /model.onnx: a visitor's own network, in the encoding of the other endpoints' `params`."""
+class OnnxRequest(RequestBody):
+    """POST /model.onnx: a visitor's own network, in the encoding of the other endpoints' `params`.
+    Not the protocol's: like every other JSON body of the service, an unknown field is a 422."""
 
-    params: str = Field(
-        max_length=ENCODED_LENGTH + 8,
-        description="the 3,898 parameters k1 b1 k2 b2 w b as base64 of little-endian float32, row-major, "
-        "as /teach answers them (see model/codec.py)",
-    )
+    params: ParamsText

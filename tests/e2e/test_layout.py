@@ -344,25 +344,53 @@ HOSTILE = {
 }
 
 
+# Counts the bytes every DecompressionStream gives the page: what a share link cost to inflate.
+INFLATED = """
+window.inflated = 0;
+const Native = DecompressionStream;
+window.DecompressionStream = class extends Native {
+  constructor(format) {
+    super(format);
+    const readable = this.readable, getReader = readable.getReader.bind(readable);
+    readable.getReader = (...how) => {
+      const reader = getReader(...how), read = reader.read.bind(reader);
+      reader.read = async () => {
+        const chunk = await read();
+        if (chunk.value) window.inflated += chunk.value.length;
+        return chunk;
+      };
+      return reader;
+    };
+  }
+};
+"""
+
+
 @pytest.mark.parametrize("name", list(HOSTILE))
 def test_a_hostile_share_link_is_refused_at_once_and_the_page_stays_responsive(browser, server_url, name):
+    """Refused "at once" is measured in work, not time: the bytes inflated stay within the largest state
+    the page can make (under 1 MiB, against the bombs' 40-154 MB). The times are printed, bounded
+    only generously: a page on a machine at a load of 10 took 1,451 ms (issue 33)."""
     fragment = HOSTILE[name]()
     context = browser.new_context(bypass_csp=True, **SIZES["laptop"])
     context.add_init_script(WATCH)
+    context.add_init_script(INFLATED)
     page = context.new_page()
     bodies: list[int] = []
     page.on("request", lambda r: bodies.append(len(r.post_data or "")) if r.method == "POST" else None)
     page.goto(server_url + "/" + fragment)
-    page.wait_for_function("window.statusShownAt !== null", timeout=5000)
+    page.wait_for_function("window.statusShownAt !== null", timeout=30_000)
     # from the moment the page's own document has arrived (the server's time is not the page's)
     took = page.evaluate("window.statusShownAt - performance.getEntriesByType('navigation')[0].responseEnd")
     assert "share link" in page.inner_text("#status"), page.inner_text("#status")
-    assert took < 1000, f"{name}: the message came {took:.0f} ms after the page arrived"
-    assert max(page.evaluate("window.longTasks"), default=0) < 200
+    inflated = page.evaluate("window.inflated")
+    assert inflated < 2**20, f"{name}: {inflated:,} bytes inflated"
+    assert took < 10_000, f"{name}: the message came {took:.0f} ms after the page arrived"
+    assert max(page.evaluate("window.longTasks"), default=0) < 2000
     assert bodies == []  # nothing sent to the server
     draw(page, [SEVEN], False)  # and the page works
     assert page.inner_text("#answer") == "7"
-    print(f"{name}: {len(fragment):,} characters, message {took:.0f} ms after the page arrived")
+    print(f"{name}: {len(fragment):,} characters, {inflated:,} bytes inflated, message after {took:.0f} ms")
     context.close()
 
 
