@@ -35,7 +35,7 @@ def open_tour_page(browser, server_url, size: str):
 
 
 def step(page) -> dict:
-    page.wait_for_function(READY, timeout=10_000)
+    page.wait_for_function(READY, timeout=60_000)  # generous: a busy machine
     return page.eval_on_selector(STEP, "el => ({...el.dataset})")
 
 
