@@ -230,7 +230,7 @@ def test_the_teacher_stops_a_flood_by_deleting_the_last_minutes_but_not_what_cam
     assert httpx.post(f"{flooded_url}/drawings", json={"image": later.tolist(), "label": 1}).status_code == 201
     page.click("#confirm-yes")
     page.wait_for_function("document.querySelector('#gallery-status').textContent === '12 drawings deleted.'")
-    assert "1 drawings" in page.text_content("#summary-line")
+    assert "1 drawing;" in page.text_content("#summary-line")
     assert page.eval_on_selector_all("#gallery li", "lis => lis.length") == 1
 
 
@@ -267,4 +267,4 @@ def test_a_busy_server_is_waited_for_with_a_word_on_screen(teacher_page):
     page.wait_for_selector("#copy-actions:not([hidden])", timeout=60_000)
     said = page.evaluate("window.said")
     assert refused and page.get_attribute("#tune-progress", "value") == "1"
-    assert said[0] == "The server is busy; trying again in 1 s (attempt 2)…" and said[-1].startswith("Step "), said
+    assert said[0] == "The server is busy; trying again in 1 s (attempt 2)…" and said[-1].startswith("Round 1 of 1: "), said
