@@ -31,12 +31,17 @@ export async function request(path, { as = "json", ...options } = {}) {
     const detail = (await response.json().catch(() => ({}))).detail;
     const said = typeof detail === "string";
     const Failure = response.status >= 500 || !said ? ServerUnreachable : Refused;
-    throw Object.assign(new Failure(said ? detail : `the server answered ${response.status}`),
+    throw Object.assign(new Failure(said ? detail : unexplained(response.status)),
       { status: response.status, retryAfter: Number(response.headers.get("Retry-After")) || null });
   }
   if (as === "blob") return response.blob();
   return response.status === 204 ? null : response.json();
 }
+
+// A failure the server gave no sentence for, in words (a proxy's 502, a 405 from a wrong URL...).
+const unexplained = (status) => (status >= 500
+  ? `the server failed (HTTP ${status}); try again in a moment`
+  : `the server refused the request (HTTP ${status})`);
 
 // base64 -> its bytes
 export const bytesOf = (base64) => Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));

@@ -12,7 +12,10 @@ const percent = (x) => (x === null || x === undefined ? "–" : `${(100 * x).toF
 
 const MAX_RETRIES = 30; // a fine-tune's round waits this many times for a busy server before it gives up
 
-const state = { token: null, digit: null, wrong: false, next: null, tuned: null, stop: false, pending: null, classCode: null };
+const state = {
+  token: null, digit: null, wrong: false, next: null, tuned: null, stop: false, pending: null, classCode: null,
+  recount: null,  // a burst of live drawings: one recount after it
+};
 const selected = new Set(); // ids ticked in the gallery, for "Delete selected"
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const service = { info: null };  // GET /model, once it has answered
@@ -309,7 +312,6 @@ document.addEventListener("class:chosen", (e) => {
   refreshSummary().catch((err) => failed(err, $("#gallery-status")));
   showDrawings();
 });
-let recount = null;
 document.addEventListener("class:drawing", (e) => {
   const item = e.detail;
   const shown = (state.digit === null || item.label === state.digit) && (!state.wrong || item.answer !== item.label);
@@ -317,8 +319,8 @@ document.addEventListener("class:drawing", (e) => {
     $("#gallery").prepend(card(item));
     $("#gallery-status").textContent = `${$("#gallery").children.length} shown, newest first.`;
   }
-  clearTimeout(recount);
-  recount = setTimeout(() => refreshSummary().catch(() => {}), 300);  // a burst of saves: one recount
+  clearTimeout(state.recount);
+  state.recount = setTimeout(() => refreshSummary().catch(() => {}), 300);  // a burst of saves: one recount
 });
 document.addEventListener("class:deletion", (e) => $("#gallery").querySelector(`[data-id="${e.detail.id}"]`)?.remove());
 document.addEventListener("teacher:unauthorized", () => signedOut("That token is not the teacher's."));
