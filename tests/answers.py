@@ -9,6 +9,7 @@ purpose). Until issue 33 only a large answer's SHA-256 and length were kept; the
 then recorded again (at fdece45, and after issue 35's merge at d073fb2) with OpenBLAS's SkylakeX
 kernels, under which every one of them had the recorded SHA-256 and length, so the bodies kept now
 are those answers. Issue 36's merge recorded them again: only the list of endpoints changed (the classes).
+Issue 34 (the page's code) added one field to /model's training: tune_steps, a fine-tune's round.
 
 tests/test_answers.py asks the same questions of today's code and compares the answers field by
 field (`differences`): statuses, headers, labels, shapes and texts exactly, numbers to within what

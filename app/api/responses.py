@@ -18,7 +18,7 @@ from model.architecture import FEATURE_MAPS, GRADIENTS, LAYERS, NUM_PARAMS, PARA
 from model.codec import ENCODED_LENGTH
 from model.lab.equations import KINDS as EQUATION_KINDS
 from model.network import Params
-from model.training.recipes import ARTICLE_SMALL_RUN, ARTICLE_SMALL_RUN_LOSS, RECIPES
+from model.training.recipes import ARTICLE_SMALL_RUN, ARTICLE_SMALL_RUN_LOSS, CLASS, RECIPES
 
 from .conversions import EncodedArray, MapsEncoding, encode
 from .service import Confidence, Prediction
@@ -174,6 +174,7 @@ class TrainingInfo(BaseModel):
         description="the article's companion code's small run, by epoch: held-out accuracy and loss"
     )
     params_length: int = Field(description="base64 characters of a visitor's parameters (float32)")
+    tune_steps: int = Field(description="steps a POST /drawings/tune request may take: a class fine-tune's round")
 
     @classmethod
     def now(cls) -> TrainingInfo:
@@ -185,6 +186,7 @@ class TrainingInfo(BaseModel):
                 "loss": [[e, loss] for e, loss in sorted(ARTICLE_SMALL_RUN_LOSS.items())],
             },
             params_length=ENCODED_LENGTH,
+            tune_steps=MAX_TRAIN_IMAGES // CLASS.batch_size,
         )
 
 

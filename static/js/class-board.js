@@ -7,33 +7,23 @@
 // ("teacher:tuned"); this module tells it which class is chosen ("class:chosen") and of each live
 // drawing or deletion ("class:drawing", "class:deletion"), so its list follows without losing its filters.
 import * as classes from "./classes-api.js";
+import { $ } from "./dom.js";
+import { article } from "./format.js";
 import * as drawings from "./drawings-api.js";
 import { download } from "./files.js";
 import { renderMatrix } from "./matrix.js";
-import { paintThumbnail } from "./render.js";
+import { pictureOf } from "./render.js";
 
-const $ = (id) => document.getElementById(id);
 const NEWEST = 24;  // drawings on the board at once
 const plural = (n, one, many = `${one}s`) => `${n.toLocaleString("en")} ${n === 1 ? one : many}`;
-const article = (d) => (d === 8 ? "an" : "a");  // "an 8"
 const board = { token: null, code: null, stop: null, matrix: null, newest: [], tuned: null, rows: [], recount: null };
 
-function tell(sentence) { $("lessons-status").textContent = sentence; }
+function tell(sentence) { $("#lessons-status").textContent = sentence; }
 function say(name, detail) { document.dispatchEvent(new CustomEvent(name, { detail })); }
 
 function fail(e) {
   if (e.status === 401) say("teacher:unauthorized", {});
   tell(e.message.endsWith(".") ? e.message : `${e.message}.`);
-}
-
-// pixels: base64 of 784 bytes 0-255 -> a canvas of the drawing (dark ink on white)
-function picture(item) {
-  const bytes = Uint8Array.from(atob(item.pixels), (c) => c.charCodeAt(0));
-  const rows = Array.from({ length: 28 }, (_, r) => Array.from(bytes.subarray(28 * r, 28 * r + 28)));
-  const canvas = paintThumbnail(document.createElement("canvas"), rows);
-  canvas.setAttribute("role", "img");
-  canvas.setAttribute("aria-label", `a drawing meant as ${article(item.label)} ${item.label}, read as ${item.answer}`);
-  return canvas;
 }
 
 function tile(item) {
@@ -43,7 +33,7 @@ function tile(item) {
   const words = Object.assign(document.createElement("p"), {
     textContent: item.answer === item.label ? `${item.label}, read right` : `meant ${item.label}, read ${item.answer}`,
   });
-  li.append(picture(item), words);
+  li.append(pictureOf(item.pixels, `a drawing meant as ${article(item.label)} ${item.label}, read as ${item.answer}`), words);
   return li;
 }
 
@@ -51,7 +41,7 @@ function tile(item) {
 async function refreshClasses() {
   const { classes: rows } = await classes.listClasses(board.token);
   board.rows = rows;
-  const body = $("classes").tBodies[0];
+  const body = $("#classes").tBodies[0];
   body.replaceChildren();
   for (const row of rows) {
     const tr = body.insertRow();
@@ -67,7 +57,7 @@ async function refreshClasses() {
       action("Delete…", () => askToDelete(row, tr)),
     );
   }
-  $("classes").hidden = rows.length === 0;
+  $("#classes").hidden = rows.length === 0;
   return rows;
 }
 
@@ -88,16 +78,16 @@ async function change(code, what) {
 
 // Deleting asks first, says what goes, and offers the drawings as a file before they go.
 function askToDelete(row, tr) {
-  const ask = $("delete-ask");
+  const ask = $("#delete-ask");
   ask.hidden = false;
-  $("delete-question").textContent = `Delete ${row.name} (${row.code}) and its ${plural(row.drawings, "drawing")}? This cannot be undone.`;
-  $("delete-export").onclick = async () => {
+  $("#delete-question").textContent = `Delete ${row.name} (${row.code}) and its ${plural(row.drawings, "drawing")}? This cannot be undone.`;
+  $("#delete-export").onclick = async () => {
     try {
       const file = await drawings.exported(board.token, "npz", row.code);
       download({ blob: file.blob, name: `class-${row.code}.npz` });
     } catch (e) { fail(e); }
   };
-  $("delete-confirm").onclick = async () => {
+  $("#delete-confirm").onclick = async () => {
     ask.hidden = true;
     try {
       await classes.deleteClass(board.token, row.code);
@@ -106,8 +96,8 @@ function askToDelete(row, tr) {
       await refreshClasses();
     } catch (e) { fail(e); }
   };
-  $("delete-keep").onclick = () => { ask.hidden = true; tr.querySelector("button")?.focus(); };
-  $("delete-keep").focus();
+  $("#delete-keep").onclick = () => { ask.hidden = true; tr.querySelector("button")?.focus(); };
+  $("#delete-keep").focus();
 }
 
 // -- the board -------------------------------------------------------------------------------------------
@@ -115,14 +105,14 @@ function hideBoard() {
   board.stop?.();
   const shown = board.code !== null;
   board.code = null;
-  $("board").hidden = true;
+  $("#board").hidden = true;
   if (shown && board.token) say("class:chosen", { code: null });
 }
 
 function showState(row) {
-  $("board-state").textContent = row.state === "open" ? "Saving is open." : `Saving is ${row.state}.`;
-  $("board-pause").textContent = row.state === "open" ? "Pause saving" : "Open saving";
-  $("board-pause").onclick = () => change(row.code, { state: row.state === "open" ? "paused" : "open" });
+  $("#board-state").textContent = row.state === "open" ? "Saving is open." : `Saving is ${row.state}.`;
+  $("#board-pause").textContent = row.state === "open" ? "Pause saving" : "Open saving";
+  $("#board-pause").onclick = () => change(row.code, { state: row.state === "open" ? "paused" : "open" });
 }
 
 async function show(code) {
@@ -130,15 +120,15 @@ async function show(code) {
   const row = board.rows.find((r) => r.code === code);
   if (!row) return;
   board.code = code;
-  $("board").hidden = false;
-  $("board-title").textContent = `${row.name}: the live board`;
-  $("join-code").textContent = row.code;
-  $("join-url").textContent = row.join_url;
-  $("qr").src = classes.qrAddress(row.code);
-  $("qr").alt = `A QR code of ${row.join_url}`;
+  $("#board").hidden = false;
+  $("#board-title").textContent = `${row.name}: the live board`;
+  $("#join-code").textContent = row.code;
+  $("#join-url").textContent = row.join_url;
+  $("#qr").src = classes.qrAddress(row.code);
+  $("#qr").alt = `A QR code of ${row.join_url}`;
   showState(row);
   showNetwork(row.network);
-  $("cell").hidden = true;
+  $("#cell").hidden = true;
   say("class:chosen", { code });
   try {
     const page = await drawings.list(board.token, { classCode: code, limit: NEWEST });
@@ -192,25 +182,25 @@ function onEvent(kind, data) {
   } else if (kind === "network") {
     showNetwork(data.sha256 ? data : null);
   }
-  $("board-live").textContent = kind === "offline" ? "Reconnecting to the class…" : "Live: new drawings appear as they are saved.";
+  $("#board-live").textContent = kind === "offline" ? "Reconnecting to the class…" : "Live: new drawings appear as they are saved.";
 }
 
 function showNetwork(network) {
-  $("board-network").textContent = network
+  $("#board-network").textContent = network
     ? `The phones use the class's copy, tuned on ${plural(network.drawings, "drawing")}.`
     : "The phones use the shared network.";
-  $("take-back").hidden = !network;
+  $("#take-back").hidden = !network;
 }
 
 function renderBoard() {
   const m = board.matrix;
   const total = m.flat().reduce((a, b) => a + b, 0);
   const right = m.reduce((a, row, i) => a + row[i], 0);
-  $("board-counts").textContent = total
+  $("#board-counts").textContent = total
     ? `${plural(total, "drawing")}; the network read ${right.toLocaleString("en")} of ${total.toLocaleString("en")} as meant.`
     : "No drawings yet: the phones can join with the code or the QR code.";
-  $("newest").replaceChildren(...board.newest.map(tile));
-  renderMatrix($("board-confusion"), m, {
+  $("#newest").replaceChildren(...board.newest.map(tile));
+  renderMatrix($("#board-confusion"), m, {
     caption: "Rows: the digit meant. Columns: the network's answer. Choose a cell to see its drawings.",
     onCell: showCell,
   });
@@ -221,16 +211,16 @@ async function showCell(i, j) {
   try {
     const page = await drawings.list(board.token, { classCode: board.code, digit: i, limit: 200 });
     const items = page.items.filter((d) => d.answer === j);
-    $("cell").hidden = false;
-    $("cell-title").textContent = `Meant as ${article(i)} ${i}, read as ${article(j)} ${j}: ${plural(items.length, "drawing")}`;
-    $("cell-drawings").replaceChildren(...items.map(tile));
+    $("#cell").hidden = false;
+    $("#cell-title").textContent = `Meant as ${article(i)} ${i}, read as ${article(j)} ${j}: ${plural(items.length, "drawing")}`;
+    $("#cell-drawings").replaceChildren(...items.map(tile));
   } catch (e) { fail(e); }
 }
 
 function present(on) {
   document.body.dataset.present = on ? "true" : "false";
-  $("present").textContent = on ? "Leave the presentation" : "Present to the class";
-  $("present").setAttribute("aria-pressed", String(on));
+  $("#present").textContent = on ? "Leave the presentation" : "Present to the class";
+  $("#present").setAttribute("aria-pressed", String(on));
 }
 
 async function giveToClass() {
@@ -238,9 +228,9 @@ async function giveToClass() {
   try {
     const { params, drawings: n, calibration } = board.tuned;
     await classes.publishNetwork(board.token, board.code, params, n, calibration);
-    $("copy-status").textContent = `Given to the class: every phone in ${board.code} now answers with the class's copy.`;
+    $("#copy-status").textContent = `Given to the class: every phone in ${board.code} now answers with the class's copy.`;
     showNetwork({ drawings: board.tuned.drawings });
-  } catch (e) { $("copy-status").textContent = `${e.message}.`; }
+  } catch (e) { $("#copy-status").textContent = `${e.message}.`; }
 }
 
 async function takeBack() {
@@ -250,25 +240,25 @@ async function takeBack() {
   } catch (e) { fail(e); }
 }
 
-function giveButton() { $("give-class").hidden = !(board.tuned && board.code); }
+function giveButton() { $("#give-class").hidden = !(board.tuned && board.code); }
 
-$("new-class").addEventListener("submit", async (event) => {
+$("#new-class").addEventListener("submit", async (event) => {
   event.preventDefault();
-  const name = $("class-name").value.trim();
+  const name = $("#class-name").value.trim();
   if (!name) return;
   try {
     const made = await classes.openClass(board.token, name);
-    $("class-name").value = "";
+    $("#class-name").value = "";
     tell(`${made.name} is open: phones join with the code ${made.code}.`);
     await refreshClasses();
     await show(made.code);
   } catch (e) { fail(e); }
 });
-$("present").addEventListener("click", () => present(document.body.dataset.present !== "true"));
+$("#present").addEventListener("click", () => present(document.body.dataset.present !== "true"));
 document.addEventListener("keydown", (e) => { if (e.key === "Escape" && document.body.dataset.present === "true") present(false); });
-$("give-class").addEventListener("click", giveToClass);
-$("take-back").addEventListener("click", takeBack);
-$("board-close").addEventListener("click", hideBoard);
+$("#give-class").addEventListener("click", giveToClass);
+$("#take-back").addEventListener("click", takeBack);
+$("#board-close").addEventListener("click", hideBoard);
 document.addEventListener("teacher:open", async (e) => {
   board.token = e.detail.token;
   try { await refreshClasses(); } catch (err) { fail(err); }

@@ -3,11 +3,11 @@
 // opens, and when the teacher hands the class its own network: the page switches to it at once.
 import * as api from "./api.js";
 import { classNetwork, phoneEvents, publicClass } from "./classes-api.js";
+import { $ } from "./dom.js";
 import { Sketchpad } from "./draw.js";
 import { EmptyDrawing, inkOfPixels, normalize } from "./normalize.js";
 import { hookSaveButton } from "./save.js";
 
-const $ = (selector) => document.querySelector(selector);
 const code = decodeURIComponent(location.pathname.split("/").filter(Boolean).pop() || "").toUpperCase();
 const STATES = {
   open: "",

@@ -1,16 +1,16 @@
-// The only module that knows the classes' URLs and the shape of their JSON (app/classes/).
+// The classes' endpoints (app/classes/): their URLs and the shape of their JSON, over http.js.
 // The teacher's requests carry the token as Authorization: Bearer, never in a URL: so the teacher's
 // live board reads its Server-Sent Events with fetch (EventSource cannot send a header), and a
 // phone, which needs no token, with EventSource.
 
-import { send } from "./drawings-api.js";
+import { open, request as send } from "./http.js";
 
 const at = (code) => `/classes/${encodeURIComponent(code)}`;
 
 // -> { code, name, state, join_url, join_urls, created_at, drawings, network }
-export const openClass = (token, name) => send("/classes", { token, method: "POST", body: { name } });
+export const openClass = (token, name) => send("/classes", { token, method: "POST", json: { name } });
 export const listClasses = (token) => send("/classes", { token });
-export const changeClass = (token, code, change) => send(at(code), { token, method: "PATCH", body: change });
+export const changeClass = (token, code, change) => send(at(code), { token, method: "PATCH", json: change });
 export const deleteClass = (token, code) => send(at(code), { token, method: "DELETE" });
 // anyone's: -> { code, name, state, network: null | { sha256, drawings, published_at } }
 export const publicClass = (code) => send(at(code));
@@ -18,7 +18,7 @@ export const qrAddress = (code) => `${at(code)}/qr.svg`;
 // -> { params, sha256, drawings, published_at, calibration: null | { temperature, unsure_below } }
 export const classNetwork = (code) => send(`${at(code)}/network`);
 export const publishNetwork = (token, code, params, drawings, calibration = null) =>
-  send(`${at(code)}/network`, { token, method: "PUT", body: { params, drawings, ...(calibration ? { calibration } : {}) } });
+  send(`${at(code)}/network`, { token, method: "PUT", json: { params, drawings, ...(calibration ? { calibration } : {}) } });
 export const takeBackNetwork = (token, code) => send(`${at(code)}/network`, { token, method: "DELETE" });
 
 // A phone's events (state, network): EventSource reconnects by itself, with Last-Event-ID.
@@ -40,9 +40,8 @@ export function boardEvents(token, code, on, from = null) {
     while (!stopped) {
       controller = new AbortController();
       try {
-        const headers = { Authorization: `Bearer ${token}`, Accept: "text/event-stream" };
-        if (last) headers["Last-Event-ID"] = last;
-        const response = await fetch(`${at(code)}/events`, { headers, signal: controller.signal });
+        const headers = last ? { Accept: "text/event-stream", "Last-Event-ID": last } : { Accept: "text/event-stream" };
+        const response = await open(`${at(code)}/events`, { token, headers, signal: controller.signal });
         if (!response.ok) {
           on("offline", { status: response.status });
           if (response.status === 404 || response.status === 401) return;

@@ -1,27 +1,13 @@
-// The only module that knows the drawings' URLs and the shape of their JSON (app/drawings/).
+// The drawings' endpoints (app/drawings/): their URLs and the shape of their JSON, over http.js.
 // The teacher's requests carry the token as Authorization: Bearer, never in a URL.
+import { onnx } from "./api.js";
+import { open, request } from "./http.js";
 
-export class Refused extends Error {}
+export { Refused } from "./http.js";
 
-// A request of the teacher's or the class's endpoints (classes-api.js uses it too): the answer's JSON,
-// null for a 204, the Response itself with raw; a refusal as Refused with the server's sentence.
-export async function send(path, { token, method = "GET", body, raw = false, headers = {} } = {}) {
-  if (token) headers.Authorization = `Bearer ${token}`;
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  let response;
-  try {
-    response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  } catch {
-    throw new Refused("the server cannot be reached");
-  }
-  if (!response.ok) {
-    const detail = (await response.json().catch(() => ({}))).detail;
-    throw Object.assign(new Refused(typeof detail === "string" ? detail : `the server answered ${response.status}`),
-      { status: response.status, retryAfter: Number(response.headers.get("Retry-After")) || null });
-  }
-  if (raw) return response;
-  return response.status === 204 ? null : response.json();
-}
+// A request of the drawings' endpoints: the answer's JSON,
+// null for a 204, a Blob with as: "blob"; a refusal as Refused with the server's sentence.
+export const send = (path, { body, ...options } = {}) => request(path, { json: body, ...options });
 
 // A drawing (28 rows of 28 numbers in [0, 1]) and the digit meant -> { id, label, answer, probability, repeated }.
 // The key makes a retried save count once; a class's code saves into that class (409 while it is paused).
@@ -60,33 +46,22 @@ export function removeMany(token, { ids = null, minutes = null, through = null, 
 // format "npz" or "idx" -> a Blob of the file, and its name
 export async function exported(token, format, classCode = null) {
   const only = classCode ? `&class=${encodeURIComponent(classCode)}` : "";
-  const response = await send(`/drawings/export?format=${format}${only}`, { token, raw: true });
-  return { blob: await response.blob(), name: format === "npz" ? "drawings.npz" : "drawings-idx.zip" };
+  const blob = await send(`/drawings/export?format=${format}${only}`, { token, as: "blob" });
+  return { blob, name: format === "npz" ? "drawings.npz" : "drawings-idx.zip" };
 }
 
 // { seed, steps } starts fine-tuning from the served network, { resume, steps } continues ->
 // { step, losses, drawings, held_out, before: { class, mnist }, after: { class, mnist }, resume, params }
-export const tune = (token, request) => send("/drawings/tune", { token, method: "POST", body: request });
+export const tune = (token, run) => send("/drawings/tune", { token, method: "POST", body: run });
 
 // The tuned copy as a weights file for CNN_WEIGHTS (a zip of class-copy.npz and class-copy.json)
 export async function weightsFile(token, params, steps, drawings) {
-  const response = await send("/drawings/weights", { token, method: "POST", body: { params, steps, drawings }, raw: true });
-  return { blob: await response.blob(), name: "class-copy.zip" };
+  const blob = await send("/drawings/weights", { token, method: "POST", body: { params, steps, drawings }, as: "blob" });
+  return { blob, name: "class-copy.zip" };
 }
 
 // The tuned copy as ONNX, where the service can export it (POST /model.onnx); null where it cannot.
-export async function onnxFile(params) {
-  const response = await fetch("/model.onnx", {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ params }),
-  }).catch(() => null);
-  if (!response || !response.ok) return null;
-  return { blob: await response.blob(), name: "class-copy.onnx" };
-}
+export const onnxFile = (params) => onnx(params).then((blob) => ({ blob, name: "class-copy.onnx" }), () => null);
 
 // Whether the service exports ONNX at all (GET /model.onnx is there, a few kilobytes)
-export async function exportsOnnx() {
-  const response = await fetch("/model.onnx").catch(() => null);
-  return Boolean(response && response.ok);
-}
+export const exportsOnnx = () => open("/model.onnx").then((response) => response.ok, () => false);

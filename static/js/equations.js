@@ -2,10 +2,10 @@
 // gradient map, and the article's equation for that cell is written out with the numbers the
 // network computed for this drawing (POST /equation reads them from its own arrays).
 import * as api from "./api.js";
+import { $ } from "./dom.js";
 import { num } from "./format.js";
 import { answerHtml, table } from "./terms.js";
 
-const $ = (selector) => document.querySelector(selector);
 
 // S1 keeps its picture of the whole window, kernel and products; every kind then gets its terms.
 const PICTURE = {

@@ -2,10 +2,10 @@
 // names for your drawing, and teach your own copy of the network one SGD step at a time.
 // The copy's parameters live here, in the page (js/networks.js), and travel with each request.
 import * as api from "./api.js";
+import { $ } from "./dom.js";
 import { FLOAT32_NOISE, num } from "./format.js";
 import { enableCells, makeGallery, paintMap } from "./render.js";
 
-const $ = (selector) => document.querySelector(selector);
 
 // The gradients painted as maps; every gradient's norm is listed. Their shapes, meanings and
 // equation numbers come from GET /model, in the order backpropagation computes them.
@@ -19,6 +19,7 @@ export class Explorer {
     this.networks = networks;
     this.hooks = hooks;
     this.order = gradients.map(({ name }) => name);
+    this.equations = Object.fromEntries(gradients.map(({ name, equation }) => [name, equation]));
     this.panels = Object.fromEntries(gradients.filter(({ name }) => PAINTED.has(name)).map(({ name, equation, shape, meaning }) => [
       name, { count: shape.length === 3 ? shape[0] : 1, side: shape.at(-1),
               caption: `${shape.join("×")}, ${equation === "-" ? meaning : `${meaning} (${equation})`}` },
@@ -139,7 +140,7 @@ export class Explorer {
   async check(name, channel, [row, col], canvas) {
     if (this.grid === null || this.label === null || !canvas.values) return;
     const index = this.panels[name].count === 1 ? [row, col] : [channel, row, col];
-    if (name !== "dLI") this.hooks.onEquation(name, index, canvas);  // the article has no equation for dLI
+    if (this.equations[name] !== "-") this.hooks.onEquation(name, index, canvas);  // none for dLI
     await this.checkEntry(name, index, canvas);
   }
 
@@ -155,7 +156,7 @@ export class Explorer {
     } catch (e) {
       out.textContent = e.message;
     }
-    if (canvas) this.hooks.onChecked(out.textContent, canvas, name !== "dLI");
+    if (canvas) this.hooks.onChecked(out.textContent, canvas, this.equations[name] !== "-");
   }
 
   async explain() {

@@ -24,3 +24,6 @@ export const cellText = (name, index) => (index.length ? `${name}[${index.join("
 
 // a shape [n, h, w] -> "n × h × w"; [] -> "one number"
 export const shapeText = (shape) => (shape.length ? shape.join(" × ") : "one number");
+
+// "a 3", "an 8": the article before a digit's name.
+export const article = (d) => (d === 8 ? "an" : "a");

@@ -1,20 +1,22 @@
 // The page: the drawing pad -> normalisation -> POST /predict -> every layer painted, by the one
 // network that answers (js/networks.js), which every panel describes.
 import * as api from "./api.js";
+import { $ } from "./dom.js";
 import { Sketchpad } from "./draw.js";
 import { Explorer } from "./explorer.js";
 import { showEquation } from "./equations.js";
+import { download } from "./files.js";
+import { LiveAnswer } from "./live.js";
 import { Networks } from "./networks.js";
 import { closePopover, openBeside, setUpPopover } from "./popover.js";
 import { hookSaveButton } from "./save.js";
 import { BadLink, decodeState, encodeState, limits } from "./share.js";
+import { hideNoteOn, setStatus } from "./status.js";
 import { Trainer, firstKernels } from "./trainer.js";
-import { EmptyDrawing, inkOfPixels, normalize } from "./normalize.js";
 import {
   clearMap, enableCells, enableHover, gradientCss, makeBars, makeGallery, maxOf, paintBars, paintMap, paintThumbnail,
 } from "./render.js";
 
-const $ = (selector) => document.querySelector(selector);
 // The network's layers, shapes, equation numbers and limits come from the service (GET /model, which
 // takes them from model/architecture.py and the training code); the page writes none of them down.
 const info = await api.modelInfo().catch(() => null);
@@ -24,8 +26,6 @@ const LAYERS = Object.fromEntries((info?.layers ?? [])  // the feature maps draw
 const SIDE = info?.layers.find(({ name }) => name === "I")?.shape[0] ?? 0;  // the input grid's side
 const KERNELS = (info?.param_shapes.k1 ?? [0, 0, 0]).slice(0, 2);           // [count, side] of k1
 const LINKS = info ? limits(SIDE, info.parameters) : null;
-const THROTTLE_MS = 60;  // at most one prediction per 60 ms while drawing
-const RETRY_MS = 3000;   // while the server is away
 
 const galleries = Object.fromEntries(
   Object.entries(LAYERS).map(([name, [count, side]]) => [name, makeGallery($(`#maps-${name}`), count, side, name)]),
@@ -33,11 +33,12 @@ const galleries = Object.fromEntries(
 const kernelCanvases = makeGallery($("#kernels"), KERNELS[0], KERNELS[1], "kernel k1");
 const inputCanvas = $("#input");
 const bars = makeBars($("#bars"));
-const pad = new Sketchpad($("#pad"), changed);
-let shownGrid = null;  // the grid whose answer is on screen
+const pad = new Sketchpad($("#pad"), (change) => live.changed(change));
+// What is on screen: the grid whose answer is shown, and the shared network's kernels once fetched.
+const shown = { grid: null, kernels: null };
 const networks = new Networks(info, networkChanged);
 const explorer = new Explorer(info?.gradients ?? [], networks, {
-  onGrid: (grid, final) => { pad.showGrid(grid); answer(grid, final); },  // a nudge's frames
+  onGrid: (grid, final) => { pad.showGrid(grid); live.answer(grid, final); },  // a nudge's frames
   onEquation: (gradient, index, canvas) => explainCell(gradient, index, canvas),
   onChecked: (text, canvas, withEquation) => {
     $("#pop-check").textContent = text;
@@ -49,6 +50,14 @@ const trainer = new Trainer(info?.training, KERNELS, {
   onRun: (run) => (run ? networks.set("scratch", { params: run.params, steps: run.step, accuracy: run.heldout_accuracy })
                        : networks.remove("scratch")),
   onUse: (on) => networks.use(on ? "scratch" : "shared"),
+});
+const live = new LiveAnswer(pad, {
+  params: () => networks.params,
+  show: (result, grid, final) => {
+    show(result, grid);
+    if (final) explorer.update(grid);  // backpropagation for the finished stroke, if a digit is chosen
+  },
+  blank: () => showBlank(),
 });
 
 // --- saving the drawing for the class, beside its answer (only where the service collects) ---
@@ -65,7 +74,7 @@ const forgetSaved = () => { if (saved.dataset.kind) tellSaved(HINT); };  // the 
 const refreshSave = hookSaveButton(
   $("#save"),
   // The digit meant is the visitor's choice, never the network's answer: nothing to save until it is made.
-  () => (shownGrid && saveDigit.value !== "" ? { grid: shownGrid, label: Number(saveDigit.value) } : null),
+  () => (shown.grid && saveDigit.value !== "" ? { grid: shown.grid, label: Number(saveDigit.value) } : null),
   tellSaved,
   () => (networks.active === "shared" ? "the network" : "the shared network"),
 );
@@ -90,85 +99,28 @@ const cursor = $("#cell-cursor"), tooltip = $("#tooltip");
 // Every map names its quantity and its shape (GET /model's).
 for (const { name, shape } of info?.layers ?? [])
   $(`#h-${name === "I" ? "input" : name}`)?.insertAdjacentHTML("beforeend", ` <span class="shape">${shape.join("×")}</span>`);
-const OPENS = { C1: "S1", P1: "P1", C2: "S2", P2: "P2" };  // a map's cell opens its equation
-for (const name of Object.keys(OPENS))
-  galleries[name]?.forEach((canvas, i) => {
+// A map's cell opens the first equation kind of its layer's number (GET /model's): C1's (1) is S1's sum.
+const opens = (name) => {
+  const number = info.layers.find((layer) => layer.name === name).equation;
+  return info.equations.find(({ equation }) => equation === number)?.name;
+};
+for (const [name, canvases] of Object.entries(galleries)) {
+  const kind = opens(name);
+  if (kind) canvases.forEach((canvas, i) => {
     canvas.setAttribute("aria-label", `${name} map ${i + 1}: arrow keys choose a cell, Enter shows its equation`);
-    enableCells(canvas, (cell) => explainCell(OPENS[name], [i, ...cell], canvas), cursor, tooltip);
+    enableCells(canvas, (cell) => explainCell(kind, [i, ...cell], canvas), cursor, tooltip);
   });
+}
+// The equations backpropagation follows, from the first gradient's to the last the article derives.
+const derived = (info?.gradients ?? []).filter(({ equation }) => equation !== "-");
+if (derived.length) $("#gradient-equations").textContent = `${derived[0].equation} to ${derived.at(-1).equation}`;
 bars.forEach((bar, j) => bar.addEventListener("click", () => explainCell("O", [j], bar)));
-
-// --- live predictions: one request at a time, the newest drawing next, stale answers dropped ---
-
-let inFlight = null;      // the AbortController of the request under way
-let pending = false;      // the drawing changed while a request was under way
-let timer = null;         // a send waiting for the throttle
-let lastSentAt = -Infinity;
-let changedAt = 0;        // when the drawing last changed
-window.cnnMetrics = [];   // { latency, final }: from a change of the drawing to its answer on screen
-
-function changed({ final }) {
-  changedAt = performance.now();
-  if (final && inFlight) { inFlight.abort(); inFlight = null; } // its answer is for a drawing now gone
-  if (pad.isEmpty) { clearTimeout(timer); timer = null; showBlank(); return; }
-  schedule(final);
-}
-
-function schedule(final = false) {
-  if (inFlight) { pending = true; return; }
-  const wait = final ? 0 : lastSentAt + THROTTLE_MS - performance.now();
-  clearTimeout(timer);
-  timer = wait > 0 ? setTimeout(send, wait) : (send(), null);
-}
-
-async function send() {
-  timer = null;
-  pending = false;
-  let grid;
-  try {
-    grid = normalize(inkOfPixels(pad.pixels()));
-  } catch (e) {
-    if (e instanceof EmptyDrawing) return showBlank();
-    throw e;
-  }
-  const controller = (inFlight = new AbortController());
-  const drawnAt = changedAt, final = !pad.current;
-  lastSentAt = performance.now();
-  try {
-    const result = await api.predict(grid, { signal: controller.signal, params: networks.params });
-    if (controller.signal.aborted) return;
-    show(result, grid);
-    if (final) explorer.update(grid);  // backpropagation for the finished stroke, if a digit is chosen
-    window.cnnMetrics.push({ latency: performance.now() - drawnAt, final: final && drawnAt === changedAt });
-    if (statusKind !== "info") setStatus(null);
-  } catch (e) {
-    if (e.name === "AbortError") return;
-    if (e instanceof api.ServerUnreachable) {
-      setStatus("offline", "Can't reach the server. Is it running (<code>python -m app</code>)? " +
-                           "Your drawing is kept; trying again every few seconds.");
-      setTimeout(() => { if (!pad.isEmpty && !inFlight) schedule(true); }, RETRY_MS);
-    } else {
-      setStatus("error", e.message);
-    }
-  } finally {
-    if (inFlight === controller) inFlight = null;
-    if (pending && !pad.isEmpty) schedule();
-  }
-}
-
-// A grid answered at once (a nudge's frame, a shared drawing, another network chosen).
-async function answer(grid, final = true) {
-  const result = await api.predict(grid, { params: networks.params }).catch((e) => { setStatus("error", e.message); return null; });
-  if (!result) return;
-  show(result, grid);
-  if (final) explorer.update(grid);
-}
 
 // --- what the page shows ---
 
 function show({ label, probabilities, unsure, input, feature_maps: maps }, grid) {
-  if (grid !== shownGrid) forgetSaved();
-  shownGrid = grid;
+  if (grid !== shown.grid) forgetSaved();
+  shown.grid = grid;
   saveDigit.disabled = false;
   refreshSave();
   paintMap(inputCanvas, input, 1, { name: "input" });
@@ -192,7 +144,7 @@ function show({ label, probabilities, unsure, input, feature_maps: maps }, grid)
 }
 
 function showBlank() {
-  shownGrid = null;
+  shown.grid = null;
   saveDigit.value = "";  // a new drawing: its digit is chosen anew
   saveDigit.disabled = true;
   forgetSaved();
@@ -210,26 +162,13 @@ function showBlank() {
   document.body.dataset.state = "blank";
 }
 
-// The status floats over the page (it moves nothing); a note goes away after a while, or as soon as
-// the pen touches the pad, so that it never covers the drawing.
-let statusKind = null, statusTimer = null;
-function setStatus(kind, html) {
-  const status = $("#status");
-  statusKind = kind;
-  status.hidden = !kind;
-  status.className = kind ? `status ${kind}` : "status";
-  if (kind) status.innerHTML = html;
-  clearTimeout(statusTimer);
-  if (kind === "info") statusTimer = setTimeout(() => setStatus(null), 8000);
-}
-$("#pad").addEventListener("pointerdown", () => { if (statusKind === "info") setStatus(null); });
+hideNoteOn($("#pad"));
 
 // The kernels of the network that answers.
-let sharedKernels = null;
 async function paintKernels() {
   let k1;
   if (networks.params) k1 = firstKernels(networks.params, KERNELS);
-  else k1 = (sharedKernels ??= (await api.kernels()).k1);
+  else k1 = (shown.kernels ??= (await api.kernels()).k1);
   const kmax = maxOf(k1.map((k) => k.map((row) => row.map(Math.abs))));
   kernelCanvases.forEach((canvas, i) => paintMap(canvas, k1[i], kmax, { diverging: true, name: `k1[${i}]` }));
 }
@@ -240,7 +179,7 @@ function networkChanged() {
   $("#reset").disabled = !networks.has("taught");
   paintKernels().catch(() => {});
   closePopover({ refocus: false });
-  if (shownGrid) answer(shownGrid);
+  if (shown.grid) live.answer(shown.grid);
 }
 
 // --- controls ---
@@ -255,11 +194,7 @@ $("#download-onnx").addEventListener("click", async () => {
   const whose = networks.describe();
   try {
     const blob = await api.onnx(networks.params);
-    const link = Object.assign(document.createElement("a"), {
-      href: URL.createObjectURL(blob), download: networks.params ? `digits-${networks.active}.onnx` : "digits.onnx",
-    });
-    link.click();
-    setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+    download({ blob, name: networks.params ? `digits-${networks.active}.onnx` : "digits.onnx" });
     setStatus("info", `Downloaded ${whose} as ONNX (${blob.size.toLocaleString("en")} bytes).`);
   } catch (e) {
     setStatus("error", e.status === 404 ? "This server cannot export ONNX (GET /model.onnx is missing)." : e.message);
@@ -291,7 +226,7 @@ async function loadExtras() {
 
 function shareState() {
   const kind = networks.active, e = networks.entries[kind];
-  const state = { grid: explorer.grid ?? shownGrid, label: explorer.label, kind, sha: info.sha256 };
+  const state = { grid: explorer.grid ?? shown.grid, label: explorer.label, kind, sha: info.sha256 };
   if (kind === "taught") return { ...state, base: e.base, count: e.baseSteps ?? 0, lessons: e.lessons };
   if (kind === "scratch") return { ...state, base: e.params, count: e.steps };
   if (kind === "class") return { ...state, base: e.params, count: e.drawings };
@@ -299,7 +234,7 @@ function shareState() {
 }
 
 $("#share").addEventListener("click", async () => {
-  if (!shownGrid || !LINKS) return;
+  if (!shown.grid || !LINKS) return;
   const state = shareState();
   const fragment = await encodeState(state, LINKS).catch((e) => {
     if (!(e instanceof BadLink)) throw e;  // too many lessons: the parameters they made travel instead
@@ -342,7 +277,7 @@ async function openShared() {
     } else if (state.kind === "class") {
       networks.set("class", { params: state.base, drawings: state.count }, { use: true });
     }
-    await answer(state.grid);
+    await live.answer(state.grid);
     setStatus("info", note);
   } catch (e) {
     setStatus("error", e instanceof BadLink ? `${e.message}; draw a digit instead.` : e.message);
@@ -357,5 +292,5 @@ openShared();
 // The guided tour walks the drawing on screen, with the network that answers and the digit chosen below.
 // Loaded once the page is up: its modules never delay the first answer or a share link's message.
 import("./tour.js").then(({ Tour }) => new Tour(info, () => ({
-  grid: explorer.grid ?? shownGrid, label: explorer.label, params: networks.params, whose: networks.describe(),
+  grid: explorer.grid ?? shown.grid, label: explorer.label, params: networks.params, whose: networks.describe(),
 })));

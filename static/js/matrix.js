@@ -1,7 +1,6 @@
 // A confusion matrix as a table: rows the digit meant, columns the network's answer, the diagonal right.
 // With onCell, each non-empty cell is a button that shows its drawings (the live board, class-board.js).
-
-const article = (d) => (d === 8 ? "an" : "a");
+import { article } from "./format.js";
 
 export function renderMatrix(table, matrix, { caption, captionClass = "", onCell = null }) {
   table.replaceChildren();

@@ -2,9 +2,8 @@
 // lesson by lesson in the explorer), the one trained here from scratch, and the class's copy (tuned
 // in the teacher's view and kept in this browser's localStorage). Every panel asks this module
 // whose parameters to send and how to name them, so that they all describe the same network.
-const $ = (selector) => document.querySelector(selector);
+import { $, CLASS_COPY_KEY } from "./dom.js";
 
-export const CLASS_KEY = "numpy-cnn:class-copy";
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 const plural = (n, word) => `${n.toLocaleString("en")} ${word}${n === 1 ? "" : "s"}`;
 const count = (v, most) => Number.isInteger(v) && v >= 0 && v <= most;
@@ -12,7 +11,7 @@ const count = (v, most) => Number.isInteger(v) && v >= 0 && v <= most;
 // The class's copy, if localStorage holds a valid one (it is input: its type and length are checked).
 export function readClassCopy(paramsLength, storage = globalThis.localStorage) {
   let text;
-  try { text = storage?.getItem(CLASS_KEY); } catch { return null; }  // storage may be forbidden
+  try { text = storage?.getItem(CLASS_COPY_KEY); } catch { return null; }  // storage may be forbidden
   if (typeof text !== "string" || text.length > paramsLength + 1000) return null;
   let entry;
   try { entry = JSON.parse(text); } catch { return null; }
@@ -39,7 +38,7 @@ export class Networks {
     };
     loadClass();
     this.#render();
-    addEventListener("storage", (e) => { if (e.key === CLASS_KEY) loadClass(); });
+    addEventListener("storage", (e) => { if (e.key === CLASS_COPY_KEY) loadClass(); });
   }
 
   get params() { return this.entries[this.active].params; }

@@ -1,6 +1,7 @@
 // A click's result opens where the click was: one panel (the equation, a gradient check) placed
 // beside what was chosen, inside the viewport. Escape or × closes it and gives the focus back.
-const $ = (selector) => document.querySelector(selector);
+import { $ } from "./dom.js";
+
 const clamp = (v, low, high) => Math.max(low, Math.min(high, v));
 const MARGIN = 8;
 

@@ -1,5 +1,6 @@
 // Pictures of the network's numbers: heat maps with one colour scale, kernels, probability bars.
 import { num } from "./format.js";
+import { bytesOf } from "./http.js";
 
 // Viridis (matplotlib's default): dark for 0, bright for the layer's largest value; readable in grey too.
 const VIRIDIS = ["#440154", "#472d7b", "#3b528b", "#2c728e", "#21918c", "#28ae80", "#5ec962", "#addc30", "#fde725"];
@@ -43,6 +44,17 @@ export function paintThumbnail(canvas, pixels) {
   const img = new ImageData(cols, rows);
   pixels.flat().forEach((v, i) => img.data.set([255 - v, 255 - v, 255 - v, 255], 4 * i));
   canvas.getContext("2d").putImageData(img, 0, 0);
+  return canvas;
+}
+
+// A saved drawing as the service sends it (base64 of its bytes 0-255, ink high, as MNIST) -> a thumbnail
+// canvas (the teacher's gallery, the live board, the fine-tune's report), named for a screen reader.
+export function pictureOf(pixels, label) {
+  const bytes = bytesOf(pixels), side = Math.round(Math.sqrt(bytes.length));
+  const rows = Array.from({ length: side }, (_, r) => Array.from(bytes.subarray(side * r, side * r + side)));
+  const canvas = paintThumbnail(document.createElement("canvas"), rows);
+  canvas.setAttribute("role", "img");
+  canvas.setAttribute("aria-label", label);
   return canvas;
 }
 

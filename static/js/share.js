@@ -6,6 +6,7 @@
 //
 // The link is input from anyone: it is inflated a little at a time and never beyond the largest state
 // the page can make, and every field's type, length and range is checked before anything uses it.
+import { bytesOf } from "./http.js";
 
 export class BadLink extends Error {}
 
@@ -30,7 +31,7 @@ const toBase64Url = (bytes) => {  // String.fromCharCode(...) of a large array o
   for (let i = 0; i < bytes.length; i += 8192) text += String.fromCharCode(...bytes.subarray(i, i + 8192));
   return btoa(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 };
-const fromBase64 = (text) => Uint8Array.from(atob(text.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
+const fromBase64 = (text) => bytesOf(text.replace(/-/g, "+").replace(/_/g, "/"));
 
 // float32s with their bytes regrouped (every first byte, then every second...): deflate then finds
 // the runs that the sign and exponent bytes make, and links get shorter; exactly reversible.

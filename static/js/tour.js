@@ -4,14 +4,13 @@
 // numbers by POST /equation, and highlights the cells that feed it on their own maps, beside the step.
 // The kinds, their shapes and equation numbers come from GET /model; the sentences of why are ours.
 import * as api from "./api.js";
+import { $ } from "./dom.js";
 import { FLOAT32_NOISE, cellText, gradientText, num, shapeText } from "./format.js";
 import { cellAt, paintMap } from "./render.js";
 import { answerHtml, table } from "./terms.js";
 
-const $ = (selector) => document.querySelector(selector);
 const RATES = [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3];
 const MAX_FEEDERS = 4;  // maps of the cells that feed one, beside the step
-const PARAMETERS = ["k1", "b1", "k2", "b2", "w", "b"];
 
 // One or two plain sentences for each step: why it is there, in our words.
 const WHY = {
@@ -98,6 +97,8 @@ export class Tour {
   constructor(info, current) {
     this.kinds = info?.equations ?? [];
     this.paramShapes = info?.param_shapes ?? {};
+    this.parameters = Object.keys(this.paramShapes);  // k1 b1 k2 b2 w b
+    this.input = info?.layers?.[0] ?? { name: "I", shape: [] };  // the drawing, as the network reads it
     this.steps = [{ name: "architecture", equation: "", shape: [], what: "the network, layer by layer" }, ...this.kinds];
     this.current = current;
     this.panel = $("#tour");
@@ -106,7 +107,7 @@ export class Tour {
     this.cells = {};       // kind -> the cell chosen on its map
     this.label = null;     // the digit the drawing should have been
     this.lr = 0.01;
-    this.parameter = "k1";
+    this.parameter = this.parameters[0];
     this.explained = null; // the /explain answer of (grid, label)
     this.request = 0;      // the newest step's number: older answers are dropped
     const jump = $("#tour-jump");
@@ -226,9 +227,9 @@ export class Tour {
   }
 
   showArchitecture(el, x) {
-    const shapes = this.kinds.filter((k) => ["S1", "C1", "P1", "S2", "C2", "P2", "f", "S", "O"].includes(k.name));
+    const shapes = this.kinds.slice(0, this.kinds.findIndex((k) => k.name === "L"));  // the forward pass
     el.querySelector(".tour-work").innerHTML = `<p>Computed by ${this.current().whose}, which reads your drawing as a ` +
-      `<b>${x.predicted}</b> (${num(100 * x.forward.O[x.predicted], 4)} %).</p><ol class="tour-arch"><li><var>I</var> 28 × 28, your drawing</li>${
+      `<b>${x.predicted}</b> (${num(100 * x.forward.O[x.predicted], 4)} %).</p><ol class="tour-arch"><li><var>${this.input.name}</var> ${shapeText(this.input.shape)}, your drawing</li>${
         shapes.map((k) => `<li><span class="tour-eq">(${k.equation})</span> <var>${k.name}</var> ${shapeText(k.shape)}: ${k.what}</li>`).join("")}</ol>`;
     this.addMap(el, "I", [], x.arrays.I, { main: true });
     el.dataset.value = String(x.forward.O[x.predicted]);
@@ -358,11 +359,11 @@ export class Tour {
   async showUpdate(el, step, x, id) {
     const work = el.querySelector(".tour-work");
     const { params } = this.current();
-    const indices = Object.fromEntries(PARAMETERS.map((p) => [p, largestIndex(x.arrays[`dL${p}`])]));
-    const answers = await Promise.all(PARAMETERS.map((p) =>
+    const indices = Object.fromEntries(this.parameters.map((p) => [p, largestIndex(x.arrays[`dL${p}`])]));
+    const answers = await Promise.all(this.parameters.map((p) =>
       api.equation(this.grid, x.label, "update", indices[p], params, { parameter: p, lr: this.lr })));
     if (id !== this.request) return;
-    const e = answers[PARAMETERS.indexOf(this.parameter)];
+    const e = answers[this.parameters.indexOf(this.parameter)];
     Object.assign(el.dataset, { index: JSON.stringify(e.index), value: String(e.value), label: String(x.label),
                                 parameter: this.parameter, lr: String(this.lr) });
     this.addMap(el, `dL${this.parameter}`, e.index, x.arrays[`dL${this.parameter}`], { main: true });
@@ -379,7 +380,7 @@ export class Tour {
     work.innerHTML = `<div class="tour-rate"><label for="tour-lr">learning rate η</label> <select id="tour-lr">${
       RATES.map((r) => `<option value="${r}"${r === this.lr ? " selected" : ""}>${r}</option>`).join("")}</select>
       <label for="tour-param">parameter</label> <select id="tour-param">${
-      PARAMETERS.map((p) => `<option${p === this.parameter ? " selected" : ""}>${p}</option>`).join("")}</select></div>
+      this.parameters.map((p) => `<option${p === this.parameter ? " selected" : ""}>${p}</option>`).join("")}</select></div>
       <p>One step on a copy of ${this.current().whose} (the page's network is not changed), for a ${x.label}:</p>
       <p class="tour-loss">The loss on your drawing: ${num(e.loss_before)} → <b>${num(e.loss_after)}</b>;
       the probability of a ${x.label}: ${num(100 * before[x.label], 4)} % → <b>${num(100 * after[x.label], 4)} %</b>;

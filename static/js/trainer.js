@@ -4,14 +4,15 @@
 // sizes, the bound on images a request and the article's log come from GET /model.
 import * as api from "./api.js";
 import { drawChart } from "./chart.js";
+import { $ } from "./dom.js";
+import { float32s } from "./http.js";
 import { makeGallery, paintMap } from "./render.js";
 
-const $ = (selector) => document.querySelector(selector);
 const BUSY_WAIT_MS = 1000;  // after a 429 or 503: every training slot is taken
 
 // The first kernels of a base64 float32 parameter string: k1 comes first (count x side x side).
 export function firstKernels(base64, [count, side]) {
-  const flat = api.float32s(base64);
+  const flat = float32s(base64);
   return Array.from({ length: count }, (_, k) =>
     Array.from({ length: side }, (_, y) => Array.from(flat.subarray((k * side + y) * side, (k * side + y + 1) * side))));
 }
