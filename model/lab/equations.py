@@ -14,81 +14,22 @@ dLP1 (56), dLC1 (58), dLS1 (60), dLb1 (62), dLk1 (65), and update (66) for one p
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Any, NamedTuple
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
-from ..architecture import PARAM_SHAPES
 from ..layers import log_softmax
-from ..network import Backward, Forward, Params, forward, mean_loss, sgd
+from ..network import Backward, Forward, Params
+from .cells import Answer, Index, cell, term
+from .kinds import BY_NAME, KINDS, SHAPES, shape_of
+from .update import Known, update
 
-Index = tuple[int, ...]
-Answer = dict[str, Any]
-
-
-class Kind(NamedTuple):
-    name: str  # the article's symbol
-    equation: str  # its number(s), as the article numbers them
-    shape: tuple[int, ...]  # the cells an index addresses ((), one number; update: the parameter's)
-    what: str  # in words
+__all__ = ["KINDS", "BY_NAME", "SHAPES", "Known", "equation", "shape_of"]
 
 
-KINDS = (
-    Kind("S1", "1", (6, 24, 24), "the first convolution, before the ReLU"),
-    Kind("C1", "1", (6, 24, 24), "the first convolution after the ReLU"),
-    Kind("P1", "2", (6, 12, 12), "the first max-pool"),
-    Kind("S2", "3", (12, 8, 8), "the second convolution, before the ReLU"),
-    Kind("C2", "3", (12, 8, 8), "the second convolution after the ReLU"),
-    Kind("P2", "4", (12, 4, 4), "the second max-pool"),
-    Kind("f", "5", (192,), "P2 flattened into one list"),
-    Kind("S", "5", (10,), "the ten scores"),
-    Kind("O", "5", (10,), "the ten probabilities (softmax)"),
-    Kind("L", "6", (), "the loss"),
-    Kind("dLS", "7-23", (10,), "how the loss changes with each score"),
-    Kind("dLb", "25", PARAM_SHAPES["b"], "the gradient of the last biases b"),
-    Kind("dLw", "30", PARAM_SHAPES["w"], "the gradient of the last weights w"),
-    Kind("dLf", "38", (192,), "the gradient of f"),
-    Kind("dLP2", "39", (12, 4, 4), "the gradient of P2 (dLf put back into P2's shape)"),
-    Kind("dLC2", "43", (12, 8, 8), "the gradient of C2: only each window's winner gets one"),
-    Kind("dLS2", "45", (12, 8, 8), "the gradient of S2: only where the ReLU let S2 through"),
-    Kind("dLb2", "47", PARAM_SHAPES["b2"], "the gradient of the second biases b2"),
-    Kind("dLk2", "50", PARAM_SHAPES["k2"], "the gradient of the second kernels k2"),
-    Kind("dLP1", "56", (6, 12, 12), "the gradient of P1, carried back through k2"),
-    Kind("dLC1", "58", (6, 24, 24), "the gradient of C1: only each window's winner gets one"),
-    Kind("dLS1", "60", (6, 24, 24), "the gradient of S1: only where the ReLU let S1 through"),
-    Kind("dLb1", "62", PARAM_SHAPES["b1"], "the gradient of the first biases b1"),
-    Kind("dLk1", "65", PARAM_SHAPES["k1"], "the gradient of the first kernels k1"),
-    Kind("update", "66", (), "one step of gradient descent on one parameter"),
-)
-BY_NAME = {k.name: k for k in KINDS}
-SHAPES = {k.name: k.shape for k in KINDS}  # update's shape is its parameter's: see shape_of
 ALL_TERMS = 12  # a sum of at most this many terms is given whole
 TOP_TERMS = 8  # of a longer one, this many of the largest, and the rest as one number
-MAX_HALVINGS = 12  # (66): how far the rate is halved looking for one that lowers the loss
-
-
-def shape_of(kind: str, parameter: str | None = None) -> tuple[int, ...]:
-    """The shape an index of this kind addresses (for update, that of its parameter)."""
-    if kind == "update":
-        if parameter not in PARAM_SHAPES:
-            raise ValueError(f"kind 'update' needs a parameter, one of {', '.join(PARAM_SHAPES)}")
-        return PARAM_SHAPES[parameter]
-    if kind not in BY_NAME:
-        raise ValueError(f"unknown kind {kind!r}; one of {', '.join(BY_NAME)}")
-    return BY_NAME[kind].shape
-
-
-# --- terms: coefficient x product of named cells ---
-
-
-def cell(name: str, index: Iterable[int], value: Any) -> dict[str, Any]:
-    return {"name": name, "index": [int(i) for i in index], "value": float(value)}
-
-
-def term(*factors: dict[str, Any], coefficient: float = 1.0) -> dict[str, Any]:
-    value = coefficient * float(np.prod([f["value"] for f in factors]))
-    return {"value": value, "coefficient": coefficient, "factors": list(factors)}
 
 
 def summed(values: np.ndarray, make: Callable[[tuple[int, ...]], dict[str, Any]]) -> dict[str, Any]:
@@ -386,82 +327,6 @@ def backward(params: Params, fw: Forward, bw: Backward, label: int, kind: str, i
             "region": {"u": [u0, u0 + g.shape[1] - 1], "v": [v0, v0 + g.shape[2] - 1]},
         }
     raise ValueError(f"unknown kind {kind!r}; one of {', '.join(BY_NAME)}")
-
-
-GRADIENT_OF = {"k1": "dLk1", "b1": "dLb1", "k2": "dLk2", "b2": "dLb2", "w": "dLw", "b": "dLb"}
-
-
-class Known(NamedTuple):
-    """Digits whose answers a step should not break (the page's MNIST samples): (K, 28, 28), (K,)."""
-
-    images: np.ndarray
-    labels: np.ndarray
-
-
-def flips(params: Params, stepped: Params, known: Known | None, drawing: np.ndarray) -> list[dict[str, int]]:
-    """The known digits read right before the step and wrong after it (the drawing itself, if it is
-    one of them, is meant to change)."""
-    if known is None or not len(known.labels):
-        return []
-    before = forward(params, known.images).S.argmax(axis=1)
-    after = forward(stepped, known.images).S.argmax(axis=1)
-    other = np.abs(known.images - drawing).max(axis=(1, 2)) > 1e-6
-    broken = np.flatnonzero((before == known.labels) & (after != known.labels) & other)
-    return [{"label": int(known.labels[k]), "reads": int(after[k]), "sample": int(k)} for k in broken]
-
-
-def update(
-    params: Params,
-    fw: Forward,
-    bw: Backward,
-    label: int,
-    parameter: str,
-    index: Index,
-    lr: float,
-    known: Known | None = None,
-) -> Answer:
-    """eq. (66) for one cell of one parameter, and what the whole step does: the loss and the
-    probabilities before and after on this drawing, and whether it overshoots (the loss rises, or a
-    known digit read right is read wrong after it), with the largest of lr/2, lr/4, ... that would not."""
-    grads = bw.params()
-    new = sgd(params, grads, lr)
-    old, grad = float(params[parameter][index]), float(grads[parameter][index])
-    labels = np.array([label])
-    after = forward(new, fw.I)
-    loss_before, loss_after = mean_loss(fw, labels), mean_loss(after, labels)
-    broken = flips(params, new, known, fw.I[0])
-    safe = None
-    if loss_after > loss_before or broken:
-        rate = lr
-        for _ in range(MAX_HALVINGS):
-            rate /= 2
-            smaller = sgd(params, grads, rate)
-            if mean_loss(forward(smaller, fw.I), labels) < loss_before and not flips(params, smaller, known, fw.I[0]):
-                safe = rate
-                break
-    i = ",".join(map(str, index))
-    return {
-        "text": f"{parameter}[{i}] ← {parameter}[{i}] − η ∂L/∂{parameter}[{i}],  η = {lr:g}",
-        "value": float(new[parameter][index]),
-        "terms": [
-            term(cell(parameter, index, old)),
-            term(cell("η", (), lr), cell(GRADIENT_OF[parameter], index, grad), coefficient=-1.0),
-        ],
-        "parameter": parameter,
-        "lr": lr,
-        "old": old,
-        "gradient": grad,
-        "new": float(new[parameter][index]),
-        "loss_before": loss_before,
-        "loss_after": loss_after,
-        "probabilities_before": fw.O[0].tolist(),
-        "probabilities_after": after.O[0].tolist(),
-        "answer_before": int(fw.O[0].argmax()),
-        "answer_after": int(after.O[0].argmax()),
-        "overshoots": loss_after > loss_before or bool(broken),
-        "known_flipped": broken,
-        "safe_lr": safe,
-    }
 
 
 def equation(
