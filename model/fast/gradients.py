@@ -20,6 +20,8 @@ tests/test_fast.py checks the result against network.backprop and against finite
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from ..architecture import Architecture
@@ -75,8 +77,13 @@ def _bias_gradient(dLP: Array, M: int) -> Array:
     return dLP.reshape(-1, dLP.shape[-1]).sum(axis=0).reshape(M, -1).sum(axis=1)  # summed along memory first
 
 
-def batch_gradients(params: Params, I: Array, labels: Array) -> Taught:
+def batch_gradients(
+    params: Params, I: Array, labels: Array, objective: Callable[[Array], tuple[float, Array]] | None = None
+) -> Taught:
     """The mean of L = -ln O_label over the batch I (N, 28, 28), and its gradient keyed like params.
+
+    objective, if given, maps the scores S to another mean loss and its dL/dS (label smoothing,
+    distillation: model/training/objectives.py); backpropagation from dL/dS on is the same.
 
     The comments give the article's sizes; every size is the architecture's, read from the kernels."""
     N = len(I)
@@ -91,11 +98,15 @@ def batch_gradients(params: Params, I: Array, labels: Array) -> Taught:
     X2, P2, I2 = _relu_pool(P1, n1, T2, b2, k)
     f = P2.reshape(N, arch.flat)  # [x, m, y]: the article's f with its entries permuted, as wP's columns are
     S = f @ wP.T + b
-    log_O = log_softmax(S)
-    O = np.exp(log_O)  # eq. (5), its logarithm kept for the loss, eq. (6)
+    if objective is None:
+        log_O = log_softmax(S)
+        O = np.exp(log_O)  # eq. (5), its logarithm kept for the loss, eq. (6)
+        loss = float(-log_O[np.arange(N), labels].mean())
+        dLS = softmax_cross_entropy_grad(O, labels)  # eq. (23)
+    else:
+        loss, dLS = objective(S)
 
-    # Backpropagation, eqs. (23)-(65).
-    dLS = softmax_cross_entropy_grad(O, labels)  # eq. (23)
+    # Backpropagation, eqs. (25)-(65).
     dLw = article_columns_of_w(dLS.T @ f, arch)  # eq. (30)
     dLP2 = ((dLS @ wP) * (f > 0)).reshape(P2.shape)  # eqs. (38)-(39), gated on P2 for eq. (45)
     dLA2 = _unpool(dLP2, I2)  # eqs. (43)-(45)
@@ -114,5 +125,4 @@ def batch_gradients(params: Params, I: Array, labels: Array) -> Taught:
     dLk1, dLb1 = _kernel_gradient(X1, dLA1, kernel1, I.shape[2]), _bias_gradient(dLP1, n1)  # eqs. (62), (65)
 
     grads = {"k1": dLk1[:, 0], "b1": dLb1, "k2": dLk2, "b2": dLb2, "w": dLw, "b": dLS.sum(axis=0)}
-    L = -log_O[np.arange(N), labels]
-    return Taught(float(L.mean()), int((S.argmax(axis=1) == labels).sum()), grads)
+    return Taught(loss, int((S.argmax(axis=1) == labels).sum()), grads)
