@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from . import fast
-from .architecture import ARCHITECTURE, IMAGE_SHAPE, NUM_CLASSES, NUM_PARAMS, PARAM_SHAPES
+from .architecture import ARTICLE, IMAGE_SHAPE, NUM_CLASSES, Architecture
 from .layers import Array, softmax
 from .network import Backward, Forward, Params, Taught, backprop, batch_gradients, forward, init_params
 from .weights import save_params
@@ -62,31 +62,34 @@ def as_labels(labels: Array, n: int) -> Array:
     return y.astype(np.int64, copy=False)
 
 
-def check_params(params: dict[str, Array]) -> Params:
-    """The six arrays with the article's shapes, one float dtype, all finite, else InvalidInput."""
-    if set(params) != set(PARAM_SHAPES):
-        raise InvalidInput(f"expected parameters {sorted(PARAM_SHAPES)}, got {sorted(params)}")
+def check_params(params: dict[str, Array], architecture: Architecture = ARTICLE) -> Params:
+    """The six arrays with the architecture's shapes, one float dtype, all finite, else InvalidInput."""
+    shapes = architecture.param_shapes()
+    if set(params) != set(shapes):
+        raise InvalidInput(f"expected parameters {sorted(shapes)}, got {sorted(params)}")
     dtypes = {np.asarray(value).dtype for value in params.values()}
     if len(dtypes) != 1 or not np.issubdtype(next(iter(dtypes)), np.floating):
         raise InvalidInput(f"parameters must share one float dtype, got {sorted(map(str, dtypes))}")
-    for name, shape in PARAM_SHAPES.items():
+    for name, shape in shapes.items():
         value = np.asarray(params[name])
         if value.shape != shape:
-            raise InvalidInput(f"parameter {name} must have shape {shape}, got {value.shape}")
+            raise InvalidInput(f"parameter {name} must have shape {shape} ({architecture}), got {value.shape}")
         if not np.isfinite(value).all():
             raise InvalidInput(f"parameter {name} contains NaN or infinity")
-    return {name: np.asarray(params[name]) for name in PARAM_SHAPES}
+    return {name: np.asarray(params[name]) for name in shapes}
 
 
 class CNN:
-    """The article's convolutional network with its six parameter arrays.
+    """The article's convolutional network with its six parameter arrays, or another of its family
+    (model/architecture.py: n1 and n2 kernels of side k) when given one.
 
     The instance holds the parameters (and, once frozen, matrices derived from them);
     every call returns fresh arrays, so one network can serve many threads at once.
     """
 
-    def __init__(self, params: dict[str, Array]) -> None:
-        self.params: Params = check_params(params)
+    def __init__(self, params: dict[str, Array], architecture: Architecture = ARTICLE) -> None:
+        self.architecture = architecture
+        self.params: Params = check_params(params, architecture)
         # Kept only by a frozen network, whose parameters cannot change: built once, not per call.
         self._inference: fast.Inference | None = None
 
@@ -96,17 +99,18 @@ class CNN:
         params = {name: value.copy() for name, value in self.params.items()}
         for value in params.values():
             value.flags.writeable = False
-        net = CNN(params)
+        net = CNN(params, self.architecture)
         if fast.enabled():
             net._inference = fast.Inference(net.params)
             for derived in vars(net._inference).values():
-                derived.flags.writeable = False  # shared by every thread that asks
+                if isinstance(derived, np.ndarray):
+                    derived.flags.writeable = False  # shared by every thread that asks
         return net
 
     @classmethod
-    def random(cls, seed: int = 0, dtype: np.dtype | type = np.float32) -> CNN:
+    def random(cls, seed: int = 0, dtype: np.dtype | type = np.float32, architecture: Architecture = ARTICLE) -> CNN:
         """A fresh network; the same seed gives the same parameters."""
-        return cls(init_params(np.random.default_rng(seed), dtype))
+        return cls(init_params(np.random.default_rng(seed), dtype, architecture), architecture)
 
     @property
     def dtype(self) -> np.dtype:
@@ -155,7 +159,7 @@ class CNN:
         C2 (12, 8, 8), P2 (12, 4, 4), S (10,) and O (10,)."""
         if np.shape(image) != IMAGE_SHAPE:
             raise InvalidInput(f"expected one image of shape (28, 28), got {np.shape(image)}")
-        if not fast.enabled():
+        if not fast.enabled() or any(side % 2 for side in self.architecture.sides[::2]):  # odd: C's last row unread
             fw = self.forward(image)
             return {name: getattr(fw, name)[0] for name in ("C1", "P1", "C2", "P2", "S", "O")}
         # The page asks for these with every stroke: the fast path's, equal to the reference's (test_fast.py).
@@ -165,12 +169,8 @@ class CNN:
     def save(self, path: str | os.PathLike[str], metadata: dict[str, Any] | None = None) -> Path:
         """Write the parameters to path (.npz) and metadata beside it (.json), each atomically.
 
-        The metadata gains the architecture and the .npz's SHA-256; returns the .npz path.
+        The metadata gains the architecture (its args, from which model.load rebuilds it) and the
+        .npz's SHA-256; returns the .npz path.
         """
-        architecture = {
-            "layers": ARCHITECTURE,
-            "param_shapes": {name: list(shape) for name, shape in PARAM_SHAPES.items()},
-            "num_params": NUM_PARAMS,
-            "dtype": str(self.dtype),
-        }
+        architecture = {**self.architecture.record(), "dtype": str(self.dtype)}
         return save_params(path, self.params, {"architecture": architecture, **(metadata or {})})

@@ -81,16 +81,18 @@ def relu_grad(dLC: Array, S: Array) -> Array:
 
 
 def pool_windows(C: Array) -> Array:
-    """C (N, M, H, W) -> every 2x2 window as its four members (N, M, H/2, W/2, 4), in the order
-    (0, 0), (0, 1), (1, 0), (1, 1): the positions 0..3 that the winners I record."""
+    """C (N, M, H, W) -> every 2x2 window as its four members (N, M, H//2, W//2, 4), in the order
+    (0, 0), (0, 1), (1, 0), (1, 1): the positions 0..3 that the winners I record. An odd side's
+    last row or column belongs to no window (PyTorch's floor mode); the article's sides are even."""
     N, M, H, W = C.shape
-    return C.reshape(N, M, H // 2, 2, W // 2, 2).transpose(0, 1, 2, 4, 3, 5).reshape(N, M, H // 2, W // 2, 4)
+    h, w = H // 2, W // 2
+    return C[:, :, : 2 * h, : 2 * w].reshape(N, M, h, 2, w, 2).transpose(0, 1, 2, 4, 3, 5).reshape(N, M, h, w, 4)
 
 
 def maxpool2(C: Array) -> tuple[Array, Array]:
     """2x2 max-pool, stride 2: eqs. (2) and (4).
 
-    Returns P (N, M, H/2, W/2) and the winners I (same shape, int8): the article's I1/I2 of
+    Returns P (N, M, H//2, W//2) and the winners I (same shape, int8): the article's I1/I2 of
     eqs. (42) and (57), stored as the position 0..3 of the maximum inside its window, so
     u_max = 2x + I // 2 and v_max = 2y + I % 2.
 
@@ -103,18 +105,20 @@ def maxpool2(C: Array) -> tuple[Array, Array]:
     return P, I.astype(np.int8)
 
 
-def maxpool2_grad(dLP: Array, I: Array) -> Array:
-    """dL/dC: dL/dP at each window's winner, 0 elsewhere: eqs. (41)/(43) and (53)/(58)."""
+def maxpool2_grad(dLP: Array, I: Array, side: int) -> Array:
+    """dL/dC: dL/dP at each window's winner, 0 elsewhere: eqs. (41)/(43) and (53)/(58). side: C's
+    (2h for the article's; an odd side's last row and column, in no window, get 0)."""
     N, M, h, w = dLP.shape
     cells = dLP[..., None] * (np.arange(4) == I[..., None])  # (N, M, h, w, 4): one non-zero per window
-    return cells.reshape(N, M, h, w, 2, 2).transpose(0, 1, 2, 4, 3, 5).reshape(N, M, 2 * h, 2 * w)
+    dLC = cells.reshape(N, M, h, w, 2, 2).transpose(0, 1, 2, 4, 3, 5).reshape(N, M, 2 * h, 2 * w)
+    return dLC if side == 2 * h else np.pad(dLC, ((0, 0), (0, 0), (0, 1), (0, 1)))
 
 
 # --- fully connected layer, softmax and cross-entropy ---
 
 
 def dense(f: Array, w: Array, b: Array) -> Array:
-    """S_i = sum_j w_ij f_j + b_i: eq. (5). f: (N, 192), w: (10, 192) -> (N, 10)"""
+    """S_i = sum_j w_ij f_j + b_i: eq. (5). f: (N, 192), w: (10, 192) -> (N, 10) in the article's sizes"""
     return f @ w.T + b
 
 

@@ -4,6 +4,9 @@
               -> S2 = k2 * P1 + b2 -> C2 = ReLU(S2) -> P2 = maxpool(C2)
               -> f = flatten(P2) -> S = w f + b -> O = softmax(S),  L = -ln O_label
 
+The comments give the article's sizes (n1 = 6 and n2 = 12 kernels of 5x5); every function serves
+the whole family of model/architecture.py, its sizes read from the parameters' shapes.
+
 Every function works on a batch of N images; the batch loss and gradients are
 the means of the article's per-image ones. Nothing here checks its input: model/cnn.py (model.CNN)
 does, at the boundary. tests/reference.py writes the same equations as plain loops over one
@@ -12,11 +15,12 @@ image, index by index, and the tests hold these functions equal to it.
 
 from __future__ import annotations
 
+from math import prod
 from typing import NamedTuple
 
 import numpy as np
 
-from .architecture import PARAM_SHAPES
+from .architecture import ARTICLE, PARAM_SHAPES, Architecture
 from .layers import (
     Array,
     conv2d,
@@ -53,15 +57,20 @@ class Forward(NamedTuple):
     O: Array  # (N, 10)
 
 
-def init_params(rng: np.random.Generator, dtype: np.dtype | type = np.float32) -> Params:
-    """He initialisation for the ReLU layers, LeCun for the softmax layer; biases 0."""
+def init_params(
+    rng: np.random.Generator, dtype: np.dtype | type = np.float32, architecture: Architecture = ARTICLE
+) -> Params:
+    """He initialisation for the ReLU layers, LeCun for the softmax layer; biases 0. The variances
+    are 2 / fan-in: 2/25, 2/150 and 1/192 for the article's network."""
+    shapes = architecture.param_shapes()
+    fan_in = {name: prod(shapes[name][1:]) for name in ("k1", "k2", "w")}
     params = {
-        "k1": rng.normal(0.0, np.sqrt(2 / 25), PARAM_SHAPES["k1"]),
-        "b1": np.zeros(PARAM_SHAPES["b1"]),
-        "k2": rng.normal(0.0, np.sqrt(2 / 150), PARAM_SHAPES["k2"]),
-        "b2": np.zeros(PARAM_SHAPES["b2"]),
-        "w": rng.normal(0.0, np.sqrt(1 / 192), PARAM_SHAPES["w"]),
-        "b": np.zeros(PARAM_SHAPES["b"]),
+        "k1": rng.normal(0.0, np.sqrt(2 / fan_in["k1"]), shapes["k1"]),
+        "b1": np.zeros(shapes["b1"]),
+        "k2": rng.normal(0.0, np.sqrt(2 / fan_in["k2"]), shapes["k2"]),
+        "b2": np.zeros(shapes["b2"]),
+        "w": rng.normal(0.0, np.sqrt(1 / fan_in["w"]), shapes["w"]),
+        "b": np.zeros(shapes["b"]),
     }
     return {name: value.astype(dtype) for name, value in params.items()}
 
@@ -118,12 +127,12 @@ def backprop(params: Params, fw: Forward, labels: Array) -> Backward:
     dLw = dLS.T @ fw.f  # (10, 192), eq. (30)
     dLf = dLS @ params["w"]  # (N, 192), eq. (38)
     dLP2 = dLf.reshape(fw.P2.shape)  # eq. (39)
-    dLC2 = maxpool2_grad(dLP2, fw.I2)  # (N, 12, 8, 8), eq. (43)
+    dLC2 = maxpool2_grad(dLP2, fw.I2, fw.C2.shape[-1])  # (N, 12, 8, 8), eq. (43)
     dLS2 = relu_grad(dLC2, fw.S2)  # eq. (45)
     dLb2 = conv2d_grad_b(dLS2)  # eq. (47)
     dLk2 = conv2d_grad_k(dLS2, fw.P1)  # (12, 6, 5, 5), eq. (50)
     dLP1 = conv2d_grad_x(dLS2, params["k2"])  # (N, 6, 12, 12), eq. (56)
-    dLC1 = maxpool2_grad(dLP1, fw.I1)  # (N, 6, 24, 24), eq. (58)
+    dLC1 = maxpool2_grad(dLP1, fw.I1, fw.C1.shape[-1])  # (N, 6, 24, 24), eq. (58)
     dLS1 = relu_grad(dLC1, fw.S1)  # eq. (60)
     dLb1 = conv2d_grad_b(dLS1)  # eq. (62)
     dLk1 = conv2d_grad_k(dLS1, fw.I[:, None])[:, 0]  # (6, 5, 5), eq. (65)

@@ -21,9 +21,6 @@ from tests.numeric import numeric_grad, relative_error
 GRAD_RTOL = 1e-6
 
 
-""" + open('/tmp/banded_tests.py').read().strip() + """
-
-
 def test_the_bit_operation_winners_are_argmaxs_first_maximum():
     rng = np.random.default_rng(0)
     C = rng.integers(0, 3, (64, 3, 8, 8)).astype(np.float64)  # three values: ties everywhere

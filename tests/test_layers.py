@@ -87,7 +87,7 @@ def test_maxpool_gradient_goes_to_exactly_one_winner_even_on_ties():
     C = np.zeros((1, 1, 4, 4))  # windows tied at 0, as after a ReLU...
     C[0, 0, 3, 2] = 1.0  # ...but for the bottom-right one, which has a clear max
     P, I = maxpool2(C)
-    dLC = maxpool2_grad(np.ones_like(P), I)
+    dLC = maxpool2_grad(np.ones_like(P), I, 4)
     assert dLC.sum() == 4  # one unit per window, never split or duplicated
     assert dLC[0, 0, 3, 2] == 1  # the clear winner
     assert dLC[0, 0, 0, 0] == dLC[0, 0, 0, 2] == dLC[0, 0, 2, 0] == 1  # ties: the first cell of the window
@@ -98,7 +98,7 @@ def test_maxpool_gradient_matches_numeric(rng):
     G = rng.normal(size=(2, 2, 3, 3))
     _, I = maxpool2(C)
     numeric = numeric_grad(lambda: float((maxpool2(C)[0] * G).sum()), C)
-    assert relative_error(maxpool2_grad(G, I), numeric) < GRAD_RTOL
+    assert relative_error(maxpool2_grad(G, I, 6), numeric) < GRAD_RTOL
 
 
 def test_softmax_rows_sum_to_one_and_survive_huge_scores():
@@ -121,3 +121,14 @@ def test_softmax_cross_entropy_gradient_is_eq_23_over_n(rng):
     numeric = numeric_grad(lambda: float(cross_entropy(S, labels).mean()), S)
     analytic = softmax_cross_entropy_grad(softmax(S), labels)
     assert relative_error(analytic, numeric) < GRAD_RTOL
+
+
+def test_maxpool_over_an_odd_side_leaves_the_last_row_and_column_out(rng):
+    C = rng.normal(size=(2, 3, 5, 5))  # PyTorch's floor mode: windows cover rows and columns 0..3
+    P, I = maxpool2(C)
+    assert np.array_equal(P, maxpool2(C[:, :, :4, :4])[0])
+    G = rng.normal(size=P.shape)
+    numeric = numeric_grad(lambda: float((maxpool2(C)[0] * G).sum()), C)
+    dLC = maxpool2_grad(G, I, 5)
+    assert dLC.shape == C.shape and not dLC[:, :, 4].any() and not dLC[:, :, :, 4].any()
+    assert relative_error(dLC, numeric) < GRAD_RTOL

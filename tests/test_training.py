@@ -48,6 +48,15 @@ def test_metadata_records_what_made_the_weights(quick_run):
         "augment": False,
         "validation": 0,
         "clean_epochs": 0,
+        "n1": 6,
+        "n2": 12,
+        "k": 5,
+        "label_smoothing": 0.0,
+        "teacher": None,
+        "temperature": 4.0,
+        "distill": 0.0,
+        "ema": 0.0,
+        "test": True,
     }
     assert len(on_disk["per_class_accuracy"]) == 10 and len(on_disk["history"]) == 2
     assert np.array(on_disk["confusion"]).sum() == 10_000

@@ -78,6 +78,11 @@ class Classifier:
     def load(cls, weights_path: Path) -> Classifier:
         """Load and verify the weights (SHA-256 against their metadata), then run one warm-up pass."""
         net = model.load(weights_path).frozen()  # raises model.WeightsError, saying what is wrong
+        if net.architecture != model.ARTICLE:  # /model, the page and the codec describe the article's network
+            raise model.WeightsError(
+                f"{weights_path} holds a network with {net.architecture}; the service serves only the article's "
+                f"({model.ARTICLE}, {model.NUM_PARAMS} parameters)"
+            )
         metadata = model.read_metadata(weights_path)
         net.predict_proba(np.zeros((28, 28), dtype=net.dtype))
         return cls(net, metadata, weights_path)

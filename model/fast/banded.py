@@ -20,19 +20,26 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..architecture import IMAGE_SHAPE, Architecture
 from ..layers import Array
 
 
 def rows_of(x: Array, kh: int) -> Array:
     """The patch matrix of x (N, C, H, W) for a kernel of kh rows: (N*Ho, kh*C*W), one contiguous
-    block per output row: X[(N, u), (p, n, c)] = x[N, n, u+p, c]."""
+    block per output row: X[(N, u), (p, n, c)] = x[N, n, u+p, c]. Ho is the even number of output
+    rows the max-pool reads (pooled_side): an odd side's last row is in no window."""
     N, C, H, W = x.shape
-    Ho = H - kh + 1
+    Ho = 2 * pooled_side(H, kh)
     x_hcw = np.ascontiguousarray(x.transpose(0, 2, 1, 3))  # (N, H, C, W): free if already stored so
     s = x_hcw.itemsize
     # Output row u reads rows u..u+kh-1: a block that starts one input row (C*W numbers) after the last.
     blocks = np.ndarray((N, Ho, kh * C * W), x_hcw.dtype, buffer=x_hcw, strides=(H * C * W * s, C * W * s, s))
     return blocks.reshape(N * Ho, kh * C * W)
+
+
+def pooled_side(side: int, kernel: int) -> int:
+    """The side of the max-pooled maps of a convolution over maps of this side: (side - kernel + 1) // 2."""
+    return (side - kernel + 1) // 2
 
 
 def _band(T: Array, kernel_shape: tuple[int, int, int, int], W: int) -> Array:
@@ -64,7 +71,7 @@ def pooled_band(T: Array, kernel_shape: tuple[int, int, int, int], W: int) -> Ar
     summing its gradient along the band both go through this view, so neither copies T to reorder it.
     """
     M, C, kh, kw = kernel_shape
-    half = (W - kw + 1) // 2
+    half = pooled_side(W, kw)
     row, s = T.shape[1] * T.itemsize, T.itemsize
     return np.ndarray(
         (kh, C, kw, M, 2, half),
@@ -76,9 +83,10 @@ def pooled_band(T: Array, kernel_shape: tuple[int, int, int, int], W: int) -> Ar
 
 def pooled_toeplitz(k: Array, W: int) -> Array:
     """layers.toeplitz(k, W) with its columns (m, v) in the order (v % 2, m, v // 2): each pooling
-    window's two columns in different halves of the product."""
+    window's two columns in different halves of the product. An odd number of output columns loses
+    its last, which is in no window."""
     M, C, kh, kw = k.shape
-    T = np.zeros((kh * C * W, M * (W - kw + 1)), dtype=k.dtype)
+    T = np.zeros((kh * C * W, M * 2 * pooled_side(W, kw)), dtype=k.dtype)
     pooled_band(T, k.shape, W)[...] = k.transpose(2, 1, 3, 0)[..., None, None]
     return T
 
@@ -95,32 +103,36 @@ def pooled_rows(x: Array, kh: int) -> Array:
     strided view and copied once.
     """
     N, H, CW = x.shape
-    Ho = H - kh + 1
+    half = pooled_side(H, kh)  # an odd number of output rows loses its last, which is in no window
     s = x.itemsize
-    blocks = np.ndarray((N, 2, Ho // 2, kh * CW), x.dtype, buffer=x, strides=(H * CW * s, CW * s, 2 * CW * s, s))
-    return blocks.reshape(N * Ho, kh * CW)
+    blocks = np.ndarray((N, 2, half, kh * CW), x.dtype, buffer=x, strides=(H * CW * s, CW * s, 2 * CW * s, s))
+    return blocks.reshape(N * 2 * half, kh * CW)
 
 
-def permuted_w(w: Array) -> Array:
+def permuted_w(w: Array, architecture: Architecture) -> Array:
     """w's columns from the article's f[16m + 4x + y] to the pooled order [x][m][y]."""
-    return np.ascontiguousarray(w.reshape(10, 12, 4, 4).transpose(0, 2, 1, 3).reshape(10, 192))
+    n2, side = architecture.n2, architecture.sides[3]
+    return np.ascontiguousarray(w.reshape(len(w), n2, side, side).transpose(0, 2, 1, 3).reshape(w.shape))
 
 
-def article_columns_of_w(wP: Array) -> Array:
+def article_columns_of_w(wP: Array, architecture: Architecture) -> Array:
     """The inverse of permuted_w: columns [x][m][y] back to the article's 16m + 4x + y."""
-    return wP.reshape(10, 4, 12, 4).transpose(0, 2, 1, 3).reshape(10, 192)
+    n2, side = architecture.n2, architecture.sides[3]
+    return wP.reshape(len(wP), side, n2, side).transpose(0, 2, 1, 3).reshape(wP.shape)
 
 
-def pooled_banded(params: dict[str, Array]) -> tuple[Array, Array]:
-    """k1 and k2 as banded matrices (pooled_toeplitz), for 28- and 12-column inputs."""
-    return pooled_toeplitz(params["k1"][:, None], 28), pooled_toeplitz(params["k2"], 12)
+def pooled_banded(params: dict[str, Array], architecture: Architecture) -> tuple[Array, Array]:
+    """k1 and k2 as banded matrices (pooled_toeplitz), for inputs of 28 and P1's side columns:
+    (140, 144) and (360, 96) for the article's network."""
+    P1_side = architecture.sides[1]
+    return pooled_toeplitz(params["k1"][:, None], IMAGE_SHAPE[1]), pooled_toeplitz(params["k2"], P1_side)
 
 
 def pooled_product(x: Array, T: Array, kh: int) -> tuple[Array, Array]:
     """x (N, H, C*W) -> its patch matrix X (pooled_rows) and X T as [n, u%2, u//2, v%2, (m, v//2)]."""
     N, H, _ = x.shape
     X = pooled_rows(x, kh)
-    return X, (X @ T).reshape(N, 2, (H - kh + 1) // 2, 2, -1)
+    return X, (X @ T).reshape(N, 2, pooled_side(H, kh), 2, -1)
 
 
 def max_and_winners(corners: tuple[Array, Array, Array, Array]) -> tuple[Array, Array]:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..architecture import Architecture
 from ..layers import Array
 from .banded import permuted_w, pooled_banded, pooled_product
 
@@ -64,31 +65,34 @@ class Inference:
     """A network's parameters arranged for answering; the scores equal forward(params, I).S."""
 
     def __init__(self, params: dict[str, Array]) -> None:
-        self.T1, self.T2 = pooled_banded(params)  # (140, 144), (360, 96)
-        self.bias1 = np.repeat(params["b1"], 12)  # (m, y) of a pooled row
-        self.bias2 = np.repeat(params["b2"], 4)
-        self.wT = np.ascontiguousarray(permuted_w(params["w"]).T)
+        self.architecture = arch = Architecture.of_params(params)
+        self.T1, self.T2 = pooled_banded(params, arch)  # (140, 144), (360, 96)
+        self.bias1 = np.repeat(params["b1"], arch.sides[1])  # (m, y) of a pooled row: 12 for the article's
+        self.bias2 = np.repeat(params["b2"], arch.sides[3])  # 4
+        self.wT = np.ascontiguousarray(permuted_w(params["w"], arch).T)
         self.b = params["b"]
 
     def scores(self, I: Array) -> Array:
         """I: (N, 28, 28) valid images -> S: (N, 10)."""
-        N = len(I)
-        P1 = _conv_relu_pool(np.ascontiguousarray(I), self.T1, self.bias1, 5)  # (N, 12, 6*12): [n, x, m, y]
-        P2 = _conv_relu_pool(P1, self.T2, self.bias2, 5)  # (N, 4, 12*4): [n, x, m, y]
-        return P2.reshape(N, 192) @ self.wT + self.b  # eq. (5), w's columns permuted to [x, m, y]
+        N, k = len(I), self.architecture.k
+        P1 = _conv_relu_pool(np.ascontiguousarray(I), self.T1, self.bias1, k)  # (N, 12, 6*12): [n, x, m, y]
+        P2 = _conv_relu_pool(P1, self.T2, self.bias2, k)  # (N, 4, 12*4): [n, x, m, y]
+        return P2.reshape(N, -1) @ self.wT + self.b  # eq. (5), w's columns permuted to [x, m, y]
 
     def feature_maps(self, I: Array) -> dict[str, Array]:
-        """I: (N, 28, 28) valid images -> the article's C1, P1, C2, P2 and S, equal to forward(params, I)'s."""
-        N = len(I)
-        C1 = _conv_relu(np.ascontiguousarray(I), self.T1, self.bias1, 5)
+        """I: (N, 28, 28) valid images -> the article's C1, P1, C2, P2 and S, equal to forward(params, I)'s.
+
+        C1 and C2 as far as the max-pool reads them: whole where their sides are even (the article's)."""
+        N, (n1, n2, k) = len(I), self.architecture
+        C1 = _conv_relu(np.ascontiguousarray(I), self.T1, self.bias1, k)
         P1 = _pool(C1)  # (N, 12, 6*12): [n, x, m, y]
-        C2 = _conv_relu(P1, self.T2, self.bias2, 5)
+        C2 = _conv_relu(P1, self.T2, self.bias2, k)
         P2 = _pool(C2)  # (N, 4, 12*4)
-        S = P2.reshape(N, 192) @ self.wT + self.b
+        S = P2.reshape(N, -1) @ self.wT + self.b
         return {
-            "C1": _article_maps(C1, 6),
-            "P1": _article_pooled(P1, 6),
-            "C2": _article_maps(C2, 12),
-            "P2": _article_pooled(P2, 12),
+            "C1": _article_maps(C1, n1),
+            "P1": _article_pooled(P1, n1),
+            "C2": _article_maps(C2, n2),
+            "P2": _article_pooled(P2, n2),
             "S": S,
         }

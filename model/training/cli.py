@@ -1,6 +1,7 @@
 """`python -m model.train`: one command, two kinds of run.
 
     python -m model.train --data-dir ../shared/mnist --epochs 40 --augment --out weights/cnn
+    python -m model.train --recipe teacher --data-dir ../shared/mnist --out weights/teacher
     python -m model.train --recipe article --data-dir ../shared/mnist --epochs 10 --limit 10000 --test-limit 1000
 
 Without --recipe it trains the served network (loop.py) and writes OUT.npz and OUT.json; with
@@ -12,11 +13,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 
 from ..fast.memory import reuse_freed_memory
 from ..mnist import MNISTError
+from ..weights import WeightsError
 from .checkpoints import CheckpointError
-from .config import TrainConfig
+from .config import OFFLINE_RECIPES, TrainConfig
 from .loop import train
 from .optimizers import OPTIMIZERS
 from .recipes import NAMES as RECIPE_NAMES
@@ -52,11 +55,24 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", default="weights/cnn", help="weights to write, OUT.npz and OUT.json [%(default)s]")
     parser.add_argument("--resume", action="store_true", help="continue from OUT.ckpt.npz if it exists")
     parser.add_argument("--plots", metavar="DIR", help="draw learning curves and the confusion matrix here")
+    parser.add_argument("--n1", type=int, default=defaults.n1, help="kernels of the first convolution [%(default)s]")
+    parser.add_argument("--n2", type=int, default=defaults.n2, help="kernels of the second convolution [%(default)s]")
+    parser.add_argument("--kernel", type=int, default=defaults.k, help="the side of every kernel [%(default)s]")
+    parser.add_argument("--label-smoothing", type=float, default=defaults.label_smoothing, help="[%(default)s]")
+    parser.add_argument("--teacher", help="weights to distil from (objectives.py); with --distill > 0")
+    parser.add_argument("--temperature", type=float, default=defaults.temperature, help="of distillation [%(default)s]")
+    parser.add_argument("--distill", type=float, default=defaults.distill, help="the teacher's share [%(default)s]")
+    parser.add_argument("--ema", type=float, default=defaults.ema, help="weight average decay, 0: none [%(default)s]")
+    parser.add_argument(
+        "--no-test", action="store_true", help="an experiment: select on the validation split, never read the test set"
+    )
     parser.add_argument(
         "--recipe",
-        choices=RECIPE_NAMES,
-        help="replay a recipe of model/training/recipes.py (the article's, or ours on its terms) epoch by epoch, "
-        "scored beside the article's log; only --epochs, --seed, --limit, --test-limit and --data-dir apply",
+        choices=(*OFFLINE_RECIPES, *RECIPE_NAMES),
+        help=f"{' or '.join(OFFLINE_RECIPES)}: train issue 37's recipe of model/training/config.py (--data-dir, "
+        "--out, --resume, --seed and --no-test apply); otherwise replay a recipe of model/training/recipes.py (the "
+        "article's, or ours on its terms) epoch by epoch, scored beside the article's log; only --epochs, --seed, "
+        "--limit, --test-limit and --data-dir apply",
     )
     parser.add_argument("--test-limit", type=int, help="with --recipe: score on the first N test images only")
     return parser
@@ -65,6 +81,8 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     options = parser()
     args = options.parse_args(argv)
+    if args.recipe in OFFLINE_RECIPES:
+        return _train(replace(OFFLINE_RECIPES[args.recipe], seed=args.seed, test=not args.no_test), args)
     if args.recipe:
         try:
             replay(args.recipe, args.data_dir, args.epochs, args.seed, args.limit, args.test_limit)
@@ -85,11 +103,24 @@ def main(argv: list[str] | None = None) -> int:
         args.augment,
         args.validation,
         args.clean_epochs,
+        args.n1,
+        args.n2,
+        args.kernel,
+        args.label_smoothing,
+        args.teacher,
+        args.temperature,
+        args.distill,
+        args.ema,
+        not args.no_test,
     )
+    return _train(cfg, args)
+
+
+def _train(cfg: TrainConfig, args: argparse.Namespace) -> int:
     reuse_freed_memory()  # see model/fast/memory.py
     try:
         train(cfg, args.data_dir, args.out, resume=args.resume, plots_dir=args.plots)
-    except (MNISTError, CheckpointError) as e:
+    except (MNISTError, CheckpointError, ValueError, WeightsError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0

@@ -28,13 +28,20 @@ DESCRIPTIONS = {
 }
 
 
-def metadata(cfg: TrainConfig, test: Evaluation, history: list[dict[str, float]], train_images: int) -> dict[str, Any]:
-    """The scorecard, the settings and the run's history."""
+def metadata(
+    cfg: TrainConfig, test: Evaluation | None, history: list[dict[str, float]], train_images: int
+) -> dict[str, Any]:
+    """The scorecard (None for an experiment, which does not read the test set), the settings and the run's history."""
+    scorecard: dict[str, Any] = {"test_accuracy": None}
+    if test is not None:
+        scorecard = {
+            "test_accuracy": test.accuracy,
+            "test_loss": test.loss,
+            "per_class_accuracy": [round(float(a), 6) for a in test.per_class],
+            "confusion": test.confusion.tolist(),
+        }
     result: dict[str, Any] = {
-        "test_accuracy": test.accuracy,
-        "test_loss": test.loss,
-        "per_class_accuracy": [round(float(a), 6) for a in test.per_class],
-        "confusion": test.confusion.tolist(),
+        **scorecard,
         "epochs": cfg.epochs,
         "train_images": train_images,
         "hyperparameters": dataclasses.asdict(cfg),
@@ -51,13 +58,17 @@ def metadata(cfg: TrainConfig, test: Evaluation, history: list[dict[str, float]]
 
 
 def validation_and_calibration(
-    net: CNN, mnist: MNIST, labels: np.ndarray, val_idx: np.ndarray, n: int, accuracy: float
+    net: CNN, mnist: MNIST, labels: np.ndarray, val_idx: np.ndarray, n: int, accuracy: float, test: bool = True
 ) -> dict[str, Any]:
     """The held-out split (the first len(val_idx) of SPLIT_SEED's permutation of the first n training
     images) and the temperature fitted on it, with the test set's calibration error before and after."""
     S = net.scores(to_float(mnist.train.images[val_idx], net.dtype))
     cal = calibrate(S, labels[val_idx])
-    test_S = net.scores(to_float(mnist.test.images, net.dtype)).astype(np.float64)
+    calibration: dict[str, Any] = {**cal._asdict()}
+    if test:
+        test_S = net.scores(to_float(mnist.test.images, net.dtype)).astype(np.float64)
+        calibration["test_ece_before"] = expected_calibration_error(softmax(test_S), mnist.test.labels)
+        calibration["test_ece_after"] = expected_calibration_error(softmax(test_S / cal.temperature), mnist.test.labels)
     return {
         "validation": {
             "images": int(len(val_idx)),
@@ -67,9 +78,7 @@ def validation_and_calibration(
             "accuracy": accuracy,
         },
         "calibration": {
-            **cal._asdict(),
-            "test_ece_before": expected_calibration_error(softmax(test_S), mnist.test.labels),
-            "test_ece_after": expected_calibration_error(softmax(test_S / cal.temperature), mnist.test.labels),
+            **calibration,
             "method": "temperature scaling fitted on the validation split; the service answers softmax(S / T) and "
             "says it is unsure when the top probability is below unsure_below",
         },

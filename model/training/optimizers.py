@@ -12,14 +12,28 @@ import numpy as np
 
 from .. import fast
 from ..network import Params, Taught, batch_gradients, sgd
+from .objectives import Objective
 
 OPTIMIZERS = ("momentum", "nesterov", "adam")
 ADAM_BETA2, ADAM_EPS = 0.999, 1e-8
 
 
-def gradients(params: Params, images: np.ndarray, labels: np.ndarray) -> Taught:
-    """A training batch's loss and gradients: model/fast/'s, unless switched off (the reference's, slower)."""
+def gradients(params: Params, images: np.ndarray, labels: np.ndarray, loss: Objective | None = None) -> Taught:
+    """A training batch's loss and gradients: model/fast/'s, unless switched off (the reference's, slower).
+
+    loss (objectives.py) replaces the article's cross-entropy; only the fast path takes one."""
+    if loss is not None and fast.enabled():
+        return fast.batch_gradients(params, images, labels, loss)
+    if loss is not None:
+        raise ValueError("label smoothing and distillation need the fast path (CNN_FAST=1)")
     return (fast.batch_gradients if fast.enabled() else batch_gradients)(params, images, labels)
+
+
+def average_step(average: Params, params: Params, decay: float) -> None:
+    """average <- decay average + (1 - decay) params: the exponential moving average of the weights."""
+    for name, value in params.items():
+        average[name] *= np.asarray(decay, value.dtype)
+        average[name] += np.asarray(1 - decay, value.dtype) * value
 
 
 def sgd_step(params: Params, grads: Params, lr: float) -> None:
