@@ -15,6 +15,7 @@ import tempfile
 
 import model
 
+from .classes.join import is_loopback, machine_addresses
 from .config import Settings, variable
 from .transport import metrics, server
 
@@ -44,7 +45,6 @@ def remove_stale_metrics_directories() -> list[str]:
 def join_lines(settings: Settings) -> list[str]:
     """Where the teacher's view and the phones reach this server, said at start when it listens beyond
     loopback (the log's own line would say 0.0.0.0, which no phone can open)."""
-    from .classes.join import is_loopback, machine_addresses
 
     if is_loopback(settings.host):
         return [f"the teacher's view: http://127.0.0.1:{settings.port}/teacher.html (phones cannot reach 127.0.0.1:"

@@ -1,5 +1,6 @@
-"""One declaration per endpoint (app/api/endpoints.py) is all the router, the request path, OpenAPI and
-the metrics need: an endpoint added to the table alone is served, documented and counted."""
+"""One declaration per endpoint (each family's endpoints.py, gathered by app/registry.py) is all the
+router, the request path, OpenAPI and the metrics need: an endpoint added to the table alone is served,
+documented and counted."""
 
 from __future__ import annotations
 
@@ -7,11 +8,16 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, Field
 
-from app.api import endpoints, routes
-from app.api.endpoints import BY_NAME, CLASSES, DRAWINGS, ENDPOINTS, OIP, Endpoint, binary_body
-from app.api.handlers import Call
+from app import registry
+from app.api.endpoints import ENDPOINTS
+from app.classes.endpoints import CLASSES
 from app.config import Settings
+from app.drawings.endpoints import DRAWINGS
+from app.interop.endpoints import OIP
 from app.main import create_app
+from app.registry import BY_NAME
+from app.transport.endpoints import Body, Call, Endpoint
+from app.transport.errors import Family
 from tests.conftest import WEIGHTS
 
 
@@ -30,20 +36,20 @@ REVERSE = Endpoint(
     path="/v9/reverse",
     handler=backwards,
     summary="The bytes back to front",
-    request=binary_body(),
+    request=Body("application/octet-stream", lambda job, _: job.body, {"type": "string", "format": "binary"}),
     query=Times,
     response=None,
     media_type="application/octet-stream",
     cost="light",
     runs="loop",
-    error_shape=lambda sentence: {"error": sentence},  # another family's shape, as OIP v2's
+    family=Family(shape=lambda sentence: {"error": sentence}),  # another family's shape, as OIP v2's
 )
 
 
 @pytest.fixture
 def client():  # its own app, the table patched only while it runs
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(routes, "ENDPOINTS", (*ENDPOINTS, REVERSE))
+        patch.setattr(registry.api, "ENDPOINTS", (*ENDPOINTS, REVERSE))
         patch.setitem(BY_NAME, REVERSE.name, REVERSE)
         with TestClient(create_app(Settings(weights=WEIGHTS, pool_workers=1))) as c:
             yield c
@@ -85,7 +91,6 @@ def test_every_declared_endpoint_is_routed_once():
     names = [e.name for e in declared]
     assert len(set(paths)) == len(paths) and len(set(names)) == len(names) == len(BY_NAME)
     assert all(e.handler is not None or e.serve is not None for e in declared)
-    assert endpoints.BY_NAME is BY_NAME
 
 
 def test_the_protocol_s_endpoints_are_routed_and_documented_from_their_declarations(client):

@@ -13,8 +13,8 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, Field
 
-from app.errors import NotFinite
 from app.pictures.preprocessing import MAX_DRAWING_SIDE
+from app.transport.errors import NotFinite
 from model.floats import TINY
 
 MAP_DECIMALS = 5  # feature maps are for looking at: 5 decimals keep the answers small

@@ -22,8 +22,8 @@ from pydantic import (
     model_validator,
 )
 
-from app.errors import IMAGE_FORMS, clip
 from app.pictures.preprocessing import MAX_DRAWING_SIDE
+from app.transport.errors import IMAGE_FORMS, clip
 from model.architecture import GRADIENTS
 from model.codec import ENCODED_LENGTH, decode_params
 from model.floats import flush

@@ -17,10 +17,10 @@ from fastapi import HTTPException, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel
 
-from app.api.responses import ErrorResponse
 from app.drawings.answers import in_thread
 from app.drawings.guard import Unauthorized, check_token
-from app.errors import failure
+from app.transport.error_docs import ErrorResponse
+from app.transport.errors import failure
 from app.transport.jobs import Job, as_response
 from model.codec import decode_params
 

@@ -1,7 +1,6 @@
-"""What the drawings' endpoints ask of the classes (app/drawings/answers.py): whether a save may go into
-a class, and telling the boards of a save or a deletion; and the classes' state on the app (ClassRoom).
-
-Imports no route module, so app/drawings/answers.py can import it.
+"""What the drawings' endpoints ask of the classes (app/drawings/answers.py's ClassHooks, which this
+module is, put on app.state.class_hooks by routes.py's lifespan): whether a save may go into a class,
+and telling the boards of a save or a deletion; and the classes' state on the app (ClassRoom).
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ from fastapi import HTTPException, Request
 from app.config import Settings
 from app.drawings.database import DatabaseUnavailable
 from app.drawings.guard import Buckets, TooFast
-from app.errors import ClientMistake
+from app.transport.errors import ClientMistake
 
 from . import codes
 from .events import Broker

@@ -13,7 +13,7 @@ import base64
 import json
 import re
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from fastapi import Header, HTTPException, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -21,10 +21,9 @@ from pydantic import BaseModel, Field
 from pydantic_core import to_json
 from starlette.requests import ClientDisconnect
 
-from app.api.responses import ErrorResponse
-from app.classes import hooks as classes
 from app.config import Settings
-from app.errors import ClientMistake, failure
+from app.transport.error_docs import ErrorResponse
+from app.transport.errors import ClientMistake, failure
 from app.transport.jobs import Job, as_response
 
 from .database import DatabaseUnavailable
@@ -89,6 +88,25 @@ class Collection:
         """The client, as the rate limits know it (guard.identity)."""
         peer = request.client.host if request.client else None
         return identity(client_address(peer, request.headers.getlist("x-forwarded-for"), self.trusted))
+
+
+class ClassHooks(Protocol):
+    """What the drawings ask of the classes, which sit above them (app/classes/hooks.py answers;
+    the classes' lifespan puts it on app.state.class_hooks): whether a save may go into a class, and
+    telling the boards of a save or a deletion."""
+
+    async def admit_save(self, request: Request, text: str) -> str: ...
+
+    def saved_into(self, request: Request) -> None: ...
+
+    async def deleting(self, request: Request, drawing_id: int) -> str | None: ...
+
+    async def deleted(self, request: Request, drawing_id: int, code: str) -> None: ...
+
+
+def class_hooks(request: Request) -> ClassHooks:
+    hooks: ClassHooks = request.app.state.class_hooks
+    return hooks
 
 
 def collection(request: Request) -> Collection:
@@ -156,7 +174,7 @@ async def save_drawing(request: Request, endpoint: Any, headers: SaveHeaders) ->
         if read.status != 200:
             return as_response(read)
         content = json.loads(read.body)
-        code = None if content["class"] is None else await classes.admit_save(request, content["class"])
+        code = None if content["class"] is None else await class_hooks(request).admit_save(request, content["class"])
         drawing = Drawing(
             base64.b64decode(content["grid"]),
             content["label"],
@@ -167,7 +185,7 @@ async def save_drawing(request: Request, endpoint: Any, headers: SaveHeaders) ->
         )
         saved = await found.store.add(drawing, key)
         if code is not None:
-            classes.saved_into(request)
+            class_hooks(request).saved_into(request)
     except CrossSite as e:
         return refusal(403, str(e))
     except TooFast as e:
@@ -246,11 +264,11 @@ async def export(request: Request, endpoint: Any, query: ExportQuery) -> Streami
 
 
 async def delete_drawing(request: Request, endpoint: Any, drawing_id: int) -> Response:
-    code = await classes.deleting(request, drawing_id)
+    code = await class_hooks(request).deleting(request, drawing_id)
     if not await in_thread(collection(request).store.delete, drawing_id):
         raise HTTPException(404, f"there is no drawing {drawing_id}")
     if code is not None:
-        await classes.deleted(request, drawing_id, code)
+        await class_hooks(request).deleted(request, drawing_id, code)
     return Response(status_code=204)
 
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from app.errors import ClientMistake
+from app.transport.errors import ClientMistake
 
 from .database import Database, DatabaseUnavailable, is_fault, unavailable
 

@@ -25,7 +25,7 @@ import numpy as np
 from app.api.service import Classifier
 from app.api.training import decode_resume
 from app.config import Settings
-from app.errors import ClientMistake
+from app.transport.errors import ClientMistake
 from app.transport.facts import Facts
 from app.transport.jobs import Job
 from model import fast

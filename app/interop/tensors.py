@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from pydantic_core import to_json
 
-from app.errors import ClientMistake
+from app.transport.errors import ClientMistake
 from model.architecture import IMAGE_SHAPE, LAYERS
 
 from .schemas import InferRequest, RequestInput, TensorMetadata

@@ -1,8 +1,8 @@
-"""The API's router and OpenAPI document, made from the endpoints' declarations (app/api/endpoints.py).
+"""A family's router and its part of the OpenAPI document, made from its endpoints' declarations.
 
-Every route hands its request to app/transport/request_path.py, the one place that reads, admits
-and answers requests; FastAPI only matches the path and the method, validates the query
-parameters, and documents each endpoint.
+Every route hands its request to the request path (request_path.py), or to the endpoint's own step
+(`serve`); FastAPI only matches the path and the method, validates the parameters, and documents
+each endpoint.
 """
 
 from __future__ import annotations
@@ -12,21 +12,15 @@ import re
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
-import numpy as np
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.datastructures import Default
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 
-from app.config import Settings
-from app.transport.request_path import RequestPath
-from app.transport.strict_json import StrictJSONResponse
-
-from .endpoints import COSTS, ENDPOINTS, Endpoint
-from .error_docs import ERRORS
-from .requests import EXAMPLE_GRID
-from .responses import ErrorResponse, Health, ModelInfo, PredictResponse
-from .service import Classifier
+from .endpoints import COSTS, Endpoint
+from .error_docs import ERRORS, ErrorResponse
+from .request_path import RequestPath
+from .strict_json import StrictJSONResponse
 
 
 class Direct(APIRoute):
@@ -96,14 +90,12 @@ def responses(endpoint: Endpoint) -> dict[int | str, dict[str, Any]]:
     }
 
 
-def make_router(
-    endpoints: tuple[Endpoint, ...] | None = None, router: APIRouter | None = None, direct: bool = False
-) -> APIRouter:
-    """A router of the endpoints (the API's, by default; a family's, with its own router: app/interop/, app/drawings/).
+def make_router(endpoints: tuple[Endpoint, ...], router: APIRouter | None = None, direct: bool = False) -> APIRouter:
+    """A router of a family's endpoints (with its own router, if given: app/interop/, app/drawings/).
     `direct`: their routes skip FastAPI's parameter and response machinery (Direct), for a family
     whose endpoints take no query parameters."""
     router = APIRouter() if router is None else router
-    for endpoint in ENDPOINTS if endpoints is None else endpoints:
+    for endpoint in endpoints:
         router.add_api_route(
             endpoint.path,
             route(endpoint),
@@ -135,21 +127,3 @@ def named_bodies(document: dict[str, Any]) -> None:
             components.update(schema.pop("$defs", {}))
             components[schema["title"]] = schema
             content["schema"] = {"$ref": f"#/components/schemas/{schema['title']}"}
-
-
-def examples(clf: Classifier, settings: Settings) -> dict[str, Any]:
-    """The examples of the answers that depend on the weights, taken from the served network itself:
-    its metadata, its SHA-256, its answer to the example request."""
-    p = clf.predict(np.asarray(EXAMPLE_GRID, dtype=np.float64))
-    return {
-        "PredictResponse": PredictResponse.content(p, with_input=False),
-        "BatchResponse": {"predictions": [PredictResponse.content(p, with_input=False)]},
-        "ModelInfo": ModelInfo.content(
-            clf.metadata,
-            clf.weights_path.name,
-            settings.max_batch,
-            settings.max_body_bytes,
-            collecting=settings.collecting,
-        ),
-        "Health": Health.content(clf.metadata["sha256"]),
-    }
