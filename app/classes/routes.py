@@ -31,7 +31,7 @@ from . import hooks
 from .answers import ClassRoom, known
 from .endpoints import CLASSES
 from .events import Broker
-from .hooks import CodeGuesses
+from .hooks import CodeGuesses, UnknownClass
 from .store import Classes
 
 
@@ -65,7 +65,9 @@ async def class_page(request: Request, code: str) -> FileResponse:
     status = 200
     try:
         await known(request, code)
-    except HTTPException as e:
+    except UnknownClass:
+        status = 404
+    except HTTPException as e:  # the collection is off
         if e.status_code != 404:
             raise
         status = 404

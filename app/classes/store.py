@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from app.drawings.database import Database
 from app.drawings.store import now
+from app.transport.errors import Failure
 
 from .codes import new_code
 
@@ -25,8 +26,10 @@ EVENT_KINDS = ("state", "network", "deletion")
 COLUMNS = "code, name, state, created_at, network_sha256, network_drawings, published_at"
 
 
-class TooManyClasses(Exception):
-    """MAX_CLASSES classes exist: the teacher deletes old ones first (409)."""
+class TooManyClasses(Failure):
+    """MAX_CLASSES classes exist: the teacher deletes old ones first."""
+
+    status = 409
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,13 +10,14 @@ Imported by app/api/endpoints.py; imports answers.py and the store's database.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import Request
 from pydantic import BaseModel, Field, model_validator
 
-from .answers import collection, in_thread
+from .answers import collection
 from .store import Store
 
 MAX_IDS = 500  # ids in one selection: a few pages of the teacher's view
@@ -80,5 +81,5 @@ def delete_many(store: Store, query: BulkQuery) -> BulkDeleted:
 
 
 async def delete_drawings(request: Request, endpoint: Any, query: BulkQuery) -> BulkDeleted:
-    result: BulkDeleted = await in_thread(delete_many, collection(request).store, query)
+    result: BulkDeleted = await asyncio.to_thread(delete_many, collection(request).store, query)
     return result

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app.transport.errors import RETRY_AFTER_SECONDS, Failure
+
 from .schema import LATEST, MIGRATIONS, PG_MIGRATION_LOCK, VERSION_TABLE, Dialect, SchemaTooNew
 
 log = logging.getLogger("uvicorn.error")
@@ -34,8 +36,10 @@ SQLITE_WAL_LIMIT = 16 * 1024 * 1024
 IDLE_CONNECTIONS = 4  # PostgreSQL connections kept open for the teacher's reads
 
 
-class DatabaseUnavailable(Exception):
-    """The database cannot be reached or refused the work (503)."""
+class DatabaseUnavailable(Failure):
+    """The database cannot be reached or refused the work: 503 with Retry-After, wherever it is raised."""
+
+    status, retry_after = 503, RETRY_AFTER_SECONDS
 
 
 class DatabaseDamaged(DatabaseUnavailable):
