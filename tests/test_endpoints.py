@@ -16,7 +16,7 @@ from app.drawings.endpoints import DRAWINGS
 from app.interop.endpoints import OIP
 from app.main import create_app
 from app.registry import BY_NAME
-from app.transport.endpoints import Body, Call, Endpoint
+from app.transport.endpoints import Body, Call, Doc, Endpoint, Params, Reply, Runs
 from app.transport.errors import Family
 from tests.conftest import WEIGHTS
 
@@ -35,14 +35,12 @@ REVERSE = Endpoint(
     method="POST",
     path="/v9/reverse",
     handler=backwards,
-    summary="The bytes back to front",
     request=Body("application/octet-stream", lambda job, _: job.body, {"type": "string", "format": "binary"}),
-    query=Times,
-    response=None,
-    media_type="application/octet-stream",
-    cost="light",
-    runs="loop",
-    family=Family(shape=lambda sentence: {"error": sentence}),  # another family's shape, as OIP v2's
+    reply=Reply(None, media_type="application/octet-stream"),
+    params=Params(query=Times),
+    runs=Runs("light", where="loop"),
+    doc=Doc("The bytes back to front"),
+    family=Family(shape=lambda sentence: {"error": sentence}),
 )
 
 
@@ -97,7 +95,7 @@ def test_the_protocol_s_endpoints_are_routed_and_documented_from_their_declarati
     document = client.get("/openapi.json").json()["paths"]
     for e in OIP:
         operation = document[e.path][e.method.lower()]
-        assert operation["operationId"] == e.name and operation["x-cost"].startswith(e.cost)
+        assert operation["operationId"] == e.name and operation["x-cost"].startswith(e.runs.cost)
     too_big = client.post("/model.onnx", content=b"{" * 70_000, headers={"content-type": "application/json"})
     assert too_big.status_code == 413 and "65,536 bytes" in too_big.json()["detail"]  # its own body_bytes
     unknown = client.post("/v2/models/other/infer", content=b"{" * 70_000, headers={"content-type": "text/plain"})
@@ -108,8 +106,8 @@ def test_the_drawings_are_routed_and_documented_from_their_declarations(client):
     document = client.get("/openapi.json").json()["paths"]
     for e in DRAWINGS:
         operation = document[e.path][e.method.lower()]
-        assert operation["operationId"] == (e.operation or e.name) and operation["x-cost"].startswith(e.cost)
-        assert str(e.status) in operation["responses"]  # 201 for a save, 204 for a removal
+        assert operation["operationId"] == (e.operation or e.name) and operation["x-cost"].startswith(e.runs.cost)
+        assert str(e.reply.status) in operation["responses"]  # 201 for a save, 204 for a removal
     off = client.get("/drawings/summary")  # the teacher's dependency, declared: the collection is off here
     assert off.status_code == 404 and off.json() == {"detail": "Not Found"}
     assert client.delete("/drawings/0").status_code == 404  # the dependency runs before the id's type is checked
@@ -119,7 +117,7 @@ def test_the_classes_are_routed_and_documented_from_their_declarations(client):
     document = client.get("/openapi.json").json()["paths"]
     for e in CLASSES:
         operation = document[e.path][e.method.lower()]
-        assert operation["operationId"] == (e.operation or e.name) and operation["x-cost"].startswith(e.cost)
-        assert str(e.status) in operation["responses"]
+        assert operation["operationId"] == (e.operation or e.name) and operation["x-cost"].startswith(e.runs.cost)
+        assert str(e.reply.status) in operation["responses"]
     assert client.get("/classes").status_code == 404  # the collection is off here: no classes either
     assert client.get("/classes/ABCDE/events").status_code == 404

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from app.transport.endpoints import INLINE_BYTES, Endpoint, job_handler, the_job
+from app.transport.endpoints import INLINE_BYTES, Doc, Endpoint, Params, Reply, Runs, job_handler, the_job
 
 from . import documents as oip_documents
 from . import jobs as interop_jobs
@@ -14,22 +14,30 @@ from . import schemas as interop_schemas
 ONNX_BODY_BYTES = 64 * 1024  # POST /model.onnx carries ~21 KB of parameters
 
 
-def oip(name: str, method: Literal["GET", "POST"], path: str, summary: str, **declared: Any) -> Endpoint:
+def oip(name: str, method: Literal["GET", "POST"], path: str, **declared: Any) -> Endpoint:
     """One of the Open Inference Protocol's endpoints (app/interop/): answered on the event loop unless
     declared otherwise, its failures in the protocol's words."""
-    defaults: dict[str, Any] = {"runs": "loop", "cost": "memory", "family": interop_jobs.PROTOCOL}
-    return Endpoint(name=name, method=method, path=path, summary=summary, **(defaults | declared))
+    defaults: dict[str, Any] = {"runs": Runs("memory", where="loop"), "family": interop_jobs.PROTOCOL}
+    return Endpoint(name=name, method=method, path=path, **(defaults | declared))
 
 
 def oip_infer(name: str, path: str, summary: str) -> Endpoint:
     return oip(
-        name, "POST", path, summary, handler=job_handler(interop_jobs.infer),
-        request=the_job(None, header="inference-header-content-length"), response=interop_schemas.InferResponse,
-        runs="pool", cost="light", inline_bytes=INLINE_BYTES, identity_only=True, check=interop_jobs.served,
-        documented_errors=oip_documents.ERRORS,
-        openapi={"description": oip_documents.INFER_DOC}
-        | oip_documents.body_schema(interop_schemas.InferRequest, binary=True),
-    )  # fmt: skip
+        name,
+        "POST",
+        path,
+        handler=job_handler(interop_jobs.infer),
+        request=the_job(None, header="inference-header-content-length", identity_only=True),
+        reply=Reply(interop_schemas.InferResponse),
+        params=Params(check=interop_jobs.served),
+        runs=Runs("light", where="pool", inline_bytes=INLINE_BYTES),
+        doc=Doc(
+            summary,
+            errors=oip_documents.ERRORS,
+            openapi={"description": oip_documents.INFER_DOC}
+            | oip_documents.body_schema(interop_schemas.InferRequest, binary=True),
+        ),
+    )
 
 
 MODEL_PATH = "/v2/models/{model_name}"
@@ -39,36 +47,94 @@ VERSION_PATH = MODEL_PATH + "/versions/{model_version}"
 OIP: tuple[Endpoint, ...] = (
     oip_infer("v2_infer", MODEL_PATH + "/infer", "Classify digits, the protocol's way"),
     oip_infer("v2_infer_version", VERSION_PATH + "/infer", "Classify digits, the protocol's way, at a version"),
-    oip("v2_server_metadata", "GET", "/v2", "The server, and the protocol's extensions it speaks",
-        handler=job_handler(interop_jobs.server_metadata), response=interop_schemas.ServerMetadata),
-    oip("v2_live", "GET", "/v2/health/live", "Is the server running",
-        handler=job_handler(interop_jobs.live), response=interop_schemas.Live),
-    oip("v2_ready", "GET", "/v2/health/ready", "Is the server ready for inference",
-        handler=job_handler(interop_jobs.ready), response=interop_schemas.Ready),
-    oip("v2_model_metadata", "GET", MODEL_PATH, "The model's tensors", handler=job_handler(interop_jobs.model_metadata),
-        response=interop_schemas.ModelMetadata, check=interop_jobs.served, documented_errors=oip_documents.ERRORS),
-    oip("v2_model_version_metadata", "GET", VERSION_PATH, "The model's tensors, at a version",
-        handler=job_handler(interop_jobs.model_metadata), response=interop_schemas.ModelMetadata,
-        check=interop_jobs.served, documented_errors=oip_documents.ERRORS),
-    oip("v2_model_ready", "GET", MODEL_PATH + "/ready", "Is the model ready",
-        handler=job_handler(interop_jobs.model_ready), response=interop_schemas.ModelReady,
-        check=interop_jobs.served, documented_errors=oip_documents.ERRORS),
-    oip("v2_model_version_ready", "GET", VERSION_PATH + "/ready", "Is the model ready, at a version",
-        handler=job_handler(interop_jobs.model_ready), response=interop_schemas.ModelReady,
-        check=interop_jobs.served, documented_errors=oip_documents.ERRORS),
-    Endpoint(
-        name="onnx_download", method="GET", path="/model.onnx", handler=job_handler(interop_jobs.onnx_download),
-        summary="The served network as an ONNX model (opset 17): open it in Netron, run it with onnxruntime",
-        response=None, media_type="application/octet-stream", cost="memory", runs="loop",
-        documented_errors={200: oip_documents.BINARY},
+    oip(
+        "v2_server_metadata",
+        "GET",
+        "/v2",
+        handler=job_handler(interop_jobs.server_metadata),
+        reply=Reply(interop_schemas.ServerMetadata),
+        doc=Doc("The server, and the protocol's extensions it speaks"),
+    ),
+    oip(
+        "v2_live",
+        "GET",
+        "/v2/health/live",
+        handler=job_handler(interop_jobs.live),
+        reply=Reply(interop_schemas.Live),
+        doc=Doc("Is the server running"),
+    ),
+    oip(
+        "v2_ready",
+        "GET",
+        "/v2/health/ready",
+        handler=job_handler(interop_jobs.ready),
+        reply=Reply(interop_schemas.Ready),
+        doc=Doc("Is the server ready for inference"),
+    ),
+    oip(
+        "v2_model_metadata",
+        "GET",
+        MODEL_PATH,
+        handler=job_handler(interop_jobs.model_metadata),
+        reply=Reply(interop_schemas.ModelMetadata),
+        params=Params(check=interop_jobs.served),
+        doc=Doc("The model's tensors", errors=oip_documents.ERRORS),
+    ),
+    oip(
+        "v2_model_version_metadata",
+        "GET",
+        VERSION_PATH,
+        handler=job_handler(interop_jobs.model_metadata),
+        reply=Reply(interop_schemas.ModelMetadata),
+        params=Params(check=interop_jobs.served),
+        doc=Doc("The model's tensors, at a version", errors=oip_documents.ERRORS),
+    ),
+    oip(
+        "v2_model_ready",
+        "GET",
+        MODEL_PATH + "/ready",
+        handler=job_handler(interop_jobs.model_ready),
+        reply=Reply(interop_schemas.ModelReady),
+        params=Params(check=interop_jobs.served),
+        doc=Doc("Is the model ready", errors=oip_documents.ERRORS),
+    ),
+    oip(
+        "v2_model_version_ready",
+        "GET",
+        VERSION_PATH + "/ready",
+        handler=job_handler(interop_jobs.model_ready),
+        reply=Reply(interop_schemas.ModelReady),
+        params=Params(check=interop_jobs.served),
+        doc=Doc("Is the model ready, at a version", errors=oip_documents.ERRORS),
     ),
     Endpoint(
-        name="onnx_of_params", method="POST", path="/model.onnx", handler=job_handler(interop_jobs.onnx_of_params),
-        summary="A visitor's own network (its params, as /teach answers them) as an ONNX model",
-        request=the_job("application/json"), response=None, media_type="application/octet-stream", cost="heavy",
-        body_bytes=ONNX_BODY_BYTES, identity_only=True,
-        documented_errors={200: oip_documents.BINARY, 413: oip_documents.ERRORS[413] | {"model": None},
-                           422: {"description": "the params are not a network"}},
-        openapi=oip_documents.body_schema(interop_schemas.OnnxRequest),
+        name="onnx_download",
+        method="GET",
+        path="/model.onnx",
+        handler=job_handler(interop_jobs.onnx_download),
+        reply=Reply(None, media_type="application/octet-stream"),
+        runs=Runs("memory", where="loop"),
+        doc=Doc(
+            "The served network as an ONNX model (opset 17): open it in Netron, run it with onnxruntime",
+            errors={200: oip_documents.BINARY},
+        ),
     ),
-)  # fmt: skip
+    Endpoint(
+        name="onnx_of_params",
+        method="POST",
+        path="/model.onnx",
+        handler=job_handler(interop_jobs.onnx_of_params),
+        request=the_job("application/json", max_bytes=ONNX_BODY_BYTES, identity_only=True),
+        reply=Reply(None, media_type="application/octet-stream"),
+        runs=Runs("heavy"),
+        doc=Doc(
+            "A visitor's own network (its params, as /teach answers them) as an ONNX model",
+            errors={
+                200: oip_documents.BINARY,
+                413: oip_documents.ERRORS[413] | {"model": None},
+                422: {"description": "the params are not a network"},
+            },
+            openapi=oip_documents.body_schema(interop_schemas.OnnxRequest),
+        ),
+    ),
+)

@@ -29,7 +29,7 @@ def answer(endpoint: Endpoint, job: Job, clf: Any, settings: Settings, *, on_loo
         if isinstance(content, Answer):
             return content
         if isinstance(content, bytes):
-            return Answer(200, content, media_type=endpoint.media_type)
+            return Answer(200, content, media_type=endpoint.reply.media_type)
         body = dumps(content)
         facts.lap("encode")
         # The stages' metrics are of reading bodies: an endpoint that reads none (GET) has no stages.

@@ -24,12 +24,14 @@ INLINE_BYTES = 32 * 1024  # a /predict body up to this size is answered on the e
 @dataclass(frozen=True)
 class Body:
     """How an endpoint's request body is read: its media type, how its bytes become the handler's
-    request (in the process that answers), and its OpenAPI requestBody schema."""
+    request (in the process that answers), its OpenAPI requestBody schema, and its bounds."""
 
     media_type: str | None  # None: any (the handler tells its forms apart)
     read: Callable[[Job, Settings], Any]
     schema: dict[str, Any]  # a JSON body's becomes a named component (routing.named_bodies)
     header: str | None = None  # a request header the handler reads too (Job.inference_header)
+    max_bytes: int | None = None  # the largest body it takes; None: CNN_MAX_BODY_BYTES
+    identity_only: bool = False  # a body with a Content-Encoding is refused (415), never inflated
 
 
 def json_body(model: type[BaseModel]) -> Body:
@@ -41,10 +43,17 @@ def json_body(model: type[BaseModel]) -> Body:
     return Body("application/json", read, model.model_json_schema(ref_template="#/components/schemas/{model}"))
 
 
-def the_job(media_type: str | None, header: str | None = None, model: type[BaseModel] | None = None) -> Body:
+def the_job(
+    media_type: str | None,
+    header: str | None = None,
+    model: type[BaseModel] | None = None,
+    max_bytes: int | None = None,
+    identity_only: bool = False,
+) -> Body:
     """The Job itself as the handler's request; `model`, a JSON body's, for the document (else its
     family documents the body itself)."""
-    return Body(media_type, lambda job, _: job, {} if model is None else json_body(model).schema, header)
+    schema = {} if model is None else json_body(model).schema
+    return Body(media_type, lambda job, _: job, schema, header, max_bytes, identity_only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +88,45 @@ COSTS: dict[str, str] = {  # what each cost class means, for the OpenAPI documen
 }
 
 
+@dataclass(frozen=True)
+class Reply:
+    """What a success answers."""
+
+    model: type[BaseModel] | None  # the JSON answer's model; None for an answer of another media type
+    status: int = 200
+    media_type: str = "application/json"
+
+
+@dataclass(frozen=True)
+class Params:
+    """What the router validates before the endpoint runs (FastAPI's), and who may call it."""
+
+    query: type[BaseModel] | None = None  # its query parameters
+    headers: type[BaseModel] | None = None  # its header parameters (serve's only)
+    path: dict[str, Any] = field(default_factory=dict)  # its path parameters' types; text unless said
+    dependencies: tuple[Any, ...] = ()  # FastAPI's dependencies (Depends), run before it: who may call it
+    check: Callable[[dict[str, Any], Any], None] | None = None  # refuses by the path alone, before the body
+
+
+@dataclass(frozen=True)
+class Runs:
+    """Where the handler runs and what it may cost."""
+
+    cost: Cost
+    where: Literal["loop", "pool"] = "pool"  # the event loop or a worker process
+    inline_bytes: int = 0  # runs in the pool: a body of at most this many bytes is first tried on the loop
+    training_slot: Literal["visitor", "teacher"] | None = None  # takes one of the few training slots while it runs
+
+
+@dataclass(frozen=True)
+class Doc:
+    """What the OpenAPI document says of it beyond what the rest declares."""
+
+    summary: str
+    errors: dict[int | str, dict[str, Any]] | None = None  # its failures; None: the common ones (error_docs)
+    openapi: dict[str, Any] = field(default_factory=dict)
+
+
 @dataclass(frozen=True, kw_only=True)
 class Endpoint:
     """One endpoint: what it is (for the router and OpenAPI), how it is answered (for the request
@@ -88,31 +136,17 @@ class Endpoint:
     operation: str | None = None  # the operationId and route name, when not `name` (kept as clients know them)
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
     path: str
-    handler: Callable[[Any, Call], Any] | None = None  # -> JSON-ready content, or bytes in media_type
+    handler: Callable[[Any, Call], Any] | None = None  # -> JSON-ready content, or bytes in reply.media_type
     # An async step of its own on the event loop, its database work in threads: called by the router with
     # the request, this declaration and the validated parameters, it answers (a Response, or the response
     # model's content), handing the body to the request path as declared if it has a handler.
     serve: Callable[..., Awaitable[Any]] | None = None
-    summary: str
     request: Body | None = None  # its body; None: it reads none (GET)
-    response: type[BaseModel] | None  # the JSON answer's model; None for an answer of another media type
-    cost: Cost
-    query: type[BaseModel] | None = None  # its query parameters, validated by FastAPI
-    headers: type[BaseModel] | None = None  # its header parameters, validated by FastAPI (serve's only)
-    path_types: dict[str, Any] = field(default_factory=dict)  # its path parameters' types; text unless said
-    dependencies: tuple[Any, ...] = ()  # FastAPI's dependencies (Depends), run before it: who may call it
-    status: int = 200  # of a success
-    runs: Literal["loop", "pool"] = "pool"  # where the handler runs: the event loop or a worker process
-    inline_bytes: int = 0  # runs on "pool": a body of at most this many bytes is first tried on the loop
-    training_slot: Literal["visitor", "teacher"] | None = None  # takes one of the few training slots while it runs
-    media_type: str = "application/json"  # of the answer
-    errors: dict[int, str] = field(default_factory=dict)  # statuses beyond the common ones, and why
+    reply: Reply
+    params: Params = Params()
+    runs: Runs
+    doc: Doc
     family: Family = SERVICE  # how its failures are worded: the shape of the body
-    body_bytes: int | None = None  # the largest body it takes; None: CNN_MAX_BODY_BYTES
-    identity_only: bool = False  # a body with a Content-Encoding is refused (415), never inflated
-    check: Callable[[dict[str, Any], Any], None] | None = None  # refuses by the path alone, before the body
-    documented_errors: dict[int | str, dict[str, Any]] | None = None  # the family's own; None: the common ones
-    openapi: dict[str, Any] = field(default_factory=dict)  # what the document says beyond the above
 
     @property
     def description(self) -> str:

@@ -121,14 +121,14 @@ class RequestPath:
         if given, turns the admitted job into the one that runs, on the event loop (the drawings'
         tuning adds the class's drawings, read from the database in a thread)."""
         endpoint, query = self.endpoints[endpoint] if isinstance(endpoint, str) else endpoint, query or {}
-        if endpoint.check is not None:
-            endpoint.check(query, self.classifier)
+        if endpoint.params.check is not None:
+            endpoint.params.check(query, self.classifier)
         if endpoint.request is None:
             with self.training_slot(endpoint):
                 return await self.run(endpoint, Job(endpoint.name, query=query), request)
         backlog.admit(self.settings.answer_backlog_bytes)  # work whose answer could not be sent now
         headers = request.headers
-        if endpoint.identity_only and headers.get("content-encoding", "identity").strip().lower() != "identity":
+        if endpoint.request.identity_only and headers.get("content-encoding", "identity").strip().lower() != "identity":
             raise Compressed("send the body uncompressed, without a Content-Encoding")
         content_type = headers.get("content-type", "")
         expected = endpoint.request.media_type
@@ -138,7 +138,7 @@ class RequestPath:
                 f"not {content_type[:60] or 'without a Content-Type'}"
             )
         declared = headers.get("content-length", "")
-        limit = endpoint.body_bytes or self.settings.max_body_bytes
+        limit = endpoint.request.max_bytes or self.settings.max_body_bytes
         length = None  # not declared (chunked): the reading counts it
         if declared.isascii() and declared.isdigit():
             length = int(declared) if len(declared) < 20 else limit + 1  # no 4,300-digit int() on the loop
@@ -155,7 +155,8 @@ class RequestPath:
 
     async def run(self, endpoint: Endpoint, job: Job, request: Request) -> Answer:
         """The job's answer, from the event loop where the endpoint allows it, else from a worker."""
-        if endpoint.runs == "loop" or (endpoint.inline_bytes > 0 and len(job.body) <= endpoint.inline_bytes):
+        runs = endpoint.runs
+        if runs.where == "loop" or (runs.inline_bytes > 0 and len(job.body) <= runs.inline_bytes):
             with contextlib.suppress(NeedsWorker):
                 return answer(endpoint, job, self.classifier, self.settings, on_loop=True)
         client_gone = asyncio.ensure_future(request.receive())  # completes when the client hangs up
@@ -168,7 +169,8 @@ class RequestPath:
         """Trainers take a few hundred milliseconds each, over and over: a small bound per worker
         keeps them from filling the pool's queue ahead of everyone else."""
         endpoint = self.endpoints[endpoint] if isinstance(endpoint, str) else endpoint
-        return self.slots.hold(endpoint.training_slot) if endpoint.training_slot else contextlib.nullcontext()
+        whose = endpoint.runs.training_slot
+        return self.slots.hold(whose) if whose is not None else contextlib.nullcontext()
 
     async def read_body(self, request: Request, limit: int, received: Callable[[int], None]) -> bytes:
         """The whole body, refused as it arrives once it passes `limit`, each piece counted by

@@ -18,7 +18,7 @@ from fastapi.responses import Response
 from fastapi.routing import APIRoute
 
 from .endpoints import COSTS, Endpoint
-from .error_docs import ERRORS, ErrorResponse
+from .error_docs import ERRORS
 from .request_path import RequestPath
 from .strict_json import StrictJSONResponse
 
@@ -52,14 +52,13 @@ def route(endpoint: Endpoint) -> Any:
 
     parameters = [inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request)]
     for name in re.findall(r"{(\w+)}", endpoint.path):
-        kind = endpoint.path_types.get(name, str)
+        kind = endpoint.params.path.get(name, str)
         parameters.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=kind))
-    if endpoint.query is not None:
-        parameters.append(
-            inspect.Parameter("query", inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[endpoint.query, Query()])
-        )
-    if endpoint.headers is not None:
-        kind = Annotated[endpoint.headers, Header()]
+    if endpoint.params.query is not None:
+        kind = Annotated[endpoint.params.query, Query()]
+        parameters.append(inspect.Parameter("query", inspect.Parameter.KEYWORD_ONLY, annotation=kind))
+    if endpoint.params.headers is not None:
+        kind = Annotated[endpoint.params.headers, Header()]
         parameters.append(inspect.Parameter("headers", inspect.Parameter.KEYWORD_ONLY, annotation=kind))
     respond.__signature__ = inspect.Signature(parameters, return_annotation=Response)  # type: ignore[attr-defined]
     respond.__name__ = endpoint.operation or endpoint.name
@@ -69,25 +68,22 @@ def route(endpoint: Endpoint) -> Any:
 def documented(endpoint: Endpoint) -> dict[str, Any]:
     """What FastAPI cannot see of an endpoint whose body the request path reads: its requestBody
     (named_bodies then moves a JSON body's schema into the document's components), and its cost."""
-    extra: dict[str, Any] = {"x-cost": f"{endpoint.cost}: {COSTS[endpoint.cost]}"}
+    cost = endpoint.runs.cost
+    extra: dict[str, Any] = {"x-cost": f"{cost}: {COSTS[cost]}"}
     if endpoint.request is not None and endpoint.request.media_type is not None:
         body = endpoint.request
         extra["requestBody"] = {"required": True, "content": {body.media_type: {"schema": body.schema}}}
-    return extra | endpoint.openapi
+    return extra | endpoint.doc.openapi
 
 
 def responses(endpoint: Endpoint) -> dict[int | str, dict[str, Any]]:
-    if endpoint.documented_errors is not None:  # the family's own
-        return endpoint.documented_errors
+    if endpoint.doc.errors is not None:  # its own
+        return endpoint.doc.errors
     documented: dict[int | str, dict[str, Any]] = {}
-    if endpoint.response is None:  # an answer that is not JSON: its media type, as bytes
+    if endpoint.reply.model is None:  # an answer that is not JSON: its media type, as bytes
         binary = {"schema": {"type": "string", "format": "binary"}}
-        documented[200] = {"description": "Successful Response", "content": {endpoint.media_type: binary}}
-    if endpoint.request is not None:
-        documented |= ERRORS
-    return documented | {
-        status: {"model": ErrorResponse, "description": why} for status, why in endpoint.errors.items()
-    }
+        documented[200] = {"description": "Successful Response", "content": {endpoint.reply.media_type: binary}}
+    return documented | (ERRORS if endpoint.request is not None else {})
 
 
 def make_router(endpoints: tuple[Endpoint, ...], router: APIRouter | None = None, direct: bool = False) -> APIRouter:
@@ -101,13 +97,13 @@ def make_router(endpoints: tuple[Endpoint, ...], router: APIRouter | None = None
             route(endpoint),
             methods=[endpoint.method],
             name=endpoint.operation or endpoint.name,
-            status_code=endpoint.status,
-            dependencies=list(endpoint.dependencies),
+            status_code=endpoint.reply.status,
+            dependencies=list(endpoint.params.dependencies),
             route_class_override=Direct if direct else None,
-            response_class=Response if endpoint.response is None else Default(StrictJSONResponse),
-            response_model=endpoint.response,
+            response_class=Response if endpoint.reply.model is None else Default(StrictJSONResponse),
+            response_model=endpoint.reply.model,
             responses=responses(endpoint),
-            summary=endpoint.summary,
+            summary=endpoint.doc.summary,
             description=endpoint.description,
             openapi_extra=documented(endpoint),
         )

@@ -1,4 +1,4 @@
-"""Who may train at once: the few training slots the request path hands out (Endpoint.training_slot)."""
+"""Who may train at once: the few training slots the request path hands out (Runs.training_slot)."""
 
 from __future__ import annotations
 
