@@ -1,7 +1,7 @@
 """The network, described once: its layers and their shapes, its parameters, and the gradients of
 backpropagation in the order the article derives them, with its equation numbers.
 
-model/network.py computes what is described here; the service (GET /model, app/schemas.py) and
+model/network.py computes what is described here; the service (GET /model, app/api/responses.py) and
 the page (which reads GET /model) take names, shapes and equation numbers from here, and nowhere
 else writes them down.
 """

@@ -1,4 +1,4 @@
-"""JSON arrays <-> NumPy arrays: the only place where the numbers of a request or an answer change form.
+"""JSON arrays <-> NumPy arrays: where the numbers of /predict's requests and answers change form.
 
 Incoming: rows of numbers, or {shape, float16}, checked for size and range with one sentence naming
 the first bad value. Outgoing: nested lists, or {shape, float16 | float32} for compact answers.

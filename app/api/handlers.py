@@ -4,7 +4,7 @@ These are plain functions of a request and a Call, with no FastAPI in them, so t
 answers on the event loop (a small /predict, the GET endpoints) and in a worker process (everything
 else, app/transport/pool.py). Each is declared once, with its path and its models, in
 app/api/endpoints.py; its docstring is the endpoint's description in the OpenAPI document.
-Whatever they raise becomes a status and a sentence in one place, app/errors.py.
+Whatever they raise carries its status; app/transport/errors.py words it in the endpoint family's shape.
 """
 
 from __future__ import annotations

@@ -77,7 +77,7 @@ def body(model: type[BaseModel]) -> Any:
 async def read_body(request: Request, endpoint: Any) -> dict[str, Any] | Response:
     try:
         read = await request.app.state.path.answer(request, endpoint)
-    except Exception as e:  # noqa: BLE001 -- errors.py words it, as for every endpoint
+    except Exception as e:  # noqa: BLE001 -- app/transport/errors.py words it, as for every endpoint
         return as_response(failure(e))
     if read.status != 200:
         return as_response(read)

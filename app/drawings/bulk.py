@@ -4,8 +4,6 @@ Which drawings: a selection of ids, or every drawing saved in the last `minutes`
 newest the teacher was shown, so that saves arriving while the teacher confirms are not swept away
 unseen). With `dry_run` nothing is deleted: the answer says how many would be, and the newest id,
 which the teacher's view shows in its confirmation and then sends back as `through`.
-
-Imported by app/api/endpoints.py; imports answers.py and the store's database.
 """
 
 from __future__ import annotations

@@ -6,8 +6,6 @@ into psycopg's `%s` here); what matters is control that an ORM or engine would h
 transaction commits (one commit for a whole group of saves, app/drawings/store.py), how SQLite
 syncs (WAL, synchronous=FULL), how long a lock is waited for, and what each fault is called when it
 reaches a person (503 with a sentence).
-
-Imported by store.py only; imports schema.py.
 """
 
 from __future__ import annotations

@@ -1,7 +1,5 @@
 """Who may do what: who a client is, the teacher's token and its guessers, the savers' rate, and
 saves from other sites.
-
-Imported by routes.py and answers.py; imports nothing of the app.
 """
 
 from __future__ import annotations

@@ -124,7 +124,7 @@ class Metrics(Collector):
         self.unsure = 0
         self.batch_digits = [0] * 10
         self.batch_unsure = 0
-        self.skipped = 0  # other processes' files that could not be read (app/metrics.py Shared)
+        self.skipped = 0  # other processes' files that could not be read (Shared, below)
         self.refused = {"busy": 0, "training": 0, "wrong_token": 0, "guessing": 0}
         self.pool: Callable[[], dict[str, float]] | None = None
         self.shared: Shared | None = None  # the other server processes' numbers, with --workers above 1
