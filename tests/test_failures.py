@@ -10,7 +10,7 @@ import pytest
 import app.registry  # noqa: F401 -- every family's modules, so that every Failure is defined
 from app.drawings.database import DatabaseDamaged, DatabaseUnavailable
 from app.drawings.guard import TooFast
-from app.interop.jobs import PROTOCOL
+from app.interop.serving import PROTOCOL
 from app.transport.errors import SERVICE, Failure, failure
 from model.codec import InvalidParams
 

@@ -21,8 +21,7 @@ TEXT = {"schema": {"type": "string", "format": "binary"}}
 # Lessons with a class (app/classes/): their router runs their `serve` steps; database work in threads.
 CLASSES: tuple[Endpoint, ...] = (
     Endpoint(
-        name="read_new_class",
-        operation="create_class",
+        name="create_class",
         method="POST",
         path="/classes",
         handler=job_handler(class_answers.body(class_models.NewClass)),
@@ -47,8 +46,7 @@ CLASSES: tuple[Endpoint, ...] = (
         doc=Doc("Every class, with its drawings counted", errors=class_answers.ERRORS),
     ),
     Endpoint(
-        name="read_class_change",
-        operation="change_class",
+        name="change_class",
         method="PATCH",
         path="/classes/{code}",
         handler=job_handler(class_answers.body(class_models.ClassChange)),
@@ -109,8 +107,7 @@ CLASSES: tuple[Endpoint, ...] = (
         ),
     ),
     Endpoint(
-        name="read_class_network",
-        operation="publish_network",
+        name="publish_network",
         method="PUT",
         path="/classes/{code}/network",
         handler=job_handler(class_answers.checked_network),

@@ -1,6 +1,6 @@
 """The classes and what happens in them, in the drawings' own database (app/drawings/database.py):
 the `classes` table (its code, name, state and published network) and `class_events` (state changes,
-networks published or taken back, drawings deleted), both made by schema.py's migration 3.
+networks published or taken back, drawings deleted), both made by migrations.py's migration 3.
 
 A save is not written here: the drawings table, with its `class` column, is the log of saves, and
 the live board (events.py) reads both by id. Every method blocks: the routes call them in threads.

@@ -8,7 +8,7 @@
     guard.py     who a client is, the teacher's token and its guessers, the rate limits, the same-site check
     bulk.py      deleting many at once (a selection, the last minutes)
     store.py     saving (grouped commits) and reading the collection
-    database.py  SQLite or PostgreSQL: connections, transactions, migrations (schema.py)
+    database.py  SQLite or PostgreSQL: connections, transactions, migrations (migrations.py)
     export.py    npz and IDX, streamed
     tuning.py    fine-tuning a copy of the served network on the collection
 

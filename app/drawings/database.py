@@ -22,7 +22,7 @@ from typing import Any
 
 from app.transport.errors import RETRY_AFTER_SECONDS, Failure
 
-from .schema import LATEST, MIGRATIONS, PG_MIGRATION_LOCK, VERSION_TABLE, Dialect, SchemaTooNew
+from .migrations import LATEST, MIGRATIONS, PG_MIGRATION_LOCK, VERSION_TABLE, Dialect, SchemaTooNew
 
 log = logging.getLogger("uvicorn.error")
 

@@ -21,8 +21,7 @@ TEACHER = (Depends(drawing_answers.teacher),)  # 404 while the collection is off
 # The class's drawings (app/drawings/): the router runs their `serve` steps, whose database work is in threads.
 DRAWINGS: tuple[Endpoint, ...] = (
     Endpoint(
-        name="read_drawing",
-        operation="save_drawing",
+        name="save_drawing",
         method="POST",
         path="/drawings",
         handler=job_handler(drawings.read_drawing),
@@ -93,8 +92,7 @@ DRAWINGS: tuple[Endpoint, ...] = (
         ),
     ),
     Endpoint(
-        name="tune_drawings",
-        operation="tune",
+        name="tune",
         method="POST",
         path="/drawings/tune",
         handler=job_handler(drawings_tuning.tune_job),
@@ -109,8 +107,7 @@ DRAWINGS: tuple[Endpoint, ...] = (
         ),
     ),
     Endpoint(
-        name="drawings_weights",
-        operation="weights",
+        name="weights",
         method="POST",
         path="/drawings/weights",
         handler=job_handler(drawings.weights_file),

@@ -8,8 +8,8 @@ from typing import Any, Literal
 from app.transport.endpoints import INLINE_BYTES, Doc, Endpoint, Params, Reply, Runs, job_handler, the_job
 
 from . import documents as oip_documents
-from . import jobs as interop_jobs
 from . import schemas as interop_schemas
+from . import serving
 
 ONNX_BODY_BYTES = 64 * 1024  # POST /model.onnx carries ~21 KB of parameters
 
@@ -17,7 +17,7 @@ ONNX_BODY_BYTES = 64 * 1024  # POST /model.onnx carries ~21 KB of parameters
 def oip(name: str, method: Literal["GET", "POST"], path: str, **declared: Any) -> Endpoint:
     """One of the Open Inference Protocol's endpoints (app/interop/): answered on the event loop unless
     declared otherwise, its failures in the protocol's words."""
-    defaults: dict[str, Any] = {"runs": Runs("memory", where="loop"), "family": interop_jobs.PROTOCOL}
+    defaults: dict[str, Any] = {"runs": Runs("memory", where="loop"), "family": serving.PROTOCOL}
     return Endpoint(name=name, method=method, path=path, **(defaults | declared))
 
 
@@ -26,10 +26,10 @@ def oip_infer(name: str, path: str, summary: str) -> Endpoint:
         name,
         "POST",
         path,
-        handler=job_handler(interop_jobs.infer),
+        handler=job_handler(serving.infer),
         request=the_job(None, header="inference-header-content-length", identity_only=True),
         reply=Reply(interop_schemas.InferResponse),
-        params=Params(check=interop_jobs.served),
+        params=Params(check=serving.served),
         runs=Runs("light", where="pool", inline_bytes=INLINE_BYTES),
         doc=Doc(
             summary,
@@ -51,7 +51,7 @@ OIP: tuple[Endpoint, ...] = (
         "v2_server_metadata",
         "GET",
         "/v2",
-        handler=job_handler(interop_jobs.server_metadata),
+        handler=job_handler(serving.server_metadata),
         reply=Reply(interop_schemas.ServerMetadata),
         doc=Doc("The server, and the protocol's extensions it speaks"),
     ),
@@ -59,7 +59,7 @@ OIP: tuple[Endpoint, ...] = (
         "v2_live",
         "GET",
         "/v2/health/live",
-        handler=job_handler(interop_jobs.live),
+        handler=job_handler(serving.live),
         reply=Reply(interop_schemas.Live),
         doc=Doc("Is the server running"),
     ),
@@ -67,7 +67,7 @@ OIP: tuple[Endpoint, ...] = (
         "v2_ready",
         "GET",
         "/v2/health/ready",
-        handler=job_handler(interop_jobs.ready),
+        handler=job_handler(serving.ready),
         reply=Reply(interop_schemas.Ready),
         doc=Doc("Is the server ready for inference"),
     ),
@@ -75,43 +75,43 @@ OIP: tuple[Endpoint, ...] = (
         "v2_model_metadata",
         "GET",
         MODEL_PATH,
-        handler=job_handler(interop_jobs.model_metadata),
+        handler=job_handler(serving.model_metadata),
         reply=Reply(interop_schemas.ModelMetadata),
-        params=Params(check=interop_jobs.served),
+        params=Params(check=serving.served),
         doc=Doc("The model's tensors", errors=oip_documents.ERRORS),
     ),
     oip(
         "v2_model_version_metadata",
         "GET",
         VERSION_PATH,
-        handler=job_handler(interop_jobs.model_metadata),
+        handler=job_handler(serving.model_metadata),
         reply=Reply(interop_schemas.ModelMetadata),
-        params=Params(check=interop_jobs.served),
+        params=Params(check=serving.served),
         doc=Doc("The model's tensors, at a version", errors=oip_documents.ERRORS),
     ),
     oip(
         "v2_model_ready",
         "GET",
         MODEL_PATH + "/ready",
-        handler=job_handler(interop_jobs.model_ready),
+        handler=job_handler(serving.model_ready),
         reply=Reply(interop_schemas.ModelReady),
-        params=Params(check=interop_jobs.served),
+        params=Params(check=serving.served),
         doc=Doc("Is the model ready", errors=oip_documents.ERRORS),
     ),
     oip(
         "v2_model_version_ready",
         "GET",
         VERSION_PATH + "/ready",
-        handler=job_handler(interop_jobs.model_ready),
+        handler=job_handler(serving.model_ready),
         reply=Reply(interop_schemas.ModelReady),
-        params=Params(check=interop_jobs.served),
+        params=Params(check=serving.served),
         doc=Doc("Is the model ready, at a version", errors=oip_documents.ERRORS),
     ),
     Endpoint(
         name="onnx_download",
         method="GET",
         path="/model.onnx",
-        handler=job_handler(interop_jobs.onnx_download),
+        handler=job_handler(serving.onnx_download),
         reply=Reply(None, media_type="application/octet-stream"),
         runs=Runs("memory", where="loop"),
         doc=Doc(
@@ -123,7 +123,7 @@ OIP: tuple[Endpoint, ...] = (
         name="onnx_of_params",
         method="POST",
         path="/model.onnx",
-        handler=job_handler(interop_jobs.onnx_of_params),
+        handler=job_handler(serving.onnx_of_params),
         request=the_job("application/json", max_bytes=ONNX_BODY_BYTES, identity_only=True),
         reply=Reply(None, media_type="application/octet-stream"),
         runs=Runs("heavy"),

@@ -1,6 +1,6 @@
 """The router of the endpoints that speak others' standards: the Open Inference Protocol v2 under
 /v2, and the network as ONNX at /model.onnx. They are declared in endpoints.py (OIP) and
-answered by the request path as every other endpoint; the work is app/interop/jobs.py's.
+answered by the request path as every other endpoint; the work is app/interop/serving.py's.
 
 Every other path or method under /v2 is answered here too, in the protocol's words ({"error": ...}):
 left to the page's files, `POST /v2/models/digits/versions/..%2f` got their 405 "Allow: GET, HEAD"

@@ -132,8 +132,7 @@ class Endpoint:
     """One endpoint: what it is (for the router and OpenAPI), how it is answered (for the request
     path and the workers), and what it may cost."""
 
-    name: str  # the handler's name: the operationId, the metrics' endpoint label, the key of a Job
-    operation: str | None = None  # the operationId and route name, when not `name` (kept as clients know them)
+    name: str  # the operationId, the route's name, the metrics' endpoint label, the key of a Job
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
     path: str
     handler: Callable[[Any, Call], Any] | None = None  # -> JSON-ready content, or bytes in reply.media_type

@@ -61,7 +61,7 @@ def route(endpoint: Endpoint) -> Any:
         kind = Annotated[endpoint.params.headers, Header()]
         parameters.append(inspect.Parameter("headers", inspect.Parameter.KEYWORD_ONLY, annotation=kind))
     respond.__signature__ = inspect.Signature(parameters, return_annotation=Response)  # type: ignore[attr-defined]
-    respond.__name__ = endpoint.operation or endpoint.name
+    respond.__name__ = endpoint.name
     return respond
 
 
@@ -96,7 +96,7 @@ def make_router(endpoints: tuple[Endpoint, ...], router: APIRouter | None = None
             endpoint.path,
             route(endpoint),
             methods=[endpoint.method],
-            name=endpoint.operation or endpoint.name,
+            name=endpoint.name,
             status_code=endpoint.reply.status,
             dependencies=list(endpoint.params.dependencies),
             route_class_override=Direct if direct else None,
