@@ -70,7 +70,7 @@ def check_pixels(grid: np.ndarray, what: str) -> np.ndarray:
     if grid.min() >= 0 and grid.max() <= 1:  # false for NaN too: min and max pass it on
         # A subnormal pixel would cost 10x in the network (model/floats.py). In [0, 1], one comparison
         # finds them with the zeros: two NumPy calls, where flush's general case takes three or four,
-        # and each costs 5-10 µs on a request's cold cache (BENCHMARKS.md).
+        # and each costs microseconds on a request's cold cache (the figures: BENCHMARKS.md).
         return np.where(grid < TINY, 0.0, grid)
     bad = ~np.isfinite(grid)
     if bad.any():

@@ -45,8 +45,8 @@ def infer(job: Job, clf: Classifier, settings: Settings, on_loop: bool, facts: F
         req = InferRequest.model_validate_json(text)
         outputs = wanted(req)
         json_maps_fit(req, outputs, settings.max_json_map_images)
-        # As /predict: one image on the loop, its feature maps too (45 KB of JSON, 0.6 ms: every output,
-        # which is what a request naming none gets); a batch in a worker (megabytes of maps to write,
+        # As /predict: one image on the loop, its feature maps too (every output, which is what a request
+        # naming none gets; its cost: BENCHMARKS.md); a batch in a worker (megabytes of maps to write,
         # and the loop's BLAS may spread it over every core)
         if on_loop and any(i.shape[:1] != [1] for i in req.inputs):
             raise NeedsWorker

@@ -27,8 +27,8 @@ own numbers and everyone else's (the pool's gauges only from processes still ali
 process's counts stay in the sum, as counters must.
 
 Why not prometheus_client's Counter and Histogram: each of their updates takes a lock and checks
-its type, about 1 µs, and a /predict makes eight of them; measured in the server, they cost 3-4 %
-of /predict's throughput, and the whole of this module now costs about 3 % (BENCHMARKS.md).
+its type, and a /predict makes eight of them; measured in the server, they cost more of /predict's
+throughput than the whole of this module now does (the figures: BENCHMARKS.md).
 Every update here happens on the event loop's one thread (the request log's middleware and the
 request path), so plain lists and dictionaries need no lock, and an update is a dictionary
 lookup and a bisection. The official client still

@@ -26,7 +26,7 @@ from .strict_json import StrictJSONResponse
 class Direct(APIRoute):
     """A route whose endpoint is called with the request and its path's parameters as they came
     (text), and answers a Response of its own: the request path reads and checks the body itself,
-    so FastAPI's parameter and response machinery, a tenth of a small inference's time, is skipped.
+    so FastAPI's parameter and response machinery is skipped (what that saves: BENCHMARKS.md, OIP).
     (FastAPI's documented extension point, "Custom Request and APIRoute class".)"""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
