@@ -20,19 +20,20 @@ from starlette.routing import Route
 
 import model
 
-from .api.endpoints import error_shape_of
-from .api.routes import examples, make_router, named_bodies
+from . import registry
+from .api.examples import examples
 from .api.service import Classifier
 from .classes.routes import router as classes_router
 from .config import Settings, get_settings
 from .drawings.routes import router as drawings_router
-from .errors import IMAGE_FORMS, describe, failure
 from .interop.routes import router as interop_router
+from .transport.errors import IMAGE_FORMS, Failure, describe, failure
 from .transport.metrics import Metrics, Shared, publish
 from .transport.middleware import PageMount, SecurityHeaders
 from .transport.pool import WorkerPool
 from .transport.request_log import RequestLog
 from .transport.request_path import RequestPath, as_response
+from .transport.routing import make_router, named_bodies
 from .transport.strict_json import StrictJSONResponse
 
 log = logging.getLogger("uvicorn.error")  # uvicorn configures this one: our lines appear beside its own
@@ -59,10 +60,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 f"cannot start: {e}. Point CNN_WEIGHTS at a weights file written by "
                 "`python -m model.train`, or restore weights/ from git."
             ) from None
-        pool = WorkerPool(settings)
+        pool = WorkerPool(settings, registry.worker)
         await pool.start()
         app.state.pool = pool
-        path = app.state.path = RequestPath(settings, app.state.classifier, pool, metrics)
+        path = app.state.path = RequestPath(settings, app.state.classifier, pool, metrics, registry.BY_NAME)
         publishing = None
         if metrics is not None:
             if settings.metrics_dir is not None:  # several server processes: each leaves its numbers there
@@ -109,7 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
-    router = make_router()
+    router = make_router(registry.api.ENDPOINTS)
     app.include_router(interop_router)  # OIP v2 under /v2, and /model.onnx; it passes the API's paths on at once
     app.include_router(router)
     app.include_router(drawings_router)  # the class's drawings: its endpoints and its lifespan
@@ -128,16 +129,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     # The endpoints with a body answer their failures themselves (app/transport/request_path.py,
-    # through errors.py); these handlers catch what FastAPI and Starlette raise around them, in the same words.
+    # through errors.py); these handlers catch what FastAPI and Starlette raise around them, in the same
+    # words: a Failure raised by a route's own step (a database down: 503) is answered as it declares.
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(request: Request, exc: RequestValidationError) -> StrictJSONResponse:
-        shape = error_shape_of(getattr(request.scope.get("route"), "name", None))
-        return StrictJSONResponse(status_code=422, content=shape(describe(exc.errors(), IMAGE_FORMS)))
+        family = registry.family_of(getattr(request.scope.get("route"), "name", None))
+        return StrictJSONResponse(status_code=422, content=family.shape(describe(exc.errors(), IMAGE_FORMS)))
 
+    @app.exception_handler(Failure)
     @app.exception_handler(Exception)
     async def _failure(request: Request, exc: Exception) -> Response:
-        shape = error_shape_of(getattr(request.scope.get("route"), "name", None))
-        return as_response(failure(exc, shape))  # the same words and statuses as the request path's
+        family = registry.family_of(getattr(request.scope.get("route"), "name", None))
+        return as_response(failure(exc, family))  # the same words and statuses as the request path's
 
     def openapi() -> dict[str, Any]:
         """FastAPI's document, with the examples of the answers that depend on the weights taken from

@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 from fastapi import FastAPI, Request  # noqa: E402
 
 from app.api.conversions import encode  # noqa: E402
-from app.api.endpoints import BY_NAME  # noqa: E402
+from app.registry import BY_NAME  # noqa: E402
 from app.transport.jobs import Job  # noqa: E402
 from bench.servers import free_port, wait_until_healthy  # noqa: E402
 

@@ -3,7 +3,7 @@ backpropagation in the order the article derives them, with its equation numbers
 
 The article's network is one of a family (Architecture: n1 and n2 kernels of side k); LAYERS,
 PARAM_SHAPES, GRADIENTS and the rest below are the article's, which the service serves.
-model/network.py computes what is described here; the service (GET /model, app/schemas.py) and
+model/network.py computes what is described here; the service (GET /model, app/api/responses.py) and
 the page (which reads GET /model) take names, shapes and equation numbers from here, and nowhere
 else writes them down.
 """

@@ -32,7 +32,6 @@ FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
-COUNTS = {"train": 60_000, "test": 10_000}
 
 # SHA-256 of each file's uncompressed bytes (the gzip bytes differ between mirrors).
 SHA256 = {

@@ -38,13 +38,13 @@ def test_the_same_endpoints_are_offered(client):
 
 
 def test_every_json_answer_is_its_endpoints_declared_response_model(client):
-    assert all(e.response is not None for e in ENDPOINTS if e.media_type == "application/json")
+    assert all(e.reply.model is not None for e in ENDPOINTS if e.reply.media_type == "application/json")
     for name, ask in questions():
         r = ask(client)
         if r.status_code == 200:
             method, path = name.split()[:2]
             endpoint = next(e for e in ENDPOINTS if (e.method, e.path) == (method, path))
-            endpoint.response.model_validate_json(r.content)  # raises where the answer is not the model
+            endpoint.reply.model.model_validate_json(r.content)  # raises where the answer is not the model
 
 
 def test_the_comparison_forgives_float32_rounding_and_nothing_else():

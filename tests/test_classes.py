@@ -17,7 +17,7 @@ import model
 from app.classes import codes
 from app.classes.join import is_loopback, join_urls, machine_addresses
 from app.drawings.database import Database
-from app.drawings.schema import LATEST, MIGRATIONS
+from app.drawings.migrations import LATEST, MIGRATIONS
 from model.codec import encode_params
 from tests.conftest import WEIGHTS
 from tests.test_drawings import TEACHER, client_for, database_url, drawing  # noqa: F401 -- the fixture

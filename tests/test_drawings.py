@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from app.api.requests import EXAMPLE_GRID
 from app.config import Settings
 from app.drawings.database import Database
-from app.drawings.schema import LATEST, MIGRATIONS
+from app.drawings.migrations import LATEST, MIGRATIONS
 from app.main import create_app
 from tests.conftest import WEIGHTS
 from tests.postgres import fresh_database

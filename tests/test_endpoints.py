@@ -1,5 +1,6 @@
-"""One declaration per endpoint (app/api/endpoints.py) is all the router, the request path, OpenAPI and
-the metrics need: an endpoint added to the table alone is served, documented and counted."""
+"""One declaration per endpoint (each family's endpoints.py, gathered by app/registry.py) is all the
+router, the request path, OpenAPI and the metrics need: an endpoint added to the table alone is served,
+documented and counted."""
 
 from __future__ import annotations
 
@@ -7,11 +8,16 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, Field
 
-from app.api import endpoints, routes
-from app.api.endpoints import BY_NAME, CLASSES, DRAWINGS, ENDPOINTS, OIP, Endpoint, binary_body
-from app.api.handlers import Call
+from app import registry
+from app.api.endpoints import ENDPOINTS
+from app.classes.endpoints import CLASSES
 from app.config import Settings
+from app.drawings.endpoints import DRAWINGS
+from app.interop.endpoints import OIP
 from app.main import create_app
+from app.registry import BY_NAME
+from app.transport.endpoints import Body, Call, Doc, Endpoint, Params, Reply, Runs
+from app.transport.errors import Family
 from tests.conftest import WEIGHTS
 
 
@@ -29,21 +35,19 @@ REVERSE = Endpoint(
     method="POST",
     path="/v9/reverse",
     handler=backwards,
-    summary="The bytes back to front",
-    request=binary_body(),
-    query=Times,
-    response=None,
-    media_type="application/octet-stream",
-    cost="light",
-    runs="loop",
-    error_shape=lambda sentence: {"error": sentence},  # another family's shape, as OIP v2's
+    request=Body("application/octet-stream", lambda job, _: job.body, {"type": "string", "format": "binary"}),
+    reply=Reply(None, media_type="application/octet-stream"),
+    params=Params(query=Times),
+    runs=Runs("light", where="loop"),
+    doc=Doc("The bytes back to front"),
+    family=Family(shape=lambda sentence: {"error": sentence}),
 )
 
 
 @pytest.fixture
 def client():  # its own app, the table patched only while it runs
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(routes, "ENDPOINTS", (*ENDPOINTS, REVERSE))
+        patch.setattr(registry.api, "ENDPOINTS", (*ENDPOINTS, REVERSE))
         patch.setitem(BY_NAME, REVERSE.name, REVERSE)
         with TestClient(create_app(Settings(weights=WEIGHTS, pool_workers=1))) as c:
             yield c
@@ -85,14 +89,13 @@ def test_every_declared_endpoint_is_routed_once():
     names = [e.name for e in declared]
     assert len(set(paths)) == len(paths) and len(set(names)) == len(names) == len(BY_NAME)
     assert all(e.handler is not None or e.serve is not None for e in declared)
-    assert endpoints.BY_NAME is BY_NAME
 
 
 def test_the_protocol_s_endpoints_are_routed_and_documented_from_their_declarations(client):
     document = client.get("/openapi.json").json()["paths"]
     for e in OIP:
         operation = document[e.path][e.method.lower()]
-        assert operation["operationId"] == e.name and operation["x-cost"].startswith(e.cost)
+        assert operation["operationId"] == e.name and operation["x-cost"].startswith(e.runs.cost)
     too_big = client.post("/model.onnx", content=b"{" * 70_000, headers={"content-type": "application/json"})
     assert too_big.status_code == 413 and "65,536 bytes" in too_big.json()["detail"]  # its own body_bytes
     unknown = client.post("/v2/models/other/infer", content=b"{" * 70_000, headers={"content-type": "text/plain"})
@@ -103,8 +106,8 @@ def test_the_drawings_are_routed_and_documented_from_their_declarations(client):
     document = client.get("/openapi.json").json()["paths"]
     for e in DRAWINGS:
         operation = document[e.path][e.method.lower()]
-        assert operation["operationId"] == (e.operation or e.name) and operation["x-cost"].startswith(e.cost)
-        assert str(e.status) in operation["responses"]  # 201 for a save, 204 for a removal
+        assert operation["operationId"] == e.name and operation["x-cost"].startswith(e.runs.cost)
+        assert str(e.reply.status) in operation["responses"]  # 201 for a save, 204 for a removal
     off = client.get("/drawings/summary")  # the teacher's dependency, declared: the collection is off here
     assert off.status_code == 404 and off.json() == {"detail": "Not Found"}
     assert client.delete("/drawings/0").status_code == 404  # the dependency runs before the id's type is checked
@@ -114,7 +117,7 @@ def test_the_classes_are_routed_and_documented_from_their_declarations(client):
     document = client.get("/openapi.json").json()["paths"]
     for e in CLASSES:
         operation = document[e.path][e.method.lower()]
-        assert operation["operationId"] == (e.operation or e.name) and operation["x-cost"].startswith(e.cost)
-        assert str(e.status) in operation["responses"]
+        assert operation["operationId"] == e.name and operation["x-cost"].startswith(e.runs.cost)
+        assert str(e.reply.status) in operation["responses"]
     assert client.get("/classes").status_code == 404  # the collection is off here: no classes either
     assert client.get("/classes/ABCDE/events").status_code == 404

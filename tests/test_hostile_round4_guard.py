@@ -20,8 +20,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.config import Settings, SettingsError
-from app.errors import TooManyTrainers
 from app.main import create_app
+from app.transport.errors import TooManyTrainers
 from bench.round4_guard import TOKEN
 from bench.round4_guard import server as round4_server
 from bench.servers import free_port

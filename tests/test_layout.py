@@ -12,7 +12,22 @@ from tests.conftest import ROOT
 
 PACKAGES = ("app", "model")
 MAX_LINES = 400
-TOP_OF_APP = 8  # the entry point, the app factory, the settings, the errors (and __init__)
+TOP_OF_APP = 8  # the entry point, the app factory, the settings, the registry (and __init__)
+# The packages, lowest first: each may import its own and those before it, never one after it (an import
+# inside a function counts). The machinery (transport/) knows no feature; the registry gathers them.
+LAYERS = (
+    "model",
+    "app.config",
+    "app.pictures",
+    "app.transport",
+    "app.api",
+    "app.interop",
+    "app.drawings",
+    "app.classes",
+    "app.registry",
+    "app.main",
+    "app.__main__",
+)
 
 
 def modules() -> dict[str, Path]:
@@ -61,10 +76,48 @@ def test_no_module_of_app_or_model_is_over_400_lines():
     assert not long
 
 
-def test_the_top_of_app_holds_only_the_entry_point_the_factory_the_settings_and_the_errors():
+def test_the_top_of_app_holds_only_the_entry_point_the_factory_the_settings_and_the_registry():
     top = sorted(p.name for p in (ROOT / "app").glob("*.py"))
     assert len(top) <= TOP_OF_APP
-    assert set(top) == {"__init__.py", "__main__.py", "main.py", "config.py", "errors.py"}
+    assert set(top) == {"__init__.py", "__main__.py", "main.py", "config.py", "registry.py"}
+
+
+def layer_of(module: str) -> str:
+    """The package a module belongs to in LAYERS: model.x.y -> model, app.x.y -> app.x, app.main -> app.main."""
+    parts = module.split(".")
+    return "model" if parts[0] == "model" else ".".join(parts[:2])
+
+
+def upward() -> list[str]:
+    """Every import of a package from one before it in LAYERS (or of one LAYERS does not name)."""
+    found = []
+    for name, targets in graph().items():
+        if name == "app":
+            continue
+        for target in sorted(targets):
+            here, there = layer_of(name), layer_of(target)
+            if here != there and (
+                there not in LAYERS or here not in LAYERS or LAYERS.index(there) > LAYERS.index(here)
+            ):
+                found.append(f"{name} -> {target}")
+    return found
+
+
+def test_packages_import_one_way_only():
+    """transport/ imports no feature; api/ < interop/ < drawings/ < classes/; the registry above them all."""
+    assert not upward()
+
+
+def test_an_upward_import_would_be_found(tmp_path, monkeypatch):
+    """The check above is not blind: the machinery importing a feature, inside a function, is flagged."""
+    for package in ("app", "app/transport", "app/api"):
+        (tmp_path / package).mkdir()
+        (tmp_path / package / "__init__.py").write_text("")
+    (tmp_path / "app" / "api" / "handlers.py").write_text("from app.transport import jobs\n")
+    (tmp_path / "app" / "transport" / "jobs.py").write_text("def f():\n    from app.api.handlers import g\n")
+    monkeypatch.setattr(f"{__name__}.ROOT", tmp_path)
+    monkeypatch.setattr(f"{__name__}.PACKAGES", ("app",))
+    assert upward() == ["app.transport.jobs -> app.api.handlers"]
 
 
 def test_no_import_cycle_counting_imports_inside_functions():

@@ -19,10 +19,10 @@ from fastapi.testclient import TestClient
 from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.parser import text_string_to_metric_families
 
-from app.api.endpoints import INLINE_BYTES
 from app.config import Settings
 from app.main import create_app
 from app.transport import metrics as metrics_module
+from app.transport.endpoints import INLINE_BYTES
 from app.transport.facts import SMALL, Facts
 from bench.servers import free_port, start_app, wait_until_healthy
 from tests.conftest import WEIGHTS

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 import model
 from app.api.service import Classifier
 from app.config import Settings
-from app.interop.jobs import VERSION_DIGITS
+from app.interop.serving import VERSION_DIGITS
 from app.main import create_app
 
 MAX_BATCH = 8

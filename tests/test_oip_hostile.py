@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 import model
 from app.api.service import Classifier
 from app.config import Settings
-from app.interop.jobs import infer
+from app.interop.serving import infer
 from app.interop.tensors import BadTensor, split_body
 from app.main import create_app
 from app.transport.facts import Facts

@@ -12,11 +12,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 import model.data
-from app.api.endpoints import BY_NAME
 from app.api.training import RESUME_MAX_LENGTH
 from app.config import Settings
-from app.errors import TooManyTrainers, failure
 from app.main import create_app
+from app.registry import BY_NAME
+from app.transport.errors import TooManyTrainers, failure
 from app.transport.request_path import TRAINERS_PER_WORKER, RequestPath
 from model import CNN, codec
 from model.codec import decode_params

@@ -1,4 +1,4 @@
-"""JSON arrays <-> NumPy arrays: the only place where the numbers of a request or an answer change form.
+"""JSON arrays <-> NumPy arrays: where the numbers of /predict's requests and answers change form.
 
 Incoming: rows of numbers, or {shape, float16}, checked for size and range with one sentence naming
 the first bad value. Outgoing: nested lists, or {shape, float16 | float32} for compact answers.
@@ -13,8 +13,8 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, Field
 
-from app.errors import NotFinite
 from app.pictures.preprocessing import MAX_DRAWING_SIDE
+from app.transport.errors import NotFinite
 from model.floats import TINY
 
 MAP_DECIMALS = 5  # feature maps are for looking at: 5 decimals keep the answers small
@@ -70,7 +70,7 @@ def check_pixels(grid: np.ndarray, what: str) -> np.ndarray:
     if grid.min() >= 0 and grid.max() <= 1:  # false for NaN too: min and max pass it on
         # A subnormal pixel would cost 10x in the network (model/floats.py). In [0, 1], one comparison
         # finds them with the zeros: two NumPy calls, where flush's general case takes three or four,
-        # and each costs 5-10 µs on a request's cold cache (BENCHMARKS.md).
+        # and each costs microseconds on a request's cold cache (the figures: BENCHMARKS.md).
         return np.where(grid < TINY, 0.0, grid)
     bad = ~np.isfinite(grid)
     if bad.any():

@@ -4,24 +4,23 @@ These are plain functions of a request and a Call, with no FastAPI in them, so t
 answers on the event loop (a small /predict, the GET endpoints) and in a worker process (everything
 else, app/transport/pool.py). Each is declared once, with its path and its models, in
 app/api/endpoints.py; its docstring is the endpoint's description in the OpenAPI document.
-Whatever they raise becomes a status and a sentence in one place, app/errors.py.
+Whatever they raise carries its status; app/transport/errors.py words it in the endpoint family's shape.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from app.config import Settings
-from app.errors import NotFinite, TooManyImages
 from app.pictures.preprocessing import normalize, read_image
-from app.transport.facts import Facts
+from app.transport.endpoints import Call
+from app.transport.errors import NotFinite, TooManyImages
 from app.transport.jobs import NeedsWorker
 from model import CNN
 from model.lab.check import check as gradient_check
@@ -50,17 +49,6 @@ from .responses import (
     PredictResponse,
 )
 from .service import Classifier
-
-
-@dataclass(frozen=True, slots=True)
-class Call:
-    """What a handler may use besides its request."""
-
-    classifier: Classifier
-    settings: Settings
-    facts: Facts  # for the metrics: the time of each stage, the digits read, what the input looked like
-    on_loop: bool  # on the event loop: raise NeedsWorker for work the loop may not do
-    query: dict[str, Any]  # the query parameters, validated by the endpoint's query model
 
 
 def predict(req: PredictRequest, call: Call) -> Any:

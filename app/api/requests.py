@@ -1,6 +1,6 @@
 """Request models: each endpoint's JSON body, validated straight from its text into arrays.
 
-A mistake is refused with one sentence naming it (app/errors.py shapes it); the arrays a request
+A mistake is refused with one sentence naming it (app/transport/errors.py shapes it); the arrays a request
 holds are checked by app/api/conversions.py, and reach the handler as NumPy arrays.
 """
 
@@ -22,8 +22,8 @@ from pydantic import (
     model_validator,
 )
 
-from app.errors import IMAGE_FORMS, clip
 from app.pictures.preprocessing import MAX_DRAWING_SIDE
+from app.transport.errors import IMAGE_FORMS, clip
 from model.architecture import GRADIENTS
 from model.codec import ENCODED_LENGTH, decode_params
 from model.floats import flush

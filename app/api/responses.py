@@ -262,11 +262,3 @@ class Health(BaseModel):
     @staticmethod
     def content(sha256: str) -> dict[str, Any]:
         return {"status": "ok", "model_loaded": True, "sha256": sha256}
-
-
-class ErrorResponse(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={"examples": [{"detail": "image must be 28 rows of 28 numbers, got 27 rows of 28"}]}
-    )
-
-    detail: str

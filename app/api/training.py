@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass
 
-from app.errors import TooManyTrainers
 from model.codec import PARAM_LIMIT, base64_length
 from model.data import small_mnist
 from model.training.recipes import MAX_STATE_BYTES, InvalidRun, Run
@@ -57,34 +54,3 @@ def train(recipe: str | None, seed: int, resume: str | None, steps: int) -> Trai
         raise InvalidRun(f"the run diverged (a parameter left +-{PARAM_LIMIT:g} or became NaN); start it again")
     accuracy, loss = run.evaluate(data.test_images, data.test_labels)
     return Trained(run, losses, accuracy, loss, math.ceil(len(data.train_images) / batch))
-
-
-TEACHER_TRAINING = frozenset({"tune_drawings"})  # endpoints behind the teacher's token that train
-TEACHER_SLOTS = 2  # the teacher's fine-tunes at once (a second tab, a retry overlapping its request)
-
-
-class TrainingSlots:
-    """Who may train at once. Visitors' /train share `visitors` slots; the teacher's fine-tune (only
-    the token's holder reaches it) has TEACHER_SLOTS of its own, so however many visitors loop
-    /train, the teacher's next round is admitted. While one of the teacher's rounds is in flight no
-    new visitor is admitted, so it waits in the pool's queue only behind the visitors already there."""
-
-    def __init__(self, visitors: int, teacher: int = TEACHER_SLOTS) -> None:
-        self.limits = {False: visitors, True: teacher}
-        self.running = {False: 0, True: 0}
-
-    @property
-    def total(self) -> int:
-        return self.running[False] + self.running[True]
-
-    @contextlib.contextmanager
-    def hold(self, endpoint: str) -> Iterator[None]:
-        teacher = endpoint in TEACHER_TRAINING
-        if self.running[teacher] >= self.limits[teacher] or (not teacher and self.running[True]):
-            whose = "of the teacher's fine-tunes" if teacher else "training requests"
-            raise TooManyTrainers(f"{self.running[teacher]} {whose} are running; try again in a moment")
-        self.running[teacher] += 1
-        try:
-            yield
-        finally:
-            self.running[teacher] -= 1

@@ -6,7 +6,7 @@ from python_multipart import MultipartParser
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import parse_options_header
 
-from app.errors import ClientMistake
+from app.transport.errors import ClientMistake
 
 
 def uploaded_file(body: bytes, content_type: str) -> bytes:

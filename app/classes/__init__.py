@@ -7,6 +7,7 @@ the class's drawings, and the class's own fine-tuned network handed to every pho
     join.py     the address phones open (CNN_PUBLIC_URL, the teacher's browser's, or this machine's)
     qr.py       the join address as a QR code (segno)
     models.py   request and response models
-    answers.py  the endpoints' steps (declared in app/api/endpoints.py, CLASSES)
+    answers.py  the endpoints' steps
+    endpoints.py  their declarations (CLASSES), gathered by app/registry.py
     routes.py   their router and lifespan, and the phone's page at /c/{code}
 """

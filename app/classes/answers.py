@@ -17,15 +17,14 @@ from fastapi import HTTPException, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel
 
-from app.api.responses import ErrorResponse
-from app.drawings.answers import in_thread
 from app.drawings.guard import Unauthorized, check_token
-from app.errors import failure
+from app.transport.error_docs import ErrorResponse
+from app.transport.errors import failure
 from app.transport.jobs import Job, as_response
 from model.codec import decode_params
 
 from . import codes, qr
-from .events import BadLastEventId, Event, TooManyStreams, frames, parse_last_event_id
+from .events import Event, frames, parse_last_event_id
 from .hooks import ClassRoom, address, room, unknown
 from .join import join_urls
 from .models import (
@@ -36,7 +35,7 @@ from .models import (
     PublishRequest,
     network_info,
 )
-from .store import ClassRow, TooManyClasses
+from .store import ClassRow
 
 
 def is_teacher(request: Request, found: ClassRoom) -> bool:
@@ -50,11 +49,9 @@ def is_teacher(request: Request, found: ClassRoom) -> bool:
 async def known(request: Request, text: str) -> tuple[ClassRoom, ClassRow]:
     found = room(request)
     code = codes.normal(text)
-    row = None if code is None else await in_thread(found.classes.get, code)
+    row = None if code is None else await asyncio.to_thread(found.classes.get, code)
     if row is None:
-        mistake = unknown(request, found, text)
-        headers = {"Retry-After": "60"} if mistake.status == 429 else None
-        raise HTTPException(mistake.status, str(mistake), headers=headers)
+        raise unknown(request, found, text)
     return found, row
 
 
@@ -80,7 +77,7 @@ def body(model: type[BaseModel]) -> Any:
 async def read_body(request: Request, endpoint: Any) -> dict[str, Any] | Response:
     try:
         read = await request.app.state.path.answer(request, endpoint)
-    except Exception as e:  # noqa: BLE001 -- errors.py words it, as for every endpoint
+    except Exception as e:  # noqa: BLE001 -- app/transport/errors.py words it, as for every endpoint
         return as_response(failure(e))
     if read.status != 200:
         return as_response(read)
@@ -95,10 +92,7 @@ async def create_class(request: Request, endpoint: Any) -> Response:
     content = await read_body(request, endpoint)
     if isinstance(content, Response):
         return content
-    try:
-        row = await in_thread(found.classes.create, content["name"])
-    except TooManyClasses as e:
-        raise HTTPException(409, str(e)) from None
+    row = await asyncio.to_thread(found.classes.create, content["name"])
     answer = info(request, found, row).model_dump(mode="json")
     return JSONResponse(answer, 201)
 
@@ -106,7 +100,7 @@ async def create_class(request: Request, endpoint: Any) -> Response:
 async def list_classes(request: Request, endpoint: Any) -> ClassList:
     """Every class, newest first, with its drawings counted."""
     found = room(request)
-    rows = await in_thread(found.classes.all)
+    rows = await asyncio.to_thread(found.classes.all)
     return ClassList(classes=[info(request, found, r) for r in rows])
 
 
@@ -116,7 +110,7 @@ async def change_class(request: Request, endpoint: Any, code: str) -> Response:
     content = await read_body(request, endpoint)
     if isinstance(content, Response):
         return content
-    after = await in_thread(found.classes.update, row.code, content.get("state"), content.get("name"))
+    after = await asyncio.to_thread(found.classes.update, row.code, content.get("state"), content.get("name"))
     if after is None:
         raise HTTPException(404, f"there is no class {code!r}")
     found.broker.poke()
@@ -126,7 +120,7 @@ async def change_class(request: Request, endpoint: Any, code: str) -> Response:
 async def delete_class(request: Request, endpoint: Any, code: str) -> Response:
     """The class and every drawing saved into it (export them first: GET /drawings/export?class=...)."""
     found, row = await known(request, code)
-    if await in_thread(found.classes.delete, row.code) is None:
+    if await asyncio.to_thread(found.classes.delete, row.code) is None:
         raise HTTPException(404, f"there is no class {code!r}")
     found.broker.poke()
     return Response(status_code=204)
@@ -139,7 +133,7 @@ async def publish_network(request: Request, endpoint: Any, code: str) -> Respons
     if isinstance(content, Response):
         return content
     fitted = content.get("calibration")
-    after = await in_thread(found.classes.publish, row.code, content["params"], content["drawings"], fitted)
+    after = await asyncio.to_thread(found.classes.publish, row.code, content["params"], content["drawings"], fitted)
     if after is None:
         raise HTTPException(404, f"there is no class {code!r}")
     found.broker.poke()
@@ -149,7 +143,7 @@ async def publish_network(request: Request, endpoint: Any, code: str) -> Respons
 async def take_back_network(request: Request, endpoint: Any, code: str) -> Response:
     """The phones go back to the shared network."""
     found, row = await known(request, code)
-    if not await in_thread(found.classes.take_back, row.code):
+    if not await asyncio.to_thread(found.classes.take_back, row.code):
         raise HTTPException(404, "this class has no network of its own")
     found.broker.poke()
     return Response(status_code=204)
@@ -166,12 +160,12 @@ async def public_class(request: Request, endpoint: Any, code: str) -> PublicClas
 async def class_network(request: Request, endpoint: Any, code: str) -> ClassNetwork:
     """The class's own network, as /predict's `params` take it."""
     found, row = await known(request, code)
-    got = await in_thread(found.classes.network, row.code)
+    got = await asyncio.to_thread(found.classes.network, row.code)
     if got is None or got[1] is None:
         raise HTTPException(404, "this class has no network of its own yet")
     row, params, fitted = got
     meta = row.network() or {}
-    return ClassNetwork(params=params, calibration=fitted, **meta)
+    return ClassNetwork.model_validate({"params": params, "calibration": fitted, **meta})
 
 
 async def class_qr(request: Request, endpoint: Any, code: str) -> Response:
@@ -188,20 +182,14 @@ async def class_events(request: Request, endpoint: Any, code: str) -> Response:
     Last-Event-ID sends what was missed. A `hello` event first says the class's state now."""
     found, row = await known(request, code)
     teacher = is_teacher(request, found)
-    try:
-        last = parse_last_event_id(request.headers.get("last-event-id"))
-    except BadLastEventId as e:
-        raise HTTPException(422, str(e)) from None
-    cursors = last if last is not None else await in_thread(found.broker.log.heads)
-    try:
-        stream = found.broker.admit(row.code, address(request), teacher, cursors)
-    except TooManyStreams as e:
-        raise HTTPException(503, str(e), headers={"Retry-After": "10"}) from None
+    last = parse_last_event_id(request.headers.get("last-event-id"))
+    cursors = last if last is not None else await asyncio.to_thread(found.broker.log.heads)
+    stream = found.broker.admit(row.code, address(request), teacher, cursors)
     try:
         first: list[Event] = []
         reset = False
         if last is not None:
-            first, reset = await in_thread(found.broker.log.replay, row.code, *last, teacher)
+            first, reset = await asyncio.to_thread(found.broker.log.replay, row.code, *last, teacher)
         hello = {"state": row.state, "name": row.name, "network": row.network(), "teacher": teacher}
         first.insert(0, Event("hello", row.code, hello))
     except BaseException:

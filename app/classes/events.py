@@ -39,6 +39,7 @@ import numpy as np
 
 from app.drawings.database import Database
 from app.drawings.store import to_uint8
+from app.transport.errors import Failure
 
 log = logging.getLogger("uvicorn.error")
 
@@ -56,12 +57,16 @@ LAST_EVENT_ID = re.compile(r"([0-9]{1,18})-([0-9]{1,18})")
 TEACHER_ONLY = ("drawing", "deletion")
 
 
-class TooManyStreams(Exception):
-    """A bound on streams is reached (503)."""
+class TooManyStreams(Failure):
+    """A bound on streams is reached: 503, try again in ten seconds."""
+
+    status, retry_after = 503, 10
 
 
-class BadLastEventId(Exception):
-    """A Last-Event-ID this service never sent (422)."""
+class BadLastEventId(Failure):
+    """A Last-Event-ID this service never sent."""
+
+    status = 422
 
 
 def parse_last_event_id(text: str | None) -> tuple[int, int] | None:

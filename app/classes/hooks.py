@@ -1,21 +1,19 @@
-"""What the drawings' endpoints ask of the classes (app/drawings/answers.py): whether a save may go into
-a class, and telling the boards of a save or a deletion; and the classes' state on the app (ClassRoom).
-
-Imports no route module, so app/drawings/answers.py can import it.
+"""What the drawings' endpoints ask of the classes (app/drawings/answers.py's ClassHooks, which this
+module is, put on app.state.class_hooks by routes.py's lifespan): whether a save may go into a class,
+and telling the boards of a save or a deletion; and the classes' state on the app (ClassRoom).
 """
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any
 
 from fastapi import HTTPException, Request
 
 from app.config import Settings
 from app.drawings.database import DatabaseUnavailable
 from app.drawings.guard import Buckets, TooFast
-from app.errors import ClientMistake
+from app.transport.errors import ClientMistake
 
 from . import codes
 from .events import Broker
@@ -70,7 +68,7 @@ def address(request: Request) -> str:
 
 
 class TooManyGuesses(ClientMistake):
-    status = 429
+    status, retry_after = 429, 60  # a guess comes back within the minute
 
 
 def unknown(request: Request, found: ClassRoom, text: str) -> ClientMistake:
@@ -109,19 +107,10 @@ def saved_into(request: Request) -> None:
 async def deleting(request: Request, drawing_id: int) -> str | None:
     """DELETE /drawings/{id}: the class of the drawing about to go (None if none)."""
     found: ClassRoom | None = getattr(request.app.state, "classes", None)
-    return None if found is None else await in_thread(found.classes.class_of, drawing_id)
+    return None if found is None else await asyncio.to_thread(found.classes.class_of, drawing_id)
 
 
 async def deleted(request: Request, drawing_id: int, code: str) -> None:
     found = room(request)
-    await in_thread(found.classes.deleted, drawing_id, code)
+    await asyncio.to_thread(found.classes.deleted, drawing_id, code)
     found.broker.poke()
-
-
-async def in_thread(function: Any, *args: Any) -> Any:
-    """The classes' database work off the event loop; its faults are a 503 with a sentence, as the
-    drawings' are (a database down, locked or damaged is never a 500)."""
-    try:
-        return await asyncio.to_thread(function, *args)
-    except DatabaseUnavailable as e:
-        raise HTTPException(503, str(e), headers={"Retry-After": "1"}) from None

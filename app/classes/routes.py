@@ -1,4 +1,4 @@
-"""The classes' router, made from their declarations (app/api/endpoints.py, CLASSES), with its lifespan
+"""The classes' router, made from their declarations (endpoints.py, CLASSES), with its lifespan
 (after the drawings', whose database it shares), and the phone's page at /c/{code}; included once by
 app/main.py.
 
@@ -23,14 +23,15 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse
 
-from app.api.endpoints import CLASSES
-from app.api.routes import make_router
 from app.config import Settings
 from app.drawings.answers import Collection
+from app.transport.routing import make_router
 
+from . import hooks
 from .answers import ClassRoom, known
+from .endpoints import CLASSES
 from .events import Broker
-from .hooks import CodeGuesses
+from .hooks import CodeGuesses, UnknownClass
 from .store import Classes
 
 
@@ -39,6 +40,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     drawings: Collection | None = getattr(app.state, "drawings", None)
     app.state.classes = None
+    app.state.class_hooks = hooks  # what the drawings ask of the classes (app/drawings/answers.py's ClassHooks)
     if drawings is None:  # no teacher, no collection: no classes either (every endpoint 404)
         yield
         return
@@ -63,7 +65,9 @@ async def class_page(request: Request, code: str) -> FileResponse:
     status = 200
     try:
         await known(request, code)
-    except HTTPException as e:
+    except UnknownClass:
+        status = 404
+    except HTTPException as e:  # the collection is off
         if e.status_code != 404:
             raise
         status = 404

@@ -1,6 +1,6 @@
 """The classes and what happens in them, in the drawings' own database (app/drawings/database.py):
 the `classes` table (its code, name, state and published network) and `class_events` (state changes,
-networks published or taken back, drawings deleted), both made by schema.py's migration 3.
+networks published or taken back, drawings deleted), both made by migrations.py's migration 3.
 
 A save is not written here: the drawings table, with its `class` column, is the log of saves, and
 the live board (events.py) reads both by id. Every method blocks: the routes call them in threads.
@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from app.drawings.database import Database
 from app.drawings.store import now
+from app.transport.errors import Failure
 
 from .codes import new_code
 
@@ -25,8 +26,10 @@ EVENT_KINDS = ("state", "network", "deletion")
 COLUMNS = "code, name, state, created_at, network_sha256, network_drawings, published_at"
 
 
-class TooManyClasses(Exception):
-    """MAX_CLASSES classes exist: the teacher deletes old ones first (409)."""
+class TooManyClasses(Failure):
+    """MAX_CLASSES classes exist: the teacher deletes old ones first."""
+
+    status = 409
 
 
 @dataclass(frozen=True, slots=True)

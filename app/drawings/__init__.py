@@ -1,16 +1,17 @@
 """A class's own digits: drawings saved to a database, the teacher's review, export as MNIST, fine-tuning.
 
-    routes.py    their router, made from their declarations (app/api/endpoints.py, DRAWINGS), and its lifespan
+    endpoints.py their declarations (DRAWINGS), gathered by app/registry.py
+    routes.py    their router, made from their declarations, and its lifespan
     answers.py   the async steps of their own (database work in threads), the teacher's token, their error docs
     models.py    their request and response models
-    work.py      what a save computes (a handler of app/api/endpoints.py, on the loop or in a worker)
+    work.py      what a save computes (a handler, on the loop or in a worker)
     guard.py     who a client is, the teacher's token and its guessers, the rate limits, the same-site check
     bulk.py      deleting many at once (a selection, the last minutes)
     store.py     saving (grouped commits) and reading the collection
-    database.py  SQLite or PostgreSQL: connections, transactions, migrations (schema.py)
+    database.py  SQLite or PostgreSQL: connections, transactions, migrations (migrations.py)
     export.py    npz and IDX, streamed
     tuning.py    fine-tuning a copy of the served network on the collection
 
-app/main.py includes routes.router; app/api/endpoints.py declares them, with work.py's and tuning.py's
-handlers. This file imports nothing, so that either may be imported first.
+app/main.py includes routes.router. The drawings import nothing of the classes, which sit above them
+(answers.ClassHooks is what they ask of them).
 """

@@ -13,28 +13,24 @@ import base64
 import json
 import re
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from fastapi import Header, HTTPException, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 from pydantic_core import to_json
 from starlette.requests import ClientDisconnect
 
-from app.api.responses import ErrorResponse
-from app.classes import hooks as classes
 from app.config import Settings
-from app.errors import ClientMistake, failure
+from app.transport.error_docs import ErrorResponse
+from app.transport.errors import ClientMistake, failure
 from app.transport.jobs import Job, as_response
 
-from .database import DatabaseUnavailable
 from .export import MEDIA_TYPES, ExportResponse, Format, first_page, stream
 from .guard import (
-    CrossSite,
     Guesses,
     Network,
     RateLimit,
-    TooFast,
     TooManyGuesses,
     Unauthorized,
     check_origin,
@@ -91,6 +87,25 @@ class Collection:
         return identity(client_address(peer, request.headers.getlist("x-forwarded-for"), self.trusted))
 
 
+class ClassHooks(Protocol):
+    """What the drawings ask of the classes, which sit above them (app/classes/hooks.py answers;
+    the classes' lifespan puts it on app.state.class_hooks): whether a save may go into a class, and
+    telling the boards of a save or a deletion."""
+
+    async def admit_save(self, request: Request, text: str) -> str: ...
+
+    def saved_into(self, request: Request) -> None: ...
+
+    async def deleting(self, request: Request, drawing_id: int) -> str | None: ...
+
+    async def deleted(self, request: Request, drawing_id: int, code: str) -> None: ...
+
+
+def class_hooks(request: Request) -> ClassHooks:
+    hooks: ClassHooks = request.app.state.class_hooks
+    return hooks
+
+
 def collection(request: Request) -> Collection:
     found: Collection | None = request.app.state.drawings
     if found is None:
@@ -123,17 +138,6 @@ def turned_away(request: Request, reason: str) -> None:
         metrics.turned_away(reason)
 
 
-def refusal(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"detail": detail}, status, headers=headers)
-
-
-async def in_thread(function: Any, *args: Any) -> Any:
-    try:
-        return await asyncio.to_thread(function, *args)
-    except DatabaseUnavailable as e:
-        raise HTTPException(503, str(e), headers={"Retry-After": "1"}) from None
-
-
 class SaveHeaders(BaseModel):
     idempotency_key: str | None = Field(
         None, title="Idempotency-Key", max_length=200, description="a save retried with the same key is stored once"
@@ -156,7 +160,7 @@ async def save_drawing(request: Request, endpoint: Any, headers: SaveHeaders) ->
         if read.status != 200:
             return as_response(read)
         content = json.loads(read.body)
-        code = None if content["class"] is None else await classes.admit_save(request, content["class"])
+        code = None if content["class"] is None else await class_hooks(request).admit_save(request, content["class"])
         drawing = Drawing(
             base64.b64decode(content["grid"]),
             content["label"],
@@ -167,17 +171,11 @@ async def save_drawing(request: Request, endpoint: Any, headers: SaveHeaders) ->
         )
         saved = await found.store.add(drawing, key)
         if code is not None:
-            classes.saved_into(request)
-    except CrossSite as e:
-        return refusal(403, str(e))
-    except TooFast as e:
-        return refusal(429, str(e), {"Retry-After": str(e.retry_after)})
-    except DatabaseUnavailable as e:
-        return refusal(503, str(e), {"Retry-After": "1"})
+            class_hooks(request).saved_into(request)
     except ClientDisconnect:
         return Response(status_code=499)
-    except Exception as e:  # noqa: BLE001 -- errors.py words the rest, as for every endpoint
-        return as_response(failure(e))
+    except Exception as e:  # noqa: BLE001 -- each failure's class says its status (the same-site check's
+        return as_response(failure(e))  # 403, the rate's 429, the database's 503), as for every endpoint
     d = saved.drawing  # SaveResponse's fields, without a second validation (the hot path)
     content = {"id": saved.id, "label": d.label, "answer": d.answer, "probability": d.probability}
     return Response(to_json(content | {"repeated": saved.repeated}), 201, media_type="application/json")
@@ -212,13 +210,13 @@ async def list_drawings(request: Request, endpoint: Any, query: PageQuery) -> Dr
     store = collection(request).store
     cursor, limit = query.cursor, query.limit
     before = int(cursor) if cursor else None
-    rows: list[Saved] = await in_thread(store.page, limit, before, query.digit, query.wrong, query.class_)
+    rows: list[Saved] = await asyncio.to_thread(store.page, limit, before, query.digit, query.wrong, query.class_)
     more = len(rows) == limit
     return DrawingPage(items=[item(r) for r in rows], next=str(rows[-1].id) if rows and more else None)
 
 
 async def summary(request: Request, endpoint: Any, query: ClassQuery) -> Summary:
-    matrix, by_weights = await in_thread(collection(request).store.confusion, query.class_)
+    matrix, by_weights = await asyncio.to_thread(collection(request).store.confusion, query.class_)
     total = int(matrix.sum())
     sha = request.app.state.classifier.metadata["sha256"]
     return Summary(
@@ -241,16 +239,17 @@ EXPORT_DOC: dict[int | str, dict[str, Any]] = {200: {"content": {t: BINARY for t
 
 async def export(request: Request, endpoint: Any, query: ExportQuery) -> StreamingResponse:
     store = collection(request).store
-    count, first = await in_thread(first_page, store, query.class_)  # the database's faults: 503 before the first byte
+    # The database's faults: a 503 before the first byte (DatabaseUnavailable says so itself).
+    count, first = await asyncio.to_thread(first_page, store, query.class_)
     return ExportResponse(stream(store, query.format, count, first, query.class_), query.format)
 
 
 async def delete_drawing(request: Request, endpoint: Any, drawing_id: int) -> Response:
-    code = await classes.deleting(request, drawing_id)
-    if not await in_thread(collection(request).store.delete, drawing_id):
+    code = await class_hooks(request).deleting(request, drawing_id)
+    if not await asyncio.to_thread(collection(request).store.delete, drawing_id):
         raise HTTPException(404, f"there is no drawing {drawing_id}")
     if code is not None:
-        await classes.deleted(request, drawing_id, code)
+        await class_hooks(request).deleted(request, drawing_id, code)
     return Response(status_code=204)
 
 
@@ -263,7 +262,7 @@ async def tune(request: Request, endpoint: Any) -> Response:
 
     async def with_training_set(job: Job) -> Job:
         req = TuneRequest.model_validate_json(job.body)  # a small body: its mistakes are told before any work
-        ids, images, labels = await in_thread(store.training_set, MAX_DRAWINGS, req.class_)
+        ids, images, labels = await asyncio.to_thread(store.training_set, MAX_DRAWINGS, req.class_)
         if len(ids) < MIN_DRAWINGS:
             raise TooFewDrawings(f"save at least {MIN_DRAWINGS} drawings before fine-tuning (there are {len(ids)})")
         return Job(job.endpoint, pack(job.body, ids, images, labels))

@@ -4,19 +4,18 @@ Which drawings: a selection of ids, or every drawing saved in the last `minutes`
 newest the teacher was shown, so that saves arriving while the teacher confirms are not swept away
 unseen). With `dry_run` nothing is deleted: the answer says how many would be, and the newest id,
 which the teacher's view shows in its confirmation and then sends back as `through`.
-
-Imported by app/api/endpoints.py; imports answers.py and the store's database.
 """
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import Request
 from pydantic import BaseModel, Field, model_validator
 
-from .answers import collection, in_thread
+from .answers import collection
 from .store import Store
 
 MAX_IDS = 500  # ids in one selection: a few pages of the teacher's view
@@ -80,5 +79,5 @@ def delete_many(store: Store, query: BulkQuery) -> BulkDeleted:
 
 
 async def delete_drawings(request: Request, endpoint: Any, query: BulkQuery) -> BulkDeleted:
-    result: BulkDeleted = await in_thread(delete_many, collection(request).store, query)
+    result: BulkDeleted = await asyncio.to_thread(delete_many, collection(request).store, query)
     return result

@@ -6,8 +6,6 @@ into psycopg's `%s` here); what matters is control that an ORM or engine would h
 transaction commits (one commit for a whole group of saves, app/drawings/store.py), how SQLite
 syncs (WAL, synchronous=FULL), how long a lock is waited for, and what each fault is called when it
 reaches a person (503 with a sentence).
-
-Imported by store.py only; imports schema.py.
 """
 
 from __future__ import annotations
@@ -22,7 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .schema import LATEST, MIGRATIONS, PG_MIGRATION_LOCK, VERSION_TABLE, Dialect, SchemaTooNew
+from app.transport.errors import RETRY_AFTER_SECONDS, Failure
+
+from .migrations import LATEST, MIGRATIONS, PG_MIGRATION_LOCK, VERSION_TABLE, Dialect, SchemaTooNew
 
 log = logging.getLogger("uvicorn.error")
 
@@ -34,8 +34,10 @@ SQLITE_WAL_LIMIT = 16 * 1024 * 1024
 IDLE_CONNECTIONS = 4  # PostgreSQL connections kept open for the teacher's reads
 
 
-class DatabaseUnavailable(Exception):
-    """The database cannot be reached or refused the work (503)."""
+class DatabaseUnavailable(Failure):
+    """The database cannot be reached or refused the work: 503 with Retry-After, wherever it is raised."""
+
+    status, retry_after = 503, RETRY_AFTER_SECONDS
 
 
 class DatabaseDamaged(DatabaseUnavailable):

@@ -13,8 +13,6 @@ page are read: a database that is down or damaged is a 503 with a sentence, not 
 A zip ends with its central directory: an export cut short (the database failed after the first
 byte, or the client stopped reading for WRITE_SECONDS) has none, and the chunked answer lacks its
 last chunk, so every zip reader and HTTP client sees that the file is incomplete.
-
-Imported by answers.py; imports store.py.
 """
 
 from __future__ import annotations

@@ -1,7 +1,5 @@
 """Who may do what: who a client is, the teacher's token and its guessers, the savers' rate, and
 saves from other sites.
-
-Imported by routes.py and answers.py; imports nothing of the app.
 """
 
 from __future__ import annotations
@@ -22,6 +20,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from app.transport.errors import Failure
+
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -34,7 +34,11 @@ class Unauthorized(Exception):
     """No token, or not the teacher's: 401, and nothing else said."""
 
 
-class TooFast(Exception):
+class TooFast(Failure):
+    """Too many saves: 429, Retry-After the seconds until the next one is allowed."""
+
+    status = 429
+
     def __init__(self, retry_after: int, who: str = "this address") -> None:
         super().__init__(f"too many drawings saved from {who}; try again in {retry_after} seconds")
         self.retry_after = retry_after
@@ -46,8 +50,10 @@ class TooManyGuesses(Exception):
         self.retry_after = retry_after
 
 
-class CrossSite(Exception):
-    """A save from a page on another site (403)."""
+class CrossSite(Failure):
+    """A save from a page on another site."""
+
+    status = 403
 
 
 # -- who a client is ------------------------------------------------------------------------------

@@ -1,7 +1,5 @@
-"""The drawings' request and response models: where their JSON meets arrays.
-
-Imported by work.py and routes.py; imports app/schemas.py (a save takes any drawing /predict takes).
-"""
+"""The drawings' request and response models: where their JSON meets arrays (a save takes any drawing
+/predict takes: app/api/requests.py's)."""
 
 from __future__ import annotations
 

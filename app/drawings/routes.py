@@ -1,4 +1,4 @@
-"""The class's drawings over HTTP: their router, made from their declarations (app/api/endpoints.py,
+"""The class's drawings over HTTP: their router, made from their declarations (endpoints.py,
 DRAWINGS), with the collection's lifespan; included once by app/main.py.
 
     POST   /drawings           save a drawing (anyone, from this site's page; rate-limited)
@@ -23,12 +23,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
-from app.api.endpoints import DRAWINGS
-from app.api.routes import make_router
 from app.config import Settings
+from app.transport.routing import make_router
 
 from .answers import Collection
 from .database import Database, describe_url
+from .endpoints import DRAWINGS
 from .guard import Buckets, Guesses, RateLimit, networks
 from .store import Store
 

@@ -7,8 +7,6 @@ Group commit: the writer takes every save waiting, writes them in one transactio
 once, then answers each. A save is answered only after its COMMIT has returned, so a 201 is on
 the disk; many clients share each fsync, which is what makes a thousand saves a second possible
 on one disk.
-
-Imported by routes.py, export.py and tuning.py; imports database.py.
 """
 
 from __future__ import annotations
@@ -24,13 +22,12 @@ from typing import Any
 
 import numpy as np
 
-from app.errors import ClientMistake
+from app.transport.errors import ClientMistake
 
 from .database import Database, DatabaseUnavailable, is_fault, unavailable
 
 log = logging.getLogger("uvicorn.error")
 
-GRID_BYTES = 28 * 28 * 4  # little-endian float32, row by row
 GROUP_LIMIT = 512  # saves in one transaction at most
 # Counting the rows for the cap reads the whole table: the writer trusts its own tally for up to
 # RECOUNT_SECONDS, unless the collection is within COUNT_MARGIN of the cap (more than other replicas

@@ -1,6 +1,6 @@
 """Fine-tuning a copy of the served network on the class's drawings, a few steps per request.
 
-Like POST /train (app/training.py), the run travels with the request: `resume` is the state of
+Like POST /train (app/api/training.py), the run travels with the request: `resume` is the state of
 a run of model/training/recipes.py's CLASS recipe, which starts from the served parameters. The data:
 the shipped MNIST small set (10,000 images) and the class's drawings, repeated so that they
 make about a third of what the run sees. Every fifth drawing (id divisible by HELD_OUT_EVERY)
@@ -8,9 +8,7 @@ is never trained on: the network is scored on those and on MNIST's 1,000 held-ou
 before (the served network) and after (the copy).
 
 The route reads the drawings from the database; the training runs in a worker process, as a
-handler of app/handlers.py whose Job carries the request and the drawings in one .npz body.
-
-Imported by routes.py and app/handlers.py; imports model/, models.py and app/training.py.
+handler (endpoints.py) whose Job carries the request and the drawings in one .npz body.
 """
 
 from __future__ import annotations
@@ -25,7 +23,7 @@ import numpy as np
 from app.api.service import Classifier
 from app.api.training import decode_resume
 from app.config import Settings
-from app.errors import ClientMistake
+from app.transport.errors import ClientMistake
 from app.transport.facts import Facts
 from app.transport.jobs import Job
 from model import fast

@@ -1,7 +1,5 @@
 """The class's tuned copy as a weights file the service can serve: a zip of NAME.npz and its JSON
 sidecar (model/weights.py's pair, the SHA-256 in the sidecar), so `CNN_WEIGHTS=NAME.npz` loads it.
-
-Imported by routes.py; imports model/weights.py and model/codec.py.
 """
 
 from __future__ import annotations

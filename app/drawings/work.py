@@ -1,8 +1,6 @@
-"""What a save computes, as a handler of app/handlers.py: plain functions of a Job, so that a
+"""What a save computes, as a handler (endpoints.py): plain functions of a Job, so that a
 28x28 grid is read on the event loop like a small /predict and a drawing to normalise in a
 worker process, by the same code and with the same bounds.
-
-Imported by app/handlers.py (its ENDPOINTS); imports models.py and tuning.py.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The router of the endpoints that speak others' standards: the Open Inference Protocol v2 under
-/v2, and the network as ONNX at /model.onnx. They are declared in app/api/endpoints.py (OIP) and
-answered by the request path as every other endpoint; the work is app/interop/jobs.py's.
+/v2, and the network as ONNX at /model.onnx. They are declared in endpoints.py (OIP) and
+answered by the request path as every other endpoint; the work is app/interop/serving.py's.
 
 Every other path or method under /v2 is answered here too, in the protocol's words ({"error": ...}):
 left to the page's files, `POST /v2/models/digits/versions/..%2f` got their 405 "Allow: GET, HEAD"
@@ -15,8 +15,9 @@ from starlette.responses import Response
 from starlette.routing import Match, Route
 from starlette.types import Receive, Scope, Send
 
-from app.api.endpoints import OIP
-from app.api.routes import make_router
+from app.transport.routing import make_router
+
+from .endpoints import OIP
 
 OWN_PATHS = ("/v2", "/model.onnx")
 PROTOCOL = "/v2"

@@ -5,7 +5,7 @@ is allocated.
 With binary data, a body is its JSON object, then the bytes of each input that carries
 `binary_data_size`, in the order of the inputs; the Inference-Header-Content-Length header says
 where the JSON ends. An answer with binary outputs is laid out the same way. Imports NumPy and the
-protocol's models; the jobs (app/interop/jobs.py) import it.
+protocol's models; the handlers (app/interop/serving.py) import it.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from pydantic_core import to_json
 
-from app.errors import ClientMistake
+from app.transport.errors import ClientMistake
 from model.architecture import IMAGE_SHAPE, LAYERS
 
 from .schemas import InferRequest, RequestInput, TensorMetadata

@@ -86,7 +86,9 @@ class Reading:
 
 
 class InvalidImage(ValueError):
-    """An image or drawing that cannot be made into a digit; the message says why (422)."""
+    """An image or drawing that cannot be made into a digit; the message says why."""
+
+    status = 422
 
 
 class EmptyDrawing(InvalidImage):
@@ -94,11 +96,15 @@ class EmptyDrawing(InvalidImage):
 
 
 class UnsupportedImage(InvalidImage):
-    """A file that is not one of IMAGE_FORMATS (415)."""
+    """A file that is not one of IMAGE_FORMATS."""
+
+    status = 415
 
 
 class ImageTooLarge(InvalidImage):
-    """An image with more than MAX_PIXELS pixels (413)."""
+    """An image with more than MAX_PIXELS pixels."""
+
+    status = 413
 
 
 def half_up(x: float) -> int:

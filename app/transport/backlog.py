@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 
-from app.errors import Busy
+from .errors import Busy
 
 WAITING: set[asyncio.WriteTransport] = set()  # this process's connections with answer bytes not yet sent
 DRAINED = "cnn.drained"  # the scope extension: awaitable, True once the answer's last byte has left

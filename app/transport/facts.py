@@ -14,8 +14,6 @@ from functools import lru_cache
 
 import numpy as np
 
-STAGES = ("decode", "normalise", "network", "encode")
-
 
 @dataclass(slots=True)
 class Facts:

@@ -27,8 +27,8 @@ own numbers and everyone else's (the pool's gauges only from processes still ali
 process's counts stay in the sum, as counters must.
 
 Why not prometheus_client's Counter and Histogram: each of their updates takes a lock and checks
-its type, about 1 µs, and a /predict makes eight of them; measured in the server, they cost 3-4 %
-of /predict's throughput, and the whole of this module now costs about 3 % (BENCHMARKS.md).
+its type, and a /predict makes eight of them; measured in the server, they cost more of /predict's
+throughput than the whole of this module now does (the figures: BENCHMARKS.md).
 Every update here happens on the event loop's one thread (the request log's middleware and the
 request path), so plain lists and dictionaries need no lock, and an update is a dictionary
 lookup and a bisection. The official client still
@@ -124,7 +124,7 @@ class Metrics(Collector):
         self.unsure = 0
         self.batch_digits = [0] * 10
         self.batch_unsure = 0
-        self.skipped = 0  # other processes' files that could not be read (app/metrics.py Shared)
+        self.skipped = 0  # other processes' files that could not be read (Shared, below)
         self.refused = {"busy": 0, "training": 0, "wrong_token": 0, "guessing": 0}
         self.pool: Callable[[], dict[str, float]] | None = None
         self.shared: Shared | None = None  # the other server processes' numbers, with --workers above 1

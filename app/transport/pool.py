@@ -27,31 +27,32 @@ import multiprocessing
 import os
 import resource
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from multiprocessing import forkserver
 from multiprocessing.connection import Connection
 from typing import Any
 
-from app.api.dispatch import answer
-from app.api.service import Classifier
 from app.config import Settings
-from app.errors import Busy, TooCostly, WorkerLost, failure
 
+from .errors import Busy, TooCostly, WorkerLost, failure
 from .jobs import Answer, Job
 
 log = logging.getLogger("uvicorn.error")
 
 READY = "ready"
+# What a worker answers with, made once in the worker from the settings: a function of a module's top
+# (pickled by name, its module preloaded by the fork server), app/registry.py's `worker`.
+Serving = Callable[[Settings], Callable[[Job], Answer]]
 WORKER_NICENESS = 10  # workers yield the CPU to the server's event loop
 
 
-def _serve(conn: Connection, settings: Settings) -> None:
+def _serve(conn: Connection, settings: Settings, serving: Serving) -> None:
     """A worker's life: load the network, then answer jobs one at a time until the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the server's to handle, not ours
     os.nice(WORKER_NICENESS)  # the event loop (health checks, small /predicts) goes first
     signal.signal(signal.SIGPROF, signal.SIG_DFL)  # the CPU budget's end ends the process
-    clf = Classifier.load(settings.weights)
+    answer = serving(settings)
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     limit = _mapped_bytes() + settings.worker_memory_bytes
     resource.setrlimit(resource.RLIMIT_AS, (limit if hard == resource.RLIM_INFINITY else min(limit, hard), hard))
@@ -63,7 +64,7 @@ def _serve(conn: Connection, settings: Settings) -> None:
             return
         signal.setitimer(signal.ITIMER_PROF, settings.job_cpu_seconds)
         try:
-            result = answer(job, clf, settings)
+            result = answer(job)
         except MemoryError as e:
             result = failure(e)
         signal.setitimer(signal.ITIMER_PROF, 0)
@@ -92,11 +93,11 @@ def _environment(**values: str) -> Iterator[None]:
                 os.environ[k] = v
 
 
-def _context() -> Any:
-    """The fork server, started once per process with the service imported and BLAS on one thread
-    (a job is small; a worker's share of the machine is one core)."""
+def _context(preload: str) -> Any:
+    """The fork server, started once per process with the service (`preload`) imported and BLAS on one
+    thread (a job is small; a worker's share of the machine is one core)."""
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["app.transport.pool"])
+    context.set_forkserver_preload([preload])
     with _environment(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1"):
         forkserver.ensure_running()
     return context
@@ -105,10 +106,11 @@ def _context() -> Any:
 class Worker:
     """One worker process and the pipe to it. Its methods block: they run on the pool's threads."""
 
-    def __init__(self, settings: Settings) -> None:
-        context = _context()
+    def __init__(self, settings: Settings, serving: Serving) -> None:
+        context = _context(serving.__module__)
         self.conn, child = context.Pipe()
-        self.process = context.Process(target=_serve, args=(child, settings), daemon=True, name="cnn-worker")
+        args = (child, settings, serving)
+        self.process = context.Process(target=_serve, args=args, daemon=True, name="cnn-worker")
         self.process.start()
         child.close()
         if not self.conn.poll(30) or self.conn.recv() != READY:
@@ -142,8 +144,8 @@ class Worker:
 class WorkerPool:
     """`size` workers, each running one job at a time, and at most `max_waiting` jobs waiting for one."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+    def __init__(self, settings: Settings, serving: Serving) -> None:
+        self.settings, self.serving = settings, serving
         self.size = settings.pool_workers
         self.max_waiting = settings.pool_waiting
         self.threads = ThreadPoolExecutor(self.size + 2, thread_name_prefix="cnn-pool")
@@ -155,7 +157,7 @@ class WorkerPool:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         workers = await asyncio.gather(
-            *(loop.run_in_executor(self.threads, Worker, self.settings) for _ in range(self.size))
+            *(loop.run_in_executor(self.threads, Worker, self.settings, self.serving) for _ in range(self.size))
         )
         for worker in workers:
             self.idle.put_nowait(worker)
@@ -203,7 +205,7 @@ class WorkerPool:
 
         def replace() -> Worker:
             worker.kill()
-            return Worker(self.settings)
+            return Worker(self.settings, self.serving)
 
         def put(future: asyncio.Future[Worker]) -> None:
             if future.exception() is not None:

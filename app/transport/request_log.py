@@ -13,7 +13,7 @@ to standard output as JSON, one per request; uvicorn's own access log is switche
 (app/transport/server.py), so that a request costs one line, not two.
 
 Each line is one write(2) to standard output, not a trip through the logging module: that cost
-about 37 µs of CPU a request in the server (9 % of /predict, BENCHMARKS.md), for a record, a
+a share of /predict's CPU worth saving (BENCHMARKS.md), for a record, a
 lock, a formatter and a flush of a line that needs none of them. A write of less than a pipe's
 buffer is atomic, so the lines of several processes never interleave.
 """

@@ -1,9 +1,9 @@
-"""The one way every endpoint is answered, as its declaration says (app/api/endpoints.py).
+"""The one way every endpoint is answered, as its declaration says (endpoints.py's record).
 
     media type -> the body, within its size and the bytes of bodies in flight
     -> only then, admission: a training slot (if it takes one), a worker's seat
     -> the handler: on the event loop (runs="loop", or a body within inline_bytes), else in a worker
-    -> the answer, or the failure as app/errors.py words it, in the endpoint's error shape
+    -> the answer, or the failure as errors.py words it, in the endpoint family's shape
 
 A small /predict (a 28x28 grid: a few kilobytes) is answered on the event loop: parsing it and
 running the network take a fraction of a millisecond, less than handing it to another process.
@@ -15,24 +15,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any
 
 from fastapi import HTTPException, Request
 from fastapi.responses import Response
 from starlette.requests import ClientDisconnect
 
-from app.api.dispatch import answer
-from app.api.endpoints import BY_NAME, INLINE_BYTES, Endpoint
-from app.api.service import Classifier
-from app.api.training import TrainingSlots
 from app.config import Settings
-from app.errors import BodyTooLarge, Busy, Compressed, ShuttingDown, TooManyTrainers, UnsupportedMediaType
 
 from . import backlog
+from .dispatch import answer
+from .endpoints import INLINE_BYTES, Endpoint
+from .errors import BodyTooLarge, Busy, Compressed, ShuttingDown, TooManyTrainers, UnsupportedMediaType
 from .jobs import Answer, Job, NeedsWorker, as_response
 from .metrics import Metrics
 from .pool import WorkerPool
+from .training_slots import TrainingSlots
 
 Prepare = Callable[[Job], Awaitable[Job]]
 TRAINERS_PER_WORKER = 2  # /train requests in flight per worker process; more get 429 at once
@@ -74,9 +73,16 @@ class BodyBudget:
 
 class RequestPath:
     def __init__(
-        self, settings: Settings, classifier: Classifier, pool: WorkerPool, metrics: Metrics | None = None
+        self,
+        settings: Settings,
+        classifier: Any,
+        pool: WorkerPool,
+        metrics: Metrics | None = None,
+        endpoints: Mapping[str, Endpoint] | None = None,
     ) -> None:
+        """`endpoints`: every endpoint by name (app/registry.py's), for the callers that name one."""
         self.settings, self.classifier, self.pool, self.metrics = settings, classifier, pool, metrics
+        self.endpoints = endpoints or {}
         self.budget = BodyBudget(max(settings.bodies_in_flight_bytes, settings.max_body_bytes))
         # Training requests admitted and not yet answered: visitors' and the teacher's apart (issue 33).
         self.slots = TrainingSlots(TRAINERS_PER_WORKER * settings.pool_workers)
@@ -91,12 +97,12 @@ class RequestPath:
         try:
             result = await self.answer(request, endpoint, query, prepare)
         except HTTPException:
-            raise  # a refusal in FastAPI's words, from a route's own step (`prepare`, app/drawings/)
+            raise  # a refusal in FastAPI's words, from a route's own step (`prepare`)
         except ClientDisconnect:
             result = Answer(499, b"{}")  # nobody is listening; uvicorn drops it
         except asyncio.CancelledError:  # uvicorn cuts what still runs when the shutdown's grace period ends
             result = endpoint.fail(ShuttingDown("the server is stopping; try again in a moment"))
-        except Exception as e:  # noqa: BLE001 -- errors.py decides what each one means
+        except Exception as e:  # noqa: BLE001 -- each failure's class says what it means (errors.py)
             result = endpoint.fail(e)
             if self.metrics is not None and isinstance(e, Busy | TooManyTrainers):
                 self.metrics.turned_away("training" if isinstance(e, TooManyTrainers) else "busy")
@@ -111,18 +117,18 @@ class RequestPath:
         query: dict[str, Any] | None = None,
         prepare: Prepare | None = None,
     ) -> Answer:
-        """The endpoint's answer (by its declaration, or its name in app/api/endpoints.py), or the failure
-        raised. `prepare`, if given, turns the admitted job into the one that runs, on the event loop
-        (the drawings' tuning adds the class's drawings, read from the database in a thread)."""
-        endpoint, query = BY_NAME[endpoint] if isinstance(endpoint, str) else endpoint, query or {}
-        if endpoint.check is not None:
-            endpoint.check(query, self.classifier)
+        """The endpoint's answer (by its declaration, or its name), or the failure raised. `prepare`,
+        if given, turns the admitted job into the one that runs, on the event loop (the drawings'
+        tuning adds the class's drawings, read from the database in a thread)."""
+        endpoint, query = self.endpoints[endpoint] if isinstance(endpoint, str) else endpoint, query or {}
+        if endpoint.params.check is not None:
+            endpoint.params.check(query, self.classifier)
         if endpoint.request is None:
             with self.training_slot(endpoint):
                 return await self.run(endpoint, Job(endpoint.name, query=query), request)
         backlog.admit(self.settings.answer_backlog_bytes)  # work whose answer could not be sent now
         headers = request.headers
-        if endpoint.identity_only and headers.get("content-encoding", "identity").strip().lower() != "identity":
+        if endpoint.request.identity_only and headers.get("content-encoding", "identity").strip().lower() != "identity":
             raise Compressed("send the body uncompressed, without a Content-Encoding")
         content_type = headers.get("content-type", "")
         expected = endpoint.request.media_type
@@ -132,7 +138,7 @@ class RequestPath:
                 f"not {content_type[:60] or 'without a Content-Type'}"
             )
         declared = headers.get("content-length", "")
-        limit = endpoint.body_bytes or self.settings.max_body_bytes
+        limit = endpoint.request.max_bytes or self.settings.max_body_bytes
         length = None  # not declared (chunked): the reading counts it
         if declared.isascii() and declared.isdigit():
             length = int(declared) if len(declared) < 20 else limit + 1  # no 4,300-digit int() on the loop
@@ -149,9 +155,10 @@ class RequestPath:
 
     async def run(self, endpoint: Endpoint, job: Job, request: Request) -> Answer:
         """The job's answer, from the event loop where the endpoint allows it, else from a worker."""
-        if endpoint.runs == "loop" or (endpoint.inline_bytes > 0 and len(job.body) <= endpoint.inline_bytes):
+        runs = endpoint.runs
+        if runs.where == "loop" or (runs.inline_bytes > 0 and len(job.body) <= runs.inline_bytes):
             with contextlib.suppress(NeedsWorker):
-                return answer(job, self.classifier, self.settings, on_loop=True)
+                return answer(endpoint, job, self.classifier, self.settings, on_loop=True)
         client_gone = asyncio.ensure_future(request.receive())  # completes when the client hangs up
         try:
             return await self.pool.run(job, client_gone)
@@ -161,13 +168,14 @@ class RequestPath:
     def training_slot(self, endpoint: Endpoint | str) -> contextlib.AbstractContextManager[None]:
         """Trainers take a few hundred milliseconds each, over and over: a small bound per worker
         keeps them from filling the pool's queue ahead of everyone else."""
-        endpoint = BY_NAME[endpoint] if isinstance(endpoint, str) else endpoint
-        return self.slots.hold(endpoint.name) if endpoint.training_slot else contextlib.nullcontext()
+        endpoint = self.endpoints[endpoint] if isinstance(endpoint, str) else endpoint
+        whose = endpoint.runs.training_slot
+        return self.slots.hold(whose) if whose is not None else contextlib.nullcontext()
 
     async def read_body(self, request: Request, limit: int, received: Callable[[int], None]) -> bytes:
         """The whole body, refused as it arrives once it passes `limit`, each piece counted by
         `received`. (Its deadline is kept by the connection, app/transport/server.py: a timer there
-        costs a fortieth of asyncio.timeout here.)"""
+        costs far less than asyncio.timeout here, BENCHMARKS.md.)"""
         chunks, size = [], 0
         async for chunk in request.stream():
             size += len(chunk)

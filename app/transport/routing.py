@@ -1,8 +1,8 @@
-"""The API's router and OpenAPI document, made from the endpoints' declarations (app/api/endpoints.py).
+"""A family's router and its part of the OpenAPI document, made from its endpoints' declarations.
 
-Every route hands its request to app/transport/request_path.py, the one place that reads, admits
-and answers requests; FastAPI only matches the path and the method, validates the query
-parameters, and documents each endpoint.
+Every route hands its request to the request path (request_path.py), or to the endpoint's own step
+(`serve`); FastAPI only matches the path and the method, validates the parameters, and documents
+each endpoint.
 """
 
 from __future__ import annotations
@@ -12,27 +12,21 @@ import re
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
-import numpy as np
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.datastructures import Default
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 
-from app.config import Settings
-from app.transport.request_path import RequestPath
-from app.transport.strict_json import StrictJSONResponse
-
-from .endpoints import COSTS, ENDPOINTS, Endpoint
+from .endpoints import COSTS, Endpoint
 from .error_docs import ERRORS
-from .requests import EXAMPLE_GRID
-from .responses import ErrorResponse, Health, ModelInfo, PredictResponse
-from .service import Classifier
+from .request_path import RequestPath
+from .strict_json import StrictJSONResponse
 
 
 class Direct(APIRoute):
     """A route whose endpoint is called with the request and its path's parameters as they came
     (text), and answers a Response of its own: the request path reads and checks the body itself,
-    so FastAPI's parameter and response machinery, a tenth of a small inference's time, is skipped.
+    so FastAPI's parameter and response machinery is skipped (what that saves: BENCHMARKS.md, OIP).
     (FastAPI's documented extension point, "Custom Request and APIRoute class".)"""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
@@ -58,64 +52,58 @@ def route(endpoint: Endpoint) -> Any:
 
     parameters = [inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request)]
     for name in re.findall(r"{(\w+)}", endpoint.path):
-        kind = endpoint.path_types.get(name, str)
+        kind = endpoint.params.path.get(name, str)
         parameters.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=kind))
-    if endpoint.query is not None:
-        parameters.append(
-            inspect.Parameter("query", inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[endpoint.query, Query()])
-        )
-    if endpoint.headers is not None:
-        kind = Annotated[endpoint.headers, Header()]
+    if endpoint.params.query is not None:
+        kind = Annotated[endpoint.params.query, Query()]
+        parameters.append(inspect.Parameter("query", inspect.Parameter.KEYWORD_ONLY, annotation=kind))
+    if endpoint.params.headers is not None:
+        kind = Annotated[endpoint.params.headers, Header()]
         parameters.append(inspect.Parameter("headers", inspect.Parameter.KEYWORD_ONLY, annotation=kind))
     respond.__signature__ = inspect.Signature(parameters, return_annotation=Response)  # type: ignore[attr-defined]
-    respond.__name__ = endpoint.operation or endpoint.name
+    respond.__name__ = endpoint.name
     return respond
 
 
 def documented(endpoint: Endpoint) -> dict[str, Any]:
     """What FastAPI cannot see of an endpoint whose body the request path reads: its requestBody
     (named_bodies then moves a JSON body's schema into the document's components), and its cost."""
-    extra: dict[str, Any] = {"x-cost": f"{endpoint.cost}: {COSTS[endpoint.cost]}"}
+    cost = endpoint.runs.cost
+    extra: dict[str, Any] = {"x-cost": f"{cost}: {COSTS[cost]}"}
     if endpoint.request is not None and endpoint.request.media_type is not None:
         body = endpoint.request
         extra["requestBody"] = {"required": True, "content": {body.media_type: {"schema": body.schema}}}
-    return extra | endpoint.openapi
+    return extra | endpoint.doc.openapi
 
 
 def responses(endpoint: Endpoint) -> dict[int | str, dict[str, Any]]:
-    if endpoint.documented_errors is not None:  # the family's own
-        return endpoint.documented_errors
+    if endpoint.doc.errors is not None:  # its own
+        return endpoint.doc.errors
     documented: dict[int | str, dict[str, Any]] = {}
-    if endpoint.response is None:  # an answer that is not JSON: its media type, as bytes
+    if endpoint.reply.model is None:  # an answer that is not JSON: its media type, as bytes
         binary = {"schema": {"type": "string", "format": "binary"}}
-        documented[200] = {"description": "Successful Response", "content": {endpoint.media_type: binary}}
-    if endpoint.request is not None:
-        documented |= ERRORS
-    return documented | {
-        status: {"model": ErrorResponse, "description": why} for status, why in endpoint.errors.items()
-    }
+        documented[200] = {"description": "Successful Response", "content": {endpoint.reply.media_type: binary}}
+    return documented | (ERRORS if endpoint.request is not None else {})
 
 
-def make_router(
-    endpoints: tuple[Endpoint, ...] | None = None, router: APIRouter | None = None, direct: bool = False
-) -> APIRouter:
-    """A router of the endpoints (the API's, by default; a family's, with its own router: app/interop/, app/drawings/).
+def make_router(endpoints: tuple[Endpoint, ...], router: APIRouter | None = None, direct: bool = False) -> APIRouter:
+    """A router of a family's endpoints (with its own router, if given: app/interop/, app/drawings/).
     `direct`: their routes skip FastAPI's parameter and response machinery (Direct), for a family
     whose endpoints take no query parameters."""
     router = APIRouter() if router is None else router
-    for endpoint in ENDPOINTS if endpoints is None else endpoints:
+    for endpoint in endpoints:
         router.add_api_route(
             endpoint.path,
             route(endpoint),
             methods=[endpoint.method],
-            name=endpoint.operation or endpoint.name,
-            status_code=endpoint.status,
-            dependencies=list(endpoint.dependencies),
+            name=endpoint.name,
+            status_code=endpoint.reply.status,
+            dependencies=list(endpoint.params.dependencies),
             route_class_override=Direct if direct else None,
-            response_class=Response if endpoint.response is None else Default(StrictJSONResponse),
-            response_model=endpoint.response,
+            response_class=Response if endpoint.reply.model is None else Default(StrictJSONResponse),
+            response_model=endpoint.reply.model,
             responses=responses(endpoint),
-            summary=endpoint.summary,
+            summary=endpoint.doc.summary,
             description=endpoint.description,
             openapi_extra=documented(endpoint),
         )
@@ -135,21 +123,3 @@ def named_bodies(document: dict[str, Any]) -> None:
             components.update(schema.pop("$defs", {}))
             components[schema["title"]] = schema
             content["schema"] = {"$ref": f"#/components/schemas/{schema['title']}"}
-
-
-def examples(clf: Classifier, settings: Settings) -> dict[str, Any]:
-    """The examples of the answers that depend on the weights, taken from the served network itself:
-    its metadata, its SHA-256, its answer to the example request."""
-    p = clf.predict(np.asarray(EXAMPLE_GRID, dtype=np.float64))
-    return {
-        "PredictResponse": PredictResponse.content(p, with_input=False),
-        "BatchResponse": {"predictions": [PredictResponse.content(p, with_input=False)]},
-        "ModelInfo": ModelInfo.content(
-            clf.metadata,
-            clf.weights_path.name,
-            settings.max_batch,
-            settings.max_body_bytes,
-            collecting=settings.collecting,
-        ),
-        "Health": Health.content(clf.metadata["sha256"]),
-    }

@@ -1,8 +1,9 @@
 """The work behind POST /v2/models/digits/infer and POST /model.onnx, as plain functions of a Job.
 
-Like app/handlers.py's, they run on the event loop (a small inference) or in a worker process
+Like app/api/handlers.py's, they run on the event loop (a small inference) or in a worker process
 (everything else), and each writes its own Answer: the protocol's errors are `{"error": ...}`
-with 400, and its tensors may be binary, so neither fits the JSON answers handlers.answer writes.
+with 400 (PROTOCOL, their family), and its tensors may be binary, so neither fits the JSON answers
+the dispatch writes.
 """
 
 from __future__ import annotations
@@ -12,12 +13,10 @@ import weakref
 from typing import Any
 
 import numpy as np
-from pydantic import ValidationError
-from pydantic_core import to_json
 
 from app.api.service import Classifier
 from app.config import Settings
-from app.errors import ClientMistake, describe, detail_of, headers_of, status_of
+from app.transport.errors import ClientMistake, Family, failure
 from app.transport.facts import Facts
 from app.transport.jobs import Answer, Job, NeedsWorker
 from model.codec import decode_params
@@ -46,8 +45,8 @@ def infer(job: Job, clf: Classifier, settings: Settings, on_loop: bool, facts: F
         req = InferRequest.model_validate_json(text)
         outputs = wanted(req)
         json_maps_fit(req, outputs, settings.max_json_map_images)
-        # As /predict: one image on the loop, its feature maps too (45 KB of JSON, 0.6 ms: every output,
-        # which is what a request naming none gets); a batch in a worker (megabytes of maps to write,
+        # As /predict: one image on the loop, its feature maps too (every output, which is what a request
+        # naming none gets; its cost: BENCHMARKS.md); a batch in a worker (megabytes of maps to write,
         # and the loop's BLAS may spread it over every core)
         if on_loop and any(i.shape[:1] != [1] for i in req.inputs):
             raise NeedsWorker
@@ -65,7 +64,7 @@ def infer(job: Job, clf: Classifier, settings: Settings, on_loop: bool, facts: F
     except NeedsWorker:
         raise
     except Exception as e:  # noqa: BLE001 -- every failure is answered in the protocol's words
-        return protocol_failure(e)
+        return failure(e, PROTOCOL)
     if header_length is None:
         return Answer(200, body, facts=facts)
     headers = {"Content-Type": "application/octet-stream", "Inference-Header-Content-Length": str(header_length)}
@@ -85,19 +84,12 @@ def outputs_of(clf: Classifier, images: np.ndarray, *, maps: bool) -> dict[str, 
     return {"probabilities": O, "scores": S, "label": O.argmax(axis=1), **extra}
 
 
-def protocol_failure(e: BaseException) -> Answer:
-    """A failure as the protocol words it: {"error": ...}; a client's mistake is a 400."""
-    status = status_of(e)
-    if status == 500:
-        log.error("unexpected error", exc_info=e)
-        return Answer(500, to_json({"error": "internal error; it has been logged"}))
-    if status in (415, 422):
-        status = 400
-    if isinstance(e, ValidationError):
-        detail = describe(e.errors(include_url=False, include_input=False))
-    else:
-        detail = detail_of(e)
-    return Answer(status, to_json({"error": detail}), headers_of(status))
+def protocol_shape(sentence: str) -> dict[str, str]:
+    return {"error": sentence}
+
+
+# A failure as the protocol words it: {"error": ...}; a client's mistake is a 400.
+PROTOCOL = Family(shape=protocol_shape, hidden=(), as_400=frozenset({415, 422}))
 
 
 def onnx_of_params(job: Job, clf: Classifier, settings: Settings, on_loop: bool, facts: Facts) -> Answer:

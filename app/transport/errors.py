@@ -1,14 +1,15 @@
-"""Every way a request can fail, and the one place that turns a failure into a status and a body.
+"""The failure model: every failure carries its status (and Retry-After where waiting helps), and an
+endpoint's family (Family) chooses only the shape of its error body.
 
-The same mapping serves answers computed on the event loop and in the worker processes, so an
-error reads the same wherever the work ran. Messages never echo large input back. The body's
-shape is the endpoint family's (app/api/endpoints.py): {"detail": sentence} unless it says otherwise.
+The same answer serves failures on the event loop and in the worker processes, so an error reads
+the same wherever the work ran. Messages never echo large input back.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
@@ -18,9 +19,8 @@ import model
 from model.codec import InvalidParams
 from model.training.recipes import InvalidRun
 
-from .pictures.preprocessing import ImageTooLarge, InvalidImage, UnsupportedImage
-from .transport.jobs import Answer
-from .transport.strict_json import dumps
+from .jobs import Answer
+from .strict_json import dumps
 
 log = logging.getLogger("uvicorn.error")
 
@@ -28,7 +28,14 @@ RETRY_AFTER_SECONDS = 1  # what a 503 asks the client to wait
 ECHO_LIMIT = 40  # characters of a client's key or value that an error message may quote
 
 
-class ClientMistake(ValueError):
+class Failure(Exception):
+    """A failure of the app's own: its class says its status, and Retry-After where waiting helps."""
+
+    status = 500
+    retry_after: int | None = None
+
+
+class ClientMistake(Failure, ValueError):
     """A request the service cannot answer as sent (422 unless a subclass says otherwise)."""
 
     status = 422
@@ -64,50 +71,59 @@ class NotFinite(ClientMistake):
     """A computed answer holds NaN or infinity: only a visitor's own parameters can cause that."""
 
 
-class Busy(Exception):
+class Busy(Failure):
     """Admitting this request would queue work beyond the bound: 503 with Retry-After."""
+
+    status, retry_after = 503, RETRY_AFTER_SECONDS
 
     def __init__(self, why: str) -> None:
         super().__init__(f"the server is busy ({why}); try again in a moment")
 
 
-class TooManyTrainers(Exception):
+class TooManyTrainers(Failure):
     """Every training slot is taken: 429 with Retry-After (the page waits and loops again)."""
 
+    status, retry_after = 429, RETRY_AFTER_SECONDS
 
-class ShuttingDown(Exception):
+
+class ShuttingDown(Failure):
     """The request was still running when the server's shutdown grace period ended (503)."""
 
+    status, retry_after = 503, RETRY_AFTER_SECONDS
 
-class WorkerLost(Exception):
+
+class WorkerLost(Failure):
     """The worker process running the request stopped unexpectedly (503; it has been replaced)."""
 
-
-def status_of(exc: BaseException) -> int:
-    """Each kind of failure has one status code, decided here."""
-    if isinstance(exc, ClientMistake):
-        return exc.status
-    if isinstance(exc, ImageTooLarge):
-        return 413
-    if isinstance(exc, UnsupportedImage):
-        return 415
-    if isinstance(exc, (InvalidImage, InvalidParams, InvalidRun, model.InvalidInput, ValidationError)):
-        return 422
-    if isinstance(exc, (Busy, ShuttingDown, WorkerLost, MemoryError)):
-        return 503
-    if isinstance(exc, TooManyTrainers):
-        return 429
-    return 500
+    status, retry_after = 503, RETRY_AFTER_SECONDS
+    sentence = "the worker answering this request stopped; try again"
 
 
-def detail_of(exc: BaseException) -> str:
-    if isinstance(exc, ValidationError):
-        return describe(the_chosen_form(exc.errors(include_url=False, include_input=False)), IMAGE_FORMS)
-    if isinstance(exc, MemoryError):
-        return "the server is short of memory right now; try again in a moment"
-    if isinstance(exc, WorkerLost):
-        return "the worker answering this request stopped; try again"
-    return str(exc)
+# The failures of the layers beneath app/ (model/, pydantic, Python), which know nothing of HTTP:
+# (status, Retry-After, the sentence when not the exception's own), found along the class's MRO.
+BENEATH: dict[type[BaseException], tuple[int, int | None, str | None]] = {
+    model.InvalidInput: (422, None, None),
+    InvalidParams: (422, None, None),
+    InvalidRun: (422, None, None),
+    ValidationError: (422, None, None),
+    MemoryError: (503, RETRY_AFTER_SECONDS, "the server is short of memory right now; try again in a moment"),
+}
+
+
+def status_of(exc: BaseException) -> tuple[int, int | None]:
+    """The failure's status and Retry-After (None: none), as its class declares them; 500 if it declares none."""
+    status = getattr(exc, "status", None)
+    if isinstance(status, int):
+        return status, getattr(exc, "retry_after", None)
+    beneath = next((BENEATH[kind] for kind in type(exc).__mro__ if kind in BENEATH), None)
+    return (500, None) if beneath is None else beneath[:2]
+
+
+def detail_of(exc: BaseException, hidden: Sequence[str] = ()) -> str:
+    if isinstance(exc, ValidationError):  # pydantic's errors, as one sentence
+        return describe(the_chosen_form(exc.errors(include_url=False, include_input=False)), hidden)
+    beneath = next((BENEATH[kind] for kind in type(exc).__mro__ if kind in BENEATH), None)
+    return getattr(exc, "sentence", None) or (beneath and beneath[2]) or str(exc)
 
 
 # The tags of an Image's two forms (app/api/requests.py): error messages leave them out.
@@ -142,10 +158,6 @@ def the_chosen_form(errors: list[ErrorDetails]) -> list[ErrorDetails]:
     return [e for e in errors if not any(tuple(e["loc"][: len(u)]) == u for u in unused)]
 
 
-def headers_of(status: int) -> dict[str, str]:
-    return {"Retry-After": str(RETRY_AFTER_SECONDS)} if status in (429, 503) else {}
-
-
 def clip(text: str) -> str:
     return text if len(text) <= ECHO_LIMIT else text[:ECHO_LIMIT] + "..."
 
@@ -172,11 +184,26 @@ def as_detail(sentence: str) -> dict[str, str]:
     return {"detail": sentence}
 
 
-def failure(e: BaseException, shape: ErrorShape = as_detail) -> Answer:
-    """The answer to a failure: its status, its sentence in the endpoint family's shape, Retry-After
-    where waiting helps; an unexpected one is logged and answered without its details."""
-    status = status_of(e)
+@dataclass(frozen=True)
+class Family:
+    """How a family of endpoints words a failure: the shape of its body, the location parts its
+    validation messages leave out, and the statuses its protocol calls 400 (the OIP's)."""
+
+    shape: ErrorShape = as_detail
+    hidden: tuple[str, ...] = IMAGE_FORMS
+    as_400: frozenset[int] = frozenset()
+
+
+SERVICE = Family()  # {"detail": sentence}
+
+
+def failure(e: BaseException, family: Family = SERVICE) -> Answer:
+    """The answer to a failure: its status, its sentence in the family's shape, Retry-After where
+    waiting helps; an unexpected one is logged and answered without its details."""
+    status, retry_after = status_of(e)
     if status == 500:
         log.error("unexpected error", exc_info=e)
-        return Answer(500, dumps(shape("internal error; it has been logged")))
-    return Answer(status, dumps(shape(detail_of(e))), headers_of(status))
+        return Answer(500, dumps(family.shape("internal error; it has been logged")))
+    status = 400 if status in family.as_400 else status
+    headers = {} if retry_after is None else {"Retry-After": str(retry_after)}
+    return Answer(status, dumps(family.shape(detail_of(e, family.hidden))), headers)

@@ -1,11 +1,20 @@
 """What every endpoint that reads a body may answer, for the OpenAPI document: read by the router
-(app/api/routes.py) and by the families that document their own errors (app/drawings/answers.py)."""
+(app/transport/routing.py) and by the families that document their own errors."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from .responses import ErrorResponse
+from pydantic import BaseModel, ConfigDict
+
+
+class ErrorResponse(BaseModel):  # the service's own error body (errors.as_detail); no docstring: the document's
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"detail": "image must be 28 rows of 28 numbers, got 27 rows of 28"}]}
+    )
+
+    detail: str
+
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     408: {"model": ErrorResponse, "description": "the body did not arrive in time"},

@@ -5,21 +5,20 @@ The same function answers on the event loop and in a worker process (app/transpo
 
 from __future__ import annotations
 
+from typing import Any
+
 from app.config import Settings
-from app.transport.facts import Facts
-from app.transport.jobs import Answer, Job, NeedsWorker
-from app.transport.strict_json import dumps
 from model.floats import flush_to_zero
 
-from .endpoints import BY_NAME
-from .handlers import Call
-from .service import Classifier
+from .endpoints import Call, Endpoint
+from .facts import Facts
+from .jobs import Answer, Job, NeedsWorker
+from .strict_json import dumps
 
 
-def answer(job: Job, clf: Classifier, settings: Settings, *, on_loop: bool = False) -> Answer:
-    """The endpoint's answer to the job, or its failure as app/errors.py words it. On the event loop
+def answer(endpoint: Endpoint, job: Job, clf: Any, settings: Settings, *, on_loop: bool = False) -> Answer:
+    """The endpoint's answer to the job, or its failure in its family's words. On the event loop
     (on_loop) a request that needs more work than the loop may do raises NeedsWorker instead."""
-    endpoint = BY_NAME[job.endpoint]
     facts = Facts()
     try:
         with flush_to_zero():  # a subnormal costs what any other number does (model/floats.py)
@@ -30,7 +29,7 @@ def answer(job: Job, clf: Classifier, settings: Settings, *, on_loop: bool = Fal
         if isinstance(content, Answer):
             return content
         if isinstance(content, bytes):
-            return Answer(200, content, media_type=endpoint.media_type)
+            return Answer(200, content, media_type=endpoint.reply.media_type)
         body = dumps(content)
         facts.lap("encode")
         # The stages' metrics are of reading bodies: an endpoint that reads none (GET) has no stages.
