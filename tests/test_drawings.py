@@ -101,6 +101,7 @@ def test_the_teachers_list_is_newest_first_in_pages_and_filters_by_digit_and_by_
     assert summary["accuracy"] == pytest.approx(3 / 5)
     assert summary["confusion"][7][1] == 2 and summary["confusion"][1][1] == 3
     assert summary["answered_by_served"] == 5
+    assert summary["newest_id"] == max(ids)  # a live board adds only what came after the counts
 
 
 def test_delete_removes_one_drawing_and_an_unknown_one_is_404(client, rng):

@@ -216,7 +216,7 @@ async def list_drawings(request: Request, endpoint: Any, query: PageQuery) -> Dr
 
 
 async def summary(request: Request, endpoint: Any, query: ClassQuery) -> Summary:
-    matrix, by_weights = await asyncio.to_thread(collection(request).store.confusion, query.class_)
+    matrix, by_weights, newest = await asyncio.to_thread(collection(request).store.confusion, query.class_)
     total = int(matrix.sum())
     sha = request.app.state.classifier.metadata["sha256"]
     return Summary(
@@ -226,6 +226,7 @@ async def summary(request: Request, endpoint: Any, query: ClassQuery) -> Summary
         confusion=matrix.tolist(),
         served_sha256=sha,
         answered_by_served=by_weights.get(sha, 0),
+        newest_id=newest,
     )
 
 

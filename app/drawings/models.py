@@ -60,6 +60,9 @@ class Summary(BaseModel):
     confusion: list[list[int]] = Field(description="rows: the digit meant; columns: the network's answer")
     served_sha256: str = Field(description="the weights serving now")
     answered_by_served: int = Field(description="drawings the weights serving now answered when saved")
+    newest_id: int = Field(
+        description="the newest drawing these counts include (0: none): a live board adds only the drawings after it"
+    )
 
 
 class TuneRequest(RequestBody):

@@ -272,20 +272,25 @@ class Store:
             cur = conn.execute(self.db.sql("DELETE FROM drawings WHERE id = ?"), (drawing_id,))
             return bool(cur.rowcount)
 
-    def confusion(self, class_code: str | None = None) -> tuple[np.ndarray, dict[str, int]]:
-        """(10, 10) counts, rows the digit meant, columns the network's answer; and the drawings
-        answered by each set of weights (by SHA-256). Of one class, if given."""
+    def confusion(self, class_code: str | None = None) -> tuple[np.ndarray, dict[str, int], int]:
+        """(10, 10) counts, rows the digit meant, columns the network's answer; the drawings answered
+        by each set of weights (by SHA-256); and the newest id the counts include (0: none), read by
+        the same statement, so that a live board adds only the drawings saved after it. Of one class,
+        if given."""
         matrix = np.zeros((10, 10), dtype=np.int64)
         where, args = of_class(class_code)
+        newest = 0
         with self.db.transaction(write=False) as conn:
             grouped = conn.execute(
-                self.db.sql(f"SELECT label, answer, count(*) FROM drawings{where} GROUP BY label, answer"), args
+                self.db.sql(f"SELECT label, answer, count(*), max(id) FROM drawings{where} GROUP BY label, answer"),
+                args,
             )
-            for label, answer, n in grouped:
+            for label, answer, n, last in grouped:
                 matrix[label, answer] = n
+                newest = max(newest, int(last))
             by_weights = f"SELECT weights_sha256, count(*) FROM drawings{where} GROUP BY weights_sha256"
             weights = dict(conn.execute(self.db.sql(by_weights), args))
-        return matrix, {str(k): int(v) for k, v in weights.items()}
+        return matrix, {str(k): int(v) for k, v in weights.items()}, newest
 
     def count(self, class_code: str | None = None) -> int:
         """How many drawings there are: every one, or one class's."""

@@ -16,7 +16,7 @@ import { pictureOf } from "./render.js";
 
 const NEWEST = 24;  // drawings on the board at once
 const plural = (n, one, many = `${one}s`) => `${n.toLocaleString("en")} ${n === 1 ? one : many}`;
-const board = { token: null, code: null, stop: null, matrix: null, newest: [], tuned: null, rows: [], recount: null };
+const board = { token: null, code: null, stop: null, matrix: null, through: 0, newest: [], tuned: null, rows: [], recount: null };
 
 function tell(sentence) { $("#lessons-status").textContent = sentence; }
 function say(name, detail) { document.dispatchEvent(new CustomEvent(name, { detail })); }
@@ -134,6 +134,7 @@ async function show(code) {
     const page = await drawings.list(board.token, { classCode: code, limit: NEWEST });
     const summary = await drawings.summary(board.token, code);
     board.matrix = summary.confusion;
+    board.through = summary.newest_id;
     board.newest = page.items;
   } catch (e) { fail(e); return; }
   renderBoard();
@@ -151,7 +152,7 @@ function recount() {
     try {
       await refreshClasses();
       const summary = await drawings.summary(board.token, code);
-      if (code === board.code) { board.matrix = summary.confusion; renderBoard(); }
+      if (code === board.code) { board.matrix = summary.confusion; board.through = summary.newest_id; renderBoard(); }
     } catch { /* the next event tries again */ }
   }, 500);
 }
@@ -160,7 +161,8 @@ function onEvent(kind, data) {
   if (kind === "drawing") {
     if (board.newest.some((d) => d.id === data.id)) return;  // already there (saved just before the board opened)
     board.newest = [data, ...board.newest].slice(0, NEWEST);
-    board.matrix[data.label][data.answer] += 1;
+    // counted already if the last summary read it (its event may arrive after the summary)
+    if (data.id > board.through) board.matrix[data.label][data.answer] += 1;
     renderBoard();
     say("class:drawing", data);
     recount();

@@ -10,6 +10,7 @@ import json
 import httpx
 import pytest
 from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.conftest import ROOT
 from tests.e2e.test_layout import SEVEN, SIZES, draw, moved, open_page
@@ -77,6 +78,10 @@ def test_the_tour_walks_every_step_with_the_servers_numbers(browser, server_url,
         start.evaluate("el => el.scrollIntoView({block: 'center'})")  # not at the bottom edge, where a tap may miss
         page.wait_for_function(STILL, arg=start.element_handle())
         start.tap()
+        try:  # the emulated touch right after the pad's strokes is now and then taken as a second finger
+            page.wait_for_selector(STEP, timeout=5_000)
+        except PlaywrightTimeout:
+            start.tap()
     else:
         start.click()
     s = step(page)
