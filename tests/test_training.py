@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 
 import model
-import model.training.loop as train_module
+import model.train as train_module
 from model.mnist import to_float
+from model.train import train
 from model.training.checkpoints import CheckpointError
-from model.training.config import TrainConfig
-from model.training.loop import train
 from model.training.optimizers import new_state, update
+from model.training.recipes import Recipe
 
-QUICK = TrainConfig(epochs=2, batch_size=32, lr=0.05, momentum=0.9, seed=0, limit=4000)
+QUICK = Recipe(epochs=2, batch_size=32, lr=0.05, momentum=0.9, seed=0, limit=4000)
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +38,7 @@ def test_metadata_records_what_made_the_weights(quick_run):
     on_disk = model.read_metadata(out)
     assert on_disk["test_accuracy"] == metadata["test_accuracy"]
     assert on_disk["hyperparameters"] == {
+        "name": "custom",
         "epochs": 2,
         "batch_size": 32,
         "lr": 0.05,
@@ -57,6 +58,10 @@ def test_metadata_records_what_made_the_weights(quick_run):
         "distill": 0.0,
         "ema": 0.0,
         "test": True,
+        "cosine": True,
+        "init": "he",
+        "shift": 0.0,
+        "seeding": "epoch",
     }
     assert len(on_disk["per_class_accuracy"]) == 10 and len(on_disk["history"]) == 2
     assert np.array(on_disk["confusion"]).sum() == 10_000
@@ -89,14 +94,14 @@ def test_resume_after_a_crash_gives_the_same_weights(quick_run, mnist_path, tmp_
 
 
 def test_resume_refuses_different_settings(mnist_path, tmp_path):
-    tiny = TrainConfig(epochs=1, limit=64)
+    tiny = Recipe(epochs=1, limit=64)
     train(tiny, str(mnist_path), str(tmp_path / "w"))
     with pytest.raises(CheckpointError, match=r"lr=0\.05 \(now 0\.1\)"):
-        train(TrainConfig(epochs=1, limit=64, lr=0.1), str(mnist_path), str(tmp_path / "w"), resume=True)
+        train(Recipe(epochs=1, limit=64, lr=0.1), str(mnist_path), str(tmp_path / "w"), resume=True)
 
 
 def test_a_validation_run_holds_out_its_split_calibrates_and_augments(mnist_path, tmp_path):
-    cfg = TrainConfig(
+    cfg = Recipe(
         epochs=2, batch_size=64, lr=0.05, limit=3000, augment=True, validation=500, clean_epochs=1, optimizer="nesterov"
     )
     metadata = train(cfg, str(mnist_path), str(tmp_path / "v"))
@@ -114,7 +119,7 @@ def test_a_validation_run_holds_out_its_split_calibrates_and_augments(mnist_path
 @pytest.mark.parametrize("optimizer", ["momentum", "nesterov", "adam"])
 def test_every_optimizer_lowers_the_loss_of_a_batch(optimizer, mnist):
     images, labels = to_float(mnist.train.images[:256]), mnist.train.labels[:256].astype(np.int64)
-    cfg = TrainConfig(optimizer=optimizer, lr=0.003 if optimizer == "adam" else 0.05)
+    cfg = Recipe(optimizer=optimizer, lr=0.003 if optimizer == "adam" else 0.05)
     net = model.CNN.random(seed=0)
     state = new_state(cfg.optimizer, net.params)
     before, _ = net.loss_and_gradients(images, labels)
