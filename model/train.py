@@ -6,7 +6,8 @@
     python -m model.train --recipe article --data-dir ../shared/mnist --epochs 10 --limit 10000 --test-limit 1000
 
 A run is a recipe (model/training/recipes.py: an entry of its table, or the defaults, with the
-options given put over it; model/training/cli.py). Epoch after epoch it takes the recipe's steps
+options given put over it; model/training/cli.py). It starts from parameters drawn from the seed,
+or from weights (--init, a fine-tune). Epoch after epoch it takes the recipe's steps
 (model/training/steps.py: the same steps POST /train takes), scores the held-out images and
 writes a checkpoint that --resume continues from exactly. A validation split, chosen once by a
 fixed seed and recorded in the metadata, is held out of training; it calibrates the
@@ -59,7 +60,7 @@ def train(
         (images[val_idx], labels[val_idx]) if recipe.validation else (mnist.test.images, mnist.test.labels)
     )
 
-    # The network: fresh from the seed, or where the last epoch's checkpoint left it.
+    # The network: as the recipe starts it (drawn from the seed, or read), or where the last checkpoint left it.
     checkpoint = paths(out)[0].with_suffix(".ckpt.npz")
     if resume and checkpoint.is_file():
         net, memory, done, history, average = load_checkpoint(checkpoint, recipe)

@@ -46,7 +46,9 @@ def load_checkpoint(path: Path, cfg: Recipe) -> tuple[CNN, Params, int, list[dic
             average = {k.removeprefix("ema_"): z[k] for k in z.files if k.startswith("ema_")} or None
     except (OSError, KeyError, ValueError) as e:
         raise CheckpointError(f"cannot read checkpoint {path}: {e}") from None
-    defaults = Recipe()  # settings added since the checkpoint was written had their defaults then
+    # Settings added since the checkpoint was written had their defaults then; a recipe's name changes
+    # no number (a run of --recipe teacher resumes the one of the same options without it).
+    defaults = Recipe()
     was = {k: state["config"].get(k, getattr(defaults, k)) for k in dataclasses.asdict(cfg) if k != "name"}
     differs = {k: (v, getattr(cfg, k)) for k, v in was.items() if getattr(cfg, k) != v}
     if differs:

@@ -51,6 +51,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--temperature", type=float, help=f"of distillation [{d.temperature}]")
     p.add_argument("--distill", type=float, help=f"the teacher's share [{d.distill}]")
     p.add_argument("--ema", type=float, help=f"weight average decay, 0: none [{d.ema}]")
+    p.add_argument("--init", help=f"he or uniform (drawn from the seed), or weights to fine-tune [{d.init}]")
     p.add_argument(
         "--no-test",
         action="store_false",
@@ -72,4 +73,6 @@ def check(recipe: Recipe) -> str | None:
     """What is wrong with the recipe's numbers, if anything."""
     if recipe.epochs < 1 or recipe.batch_size < 1 or recipe.lr <= 0 or not 0 <= recipe.momentum < 1:
         return "need epochs >= 1, batch size >= 1, lr > 0 and 0 <= momentum < 1"
+    if recipe.init == "served":
+        return "--init served is the service's (a class's fine-tune); give the weights to start from instead"
     return None

@@ -24,6 +24,7 @@ from typing import Literal
 
 import numpy as np
 
+from .. import load
 from ..architecture import Architecture
 from ..network import Params, init_params
 from .schedule import cosine_lr
@@ -54,7 +55,9 @@ class Recipe:
     ema: float = 0.0  # the decay of an exponential moving average of the weights, which are then what is kept
     test: bool = True  # score the test set at the end; experiments select on the validation split and do not
     cosine: bool = True  # else the learning rate is held at lr
-    init: Literal["he", "uniform", "served"] = "he"  # uniform in (-0.1, 0.1); served: a copy of the served network
+    # "he"; "uniform" in (-0.1, 0.1); "served": a copy of the served network (runs.py); else the path of
+    # weights to start from (a fine-tune)
+    init: str = "he"
     shift: float = 0.0  # inputs are pixel/255 - shift
     # How the shuffles and redrawings are seeded (steps.py): "epoch", the command line's, numbers the
     # epochs from 1 and redraws from one generator an epoch (it resumes at an epoch's end); "step",
@@ -113,9 +116,16 @@ ARTICLE_FULL_RUN = {1: 0.9822, 5: 0.9897, 10: 0.9891}
 
 
 def initial_params(recipe: Recipe, seed: int) -> Params:
-    """A fresh network's parameters (not for "served", which starts from trained ones)."""
+    """The parameters a run starts from: drawn from the seed, or read from weights (not "served",
+    which the service hands to runs.py)."""
     rng = np.random.default_rng(seed)
-    shapes = recipe.architecture.param_shapes()
     if recipe.init == "he":
         return init_params(rng, np.float32, recipe.architecture)
-    return {k: rng.uniform(-0.1, 0.1, shape).astype(np.float32) for k, shape in shapes.items()}
+    if recipe.init == "uniform":
+        return {k: rng.uniform(-0.1, 0.1, s).astype(np.float32) for k, s in recipe.architecture.param_shapes().items()}
+    if recipe.init == "served":
+        raise ValueError('a run of init "served" starts from the served network (runs.py), not by itself')
+    net = load(recipe.init)
+    if net.architecture != recipe.architecture:
+        raise ValueError(f"{recipe.init} is the network {net.architecture}, not the recipe's {recipe.architecture}")
+    return {k: v.copy() for k, v in net.params.items()}
