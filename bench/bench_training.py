@@ -3,7 +3,7 @@
     python bench/bench_training.py [--rounds 5] [--steps 2000] [--epochs]
 
 Needs PyTorch (`pip install -e ".[bench]"`). Each round times, one after the other in this
-process, N steps of model.training.recipes.Run (what POST /train and the replay take: index the images,
+process, N steps of model.training.runs.Run (what POST /train and the replay take: index the images,
 scale them, the batch's gradients, the update) and N steps of bench/torch_twin.py from the same
 parameters on the same images; we report medians and the median of the rounds' ratios (> 1: ours
 is faster). With --epochs, also the wall time of one epoch of the article's recipe on the first
@@ -28,7 +28,8 @@ import torch  # noqa: E402
 from bench.torch_twin import TorchTwin  # noqa: E402
 from model.data import small_mnist  # noqa: E402
 from model.mnist import load_mnist  # noqa: E402
-from model.training.recipes import RECIPES, Run  # noqa: E402
+from model.training.recipes import RECIPES  # noqa: E402
+from model.training.runs import Run  # noqa: E402
 
 
 def ours(recipe: str, images: np.ndarray, labels: np.ndarray, steps: int) -> float:

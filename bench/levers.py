@@ -2,7 +2,7 @@
 
     python bench/levers.py --data-dir ../shared/mnist --runs /work/runs/model/levers [--teacher W] [--only NAME]
 
-Each row is one run of model/training/loop.py from the same seed on the first LIMIT training images,
+Each row is one run of model/train.py from the same seed on the first LIMIT training images,
 VALIDATION of them held out (the rule of model/training/schedule.py); a row's weights and log go to
 RUNS/NAME.*, and a finished row is not run again. The table prints validation accuracy, its errors
 out of VALIDATION, and the run's time on this machine.
@@ -17,11 +17,11 @@ from dataclasses import replace
 from pathlib import Path
 
 from model.fast.memory import reuse_freed_memory
-from model.training.config import TrainConfig
-from model.training.loop import train
+from model.train import train
+from model.training.recipes import Recipe
 
 
-def rows(base: TrainConfig, teacher: str | None) -> dict[str, TrainConfig]:
+def rows(base: Recipe, teacher: str | None) -> dict[str, Recipe]:
     """The baseline (the committed weights' recipe, shortened) and each lever alone on top of it."""
     table = {
         "baseline": base,
@@ -49,7 +49,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--only", help="run this row alone")
     args = parser.parse_args()
-    base = TrainConfig(
+    base = Recipe(
         epochs=args.epochs,
         batch_size=64,
         lr=0.05,

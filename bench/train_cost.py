@@ -39,7 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.attacks import Server  # noqa: E402
 from model.data import small_mnist  # noqa: E402
-from model.training.recipes import HEADER, MAGIC, NAMES, Run  # noqa: E402
+from model.training.recipes import NAMES  # noqa: E402
+from model.training.runs import HEADER, MAGIC, Run  # noqa: E402
 
 STEPS = {"article": 1024, "ours": 16}  # the most one request may take: 1,024 images' worth
 

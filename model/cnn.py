@@ -4,13 +4,17 @@ The reference (model/network.py, model/layers.py) is the article's network as th
 writes it; it gives every quantity the explorer shows: the forward cache, every gradient, the
 feature maps. Plain answers (scores, probabilities) and training steps go through model/fast/,
 which computes the same numbers faster, unless it is switched off (CNN_FAST=0): then the
-reference does everything, more slowly. This is the public face: every image, label and
-parameter is checked here (InvalidInput names what is wrong), and the reference trusts it.
+reference does everything, more slowly. `inference`, `scores` and `gradients` below are the one
+place that chooses (the network, the training step and the service all ask them).
+
+This is the public face: every image, label and parameter is checked here (InvalidInput names
+what is wrong), and the reference trusts it.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +26,36 @@ from .layers import Array, softmax
 from .network import Backward, Forward, Params, Taught, backprop, batch_gradients, forward, init_params
 from .weights import save_params
 
+Objective = Callable[[Array], tuple[float, Array]]  # S (N, 10) -> (the mean loss, dL/dS of the mean)
+
 
 class InvalidInput(ValueError):
     """Images or labels that the network cannot take; the message names what is wrong."""
+
+
+# --- the one switch between model/fast/ and the reference (CNN_FAST) ---
+
+
+def inference(params: Params) -> fast.Inference | None:
+    """model/fast/'s answering matrices for params, or None when the fast path is switched off."""
+    return fast.Inference(params) if fast.enabled() else None
+
+
+def scores(params: Params, I: Array, prepared: fast.Inference | None = None) -> Array:
+    """(N, 28, 28) inputs -> (N, 10) the scores S: the fast path's (prepared: built already), else the reference's."""
+    engine = prepared or inference(params)
+    return forward(params, I).S if engine is None else engine.scores(I)
+
+
+def gradients(params: Params, I: Array, labels: Array, loss: Objective | None = None) -> Taught:
+    """A training batch's loss and gradients: the fast path's, else the reference's (slower).
+
+    loss (model/training/objectives.py) replaces the article's cross-entropy; only the fast path takes one."""
+    if fast.enabled():
+        return fast.batch_gradients(params, I, labels, loss)
+    if loss is not None:
+        raise ValueError("label smoothing and distillation need the fast path (CNN_FAST=1)")
+    return batch_gradients(params, I, labels)
 
 
 # --- validation at the boundary: what the reference (network.py) trusts ---
@@ -100,8 +131,8 @@ class CNN:
         for value in params.values():
             value.flags.writeable = False
         net = CNN(params, self.architecture)
-        if fast.enabled():
-            net._inference = fast.Inference(net.params)
+        net._inference = inference(net.params)
+        if net._inference is not None:
             for derived in vars(net._inference).values():
                 if isinstance(derived, np.ndarray):
                     derived.flags.writeable = False  # shared by every thread that asks
@@ -122,10 +153,7 @@ class CNN:
 
     def scores(self, images: Array) -> Array:
         """(N, 28, 28) or (28, 28) images in [0, 1] -> (N, 10) the scores S, computing nothing else."""
-        I = as_images(images, self.dtype)
-        if not fast.enabled():
-            return forward(self.params, I).S
-        return (self._inference or fast.Inference(self.params)).scores(I)
+        return scores(self.params, as_images(images, self.dtype), self._inference)
 
     def predict_proba(self, images: Array) -> Array:
         """(N, 28, 28) or (28, 28) images in [0, 1] -> (N, 10) softmax probabilities O."""
@@ -144,7 +172,7 @@ class CNN:
         """What a training batch gives: its mean loss, how many it got right, the gradient of the mean loss."""
         I = as_images(images, self.dtype)
         y = as_labels(labels, len(I))
-        return (fast.batch_gradients if fast.enabled() else batch_gradients)(self.params, I, y)
+        return gradients(self.params, I, y)
 
     def explain(self, image: Array, label: int) -> tuple[Forward, Backward]:
         """One (28, 28) image and a label to blame: the whole forward pass and every gradient of
@@ -159,11 +187,13 @@ class CNN:
         C2 (12, 8, 8), P2 (12, 4, 4), S (10,) and O (10,)."""
         if np.shape(image) != IMAGE_SHAPE:
             raise InvalidInput(f"expected one image of shape (28, 28), got {np.shape(image)}")
-        if not fast.enabled() or any(side % 2 for side in self.architecture.sides[::2]):  # odd: C's last row unread
+        odd = any(side % 2 for side in self.architecture.sides[::2])  # C's last row unread: the fast path cannot
+        engine = None if odd else self._inference or inference(self.params)
+        if engine is None:
             fw = self.forward(image)
             return {name: getattr(fw, name)[0] for name in ("C1", "P1", "C2", "P2", "S", "O")}
         # The page asks for these with every stroke: the fast path's, equal to the reference's (test_fast.py).
-        maps = (self._inference or fast.Inference(self.params)).feature_maps(as_images(image, self.dtype))
+        maps = engine.feature_maps(as_images(image, self.dtype))
         return {**{name: value[0] for name, value in maps.items()}, "O": softmax(maps["S"])[0]}
 
     def save(self, path: str | os.PathLike[str], metadata: dict[str, Any] | None = None) -> Path:

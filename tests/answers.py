@@ -33,7 +33,7 @@ import numpy as np
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from model.training.recipes import HEADER
+from model.training.runs import HEADER
 from tests.conftest import WEIGHTS
 
 RECORDED = Path(__file__).with_name("answers.json")

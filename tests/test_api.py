@@ -21,7 +21,7 @@ from app.main import StartupError, create_app
 from app.pictures.preprocessing import MAX_PIXELS, normalize
 from model.architecture import GRADIENTS, LAYERS
 from model.codec import ENCODED_LENGTH
-from model.training.recipes import ARTICLE_SMALL_RUN, RECIPES
+from model.training.recipes import ARTICLE_SMALL_RUN, NAMES, RECIPES
 from tests.conftest import ROOT
 
 
@@ -148,7 +148,7 @@ def test_model_describes_the_network_and_its_weights(client, weights):
     # and the facts of training the page would otherwise repeat (issue 27, point 6)
     training = body["training"]
     assert {r["name"]: (r["batch_size"], r["epochs"]) for r in training["recipes"]} == {
-        name: (r.batch_size, r.epochs) for name, r in RECIPES.items()
+        name: (RECIPES[name].batch_size, RECIPES[name].epochs) for name in NAMES
     }
     assert training["article_log"]["accuracy"] == [[e, a] for e, a in sorted(ARTICLE_SMALL_RUN.items())]
     assert training["max_images"] == MAX_TRAIN_IMAGES and training["params_length"] == ENCODED_LENGTH

@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 
 import model
+import model.train as train_module
 from model import fast
 from model.layers import log_softmax
 from model.network import batch_gradients
-from model.training import loop
-from model.training.config import OFFLINE_RECIPES, TrainConfig
-from model.training.loop import train
+from model.train import train
 from model.training.objectives import objective
 from model.training.optimizers import average_step
+from model.training.recipes import RECIPES, Recipe
 
 
 def test_the_plain_objective_is_the_articles_cross_entropy(batch):
@@ -69,36 +69,36 @@ def test_the_average_of_the_weights_moves_a_share_of_the_way():
 
 
 def test_the_recipes_are_of_the_family_and_the_student_is_the_articles():
-    assert OFFLINE_RECIPES["student"].architecture == model.ARTICLE
-    teacher = OFFLINE_RECIPES["teacher"].architecture
+    assert RECIPES["student"].architecture == model.ARTICLE
+    teacher = RECIPES["teacher"].architecture
     assert teacher.n1 > model.ARTICLE.n1 and teacher.k == model.ARTICLE.k
-    assert all(cfg.validation > 0 for cfg in OFFLINE_RECIPES.values())  # every choice is made on validation
+    assert all(RECIPES[name].validation > 0 for name in ("teacher", "student"))  # every choice is made on validation
 
 
 def test_a_wider_teacher_distilled_into_the_article_s_network_resumes_exactly(mnist_path, tmp_path, monkeypatch):
-    teacher_cfg = TrainConfig(epochs=1, batch_size=64, limit=1500, validation=500, n1=8, n2=16, test=False)
+    teacher_cfg = Recipe(epochs=1, batch_size=64, limit=1500, validation=500, n1=8, n2=16, test=False)
     meta = train(teacher_cfg, str(mnist_path), str(tmp_path / "teacher"))
     assert meta["test_accuracy"] is None and "test_ece_after" not in meta["calibration"]  # the test set unread
     assert model.load(tmp_path / "teacher").architecture == model.Architecture(8, 16, 5)
-    student = TrainConfig(
+    student = Recipe(
         epochs=2, batch_size=64, limit=1500, validation=500, augment=True, label_smoothing=0.1,
         teacher=str(tmp_path / "teacher"), distill=0.5, ema=0.9, test=False,
     )  # fmt: skip
     whole = train(student, str(mnist_path), str(tmp_path / "whole"))
     assert whole["validation"]["accuracy"] > 0.5 and model.load(tmp_path / "whole").architecture == model.ARTICLE
 
-    real_save = loop.save_checkpoint
+    real_save = train_module.save_checkpoint
 
     def save_then_crash(*args, **kwargs):
         real_save(*args, **kwargs)
         raise KeyboardInterrupt  # killed right after the first epoch's checkpoint
 
-    monkeypatch.setattr(loop, "save_checkpoint", save_then_crash)
+    monkeypatch.setattr(train_module, "save_checkpoint", save_then_crash)
     with pytest.raises(KeyboardInterrupt):
         train(student, str(mnist_path), str(tmp_path / "split"))
     with np.load(tmp_path / "split.ckpt.npz") as z:
         assert {f"ema_{k}" for k in model.PARAM_SHAPES} <= set(z.files)  # the average is resumed too
-    monkeypatch.setattr(loop, "save_checkpoint", real_save)
+    monkeypatch.setattr(train_module, "save_checkpoint", real_save)
     resumed = train(student, str(mnist_path), str(tmp_path / "split"), resume=True)
     assert [h["epoch"] for h in resumed["history"]] == [1, 2]
     assert (tmp_path / "split.npz").read_bytes() == (tmp_path / "whole.npz").read_bytes()

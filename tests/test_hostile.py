@@ -354,18 +354,18 @@ import sys, numpy as np
 from pathlib import Path
 import model
 from model.training.checkpoints import save_checkpoint
-from model.training.config import TrainConfig
+from model.training.recipes import Recipe
 out = Path(sys.argv[1])
 for i in range(10**6):
     net = model.CNN.random(seed=i % 7)
     net.save(out / "w", {"generation": i})
-    save_checkpoint(out / "w.ckpt.npz", TrainConfig(), net, {k: v * 0 for k, v in net.params.items()}, i, [])
+    save_checkpoint(out / "w.ckpt.npz", Recipe(), net, {k: v * 0 for k, v in net.params.items()}, i, [])
 """
 
 
 def test_killing_the_writer_midway_leaves_whole_files(tmp_path):
     from model.training.checkpoints import load_checkpoint
-    from model.training.config import TrainConfig
+    from model.training.recipes import Recipe
 
     for attempt in range(8):
         proc = subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path)], cwd=ROOT)
@@ -376,7 +376,7 @@ def test_killing_the_writer_midway_leaves_whole_files(tmp_path):
         proc.wait()
         net = model.load(tmp_path / "w.npz")  # verifies the SHA-256 against the metadata beside it
         assert net.params["k1"].shape == (6, 5, 5)
-        load_checkpoint(tmp_path / "w.ckpt.npz", TrainConfig())
+        load_checkpoint(tmp_path / "w.ckpt.npz", Recipe())
         # At most the debris of the write that was killed: a temporary file or a pending .npz.
         assert all(p.suffix in (".npz", ".json", ".tmp", ".pending") for p in tmp_path.iterdir())
 

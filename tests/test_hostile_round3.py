@@ -32,7 +32,7 @@ from bench.train_cost import token
 from model.architecture import PARAM_SHAPES
 from model.codec import decode_params
 from model.data import small_mnist
-from model.training.recipes import InvalidRun, Run
+from model.training.runs import InvalidRun, Run
 from tests.conftest import WEIGHTS
 from tests.test_metrics import rise, samples
 

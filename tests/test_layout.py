@@ -177,3 +177,21 @@ def test_app_has_no_lazy_import_that_hides_nothing():
         if inside and not third_party_at_top(known[target]) - third_party_at_top(path)
     ]
     assert not lazy
+
+
+# model/fast/'s parts that compute; fast/memory.py tunes malloc and may be imported anywhere
+FAST_PATH = ("model.fast", "model.fast.banded", "model.fast.gradients", "model.fast.inference")
+
+
+def test_one_place_chooses_between_the_fast_path_and_the_reference():
+    """model/cnn.py alone imports the fast path (outside model/fast/ itself): every answer and every
+    training step that could take either asks it, so CNN_FAST switches them all in one place."""
+    known = modules()
+    choosers = {
+        name
+        for name, path in known.items()
+        if not name.startswith("model.fast")
+        for target, _ in imports(name, path, known)
+        if target in FAST_PATH
+    }
+    assert choosers == {"model.cnn"}

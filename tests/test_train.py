@@ -19,11 +19,13 @@ from app.registry import BY_NAME
 from app.transport.errors import TooManyTrainers, failure
 from app.transport.request_path import TRAINERS_PER_WORKER, RequestPath
 from model import CNN, codec
+from model.cnn import gradients
 from model.codec import decode_params
 from model.data import DataError, small_mnist
 from model.train import main as train_main
-from model.training.optimizers import gradients, new_state, update
-from model.training.recipes import HEADER, RECIPES, InvalidRun, Run
+from model.training.optimizers import new_state, update
+from model.training.recipes import RECIPES
+from model.training.runs import HEADER, InvalidRun, Run
 from model.training.schedule import cosine_lr, epoch_order
 from tests.conftest import WEIGHTS
 from tests.numeric import relative_error

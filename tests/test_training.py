@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 import model
-import model.training.loop as train_module
+import model.train as train_module
 from model.mnist import to_float
+from model.train import train
 from model.training.checkpoints import CheckpointError
-from model.training.config import TrainConfig
-from model.training.loop import train
+from model.training.cli import TRAINED, parser, recipe_of
 from model.training.optimizers import new_state, update
+from model.training.recipes import ENCODED, NAMES, RECIPES, Recipe, initial_params
+from model.training.steps import State, steps
+from tests.conftest import WEIGHTS
 
-QUICK = TrainConfig(epochs=2, batch_size=32, lr=0.05, momentum=0.9, seed=0, limit=4000)
+QUICK = Recipe(epochs=2, batch_size=32, lr=0.05, momentum=0.9, seed=0, limit=4000)
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +43,7 @@ def test_metadata_records_what_made_the_weights(quick_run):
     on_disk = model.read_metadata(out)
     assert on_disk["test_accuracy"] == metadata["test_accuracy"]
     assert on_disk["hyperparameters"] == {
+        "name": "custom",
         "epochs": 2,
         "batch_size": 32,
         "lr": 0.05,
@@ -57,6 +63,10 @@ def test_metadata_records_what_made_the_weights(quick_run):
         "distill": 0.0,
         "ema": 0.0,
         "test": True,
+        "cosine": True,
+        "init": "he",
+        "shift": 0.0,
+        "seeding": "epoch",
     }
     assert len(on_disk["per_class_accuracy"]) == 10 and len(on_disk["history"]) == 2
     assert np.array(on_disk["confusion"]).sum() == 10_000
@@ -89,14 +99,14 @@ def test_resume_after_a_crash_gives_the_same_weights(quick_run, mnist_path, tmp_
 
 
 def test_resume_refuses_different_settings(mnist_path, tmp_path):
-    tiny = TrainConfig(epochs=1, limit=64)
+    tiny = Recipe(epochs=1, limit=64)
     train(tiny, str(mnist_path), str(tmp_path / "w"))
     with pytest.raises(CheckpointError, match=r"lr=0\.05 \(now 0\.1\)"):
-        train(TrainConfig(epochs=1, limit=64, lr=0.1), str(mnist_path), str(tmp_path / "w"), resume=True)
+        train(Recipe(epochs=1, limit=64, lr=0.1), str(mnist_path), str(tmp_path / "w"), resume=True)
 
 
 def test_a_validation_run_holds_out_its_split_calibrates_and_augments(mnist_path, tmp_path):
-    cfg = TrainConfig(
+    cfg = Recipe(
         epochs=2, batch_size=64, lr=0.05, limit=3000, augment=True, validation=500, clean_epochs=1, optimizer="nesterov"
     )
     metadata = train(cfg, str(mnist_path), str(tmp_path / "v"))
@@ -114,7 +124,7 @@ def test_a_validation_run_holds_out_its_split_calibrates_and_augments(mnist_path
 @pytest.mark.parametrize("optimizer", ["momentum", "nesterov", "adam"])
 def test_every_optimizer_lowers_the_loss_of_a_batch(optimizer, mnist):
     images, labels = to_float(mnist.train.images[:256]), mnist.train.labels[:256].astype(np.int64)
-    cfg = TrainConfig(optimizer=optimizer, lr=0.003 if optimizer == "adam" else 0.05)
+    cfg = Recipe(optimizer=optimizer, lr=0.003 if optimizer == "adam" else 0.05)
     net = model.CNN.random(seed=0)
     state = new_state(cfg.optimizer, net.params)
     before, _ = net.loss_and_gradients(images, labels)
@@ -123,3 +133,36 @@ def test_every_optimizer_lowers_the_loss_of_a_batch(optimizer, mnist):
         update(cfg.optimizer, net.params, state, grads, cfg.lr, cfg.momentum, step)
     after, _ = net.loss_and_gradients(images, labels)
     assert after < 0.7 * before
+
+
+def test_one_table_names_every_recipe_and_the_command_line_overrides_only_what_it_is_given():
+    assert all(recipe.name == name for name, recipe in RECIPES.items())
+    assert {*NAMES, *ENCODED, "teacher", "student"} <= set(RECIPES)
+    assert "class" not in TRAINED  # it needs the served weights and a class's drawings
+    assert recipe_of(parser().parse_args([])) == Recipe()
+    given = parser().parse_args(["--recipe", "teacher", "--epochs", "2", "--kernel", "3", "--no-test", "--out", "x"])
+    assert recipe_of(given) == replace(RECIPES["teacher"], epochs=2, k=3, test=False)
+    assert recipe_of(parser().parse_args(["--augment", "--optimizer", "sgd"])) == Recipe(augment=True, optimizer="sgd")
+
+
+def test_a_run_seeded_by_epoch_starts_at_an_epochs_first_step(mnist):
+    images, labels = mnist.train.images[:100], mnist.train.labels[:100].astype(np.int64)
+    net = model.CNN.random(seed=0)
+    state = State(net.params, new_state("momentum", net.params), None, 1)
+    with pytest.raises(ValueError, match="epoch's first step"):
+        next(steps(Recipe(batch_size=50), 0, state, images, labels, 1))
+    state.step = 2  # the second epoch's first step: taken
+    assert [s.images for s in steps(Recipe(batch_size=50), 0, state, images, labels, 2)] == [50, 50]
+    assert state.step == 4
+
+
+def test_a_recipe_starts_from_its_seed_or_from_weights():
+    assert np.array_equal(initial_params(Recipe(), 3)["k1"], model.CNN.random(seed=3).params["k1"])
+    uniform = initial_params(RECIPES["article"], 3)
+    assert all(p.dtype == np.float32 and np.abs(p).max() < 0.1 for p in uniform.values())
+    tuned = initial_params(Recipe(init=str(WEIGHTS)), 3)  # a fine-tune: the weights, whatever the seed
+    assert all(np.array_equal(tuned[k], v) for k, v in model.load(WEIGHTS).params.items())
+    with pytest.raises(ValueError, match="not the recipe's"):
+        initial_params(Recipe(init=str(WEIGHTS), n1=8), 3)
+    with pytest.raises(ValueError, match="served"):
+        initial_params(RECIPES["class"], 3)

@@ -18,7 +18,7 @@ from model.architecture import FEATURE_MAPS, GRADIENTS, LAYERS, NUM_PARAMS, PARA
 from model.codec import ENCODED_LENGTH
 from model.lab.equations import KINDS as EQUATION_KINDS
 from model.network import Params
-from model.training.recipes import ARTICLE_SMALL_RUN, ARTICLE_SMALL_RUN_LOSS, CLASS, RECIPES
+from model.training.recipes import ARTICLE_SMALL_RUN, ARTICLE_SMALL_RUN_LOSS, CLASS, NAMES, RECIPES
 
 from .conversions import EncodedArray, MapsEncoding, encode
 from .service import Confidence, Prediction
@@ -179,7 +179,7 @@ class TrainingInfo(BaseModel):
     @classmethod
     def now(cls) -> TrainingInfo:
         return cls(
-            recipes=[RecipeInfo(name=r.name, batch_size=r.batch_size, epochs=r.epochs) for r in RECIPES.values()],
+            recipes=[RecipeInfo(name=n, batch_size=RECIPES[n].batch_size, epochs=RECIPES[n].epochs) for n in NAMES],
             max_images=MAX_TRAIN_IMAGES,
             article_log={
                 "accuracy": [[e, a] for e, a in sorted(ARTICLE_SMALL_RUN.items())],

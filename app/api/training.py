@@ -1,4 +1,4 @@
-"""POST /train: a bounded number of training steps of a stateless run (model/training/recipes.py).
+"""POST /train: a bounded number of training steps of a stateless run (model/training/runs.py).
 
 The run's whole state travels with the request (`resume`, base64 of Run.encode) and comes
 back with the answer, so any replica answers any request, byte for byte the same. A request
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from model.codec import PARAM_LIMIT, base64_length
 from model.data import small_mnist
-from model.training.recipes import MAX_STATE_BYTES, InvalidRun, Run
+from model.training.runs import MAX_STATE_BYTES, InvalidRun, Run
 
 MAX_TRAIN_IMAGES = 1024  # images per request: 1024 steps of the article's recipe, 16 of ours
 RESUME_MAX_LENGTH = base64_length(MAX_STATE_BYTES)  # base64 of the largest state

@@ -1,7 +1,8 @@
 """Fine-tuning a copy of the served network on the class's drawings, a few steps per request.
 
 Like POST /train (app/api/training.py), the run travels with the request: `resume` is the state of
-a run of model/training/recipes.py's CLASS recipe, which starts from the served parameters. The data:
+a run (model/training/runs.py) of the CLASS recipe (model/training/recipes.py), which starts from
+the served parameters. The data:
 the shipped MNIST small set (10,000 images) and the class's drawings, repeated so that they
 make about a third of what the run sees. Every fifth drawing (id divisible by HELD_OUT_EVERY)
 is never trained on: the network is scored on those and on MNIST's 1,000 held-out images,
@@ -26,12 +27,13 @@ from app.config import Settings
 from app.transport.errors import ClientMistake
 from app.transport.facts import Facts
 from app.transport.jobs import Job
-from model import fast
+from model import cnn
 from model.codec import PARAM_LIMIT, encode_params
 from model.data import small_mnist
-from model.network import Params, forward
+from model.network import Params
 from model.training.calibration import calibrate
-from model.training.recipes import CLASS, InvalidRun, Run
+from model.training.recipes import CLASS
+from model.training.runs import InvalidRun, Run
 
 from .models import TuneRequest
 
@@ -76,7 +78,7 @@ def mix(images: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 def network_scores(params: Params, images: np.ndarray) -> np.ndarray:
     """(N, 10) the scores S of each uint8 image."""
     x = images.astype(np.float32) / 255
-    return fast.Inference(params).scores(x) if fast.enabled() else forward(params, x).S
+    return cnn.scores(params, x)
 
 
 def answers(params: Params, images: np.ndarray) -> np.ndarray:

@@ -17,7 +17,7 @@ from pydantic_core import ErrorDetails
 
 import model
 from model.codec import InvalidParams
-from model.training.recipes import InvalidRun
+from model.training.runs import InvalidRun
 
 from .jobs import Answer
 from .strict_json import dumps

@@ -1,14 +1,15 @@
-"""Training, written once: the offline trainer (`python -m model.train`) and the live recipes
-(POST /train) take their steps from the same modules.
+"""Training, written once: one recipe record and one step, taken by `python -m model.train`
+(model/train.py, epoch after epoch) and by POST /train and the classes' fine-tune (a request's
+few steps at a time).
 
+- recipes.py: the Recipe record and the table of named recipes;
+- steps.py: the training step (batch, redrawing, loss, gradients, the optimiser, the average);
 - schedule.py: the cosine learning rate, each epoch's shuffle, the validation split;
-- optimizers.py: a batch's gradients, eq. (66) and the optimisers built on it (momentum,
-  Nesterov, Adam);
+- optimizers.py, objectives.py: eq. (66) and the optimisers built on it; the loss and its dL/dS;
 - augment.py, calibration.py: digits redrawn at random; temperature scaling after training;
-- config.py, checkpoints.py, loop.py, metadata.py: the offline trainer, its checkpoints and
-  what it writes beside the weights;
-- recipes.py, replay.py: runs that fit in a request, and the command that replays them;
-- cli.py, progress.py: the command line of `python -m model.train` (model/train.py), its progress bar.
+- runs.py, replay.py: runs that fit in a request, and the command that replays them;
+- cli.py, checkpoints.py, metadata.py, progress.py: the command's options, its checkpoints, what
+  it writes beside the weights, its progress bar.
 
-It imports the network (model/network.py, model/cnn.py, model/fast/); nothing there imports it.
+It imports the network (model/network.py, model/cnn.py); nothing there imports it.
 """

@@ -12,7 +12,7 @@ import numpy as np
 from ..cnn import CNN
 from ..network import Params
 from ..weights import atomic_write_bytes, npz_bytes
-from .config import TrainConfig
+from .recipes import Recipe
 
 
 class CheckpointError(RuntimeError):
@@ -21,7 +21,7 @@ class CheckpointError(RuntimeError):
 
 def save_checkpoint(
     path: Path,
-    cfg: TrainConfig,
+    cfg: Recipe,
     net: CNN,
     velocity: Params,
     epoch: int,
@@ -35,7 +35,7 @@ def save_checkpoint(
     atomic_write_bytes(path, npz_bytes(arrays))
 
 
-def load_checkpoint(path: Path, cfg: TrainConfig) -> tuple[CNN, Params, int, list[dict[str, float]], Params | None]:
+def load_checkpoint(path: Path, cfg: Recipe) -> tuple[CNN, Params, int, list[dict[str, float]], Params | None]:
     """The network, optimiser state, epochs done, history and weight average saved at path."""
     arch = cfg.architecture
     try:
@@ -46,8 +46,10 @@ def load_checkpoint(path: Path, cfg: TrainConfig) -> tuple[CNN, Params, int, lis
             average = {k.removeprefix("ema_"): z[k] for k in z.files if k.startswith("ema_")} or None
     except (OSError, KeyError, ValueError) as e:
         raise CheckpointError(f"cannot read checkpoint {path}: {e}") from None
-    defaults = TrainConfig()  # settings added since the checkpoint was written had their defaults then
-    was = {k: state["config"].get(k, getattr(defaults, k)) for k in dataclasses.asdict(cfg)}
+    # Settings added since the checkpoint was written had their defaults then; a recipe's name changes
+    # no number (a run of --recipe teacher resumes the one of the same options without it).
+    defaults = Recipe()
+    was = {k: state["config"].get(k, getattr(defaults, k)) for k in dataclasses.asdict(cfg) if k != "name"}
     differs = {k: (v, getattr(cfg, k)) for k, v in was.items() if getattr(cfg, k) != v}
     if differs:
         said = ", ".join(f"{k}={was!r} (now {now!r})" for k, (was, now) in differs.items())

@@ -1,126 +1,78 @@
-"""`python -m model.train`: one command, two kinds of run.
+"""The options of `python -m model.train` (model/train.py), and the recipe they make.
 
-    python -m model.train --data-dir ../shared/mnist --epochs 40 --augment --out weights/cnn
-    python -m model.train --recipe teacher --data-dir ../shared/mnist --out weights/teacher
-    python -m model.train --recipe article --data-dir ../shared/mnist --epochs 10 --limit 10000 --test-limit 1000
-
-Without --recipe it trains the served network (loop.py) and writes OUT.npz and OUT.json; with
---recipe it replays one of the live recipes (recipes.py, what POST /train runs) epoch by epoch,
-scored beside the article's own log (replay.py).
+An option given overrides that field of the recipe (recipes.py): of `--recipe NAME`'s entry, else
+of Recipe()'s defaults; an option left out keeps the recipe's value.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
-from dataclasses import replace
+from dataclasses import fields, replace
+from typing import Any
 
-from ..fast.memory import reuse_freed_memory
-from ..mnist import MNISTError
-from ..weights import WeightsError
-from .checkpoints import CheckpointError
-from .config import OFFLINE_RECIPES, TrainConfig
-from .loop import train
 from .optimizers import OPTIMIZERS
-from .recipes import NAMES as RECIPE_NAMES
-from .replay import replay
+from .recipes import NAMES, RECIPES, Recipe
 
 DESCRIPTION = "Train the article's network on MNIST: mini-batch SGD (momentum, Nesterov or Adam), augmentation."
+# what the command line trains (or, for NAMES, replays); "class" needs the served weights and a class's drawings
+TRAINED = tuple(name for name, recipe in RECIPES.items() if recipe.init != "served")
+RENAMED = {"kernel": "k", "no_test": "test"}  # the options whose field has another name
 
 
 def parser() -> argparse.ArgumentParser:
-    defaults = TrainConfig()
-    parser = argparse.ArgumentParser(prog="python -m model.train", description=DESCRIPTION)
-    parser.add_argument("--epochs", type=int, default=defaults.epochs, help="[%(default)s]")
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size, help="[%(default)s]")
-    parser.add_argument("--lr", type=float, default=defaults.lr, help="initial learning rate [%(default)s]")
-    parser.add_argument("--momentum", type=float, default=defaults.momentum, help="[%(default)s]")
-    parser.add_argument("--seed", type=int, default=defaults.seed, help="[%(default)s]")
-    parser.add_argument("--limit", type=int, help="train on the first LIMIT images only")
-    parser.add_argument("--optimizer", choices=OPTIMIZERS, default=defaults.optimizer, help="[%(default)s]")
-    parser.add_argument("--augment", action="store_true", help="redraw every training digit at random (augment.py)")
-    parser.add_argument(
-        "--clean-epochs",
-        type=int,
-        default=defaults.clean_epochs,
-        help="with --augment, train the last N epochs on unaltered digits [%(default)s]",
-    )
-    parser.add_argument(
-        "--validation",
-        type=int,
-        default=defaults.validation,
-        help="hold out this many training images to validate and calibrate [%(default)s]",
-    )
-    parser.add_argument("--data-dir", help="directory of the MNIST IDX files [$MNIST_DIR, else a download cache]")
-    parser.add_argument("--out", default="weights/cnn", help="weights to write, OUT.npz and OUT.json [%(default)s]")
-    parser.add_argument("--resume", action="store_true", help="continue from OUT.ckpt.npz if it exists")
-    parser.add_argument("--plots", metavar="DIR", help="draw learning curves and the confusion matrix here")
-    parser.add_argument("--n1", type=int, default=defaults.n1, help="kernels of the first convolution [%(default)s]")
-    parser.add_argument("--n2", type=int, default=defaults.n2, help="kernels of the second convolution [%(default)s]")
-    parser.add_argument("--kernel", type=int, default=defaults.k, help="the side of every kernel [%(default)s]")
-    parser.add_argument("--label-smoothing", type=float, default=defaults.label_smoothing, help="[%(default)s]")
-    parser.add_argument("--teacher", help="weights to distil from (objectives.py); with --distill > 0")
-    parser.add_argument("--temperature", type=float, default=defaults.temperature, help="of distillation [%(default)s]")
-    parser.add_argument("--distill", type=float, default=defaults.distill, help="the teacher's share [%(default)s]")
-    parser.add_argument("--ema", type=float, default=defaults.ema, help="weight average decay, 0: none [%(default)s]")
-    parser.add_argument(
-        "--no-test", action="store_true", help="an experiment: select on the validation split, never read the test set"
-    )
-    parser.add_argument(
+    d = Recipe()
+    p = argparse.ArgumentParser(prog="python -m model.train", description=DESCRIPTION)
+    p.add_argument(
         "--recipe",
-        choices=(*OFFLINE_RECIPES, *RECIPE_NAMES),
-        help=f"{' or '.join(OFFLINE_RECIPES)}: train issue 37's recipe of model/training/config.py (--data-dir, "
-        "--out, --resume, --seed and --no-test apply); otherwise replay a recipe of model/training/recipes.py (the "
-        "article's, or ours on its terms) epoch by epoch, scored beside the article's log; only --epochs, --seed, "
-        "--limit, --test-limit and --data-dir apply",
+        choices=TRAINED,
+        help=f"start from this entry of model/training/recipes.py; {' and '.join(NAMES)} (POST /train's) are "
+        "replayed epoch by epoch, scored beside the article's log, and only --epochs, --seed, --limit, "
+        "--test-limit and --data-dir apply",
     )
-    parser.add_argument("--test-limit", type=int, help="with --recipe: score on the first N test images only")
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    options = parser()
-    args = options.parse_args(argv)
-    if args.recipe in OFFLINE_RECIPES:
-        return _train(replace(OFFLINE_RECIPES[args.recipe], seed=args.seed, test=not args.no_test), args)
-    if args.recipe:
-        try:
-            replay(args.recipe, args.data_dir, args.epochs, args.seed, args.limit, args.test_limit)
-        except MNISTError as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
-        return 0
-    if args.epochs < 1 or args.batch_size < 1 or args.lr <= 0 or not 0 <= args.momentum < 1:
-        options.error("need epochs >= 1, batch size >= 1, lr > 0 and 0 <= momentum < 1")
-    cfg = TrainConfig(
-        args.epochs,
-        args.batch_size,
-        args.lr,
-        args.momentum,
-        args.seed,
-        args.limit,
-        args.optimizer,
-        args.augment,
-        args.validation,
-        args.clean_epochs,
-        args.n1,
-        args.n2,
-        args.kernel,
-        args.label_smoothing,
-        args.teacher,
-        args.temperature,
-        args.distill,
-        args.ema,
-        not args.no_test,
+    p.add_argument("--epochs", type=int, help=f"[{d.epochs}]")
+    p.add_argument("--batch-size", type=int, help=f"[{d.batch_size}]")
+    p.add_argument("--lr", type=float, help=f"initial learning rate [{d.lr}]")
+    p.add_argument("--momentum", type=float, help=f"[{d.momentum}]")
+    p.add_argument("--seed", type=int, help=f"[{d.seed}]")
+    p.add_argument("--limit", type=int, help="train on the first LIMIT images only")
+    p.add_argument("--optimizer", choices=OPTIMIZERS, help=f"[{d.optimizer}]")
+    p.add_argument("--augment", action="store_true", default=None, help="redraw every training digit at random")
+    p.add_argument("--clean-epochs", type=int, help=f"with --augment, N last epochs of plain digits [{d.clean_epochs}]")
+    p.add_argument("--validation", type=int, help=f"hold out N training images to validate on [{d.validation}]")
+    p.add_argument("--data-dir", help="directory of the MNIST IDX files [$MNIST_DIR, else a download cache]")
+    p.add_argument("--out", default="weights/cnn", help="weights to write, OUT.npz and OUT.json [%(default)s]")
+    p.add_argument("--resume", action="store_true", help="continue from OUT.ckpt.npz if it exists")
+    p.add_argument("--plots", metavar="DIR", help="draw learning curves and the confusion matrix here")
+    p.add_argument("--n1", type=int, help=f"kernels of the first convolution [{d.n1}]")
+    p.add_argument("--n2", type=int, help=f"kernels of the second convolution [{d.n2}]")
+    p.add_argument("--kernel", type=int, help=f"the side of every kernel [{d.k}]")
+    p.add_argument("--label-smoothing", type=float, help=f"[{d.label_smoothing}]")
+    p.add_argument("--teacher", help="weights to distil from (objectives.py); with --distill > 0")
+    p.add_argument("--temperature", type=float, help=f"of distillation [{d.temperature}]")
+    p.add_argument("--distill", type=float, help=f"the teacher's share [{d.distill}]")
+    p.add_argument("--ema", type=float, help=f"weight average decay, 0: none [{d.ema}]")
+    p.add_argument("--init", help=f"he or uniform (drawn from the seed), or weights to fine-tune [{d.init}]")
+    p.add_argument(
+        "--no-test",
+        action="store_false",
+        default=None,
+        help="an experiment: select on the validation split, never read the test set",
     )
-    return _train(cfg, args)
+    p.add_argument("--test-limit", type=int, help="with a replayed recipe: score on the first N test images only")
+    return p
 
 
-def _train(cfg: TrainConfig, args: argparse.Namespace) -> int:
-    reuse_freed_memory()  # see model/fast/memory.py
-    try:
-        train(cfg, args.data_dir, args.out, resume=args.resume, plots_dir=args.plots)
-    except (MNISTError, CheckpointError, ValueError, WeightsError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
+def recipe_of(args: argparse.Namespace) -> Recipe:
+    """The recipe named by --recipe (else the defaults), with every option given put in its field."""
+    names = {f.name for f in fields(Recipe)}
+    given: dict[str, Any] = {RENAMED.get(k, k): v for k, v in vars(args).items() if v is not None}
+    return replace(RECIPES[args.recipe] if args.recipe else Recipe(), **{k: v for k, v in given.items() if k in names})
+
+
+def check(recipe: Recipe) -> str | None:
+    """What is wrong with the recipe's numbers, if anything."""
+    if recipe.epochs < 1 or recipe.batch_size < 1 or recipe.lr <= 0 or not 0 <= recipe.momentum < 1:
+        return "need epochs >= 1, batch size >= 1, lr > 0 and 0 <= momentum < 1"
+    if recipe.init == "served":
+        return "--init served is the service's (a class's fine-tune); give the weights to start from instead"
+    return None

@@ -18,18 +18,19 @@ from ..layers import softmax
 from ..mnist import MNIST, to_float
 from .augment import Augmentation
 from .calibration import calibrate, expected_calibration_error
-from .config import TrainConfig
+from .recipes import Recipe
 from .schedule import SPLIT_SEED
 
 DESCRIPTIONS = {
     "momentum": "mini-batch SGD with momentum",
     "nesterov": "mini-batch SGD with Nesterov momentum",
     "adam": "Adam",
+    "sgd": "mini-batch SGD (eq. 66)",
 }
 
 
 def metadata(
-    cfg: TrainConfig, test: Evaluation | None, history: list[dict[str, float]], train_images: int
+    cfg: Recipe, test: Evaluation | None, history: list[dict[str, float]], train_images: int
 ) -> dict[str, Any]:
     """The scorecard (None for an experiment, which does not read the test set), the settings and the run's history."""
     scorecard: dict[str, Any] = {"test_accuracy": None}

@@ -11,14 +11,11 @@ Everything downstream of dL/dS (eqs. 25-65) is the article's backpropagation, un
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 
 from ..architecture import NUM_CLASSES
+from ..cnn import Objective
 from ..layers import Array, log_softmax
-
-Objective = Callable[[Array], tuple[float, Array]]  # S (N, 10) -> (the mean loss, dL/dS of the mean)
 
 
 def objective(

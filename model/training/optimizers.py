@@ -2,31 +2,17 @@
 parameters (and its own memory) in place.
 
 Plain SGD is the article's; momentum, Nesterov's momentum and Adam keep a memory of past
-gradients (`new_state`). The live recipes (recipes.py) take plain SGD or momentum, the offline
-trainer (loop.py) any of the three with memory: the same functions.
+gradients (`new_state`). Every recipe (recipes.py) names one, and the step (steps.py) takes it.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .. import fast
-from ..network import Params, Taught, batch_gradients, sgd
-from .objectives import Objective
+from ..network import Params, sgd
 
-OPTIMIZERS = ("momentum", "nesterov", "adam")
+OPTIMIZERS = ("momentum", "nesterov", "adam", "sgd")
 ADAM_BETA2, ADAM_EPS = 0.999, 1e-8
-
-
-def gradients(params: Params, images: np.ndarray, labels: np.ndarray, loss: Objective | None = None) -> Taught:
-    """A training batch's loss and gradients: model/fast/'s, unless switched off (the reference's, slower).
-
-    loss (objectives.py) replaces the article's cross-entropy; only the fast path takes one."""
-    if loss is not None and fast.enabled():
-        return fast.batch_gradients(params, images, labels, loss)
-    if loss is not None:
-        raise ValueError("label smoothing and distillation need the fast path (CNN_FAST=1)")
-    return (fast.batch_gradients if fast.enabled() else batch_gradients)(params, images, labels)
 
 
 def average_step(average: Params, params: Params, decay: float) -> None:
@@ -70,7 +56,9 @@ def adam_step(params: Params, state: Params, grads: Params, lr: float, beta1: fl
 
 
 def new_state(optimizer: str, params: Params) -> Params:
-    """The optimiser's memory: the velocity (momentum, Nesterov), or Adam's two moments."""
+    """The optimiser's memory: the velocity (momentum, Nesterov), or Adam's two moments; plain SGD has none."""
+    if optimizer == "sgd":
+        return {}
     state = {k: np.zeros_like(v) for k, v in params.items()}
     if optimizer == "adam":
         state |= {f"{k}_v": np.zeros_like(v) for k, v in params.items()}
@@ -79,7 +67,9 @@ def new_state(optimizer: str, params: Params) -> Params:
 
 def update(optimizer: str, params: Params, state: Params, grads: Params, lr: float, momentum: float, step: int) -> None:
     """One step of `optimizer` (one of OPTIMIZERS) at training step `step` (from 0)."""
-    if optimizer == "adam":
+    if optimizer == "sgd":
+        sgd_step(params, grads, lr)
+    elif optimizer == "adam":
         adam_step(params, state, grads, lr, momentum, step + 1)
     elif optimizer == "nesterov":
         nesterov_step(params, state, grads, lr, momentum)

@@ -3,7 +3,7 @@
     python -m model.train --recipe article --data-dir ../shared/mnist --epochs 10 --limit 10000 --test-limit 1000
     python -m model.train --recipe article --data-dir ../shared/mnist --epochs 3
 
-The same steps as POST /train takes (recipes.Run), on the first --limit training
+The same steps as POST /train takes (runs.Run), on the first --limit training
 images (all 60,000 by default), scored after every epoch on the first --test-limit
 test images, and printed beside what the article's companion code logged for the
 same run, where it logged it.
@@ -16,7 +16,8 @@ import time
 
 from ..mnist import load_mnist
 from .progress import progress_bar
-from .recipes import ARTICLE_FULL_RUN, ARTICLE_SMALL_RUN, RECIPES, Run
+from .recipes import ARTICLE_FULL_RUN, ARTICLE_SMALL_RUN, RECIPES
+from .runs import Run
 
 CHUNK = 1000  # steps between progress-bar updates
 
