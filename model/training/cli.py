@@ -38,6 +38,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--optimizer", choices=OPTIMIZERS, help=f"[{d.optimizer}]")
     p.add_argument("--augment", action="store_true", default=None, help="redraw every training digit at random")
     p.add_argument("--clean-epochs", type=int, help=f"with --augment, N last epochs of plain digits [{d.clean_epochs}]")
+    p.add_argument(
+        "--clean-lr", type=float, help=f"restart the learning rate at this for the clean epochs [{d.clean_lr}]"
+    )
     p.add_argument("--validation", type=int, help=f"hold out N training images to validate on [{d.validation}]")
     p.add_argument("--data-dir", help="directory of the MNIST IDX files [$MNIST_DIR, else a download cache]")
     p.add_argument("--out", default="weights/cnn", help="weights to write, OUT.npz and OUT.json [%(default)s]")

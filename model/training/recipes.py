@@ -45,6 +45,7 @@ class Recipe:
     augment: bool = False  # every batch redrawn at random (augment.py)
     validation: int = 0  # images held out of the training set for validation and calibration
     clean_epochs: int = 0  # with augment: the last epochs train on the digits as they are
+    clean_lr: float = 0.0  # > 0: the clean epochs restart the learning rate there, on a half cosine of their own
     n1: int = 6  # the architecture (model/architecture.py): the article's by default
     n2: int = 12
     k: int = 5
@@ -71,7 +72,19 @@ class Recipe:
 
     def lr_at(self, step: int, steps_per_epoch: int) -> float:
         """eta at `step` (from 0) of a run of steps_per_epoch steps an epoch."""
-        return cosine_lr(self.lr, step, self.epochs * steps_per_epoch) if self.cosine else self.lr
+        if not self.cosine:
+            return self.lr
+        total = self.epochs * steps_per_epoch
+        if not (self.clean_lr > 0 and self.augment and self.clean_epochs):
+            return cosine_lr(self.lr, step, total)
+        # A warm restart (Loshchilov and Hutter 2017): the redrawn epochs have the cosine to themselves,
+        # the clean ones a second, shorter cycle from clean_lr on the digits as MNIST draws them.
+        restart = (self.epochs - self.clean_epochs) * steps_per_epoch
+        return (
+            cosine_lr(self.lr, step, restart)
+            if step < restart
+            else cosine_lr(self.clean_lr, step - restart, total - restart)
+        )
 
 
 _MNIST = Recipe(epochs=40, batch_size=64, lr=0.05, augment=True, validation=5000, seed=1)
