@@ -1,7 +1,7 @@
 """A class's own digits: drawings saved to a database, the teacher's review, export as MNIST, fine-tuning.
 
     endpoints.py their declarations (DRAWINGS), gathered by app/registry.py
-    routes.py    their router, made from their declarations, and its lifespan
+    drawings_router.py  their router, made from their declarations, and its lifespan
     answers.py   the async steps of their own (database work in threads), the teacher's token, their error docs
     models.py    their request and response models
     work.py      what a save computes (a handler, on the loop or in a worker)
@@ -12,6 +12,6 @@
     export.py    npz and IDX, streamed
     tuning.py    fine-tuning a copy of the served network on the collection
 
-app/main.py includes routes.router. The drawings import nothing of the classes, which sit above them
+app/main.py includes drawings_router.router. The drawings import nothing of the classes, which sit above them
 (answers.ClassHooks is what they ask of them).
 """

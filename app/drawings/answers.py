@@ -73,7 +73,7 @@ WEIGHTS_DOC: dict[int | str, dict[str, Any]] = {200: {"content": {"application/o
 
 @dataclass
 class Collection:
-    """The collection while it is on (CNN_TEACHER_TOKEN): app.state.drawings, set by routes.py's lifespan."""
+    """The collection while it is on (CNN_TEACHER_TOKEN): app.state.drawings, set by drawings_router.py's lifespan."""
 
     settings: Settings
     store: Store

@@ -42,7 +42,7 @@ def oip_infer(name: str, path: str, summary: str) -> Endpoint:
 
 MODEL_PATH = "/v2/models/{model_name}"
 VERSION_PATH = MODEL_PATH + "/versions/{model_version}"
-# The protocol's endpoints and ONNX's: routed by app/interop/routes.py's router, which only looks at
+# The protocol's endpoints and ONNX's: routed by app/interop/protocol_router.py's router, which only looks at
 # their paths; the inference routes first, as the router tries its routes in order and these carry the load.
 OIP: tuple[Endpoint, ...] = (
     oip_infer("v2_infer", MODEL_PATH + "/infer", "Classify digits, the protocol's way"),
