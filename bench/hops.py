@@ -39,7 +39,7 @@ TOKEN = "hops-teacher-token-0123456789"
 
 
 @dataclass
-class Path_:
+class Route:
     """What one request passed through: modules in the order first entered, and the hops."""
 
     modules: list[str] = field(default_factory=list)
@@ -53,7 +53,7 @@ class Tracer:
         self.on = self.started = self.done = False
         self.seen: list[FrameType] = []  # frames entered (kept alive: their ids stay theirs)
         self.ids: set[int] = set()
-        self.path = Path_()
+        self.path = Route()
         self.lock = threading.Lock()
 
     def module(self, filename: str) -> str | None:
@@ -115,12 +115,14 @@ def into_model(event: str, module: str, arg: Any) -> bool:
 
 
 def into_database(event: str, module: str, arg: Any) -> bool:
-    return event == "c_call" and getattr(arg, "__name__", "") in ("execute", "executemany") and (
-        type(getattr(arg, "__self__", None)).__module__ == "sqlite3"
+    return (
+        event == "c_call"
+        and getattr(arg, "__name__", "") in ("execute", "executemany")
+        and (type(getattr(arg, "__self__", None)).__module__ == "sqlite3")
     )
 
 
-async def follow(settings: Settings, method: str, url: str, bodies: list[dict[str, Any]], tracer: Tracer) -> Path_:
+async def follow(settings: Settings, method: str, url: str, bodies: list[dict[str, Any]], tracer: Tracer) -> Route:
     """Sends each body in turn, the last one watched."""
     app = create_app(settings)
     threading.setprofile(tracer)  # the threads the app starts from now on (the drawings' writer)
@@ -150,14 +152,14 @@ def drawing(seed: int) -> list[list[float]]:
     return np.round(rng.random((28, 28)) * (rng.random((28, 28)) > 0.7), 3).tolist()
 
 
-def predict_path(weights: Path | None = None) -> Path_:
+def predict_path(weights: Path | None = None) -> Route:
     """A 28x28 drawing's /predict, from its route to model/."""
     settings = Settings(pool_workers=1, **({} if weights is None else {"weights": weights}))
     bodies = [{"image": drawing(1)}, {"image": drawing(2)}]
     return asyncio.run(follow(settings, "POST", "/predict", bodies, Tracer(into_model)))
 
 
-def save_path(weights: Path | None = None) -> Path_:
+def save_path(weights: Path | None = None) -> Route:
     """A 28x28 drawing's save (POST /drawings, SQLite), from its route to the database."""
     with tempfile.TemporaryDirectory() as data:
         options: dict[str, Any] = {"weights": weights} if weights is not None else {}

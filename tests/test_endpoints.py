@@ -27,7 +27,7 @@ class Times(BaseModel):
 
 def backwards(body: bytes, call: Call) -> bytes:
     """The body, back to front (times over)."""
-    return body[::-1] * call.query["times"]
+    return body[::-1] * call.params["times"]
 
 
 REVERSE = Endpoint(

@@ -119,7 +119,7 @@ def predict_image(upload: bytes, call: Call) -> Any:
     facts.lap("decode")
     image = normalize(reading.ink)
     facts.lap("normalise")
-    p = replace(call.classifier.predict(image, feature_maps=call.query["feature_maps"]), reading=reading)
+    p = replace(call.classifier.predict(image, feature_maps=call.params["feature_maps"]), reading=reading)
     facts.read([p.label], p.unsure)
     facts.lap("network")
     return PredictResponse.content(p, with_input=True)

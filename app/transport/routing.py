@@ -1,8 +1,8 @@
 """A family's router and its part of the OpenAPI document, made from its endpoints' declarations.
 
-Every route hands its request to the request path (request_path.py), or to the endpoint's own step
-(`serve`); FastAPI only matches the path and the method, validates the parameters, and documents
-each endpoint.
+Every route hands its request to the request path (request_path.py), or to its handler where that is
+a step of its own (a coroutine function); FastAPI only matches the path and the method, validates the
+parameters, and documents each endpoint.
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ from fastapi.datastructures import Default
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 
-from .endpoints import COSTS, Endpoint
+from .endpoints import COSTS, Call, Endpoint
 from .error_docs import ERRORS
+from .facts import Facts
 from .request_path import RequestPath
 from .strict_json import StrictJSONResponse
 
@@ -44,9 +45,9 @@ def route(endpoint: Endpoint) -> Any:
     the request handed to the request path."""
 
     async def respond(request: Request, **values: Any) -> Any:
-        if endpoint.serve is not None:  # its own async step, given its parameters as validated
-            return await endpoint.serve(request, endpoint, **values)
         path: RequestPath = request.app.state.path
+        if endpoint.steps:  # its own step on the event loop, given its parameters as validated
+            return await endpoint.handler(request, Call(path.classifier, path.settings, Facts(), True, values))
         query = values.pop("query").model_dump() if "query" in values else {}
         return await path.respond(request, endpoint, query | values or None)  # values: the path's, as text
 
