@@ -16,4 +16,3 @@ import asyncio
 
 WAITING: set[asyncio.WriteTransport] = set()  # this process's connections with answer bytes not yet sent
 DRAINED = "cnn.drained"  # the scope extension: awaitable, True once the answer's last byte has left
-
