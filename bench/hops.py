@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import sysconfig
 import tempfile
 import threading
 from collections.abc import Callable
@@ -34,6 +35,7 @@ from app.config import Settings
 from app.main import create_app
 
 ROOT = Path(__file__).resolve().parents[1]
+STDLIB = Path(sysconfig.get_paths()["stdlib"])
 ROUTERS = (os.sep + os.path.join("fastapi", "routing.py"), os.sep + os.path.join("starlette", "routing.py"))
 TOKEN = "hops-teacher-token-0123456789"
 
@@ -44,6 +46,7 @@ class Route:
 
     modules: list[str] = field(default_factory=list)
     hops: int = 0
+    stdlib: set[str] = field(default_factory=set)  # the standard library's modules it called (json, base64...)
 
 
 class Tracer:
@@ -66,6 +69,13 @@ class Tracer:
                     name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
             self.names[filename] = name
         return self.names[filename]
+
+    def library(self, filename: str) -> None:
+        """Notes a module of the standard library by its name (json, base64), not a package's."""
+        path = Path(filename)
+        if path.is_relative_to(STDLIB) and "site-packages" not in path.parts:
+            parts = path.relative_to(STDLIB).with_suffix("").parts
+            self.path.stdlib.add(parts[0])
 
     def caller(self, frame: FrameType) -> tuple[str | None, bool]:
         """The module of the nearest function of ours that called this frame, and whether a router did."""
@@ -91,6 +101,8 @@ class Tracer:
                 return
             name = self.module(frame.f_code.co_filename)
             if name is None:
+                if self.started:
+                    self.library(frame.f_code.co_filename)
                 return
             self.ids.add(id(frame))
             self.seen.append(frame)
@@ -172,3 +184,4 @@ if __name__ == "__main__":
     for what, path in (("/predict, route -> model/", predict_path()), ("save, route -> database", save_path())):
         print(f"{what}: {len(path.modules)} modules, {path.hops} hops")
         print("   " + " -> ".join(path.modules))
+        print("   the standard library's modules called: " + ", ".join(sorted(path.stdlib)))
