@@ -194,6 +194,16 @@ class RequestPath:
         return b"".join(chunks)
 
 
+async def enter(endpoint: Endpoint, request: Request, **values: Any) -> Any:
+    """Where each route enters (routing.route, which FastAPI calls with the parameters validated): a
+    handler that is a step of its own is given them; any other request is answered by the path."""
+    path: RequestPath = request.app.state.path
+    if endpoint.steps:  # its own step on the event loop, given its parameters as validated
+        return await endpoint.handler(request, Call(path.classifier, path.settings, Facts(), True, values))
+    query = values.pop("query").model_dump() if "query" in values else {}
+    return await path.respond(request, endpoint, query | values or None)  # values: the path's, as text
+
+
 def admit_backlog(budget: int) -> None:
     """Refuses (503, Retry-After) a request while more than `budget` bytes of answers wait to be read
     by their clients, in this process's connections (backlog.py)."""

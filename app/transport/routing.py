@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import re
 from collections.abc import Callable, Coroutine
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
@@ -17,10 +18,9 @@ from fastapi.datastructures import Default
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 
-from .endpoints import COSTS, Call, Endpoint
+from .endpoints import COSTS, Endpoint
 from .error_docs import ERRORS
-from .facts import Facts
-from .request_path import RequestPath
+from .request_path import enter
 from .strict_json import StrictJSONResponse
 
 
@@ -41,16 +41,9 @@ class Direct(APIRoute):
 
 
 def route(endpoint: Endpoint) -> Any:
-    """The function FastAPI calls for `endpoint`: the query parameters, if it has any, validated, and
-    the request handed to the request path."""
-
-    async def respond(request: Request, **values: Any) -> Any:
-        path: RequestPath = request.app.state.path
-        if endpoint.steps:  # its own step on the event loop, given its parameters as validated
-            return await endpoint.handler(request, Call(path.classifier, path.settings, Facts(), True, values))
-        query = values.pop("query").model_dump() if "query" in values else {}
-        return await path.respond(request, endpoint, query | values or None)  # values: the path's, as text
-
+    """The function FastAPI calls for `endpoint` (request_path.enter, given the endpoint), with the
+    signature FastAPI reads: the path's parameters, and the query's and headers' models if it has them."""
+    respond = partial(enter, endpoint)
     parameters = [inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request)]
     for name in re.findall(r"{(\w+)}", endpoint.path):
         kind = endpoint.params.path.get(name, str)
@@ -62,7 +55,6 @@ def route(endpoint: Endpoint) -> Any:
         kind = Annotated[endpoint.params.headers, Header()]
         parameters.append(inspect.Parameter("headers", inspect.Parameter.KEYWORD_ONLY, annotation=kind))
     respond.__signature__ = inspect.Signature(parameters, return_annotation=Response)  # type: ignore[attr-defined]
-    respond.__name__ = endpoint.name
     return respond
 
 
