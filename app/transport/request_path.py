@@ -1,8 +1,11 @@
 """The one way every endpoint is answered, as its declaration says (endpoints.py's record).
 
+    the route (enter) -> a handler that is a step of its own on the loop is called; it may ask for
+    its body (outcome), which is read as any other:
     media type -> the body, within its size and the bytes of bodies in flight
     -> only then, admission: a training slot (if it takes one), a worker's seat
-    -> the handler: on the event loop (runs="loop", or a body within inline_bytes), else in a worker
+    -> the body read and the handler run (answer_job): on the event loop (runs="loop", or a body
+       within inline_bytes), else in a worker
     -> the answer, or the failure as errors.py words it, in the endpoint family's shape
 
 A small /predict (a 28x28 grid: a few kilobytes) is answered on the event loop: parsing it and
