@@ -250,9 +250,9 @@ def test_a_predict_and_a_save_pass_through_few_modules():
     """Counted by a profiler, from the route to the network (/predict) or to the database (a save):
     before issue 34's one-handler record, 12 modules and 17 hops, and 19 modules and 27 hops."""
     predict = predict_path(WEIGHTS)
-    assert len(predict.modules) <= 8 and predict.hops <= 13, predict
+    assert len(predict.modules) <= 7 and predict.hops <= 12, predict
     save = save_path(WEIGHTS)
-    assert len(save.modules) <= 12 and save.hops <= 21, save
+    assert len(save.modules) <= 11 and save.hops <= 20, save
     assert save.modules[-1] == "app.drawings.database" and predict.modules[-1].startswith("model")
 
 

@@ -29,18 +29,9 @@ from model.lab.equations import equation as equation_of
 from model.lab.nudge import nudge as nudge_drawing
 
 from . import training
+from .lab_requests import CheckRequest, EquationRequest, ExplainRequest, NudgeRequest, TeachRequest, TrainRequest
 from .lab_responses import CheckResponse, EquationResponse, ExplainResponse, NudgeResponse, TeachResponse, TrainResponse
-from .requests import (
-    BatchRequest,
-    CheckRequest,
-    DrawingRequest,
-    EquationRequest,
-    ExplainRequest,
-    NudgeRequest,
-    PredictRequest,
-    TeachRequest,
-    TrainRequest,
-)
+from .requests import BatchRequest, DrawingRequest, PredictRequest
 from .responses import (
     BatchResponse,
     Health,
