@@ -86,7 +86,7 @@ class Params:
     """What the router validates before the endpoint runs (FastAPI's), and who may call it."""
 
     query: type[BaseModel] | None = None  # its query parameters
-    headers: type[BaseModel] | None = None  # its header parameters (serve's only)
+    headers: type[BaseModel] | None = None  # its header parameters (a step of its own's only)
     path: dict[str, Any] = field(default_factory=dict)  # its path parameters' types; text unless said
     dependencies: tuple[Any, ...] = ()  # FastAPI's dependencies (Depends), run before it: who may call it
     check: Callable[[dict[str, Any], Any], None] | None = None  # refuses by the path alone, before the body
@@ -94,7 +94,7 @@ class Params:
 
 @dataclass(frozen=True)
 class Runs:
-    """Where the handler runs and what it may cost."""
+    """Where the handler runs (a step of its own's: where its body is read) and what it may cost."""
 
     cost: Cost
     where: Literal["loop", "pool"] = "pool"  # the event loop or a worker process
