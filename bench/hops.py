@@ -7,7 +7,8 @@ every machine, so a test holds them (tests/test_request_path.py).
 
 A profiler (sys.setprofile, and threading.setprofile for the drawings' writer thread) watches one
 request, after one like it has warmed every cache: it starts at the first function of ours that a
-router (FastAPI's or Starlette's) calls as the route, and stops at the network, the first function of
+router (FastAPI's or Starlette's) calls as the route, or at the request path if a router of ours
+(middleware) hands the request to it first, and stops at the network, the first function of
 model/ other than model/floats.py's flush-to-zero switch (/predict), or at the
 first statement sent to SQLite (a save). A module counts once; a hop is a call (not a coroutine's
 resumption) into a module from a function of another (library frames between them are looked
@@ -38,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 ROUTERS = (os.sep + os.path.join("fastapi", "routing.py"), os.sep + os.path.join("starlette", "routing.py"))
 TOKEN = "hops-teacher-token-0123456789"
+ENTRY = "app.transport.request_path"  # where the path starts if no router of FastAPI's or Starlette's called it
 
 
 @dataclass
@@ -107,8 +109,9 @@ class Tracer:
             self.ids.add(id(frame))
             self.seen.append(frame)
             came_from, by_router = self.caller(frame)
-            if not self.started:
-                if not by_router or frame.f_code.co_name == "matches":  # a router's match is not its route
+            if not self.started:  # the route, or the request path if a router of ours reached it first
+                entry = by_router and frame.f_code.co_name != "matches"  # a router's match is not its route
+                if not entry and name != ENTRY:
                     return
                 self.started = True
             if came_from is not None and came_from.startswith("model"):
