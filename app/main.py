@@ -23,10 +23,10 @@ import model
 from . import registry
 from .api.examples import examples
 from .api.service import Classifier
-from .classes.routes import router as classes_router
+from .classes.classes_router import router as classes_router
 from .config import Settings, get_settings
-from .drawings.routes import router as drawings_router
-from .interop.routes import router as interop_router
+from .drawings.drawings_router import router as drawings_router
+from .interop.protocol_router import router as interop_router
 from .transport.errors import IMAGE_FORMS, Failure, describe, failure
 from .transport.metrics import Metrics, Shared, publish
 from .transport.middleware import PageMount, SecurityHeaders

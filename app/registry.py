@@ -13,10 +13,10 @@ from app.classes.endpoints import CLASSES
 from app.config import Settings
 from app.drawings.endpoints import DRAWINGS
 from app.interop.endpoints import OIP
-from app.transport.dispatch import answer
 from app.transport.endpoints import Endpoint
 from app.transport.errors import SERVICE, Family
 from app.transport.jobs import Answer, Job
+from app.transport.request_path import answer_job
 
 BY_NAME: dict[str, Endpoint] = {e.name: e for e in (*api.ENDPOINTS, *OIP, *DRAWINGS, *CLASSES)}
 
@@ -31,4 +31,4 @@ def worker(settings: Settings) -> Callable[[Job], Answer]:
     """What a worker process answers with (app/transport/pool.py): the network loaded once, each job
     answered as its endpoint declares."""
     clf = Classifier.load(settings.weights)
-    return lambda job: answer(BY_NAME[job.endpoint], job, clf, settings)
+    return lambda job: answer_job(BY_NAME[job.endpoint], job, clf, settings)

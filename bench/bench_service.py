@@ -33,8 +33,7 @@ sys.path.insert(0, str(ROOT))
 from fastapi import FastAPI, Request  # noqa: E402
 
 from app.api.conversions import encode  # noqa: E402
-from app.registry import BY_NAME  # noqa: E402
-from app.transport.jobs import Job  # noqa: E402
+from app.api.requests import PredictRequest  # noqa: E402
 from bench.servers import free_port, wait_until_healthy  # noqa: E402
 
 
@@ -48,7 +47,8 @@ def app_with_noop() -> FastAPI:  # the factory uvicorn runs in the child process
         return {"label": 0}
 
     async def noop_validated(request: Request) -> dict[str, int]:
-        BY_NAME["predict"].request.read(Job("predict", await request.body()), app.state.settings)  # as /predict
+        body = await request.body()
+        PredictRequest.model_validate_json(body, context={"max_drawing_side": app.state.settings.max_drawing_side})
         return {"label": 0}
 
     # Where a route of the app's own would be: after the API's routes (so that finding it costs what

@@ -3,7 +3,7 @@
     python bench/loop_cost.py [--repeat 200]
 
 A /predict body of at most app.transport.endpoints.INLINE_BYTES is answered on the event loop; everything
-else goes to a worker process. This times app.transport.dispatch.answer(on_loop=True), which is all the loop
+else goes to a worker process. This times app.transport.request_path.answer_job(on_loop=True), which is all the loop
 does with such a body beyond reading it, for the costliest bodies we could build within that size:
 long decimals, feature maps as JSON numbers with a visitor's own parameters, unknown keys, deep
 nesting, strings where numbers belong. Prints a Markdown table for docs/RELIABILITY.md.
@@ -28,9 +28,9 @@ import model  # noqa: E402
 from app.api.service import Classifier  # noqa: E402
 from app.config import Settings  # noqa: E402
 from app.registry import BY_NAME  # noqa: E402
-from app.transport.dispatch import answer  # noqa: E402
 from app.transport.endpoints import INLINE_BYTES  # noqa: E402
 from app.transport.jobs import Job, NeedsWorker  # noqa: E402
+from app.transport.request_path import answer_job  # noqa: E402
 from model.codec import encode_params  # noqa: E402
 
 
@@ -87,7 +87,7 @@ def main() -> None:
         for _ in range(args.repeat):
             started = time.perf_counter()
             try:
-                status = str(answer(BY_NAME["predict"], job, clf, settings, on_loop=True).status)
+                status = str(answer_job(BY_NAME["predict"], job, clf, settings, on_loop=True).status)
             except NeedsWorker:
                 pass
             times.append(time.perf_counter() - started)

@@ -273,7 +273,7 @@ def test_the_token_and_the_database_password_stay_out_of_the_settings_repr():
 
 
 def test_a_database_that_cannot_be_opened_stops_the_start_with_a_clear_sentence(tmp_path):
-    from app.drawings.routes import DrawingsUnavailable
+    from app.drawings.drawings_router import DrawingsUnavailable
 
     (tmp_path / "file").write_text("")
     with pytest.raises(DrawingsUnavailable, match="cannot be opened.*CNN_DATABASE_URL"):

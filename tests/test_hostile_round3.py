@@ -23,7 +23,8 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from app.api.requests import PredictRequest, TeachRequest
+from app.api.lab_requests import TeachRequest
+from app.api.requests import PredictRequest
 from app.config import Settings
 from app.main import create_app
 from bench.attacks import Server

@@ -256,7 +256,7 @@ def damage(path: Path, start: int = 4096) -> None:
 
 
 def test_a_damaged_sqlite_file_is_503_per_request_and_stops_the_start(tmp_path):
-    from app.drawings.routes import DrawingsUnavailable
+    from app.drawings.drawings_router import DrawingsUnavailable
 
     path = tmp_path / "drawings.db"
     with TestClient(create_app(settings(f"sqlite:///{path}"))) as client:
@@ -276,7 +276,7 @@ def test_a_damaged_sqlite_file_is_503_per_request_and_stops_the_start(tmp_path):
 
 
 def test_a_sqlite_file_whose_last_pages_are_damaged_stops_the_start_though_its_schema_reads(tmp_path):
-    from app.drawings.routes import DrawingsUnavailable
+    from app.drawings.drawings_router import DrawingsUnavailable
 
     path = tmp_path / "drawings.db"
     with TestClient(create_app(settings(f"sqlite:///{path}"))):

@@ -195,3 +195,15 @@ def test_one_place_chooses_between_the_fast_path_and_the_reference():
         if target in FAST_PATH
     }
     assert choosers == {"model.cnn"}
+
+
+# Each family's parts have the same names (their declarations, models, handlers, store); any other file
+# name says one thing: not two jobs.py, nor a schema.py beside a schemas.py, nor three routes.py.
+FAMILY_PARTS = {"__init__.py", "endpoints.py", "models.py", "answers.py", "store.py"}
+
+
+def test_no_two_modules_of_app_share_a_name_unless_it_is_a_family_s_part():
+    names: dict[str, list[str]] = {}
+    for path in sorted((ROOT / "app").rglob("*.py")):
+        names.setdefault(path.name, []).append(str(path.relative_to(ROOT)))
+    assert not {name: paths for name, paths in names.items() if len(paths) > 1 and name not in FAMILY_PARTS}

@@ -16,6 +16,7 @@ from app.config import Settings
 from app.interop.serving import infer
 from app.interop.tensors import BadTensor, split_body
 from app.main import create_app
+from app.transport.endpoints import Call
 from app.transport.facts import Facts
 from app.transport.jobs import Job, NeedsWorker
 
@@ -74,14 +75,17 @@ def test_a_batch_is_never_answered_on_the_event_loop(weights):
     text = json.dumps(head).encode()
     job = Job("v2_infer", text + bytes(41 * 784), "application/octet-stream", inference_header=str(len(text)))
     with pytest.raises(NeedsWorker):
-        infer(job, clf, settings, True, Facts())
-    assert infer(job, clf, settings, False, Facts()).status == 200  # a worker answers it
+        infer(job, Call(clf, settings, Facts(), True, {}))
+    assert infer(job, Call(clf, settings, Facts(), False, {})).status == 200  # a worker answers it
     one = {
         "inputs": [{"name": "image", "shape": [1, 784], "datatype": "UINT8", "data": [0] * 784}],
         "outputs": [{"name": "probabilities"}],  # all outputs would include the maps: a worker's
     }
     assert (
-        infer(Job("v2_infer", json.dumps(one).encode(), "application/json"), clf, settings, True, Facts()).status == 200
+        infer(
+            Job("v2_infer", json.dumps(one).encode(), "application/json"), Call(clf, settings, Facts(), True, {})
+        ).status
+        == 200
     )
 
 

@@ -18,6 +18,7 @@ from PIL import Image
 import model
 from app.config import Settings
 from app.main import create_app
+from bench.hops import predict_path, save_path
 from model.codec import PARAM_LIMIT, decode_params, encode_params
 from tests.conftest import ROOT, WEIGHTS
 
@@ -240,3 +241,23 @@ def test_a_jpeg_of_two_million_markers_is_refused_before_decoding(client):
     app0 = b"\xff\xe0\x00\x02"  # an empty APP0 segment, two million times
     r = client.post("/predict/image", files={"file": ("x.jpg", data[:2] + app0 * 2_000_000 + data[2:])})
     assert r.status_code == 422 and "markers" in r.json()["detail"]
+
+
+# --- how far a request travels through our code (bench/hops.py; issue 34) ---
+
+
+def test_a_predict_and_a_save_pass_through_few_modules():
+    """Counted by a profiler, from the route to the network (/predict) or to the database (a save):
+    before issue 34's one-handler record, 12 modules and 17 hops, and 19 modules and 27 hops."""
+    predict = predict_path(WEIGHTS)
+    assert len(predict.modules) <= 7 and predict.hops <= 12, predict
+    save = save_path(WEIGHTS)
+    assert len(save.modules) <= 11 and save.hops <= 20, save
+    assert save.modules[-1] == "app.drawings.database" and predict.modules[-1].startswith("model")
+
+
+def test_a_saved_grid_is_not_encoded_within_the_process():
+    """The grid the network read stays an array until the database (it was base64 in JSON, decoded again)."""
+    save = save_path(WEIGHTS)
+    assert "ipaddress" in save.stdlib  # the tracer sees the standard library (guard.py reads the address)
+    assert not {"base64", "json"} & save.stdlib

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from app.transport.endpoints import INLINE_BYTES, Body, Doc, Endpoint, Params, Reply, Runs, json_body
 from app.transport.error_docs import ERRORS, ErrorResponse
 
-from . import handlers, lab_responses, requests, responses
+from . import handlers, lab_requests, lab_responses, requests, responses
 from .uploads import uploaded_file
 
 
@@ -41,7 +41,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         method="POST",
         path="/explain",
         handler=handlers.explain,
-        request=json_body(requests.ExplainRequest),
+        request=json_body(lab_requests.ExplainRequest),
         reply=Reply(lab_responses.ExplainResponse),
         runs=Runs("heavy"),
         doc=Doc("Backpropagation for your own drawing: every gradient of -ln O_label"),
@@ -51,7 +51,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         method="POST",
         path="/teach",
         handler=handlers.teach,
-        request=json_body(requests.TeachRequest),
+        request=json_body(lab_requests.TeachRequest),
         reply=Reply(lab_responses.TeachResponse),
         runs=Runs("heavy"),
         doc=Doc("One SGD step (eq. 66) on a copy of the network; the shared one never changes"),
@@ -61,7 +61,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         method="POST",
         path="/nudge",
         handler=handlers.nudge,
-        request=json_body(requests.NudgeRequest),
+        request=json_body(lab_requests.NudgeRequest),
         reply=Reply(lab_responses.NudgeResponse),
         runs=Runs("heavy"),
         doc=Doc("Make it a 9: change the drawing, not the network, by gradient steps on the image"),
@@ -71,7 +71,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         method="POST",
         path="/equation",
         handler=handlers.equation,
-        request=json_body(requests.EquationRequest),
+        request=json_body(lab_requests.EquationRequest),
         reply=Reply(lab_responses.EquationResponse),
         runs=Runs("heavy"),
         doc=Doc("One of the article's equations with your drawing's numbers in it, for one cell"),
@@ -81,7 +81,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         method="POST",
         path="/check",
         handler=handlers.check,
-        request=json_body(requests.CheckRequest),
+        request=json_body(lab_requests.CheckRequest),
         reply=Reply(lab_responses.CheckResponse),
         runs=Runs("heavy"),
         doc=Doc("Check one number of one gradient by hand: the central difference in float64 beside backpropagation"),
@@ -91,7 +91,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         method="POST",
         path="/train",
         handler=handlers.train,
-        request=json_body(requests.TrainRequest),
+        request=json_body(lab_requests.TrainRequest),
         reply=Reply(lab_responses.TrainResponse),
         runs=Runs("training", training_slot="visitor"),
         doc=Doc(

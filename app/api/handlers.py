@@ -29,18 +29,9 @@ from model.lab.equations import equation as equation_of
 from model.lab.nudge import nudge as nudge_drawing
 
 from . import training
+from .lab_requests import CheckRequest, EquationRequest, ExplainRequest, NudgeRequest, TeachRequest, TrainRequest
 from .lab_responses import CheckResponse, EquationResponse, ExplainResponse, NudgeResponse, TeachResponse, TrainResponse
-from .requests import (
-    BatchRequest,
-    CheckRequest,
-    DrawingRequest,
-    EquationRequest,
-    ExplainRequest,
-    NudgeRequest,
-    PredictRequest,
-    TeachRequest,
-    TrainRequest,
-)
+from .requests import BatchRequest, DrawingRequest, PredictRequest
 from .responses import (
     BatchResponse,
     Health,
@@ -119,7 +110,7 @@ def predict_image(upload: bytes, call: Call) -> Any:
     facts.lap("decode")
     image = normalize(reading.ink)
     facts.lap("normalise")
-    p = replace(call.classifier.predict(image, feature_maps=call.query["feature_maps"]), reading=reading)
+    p = replace(call.classifier.predict(image, feature_maps=call.params["feature_maps"]), reading=reading)
     facts.read([p.label], p.unsure)
     facts.lap("network")
     return PredictResponse.content(p, with_input=True)

@@ -9,5 +9,5 @@ the class's drawings, and the class's own fine-tuned network handed to every pho
     models.py   request and response models
     answers.py  the endpoints' steps
     endpoints.py  their declarations (CLASSES), gathered by app/registry.py
-    routes.py   their router and lifespan, and the phone's page at /c/{code}
+    classes_router.py  their router and lifespan, and the phone's page at /c/{code}
 """

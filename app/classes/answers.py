@@ -10,16 +10,14 @@ asking address one of codes.GUESSES_PER_MINUTE tokens (429 past them), so codes 
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 from fastapi import HTTPException, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from pydantic import BaseModel
 
 from app.drawings.guard import Unauthorized, check_token
+from app.transport.endpoints import Call
 from app.transport.error_docs import ErrorResponse
-from app.transport.errors import failure
 from app.transport.jobs import Job, as_response
 from model.codec import decode_params
 
@@ -64,61 +62,48 @@ def info(request: Request, found: ClassRoom, row: ClassRow) -> ClassInfo:
     )  # fmt: skip
 
 
-def body(model: type[BaseModel]) -> Any:
-    """The handler of an endpoint whose JSON body is `model`: validated, and handed back as JSON."""
-
-    def read(job: Job, *_: Any) -> Any:
-        return model.model_validate_json(job.body).model_dump(mode="json", exclude_none=True)
-
-    read.__doc__ = model.__doc__
-    return read
-
-
-async def read_body(request: Request, endpoint: Any) -> dict[str, Any] | Response:
-    try:
-        read = await request.app.state.path.answer(request, endpoint)
-    except Exception as e:  # noqa: BLE001 -- app/transport/errors.py words it, as for every endpoint
-        return as_response(failure(e))
-    if read.status != 200:
-        return as_response(read)
-    content: dict[str, Any] = json.loads(read.body)
-    return content
+async def read_body(request: Request, endpoint: str) -> Any:
+    """The endpoint's body as its declaration reads it (a model, validated), or the Response to its failure."""
+    read = await request.app.state.path.outcome(request, endpoint)
+    return as_response(read) if read.status != 200 else read.value
 
 
 # -- the teacher's -------------------------------------------------------------------------------------
-async def create_class(request: Request, endpoint: Any) -> Response:
+async def create_class(request: Request, call: Call) -> Response:
     """A class, open at once: its code, and the address phones open to join it."""
     found = room(request)
-    content = await read_body(request, endpoint)
-    if isinstance(content, Response):
-        return content
-    row = await asyncio.to_thread(found.classes.create, content["name"])
+    req = await read_body(request, "create_class")
+    if isinstance(req, Response):
+        return req
+    row = await asyncio.to_thread(found.classes.create, req.name)
     answer = info(request, found, row).model_dump(mode="json")
     return JSONResponse(answer, 201)
 
 
-async def list_classes(request: Request, endpoint: Any) -> ClassList:
+async def list_classes(request: Request, call: Call) -> ClassList:
     """Every class, newest first, with its drawings counted."""
     found = room(request)
     rows = await asyncio.to_thread(found.classes.all)
     return ClassList(classes=[info(request, found, r) for r in rows])
 
 
-async def change_class(request: Request, endpoint: Any, code: str) -> Response:
+async def change_class(request: Request, call: Call) -> Response:
     """Pause saving (paused), end it (closed), open it again, or rename it: the phones and the board hear at once."""
+    code: str = call.params["code"]
     found, row = await known(request, code)
-    content = await read_body(request, endpoint)
-    if isinstance(content, Response):
-        return content
-    after = await asyncio.to_thread(found.classes.update, row.code, content.get("state"), content.get("name"))
+    req = await read_body(request, "change_class")
+    if isinstance(req, Response):
+        return req
+    after = await asyncio.to_thread(found.classes.update, row.code, req.state, req.name)
     if after is None:
         raise HTTPException(404, f"there is no class {code!r}")
     found.broker.poke()
     return JSONResponse(info(request, found, after).model_dump(mode="json"))
 
 
-async def delete_class(request: Request, endpoint: Any, code: str) -> Response:
+async def delete_class(request: Request, call: Call) -> Response:
     """The class and every drawing saved into it (export them first: GET /drawings/export?class=...)."""
+    code: str = call.params["code"]
     found, row = await known(request, code)
     if await asyncio.to_thread(found.classes.delete, row.code) is None:
         raise HTTPException(404, f"there is no class {code!r}")
@@ -126,22 +111,24 @@ async def delete_class(request: Request, endpoint: Any, code: str) -> Response:
     return Response(status_code=204)
 
 
-async def publish_network(request: Request, endpoint: Any, code: str) -> Response:
+async def publish_network(request: Request, call: Call) -> Response:
     """Give the tuned copy to the class: every phone on the class's page switches to it."""
+    code: str = call.params["code"]
     found, row = await known(request, code)
-    content = await read_body(request, endpoint)
-    if isinstance(content, Response):
-        return content
-    fitted = content.get("calibration")
-    after = await asyncio.to_thread(found.classes.publish, row.code, content["params"], content["drawings"], fitted)
+    req = await read_body(request, "publish_network")
+    if isinstance(req, Response):
+        return req
+    fitted = None if req.calibration is None else req.calibration.model_dump(mode="json")
+    after = await asyncio.to_thread(found.classes.publish, row.code, req.params, req.drawings, fitted)
     if after is None:
         raise HTTPException(404, f"there is no class {code!r}")
     found.broker.poke()
     return JSONResponse(network_info(after).model_dump(mode="json"))  # type: ignore[union-attr]
 
 
-async def take_back_network(request: Request, endpoint: Any, code: str) -> Response:
+async def take_back_network(request: Request, call: Call) -> Response:
     """The phones go back to the shared network."""
+    code: str = call.params["code"]
     found, row = await known(request, code)
     if not await asyncio.to_thread(found.classes.take_back, row.code):
         raise HTTPException(404, "this class has no network of its own")
@@ -150,15 +137,17 @@ async def take_back_network(request: Request, endpoint: Any, code: str) -> Respo
 
 
 # -- anyone's -------------------------------------------------------------------------------------------
-async def public_class(request: Request, endpoint: Any, code: str) -> PublicClass:
+async def public_class(request: Request, call: Call) -> PublicClass:
     """What a phone needs to join: the name, whether saving is open, and the class's network if published.
     Never a drawing."""
+    code: str = call.params["code"]
     _, row = await known(request, code)
     return PublicClass(code=row.code, name=row.name, state=row.state, network=network_info(row))
 
 
-async def class_network(request: Request, endpoint: Any, code: str) -> ClassNetwork:
+async def class_network(request: Request, call: Call) -> ClassNetwork:
     """The class's own network, as /predict's `params` take it."""
+    code: str = call.params["code"]
     found, row = await known(request, code)
     got = await asyncio.to_thread(found.classes.network, row.code)
     if got is None or got[1] is None:
@@ -168,18 +157,20 @@ async def class_network(request: Request, endpoint: Any, code: str) -> ClassNetw
     return ClassNetwork.model_validate({"params": params, "calibration": fitted, **meta})
 
 
-async def class_qr(request: Request, endpoint: Any, code: str) -> Response:
+async def class_qr(request: Request, call: Call) -> Response:
     """The join address as a QR code (SVG), for the classroom's screen."""
+    code: str = call.params["code"]
     found, row = await known(request, code)
     url = info(request, found, row).join_url
     svg = await asyncio.to_thread(qr.svg, url)  # a few milliseconds of pure Python
     return Response(svg, media_type="image/svg+xml", headers={"Cache-Control": "no-store"})
 
 
-async def class_events(request: Request, endpoint: Any, code: str) -> Response:
+async def class_events(request: Request, call: Call) -> Response:
     """Server-Sent Events: `state` and `network` for everyone; with the teacher's token also `drawing`
     (id, digit meant, answer, probability, the 28x28 pixels as base64) and `deletion`. Reconnecting with
     Last-Event-ID sends what was missed. A `hello` event first says the class's state now."""
+    code: str = call.params["code"]
     found, row = await known(request, code)
     teacher = is_teacher(request, found)
     last = parse_last_event_id(request.headers.get("last-event-id"))
@@ -218,8 +209,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def checked_network(job: Job, *_: Any) -> Any:
+def checked_network(job: Job, call: Call) -> PublishRequest:
     """The class's network: parameters that decode to a network of the article's shapes, finite and within bounds."""
     req = PublishRequest.model_validate_json(job.body)
     decode_params(req.params)
-    return req.model_dump(mode="json")
+    return req

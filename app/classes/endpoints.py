@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends
 from fastapi import Path as InPath
 
-from app.transport.endpoints import Doc, Endpoint, Params, Reply, Runs, job_handler, the_job
+from app.transport.endpoints import Doc, Endpoint, Params, Reply, Runs, json_body
 from app.transport.error_docs import ERRORS
 
 from . import answers as class_answers
@@ -18,15 +18,14 @@ CODE = {"code": Annotated[str, InPath(min_length=1, max_length=12, description="
 CLASS_BODY = 4 * 1024  # a name, a state: a few bytes
 NETWORK_BODY = 64 * 1024  # ~21 kB of params
 TEXT = {"schema": {"type": "string", "format": "binary"}}
-# Lessons with a class (app/classes/): their router runs their `serve` steps; database work in threads.
+# Lessons with a class (app/classes/): their handlers are steps of their own, their database work in threads.
 CLASSES: tuple[Endpoint, ...] = (
     Endpoint(
         name="create_class",
         method="POST",
         path="/classes",
-        handler=job_handler(class_answers.body(class_models.NewClass)),
-        serve=class_answers.create_class,
-        request=the_job("application/json", model=class_models.NewClass, max_bytes=CLASS_BODY),
+        handler=class_answers.create_class,
+        request=json_body(class_models.NewClass, max_bytes=CLASS_BODY),
         reply=Reply(class_models.ClassInfo, status=201),
         params=Params(dependencies=CLASS_TEACHER),
         runs=Runs("database", where="loop"),
@@ -39,7 +38,7 @@ CLASSES: tuple[Endpoint, ...] = (
         name="list_classes",
         method="GET",
         path="/classes",
-        serve=class_answers.list_classes,
+        handler=class_answers.list_classes,
         reply=Reply(class_models.ClassList),
         params=Params(dependencies=CLASS_TEACHER),
         runs=Runs("database", where="loop"),
@@ -49,9 +48,8 @@ CLASSES: tuple[Endpoint, ...] = (
         name="change_class",
         method="PATCH",
         path="/classes/{code}",
-        handler=job_handler(class_answers.body(class_models.ClassChange)),
-        serve=class_answers.change_class,
-        request=the_job("application/json", model=class_models.ClassChange, max_bytes=CLASS_BODY),
+        handler=class_answers.change_class,
+        request=json_body(class_models.ClassChange, max_bytes=CLASS_BODY),
         reply=Reply(class_models.ClassInfo),
         params=Params(path=CODE, dependencies=CLASS_TEACHER),
         runs=Runs("database", where="loop"),
@@ -61,7 +59,7 @@ CLASSES: tuple[Endpoint, ...] = (
         name="delete_class",
         method="DELETE",
         path="/classes/{code}",
-        serve=class_answers.delete_class,
+        handler=class_answers.delete_class,
         reply=Reply(None, status=204),
         params=Params(path=CODE, dependencies=CLASS_TEACHER),
         runs=Runs("database", where="loop"),
@@ -71,7 +69,7 @@ CLASSES: tuple[Endpoint, ...] = (
         name="public_class",
         method="GET",
         path="/classes/{code}",
-        serve=class_answers.public_class,
+        handler=class_answers.public_class,
         reply=Reply(class_models.PublicClass),
         params=Params(path=CODE),
         runs=Runs("database", where="loop"),
@@ -84,7 +82,7 @@ CLASSES: tuple[Endpoint, ...] = (
         name="class_qr",
         method="GET",
         path="/classes/{code}/qr.svg",
-        serve=class_answers.class_qr,
+        handler=class_answers.class_qr,
         reply=Reply(None, media_type="image/svg+xml"),
         params=Params(path=CODE),
         runs=Runs("database", where="loop"),
@@ -97,7 +95,7 @@ CLASSES: tuple[Endpoint, ...] = (
         name="class_events",
         method="GET",
         path="/classes/{code}/events",
-        serve=class_answers.class_events,
+        handler=class_answers.class_events,
         reply=Reply(None, media_type="text/event-stream"),
         params=Params(path=CODE),
         runs=Runs("stream", where="loop"),
@@ -110,9 +108,8 @@ CLASSES: tuple[Endpoint, ...] = (
         name="publish_network",
         method="PUT",
         path="/classes/{code}/network",
-        handler=job_handler(class_answers.checked_network),
-        serve=class_answers.publish_network,
-        request=the_job("application/json", model=class_models.PublishRequest, max_bytes=NETWORK_BODY),
+        handler=class_answers.publish_network,
+        request=json_body(class_models.PublishRequest, class_answers.checked_network, max_bytes=NETWORK_BODY),
         reply=Reply(class_models.NetworkInfo),
         params=Params(path=CODE, dependencies=CLASS_TEACHER),
         runs=Runs("database", where="loop"),
@@ -125,7 +122,7 @@ CLASSES: tuple[Endpoint, ...] = (
         name="class_network",
         method="GET",
         path="/classes/{code}/network",
-        serve=class_answers.class_network,
+        handler=class_answers.class_network,
         reply=Reply(class_models.ClassNetwork),
         params=Params(path=CODE),
         runs=Runs("database", where="loop"),
@@ -135,7 +132,7 @@ CLASSES: tuple[Endpoint, ...] = (
         name="take_back_network",
         method="DELETE",
         path="/classes/{code}/network",
-        serve=class_answers.take_back_network,
+        handler=class_answers.take_back_network,
         reply=Reply(None, status=204),
         params=Params(path=CODE, dependencies=CLASS_TEACHER),
         runs=Runs("database", where="loop"),

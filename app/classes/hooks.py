@@ -1,5 +1,5 @@
 """What the drawings' endpoints ask of the classes (app/drawings/answers.py's ClassHooks, which this
-module is, put on app.state.class_hooks by routes.py's lifespan): whether a save may go into a class,
+module is, put on app.state.class_hooks by classes_router.py's lifespan): whether a save may go into a class,
 and telling the boards of a save or a deletion; and the classes' state on the app (ClassRoom).
 """
 
@@ -27,7 +27,7 @@ PAUSED = {
 
 @dataclass
 class ClassRoom:
-    """The classes while the collection is on: app.state.classes, set by routes.py's lifespan."""
+    """The classes while the collection is on: app.state.classes, set by classes_router.py's lifespan."""
 
     settings: Settings
     classes: Classes

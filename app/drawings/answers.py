@@ -1,20 +1,23 @@
-"""The class's drawings' answers that are more than a handler (declared in app/api/endpoints.py,
-DRAWINGS): async steps on the event loop whose database work runs in threads (asyncio.to_thread),
-the teacher's token as a dependency, and what these endpoints document of their errors.
+"""The class's drawings' handlers (declared in endpoints.py, DRAWINGS): steps of their own on the
+event loop whose database work runs in threads (asyncio.to_thread), and what a save reads of its body
+(read_drawing, on the loop or in a worker); the teacher's token as a dependency, and what these
+endpoints document of their errors.
 
-Each is called by the router with the request, its declaration and its validated parameters; a save,
-a tuning and the weights file hand the body to the request path (request.app.state.path) as declared.
+Each step is called by the router with the Request and a Call (its validated parameters in
+call.params); a save and a tuning have their body read by the request path as declared
+(request.app.state.path.outcome): a save's 28x28 grid stays an array in this process, and is
+pickled only when a worker read it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Protocol
 
+import numpy as np
 from fastapi import Header, HTTPException, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
@@ -22,9 +25,12 @@ from pydantic_core import to_json
 from starlette.requests import ClientDisconnect
 
 from app.config import Settings
+from app.pictures.preprocessing import normalize
+from app.transport.endpoints import Call
 from app.transport.error_docs import ErrorResponse
 from app.transport.errors import ClientMistake, failure
-from app.transport.jobs import Job, as_response
+from app.transport.jobs import Job, NeedsWorker, as_response
+from app.transport.strict_json import dumps
 
 from .export import MEDIA_TYPES, ExportResponse, Format, first_page, stream
 from .guard import (
@@ -38,7 +44,7 @@ from .guard import (
     client_address,
     identity,
 )
-from .models import MAX_PAGE, DrawingItem, DrawingPage, Summary, TuneRequest
+from .models import MAX_PAGE, DrawingItem, DrawingPage, SaveRequest, Summary, TuneRequest
 from .store import Drawing, Saved, Store
 from .tuning import MAX_DRAWINGS, MIN_DRAWINGS, TooFewDrawings, pack
 
@@ -73,7 +79,7 @@ WEIGHTS_DOC: dict[int | str, dict[str, Any]] = {200: {"content": {"application/o
 
 @dataclass
 class Collection:
-    """The collection while it is on (CNN_TEACHER_TOKEN): app.state.drawings, set by routes.py's lifespan."""
+    """The collection while it is on (CNN_TEACHER_TOKEN): app.state.drawings, set by drawings_router.py's lifespan."""
 
     settings: Settings
     store: Store
@@ -144,31 +150,47 @@ class SaveHeaders(BaseModel):
     )
 
 
-async def save_drawing(request: Request, endpoint: Any, headers: SaveHeaders) -> Response:
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """What a save's body says once the served network has read it."""
+
+    grid: np.ndarray  # (28, 28), in the network's float type: exactly what it read
+    label: int  # the digit meant
+    answer: int  # the network's digit
+    probability: float  # its probability for that digit
+    class_: str | None  # the class it is saved into, as sent
+
+
+def read_drawing(job: Job, call: Call) -> Reading:
+    """The save's body read (endpoints.py's Body): the grid the served network reads, and its answer.
+    A 28x28 grid on the event loop, like a small /predict; a drawing to normalise in a worker."""
+    req = SaveRequest.model_validate_json(job.body, context={"max_drawing_side": call.settings.max_drawing_side})
+    if call.on_loop and req.normalize:  # normalising may take milliseconds: a worker's job, as for /predict
+        raise NeedsWorker
+    clf = call.classifier
+    grid = np.asarray(normalize(req.grid()) if req.normalize else req.grid(), dtype=clf.net.dtype)
+    p = clf.predict(grid)
+    return Reading(grid, req.label, p.label, float(p.probabilities[p.label]), req.class_)
+
+
+async def save_drawing(request: Request, call: Call) -> Response:
     """Stores exactly the 28x28 grid the served network read, the digit meant, the network's answer
     and probability, the weights' SHA-256 and the time: nothing about the person. 201 only once the
     drawing is committed to the database."""
-    key = headers.idempotency_key
+    key = call.params["headers"].idempotency_key
     found = collection(request)
     try:
         check_origin(request.headers.get("origin"), request.headers.get("host"), found.settings.cors_origins)
         found.rate.take(found.who(request))
         if key is not None and not KEY_PATTERN.fullmatch(key):
             raise ClientMistake("Idempotency-Key must be 1 to 200 printable ASCII characters")
-        path = request.app.state.path  # the body read and the drawing read as declared (work.read_drawing)
-        read = await path.answer(request, endpoint)
+        read = await request.app.state.path.outcome(request, "save_drawing")  # read_drawing's Reading
         if read.status != 200:
             return as_response(read)
-        content = json.loads(read.body)
-        code = None if content["class"] is None else await class_hooks(request).admit_save(request, content["class"])
-        drawing = Drawing(
-            base64.b64decode(content["grid"]),
-            content["label"],
-            content["answer"],
-            content["probability"],
-            path.classifier.metadata["sha256"],
-            class_code=code,
-        )
+        r: Reading = read.value
+        code = None if r.class_ is None else await class_hooks(request).admit_save(request, r.class_)
+        grid = r.grid.astype("<f4").tobytes()  # as the database keeps it
+        drawing = Drawing(grid, r.label, r.answer, r.probability, call.classifier.metadata["sha256"], class_code=code)
         saved = await found.store.add(drawing, key)
         if code is not None:
             class_hooks(request).saved_into(request)
@@ -206,7 +228,8 @@ class ClassQuery(BaseModel):
     class_: str | None = Field(None, alias="class", max_length=12, description="only this class's drawings")
 
 
-async def list_drawings(request: Request, endpoint: Any, query: PageQuery) -> DrawingPage:
+async def list_drawings(request: Request, call: Call) -> DrawingPage:
+    query: PageQuery = call.params["query"]
     store = collection(request).store
     cursor, limit = query.cursor, query.limit
     before = int(cursor) if cursor else None
@@ -215,10 +238,11 @@ async def list_drawings(request: Request, endpoint: Any, query: PageQuery) -> Dr
     return DrawingPage(items=[item(r) for r in rows], next=str(rows[-1].id) if rows and more else None)
 
 
-async def summary(request: Request, endpoint: Any, query: ClassQuery) -> Summary:
+async def summary(request: Request, call: Call) -> Summary:
+    query: ClassQuery = call.params["query"]
     matrix, by_weights, newest = await asyncio.to_thread(collection(request).store.confusion, query.class_)
     total = int(matrix.sum())
-    sha = request.app.state.classifier.metadata["sha256"]
+    sha = call.classifier.metadata["sha256"]
     return Summary(
         total=total,
         counts=matrix.sum(axis=1).tolist(),
@@ -238,14 +262,16 @@ class ExportQuery(BaseModel):
 EXPORT_DOC: dict[int | str, dict[str, Any]] = {200: {"content": {t: BINARY for t in MEDIA_TYPES.values()}}}
 
 
-async def export(request: Request, endpoint: Any, query: ExportQuery) -> StreamingResponse:
+async def export(request: Request, call: Call) -> StreamingResponse:
+    query: ExportQuery = call.params["query"]
     store = collection(request).store
     # The database's faults: a 503 before the first byte (DatabaseUnavailable says so itself).
     count, first = await asyncio.to_thread(first_page, store, query.class_)
     return ExportResponse(stream(store, query.format, count, first, query.class_), query.format)
 
 
-async def delete_drawing(request: Request, endpoint: Any, drawing_id: int) -> Response:
+async def delete_drawing(request: Request, call: Call) -> Response:
+    drawing_id: int = call.params["drawing_id"]
     code = await class_hooks(request).deleting(request, drawing_id)
     if not await asyncio.to_thread(collection(request).store.delete, drawing_id):
         raise HTTPException(404, f"there is no drawing {drawing_id}")
@@ -254,7 +280,7 @@ async def delete_drawing(request: Request, endpoint: Any, drawing_id: int) -> Re
     return Response(status_code=204)
 
 
-async def tune(request: Request, endpoint: Any) -> Response:
+async def tune(request: Request, call: Call) -> Response:
     """Without `resume`, a run starts from the served network; each answer's `resume` continues it.
     The copy learns from the class's drawings mixed with MNIST's small set and is scored, before and
     after, on every fifth drawing (never trained on) and on MNIST's held-out images. Its `params`
@@ -268,5 +294,7 @@ async def tune(request: Request, endpoint: Any) -> Response:
             raise TooFewDrawings(f"save at least {MIN_DRAWINGS} drawings before fine-tuning (there are {len(ids)})")
         return Job(job.endpoint, pack(job.body, ids, images, labels))
 
-    response: Response = await request.app.state.path.respond(request, endpoint, prepare=with_training_set)
-    return response
+    tuned = await request.app.state.path.outcome(request, "tune", prepare=with_training_set)  # in a worker
+    if tuned.status != 200:
+        return as_response(tuned)
+    return Response(dumps(tuned.value), media_type="application/json")

@@ -15,6 +15,8 @@ from typing import Any
 from fastapi import Request
 from pydantic import BaseModel, Field, model_validator
 
+from app.transport.endpoints import Call
+
 from .answers import collection
 from .store import Store
 
@@ -78,6 +80,7 @@ def delete_many(store: Store, query: BulkQuery) -> BulkDeleted:
     return BulkDeleted(matched=int(matched), deleted=int(deleted), through=None if newest is None else int(newest))
 
 
-async def delete_drawings(request: Request, endpoint: Any, query: BulkQuery) -> BulkDeleted:
+async def delete_drawings(request: Request, call: Call) -> BulkDeleted:
+    query: BulkQuery = call.params["query"]
     result: BulkDeleted = await asyncio.to_thread(delete_many, collection(request).store, query)
     return result

@@ -1,4 +1,4 @@
-"""The class's drawings' endpoints, declared beside their answers (answers.py, bulk.py, work.py, tuning.py)."""
+"""The class's drawings' endpoints, declared beside their handlers (answers.py, bulk.py, tuning.py, weights_file.py)."""
 
 from __future__ import annotations
 
@@ -7,26 +7,25 @@ from typing import Annotated
 from fastapi import Depends
 from fastapi import Path as InPath
 
-from app.transport.endpoints import INLINE_BYTES, Doc, Endpoint, Params, Reply, Runs, job_handler, the_job
+from app.transport.endpoints import INLINE_BYTES, Doc, Endpoint, Params, Reply, Runs, json_body
 from app.transport.error_docs import ERRORS
 
 from . import answers as drawing_answers
 from . import bulk as drawings_bulk
 from . import models as drawing_models
 from . import tuning as drawings_tuning
-from . import work as drawings
+from .weights_file import weights_download
 
 TUNING_BODY_BYTES = 64 * 1024  # /drawings/tune carries a run's state (42 KB at most), weights ~21 KB of params
 TEACHER = (Depends(drawing_answers.teacher),)  # 404 while the collection is off, 401 without the token
-# The class's drawings (app/drawings/): the router runs their `serve` steps, whose database work is in threads.
+# The class's drawings (app/drawings/): most handlers are steps of their own, their database work in threads.
 DRAWINGS: tuple[Endpoint, ...] = (
     Endpoint(
         name="save_drawing",
         method="POST",
         path="/drawings",
-        handler=job_handler(drawings.read_drawing),
-        serve=drawing_answers.save_drawing,
-        request=the_job("application/json", model=drawing_models.SaveRequest),
+        handler=drawing_answers.save_drawing,
+        request=json_body(drawing_models.SaveRequest, drawing_answers.read_drawing),
         reply=Reply(drawing_models.SaveResponse, status=201),
         params=Params(headers=drawing_answers.SaveHeaders),
         runs=Runs("light", inline_bytes=INLINE_BYTES),
@@ -39,7 +38,7 @@ DRAWINGS: tuple[Endpoint, ...] = (
         name="list_drawings",
         method="GET",
         path="/drawings",
-        serve=drawing_answers.list_drawings,
+        handler=drawing_answers.list_drawings,
         reply=Reply(drawing_models.DrawingPage),
         params=Params(query=drawing_answers.PageQuery, dependencies=TEACHER),
         runs=Runs("database", where="loop"),
@@ -49,7 +48,7 @@ DRAWINGS: tuple[Endpoint, ...] = (
         name="summary",
         method="GET",
         path="/drawings/summary",
-        serve=drawing_answers.summary,
+        handler=drawing_answers.summary,
         reply=Reply(drawing_models.Summary),
         params=Params(query=drawing_answers.ClassQuery, dependencies=TEACHER),
         runs=Runs("database", where="loop"),
@@ -59,7 +58,7 @@ DRAWINGS: tuple[Endpoint, ...] = (
         name="export",
         method="GET",
         path="/drawings/export",
-        serve=drawing_answers.export,
+        handler=drawing_answers.export,
         reply=Reply(None),
         params=Params(query=drawing_answers.ExportQuery, dependencies=TEACHER),
         runs=Runs("database", where="loop"),
@@ -72,7 +71,7 @@ DRAWINGS: tuple[Endpoint, ...] = (
         name="delete_drawing",
         method="DELETE",
         path="/drawings/{drawing_id}",
-        serve=drawing_answers.delete_drawing,
+        handler=drawing_answers.delete_drawing,
         reply=Reply(None, status=204),
         params=Params(path={"drawing_id": Annotated[int, InPath(ge=1, le=2**62)]}, dependencies=TEACHER),
         runs=Runs("database", where="loop"),
@@ -82,7 +81,7 @@ DRAWINGS: tuple[Endpoint, ...] = (
         name="delete_drawings",
         method="DELETE",
         path="/drawings",
-        serve=drawings_bulk.delete_drawings,
+        handler=drawings_bulk.delete_drawings,
         reply=Reply(drawings_bulk.BulkDeleted),
         params=Params(query=drawings_bulk.BulkQuery, dependencies=TEACHER),
         runs=Runs("database", where="loop"),
@@ -95,9 +94,8 @@ DRAWINGS: tuple[Endpoint, ...] = (
         name="tune",
         method="POST",
         path="/drawings/tune",
-        handler=job_handler(drawings_tuning.tune_job),
-        serve=drawing_answers.tune,
-        request=the_job("application/json", model=drawing_models.TuneRequest, max_bytes=TUNING_BODY_BYTES),
+        handler=drawing_answers.tune,
+        request=json_body(drawing_models.TuneRequest, drawings_tuning.tune_job, max_bytes=TUNING_BODY_BYTES),
         reply=Reply(drawing_models.TuneResponse),
         params=Params(dependencies=TEACHER),
         runs=Runs("training", training_slot="teacher"),
@@ -110,8 +108,8 @@ DRAWINGS: tuple[Endpoint, ...] = (
         name="weights",
         method="POST",
         path="/drawings/weights",
-        handler=job_handler(drawings.weights_file),
-        request=the_job("application/json", model=drawing_models.WeightsRequest, max_bytes=TUNING_BODY_BYTES),
+        handler=weights_download,
+        request=json_body(drawing_models.WeightsRequest, max_bytes=TUNING_BODY_BYTES),
         reply=Reply(None, media_type="application/octet-stream"),
         params=Params(dependencies=TEACHER),
         runs=Runs("light", where="loop"),

@@ -21,11 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from app.api.service import Classifier
 from app.api.training import decode_resume
-from app.config import Settings
+from app.transport.endpoints import Call
 from app.transport.errors import ClientMistake
-from app.transport.facts import Facts
 from app.transport.jobs import Job
 from model import cnn
 from model.codec import PARAM_LIMIT, encode_params
@@ -54,10 +52,11 @@ def pack(req_body: bytes, ids: np.ndarray, images: np.ndarray, labels: np.ndarra
     return buf.getvalue()
 
 
-def tune_job(job: Job, clf: Classifier, settings: Settings, on_loop: bool, facts: Facts) -> Any:
+def tune_job(job: Job, call: Call) -> Any:
+    """The tuning's body read (endpoints.py's Body), in a worker: the request and the drawings, one .npz."""
     with np.load(io.BytesIO(job.body), allow_pickle=False) as z:
         req = TuneRequest.model_validate_json(z["request"].tobytes())
-        return tune(req, z["ids"], z["images"], z["labels"], clf.net.params)
+        return tune(req, z["ids"], z["images"], z["labels"], call.classifier.net.params)
 
 
 def held_out(ids: np.ndarray) -> np.ndarray:

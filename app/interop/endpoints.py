@@ -1,11 +1,11 @@
 """The endpoints that speak others' standards: the Open Inference Protocol v2 under /v2, and the
-network as ONNX at /model.onnx, declared beside their work (jobs.py)."""
+network as ONNX at /model.onnx, declared beside their work (serving.py)."""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from app.transport.endpoints import INLINE_BYTES, Doc, Endpoint, Params, Reply, Runs, job_handler, the_job
+from app.transport.endpoints import INLINE_BYTES, Doc, Endpoint, Params, Reply, Runs, the_job
 
 from . import documents as oip_documents
 from . import schemas as interop_schemas
@@ -26,7 +26,7 @@ def oip_infer(name: str, path: str, summary: str) -> Endpoint:
         name,
         "POST",
         path,
-        handler=job_handler(serving.infer),
+        handler=serving.infer,
         request=the_job(None, header="inference-header-content-length", identity_only=True),
         reply=Reply(interop_schemas.InferResponse),
         params=Params(check=serving.served),
@@ -42,7 +42,7 @@ def oip_infer(name: str, path: str, summary: str) -> Endpoint:
 
 MODEL_PATH = "/v2/models/{model_name}"
 VERSION_PATH = MODEL_PATH + "/versions/{model_version}"
-# The protocol's endpoints and ONNX's: routed by app/interop/routes.py's router, which only looks at
+# The protocol's endpoints and ONNX's: routed by app/interop/protocol_router.py's router, which only looks at
 # their paths; the inference routes first, as the router tries its routes in order and these carry the load.
 OIP: tuple[Endpoint, ...] = (
     oip_infer("v2_infer", MODEL_PATH + "/infer", "Classify digits, the protocol's way"),
@@ -51,7 +51,7 @@ OIP: tuple[Endpoint, ...] = (
         "v2_server_metadata",
         "GET",
         "/v2",
-        handler=job_handler(serving.server_metadata),
+        handler=serving.server_metadata,
         reply=Reply(interop_schemas.ServerMetadata),
         doc=Doc("The server, and the protocol's extensions it speaks"),
     ),
@@ -59,7 +59,7 @@ OIP: tuple[Endpoint, ...] = (
         "v2_live",
         "GET",
         "/v2/health/live",
-        handler=job_handler(serving.live),
+        handler=serving.live,
         reply=Reply(interop_schemas.Live),
         doc=Doc("Is the server running"),
     ),
@@ -67,7 +67,7 @@ OIP: tuple[Endpoint, ...] = (
         "v2_ready",
         "GET",
         "/v2/health/ready",
-        handler=job_handler(serving.ready),
+        handler=serving.ready,
         reply=Reply(interop_schemas.Ready),
         doc=Doc("Is the server ready for inference"),
     ),
@@ -75,7 +75,7 @@ OIP: tuple[Endpoint, ...] = (
         "v2_model_metadata",
         "GET",
         MODEL_PATH,
-        handler=job_handler(serving.model_metadata),
+        handler=serving.model_metadata,
         reply=Reply(interop_schemas.ModelMetadata),
         params=Params(check=serving.served),
         doc=Doc("The model's tensors", errors=oip_documents.ERRORS),
@@ -84,7 +84,7 @@ OIP: tuple[Endpoint, ...] = (
         "v2_model_version_metadata",
         "GET",
         VERSION_PATH,
-        handler=job_handler(serving.model_metadata),
+        handler=serving.model_metadata,
         reply=Reply(interop_schemas.ModelMetadata),
         params=Params(check=serving.served),
         doc=Doc("The model's tensors, at a version", errors=oip_documents.ERRORS),
@@ -93,7 +93,7 @@ OIP: tuple[Endpoint, ...] = (
         "v2_model_ready",
         "GET",
         MODEL_PATH + "/ready",
-        handler=job_handler(serving.model_ready),
+        handler=serving.model_ready,
         reply=Reply(interop_schemas.ModelReady),
         params=Params(check=serving.served),
         doc=Doc("Is the model ready", errors=oip_documents.ERRORS),
@@ -102,7 +102,7 @@ OIP: tuple[Endpoint, ...] = (
         "v2_model_version_ready",
         "GET",
         VERSION_PATH + "/ready",
-        handler=job_handler(serving.model_ready),
+        handler=serving.model_ready,
         reply=Reply(interop_schemas.ModelReady),
         params=Params(check=serving.served),
         doc=Doc("Is the model ready, at a version", errors=oip_documents.ERRORS),
@@ -111,7 +111,7 @@ OIP: tuple[Endpoint, ...] = (
         name="onnx_download",
         method="GET",
         path="/model.onnx",
-        handler=job_handler(serving.onnx_download),
+        handler=serving.onnx_download,
         reply=Reply(None, media_type="application/octet-stream"),
         runs=Runs("memory", where="loop"),
         doc=Doc(
@@ -123,7 +123,7 @@ OIP: tuple[Endpoint, ...] = (
         name="onnx_of_params",
         method="POST",
         path="/model.onnx",
-        handler=job_handler(serving.onnx_of_params),
+        handler=serving.onnx_of_params,
         request=the_job("application/json", max_bytes=ONNX_BODY_BYTES, identity_only=True),
         reply=Reply(None, media_type="application/octet-stream"),
         runs=Runs("heavy"),

@@ -3,7 +3,7 @@
 Like app/api/handlers.py's, they run on the event loop (a small inference) or in a worker process
 (everything else), and each writes its own Answer: the protocol's errors are `{"error": ...}`
 with 400 (PROTOCOL, their family), and its tensors may be binary, so neither fits the JSON answers
-the dispatch writes.
+the request path writes.
 """
 
 from __future__ import annotations
@@ -15,9 +15,8 @@ from typing import Any
 import numpy as np
 
 from app.api.service import Classifier
-from app.config import Settings
+from app.transport.endpoints import Call
 from app.transport.errors import ClientMistake, Family, failure
-from app.transport.facts import Facts
 from app.transport.jobs import Answer, Job, NeedsWorker
 from model.codec import decode_params
 
@@ -37,8 +36,9 @@ def version_of(clf: Classifier) -> str:
     return str(clf.metadata["sha256"])[:VERSION_DIGITS]
 
 
-def infer(job: Job, clf: Classifier, settings: Settings, on_loop: bool, facts: Facts) -> Answer:
+def infer(job: Job, call: Call) -> Answer:
     """The protocol's inference: the request's images through the network, the named outputs back."""
+    clf, settings, facts = call.classifier, call.settings, call.facts
     try:
         text, binary = split_body(job.body, job.inference_header)
         json_fits(text, settings.max_batch)
@@ -48,7 +48,7 @@ def infer(job: Job, clf: Classifier, settings: Settings, on_loop: bool, facts: F
         # As /predict: one image on the loop, its feature maps too (every output, which is what a request
         # naming none gets; its cost: BENCHMARKS.md); a batch in a worker (megabytes of maps to write,
         # and the loop's BLAS may spread it over every core)
-        if on_loop and any(i.shape[:1] != [1] for i in req.inputs):
+        if call.on_loop and any(i.shape[:1] != [1] for i in req.inputs):
             raise NeedsWorker
         images = images_of(req, binary, settings.max_batch)
         facts.saw(images)
@@ -92,7 +92,7 @@ def protocol_shape(sentence: str) -> dict[str, str]:
 PROTOCOL = Family(shape=protocol_shape, hidden=(), as_400=frozenset({415, 422}))
 
 
-def onnx_of_params(job: Job, clf: Classifier, settings: Settings, on_loop: bool, facts: Facts) -> Answer:
+def onnx_of_params(job: Job, call: Call) -> Answer:
     """A visitor's network as ONNX (uncalibrated, as /predict answers with it)."""
     from model.onnx_export import to_onnx  # the onnx package is imported by the workers that need it
 
@@ -113,35 +113,36 @@ def served(path: dict[str, Any], clf: Classifier) -> None:
         raise UnknownModel(f"unknown version {str(version)[:40]!r} of {MODEL!r}; it is {version_of(clf)}")
 
 
-def server_metadata(job: Job, clf: Classifier, settings: Settings, on_loop: bool, facts: Facts) -> Any:
+def server_metadata(job: Job, call: Call) -> Any:
     return ServerMetadata(name=SERVER, version="0.1.0", extensions=EXTENSIONS).model_dump()
 
 
-def live(job: Job, clf: Classifier, settings: Settings, on_loop: bool, facts: Facts) -> Any:
+def live(job: Job, call: Call) -> Any:
     return Live(live=True).model_dump()
 
 
-def ready(job: Job, clf: Classifier, settings: Settings, on_loop: bool, facts: Facts) -> Any:
+def ready(job: Job, call: Call) -> Any:
     return Ready(ready=True).model_dump()  # answered once the lifespan has loaded the network
 
 
-def model_metadata(job: Job, clf: Classifier, settings: Settings, on_loop: bool, facts: Facts) -> Any:
+def model_metadata(job: Job, call: Call) -> Any:
     inputs, outputs = metadata()
     return ModelMetadata(
-        name=MODEL, versions=[version_of(clf)], platform="numpy", inputs=inputs, outputs=outputs
+        name=MODEL, versions=[version_of(call.classifier)], platform="numpy", inputs=inputs, outputs=outputs
     ).model_dump()
 
 
-def model_ready(job: Job, clf: Classifier, settings: Settings, on_loop: bool, facts: Facts) -> Any:
+def model_ready(job: Job, call: Call) -> Any:
     return ModelReady(name=MODEL, ready=True).model_dump()
 
 
 ONNX_OF: weakref.WeakKeyDictionary[Classifier, bytes] = weakref.WeakKeyDictionary()  # built when first asked for
 
 
-def onnx_download(job: Job, clf: Classifier, settings: Settings, on_loop: bool, facts: Facts) -> Answer:
+def onnx_download(job: Job, call: Call) -> Answer:
     """Input `image` (N, 28, 28) in [0, 1]; outputs `probabilities` (calibrated, as /predict's) and
     `scores`. Built once, when first asked for."""
+    clf = call.classifier
     if clf not in ONNX_OF:
         from model.onnx_export import to_onnx  # the onnx package is imported by the processes that need it
 

@@ -6,7 +6,7 @@ write buffer limits are 0 and 0), and resumes when the last one has left. So the
 holding unsent bytes are exactly the paused ones: they are kept in WAITING while paused, and the
 bytes waiting in the process are the sum of their buffers, a handful of calls, not one per
 connection. A request that would do work while that sum is past the budget is refused with 503
-and Retry-After before its body is read (app/transport/request_path.py): 150 clients that never
+and Retry-After before its body is read (app/transport/request_path.py, admit_backlog): 150 clients that never
 read a 10 MB answer cannot make the process hold 1.5 GB (docs/RELIABILITY.md, round 4).
 """
 
@@ -14,19 +14,5 @@ from __future__ import annotations
 
 import asyncio
 
-from .errors import Busy
-
 WAITING: set[asyncio.WriteTransport] = set()  # this process's connections with answer bytes not yet sent
 DRAINED = "cnn.drained"  # the scope extension: awaitable, True once the answer's last byte has left
-
-
-def waiting_bytes() -> int:
-    """Bytes of answers handed to the connections of this process and not yet sent."""
-    return sum(t.get_write_buffer_size() for t in WAITING)
-
-
-def admit(budget: int) -> None:
-    """Refuses (503, Retry-After) a request while more than `budget` bytes of answers wait to be read."""
-    waiting = waiting_bytes()
-    if waiting > budget:
-        raise Busy(f"{waiting:,} bytes of answers are waiting for their clients to read them")

@@ -6,8 +6,9 @@ handlers (its endpoints.py); app/registry.py gathers them.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -21,41 +22,6 @@ from .jobs import Answer, Job
 INLINE_BYTES = 32 * 1024  # a /predict body up to this size is answered on the event loop
 
 
-@dataclass(frozen=True)
-class Body:
-    """How an endpoint's request body is read: its media type, how its bytes become the handler's
-    request (in the process that answers), its OpenAPI requestBody schema, and its bounds."""
-
-    media_type: str | None  # None: any (the handler tells its forms apart)
-    read: Callable[[Job, Settings], Any]
-    schema: dict[str, Any]  # a JSON body's becomes a named component (routing.named_bodies)
-    header: str | None = None  # a request header the handler reads too (Job.inference_header)
-    max_bytes: int | None = None  # the largest body it takes; None: CNN_MAX_BODY_BYTES
-    identity_only: bool = False  # a body with a Content-Encoding is refused (415), never inflated
-
-
-def json_body(model: type[BaseModel]) -> Body:
-    """A JSON object validated as `model` straight from its text (pydantic's parser, one pass)."""
-
-    def read(job: Job, settings: Settings) -> Any:
-        return model.model_validate_json(job.body, context={"max_drawing_side": settings.max_drawing_side})
-
-    return Body("application/json", read, model.model_json_schema(ref_template="#/components/schemas/{model}"))
-
-
-def the_job(
-    media_type: str | None,
-    header: str | None = None,
-    model: type[BaseModel] | None = None,
-    max_bytes: int | None = None,
-    identity_only: bool = False,
-) -> Body:
-    """The Job itself as the handler's request; `model`, a JSON body's, for the document (else its
-    family documents the body itself)."""
-    schema = {} if model is None else json_body(model).schema
-    return Body(media_type, lambda job, _: job, schema, header, max_bytes, identity_only)
-
-
 @dataclass(frozen=True, slots=True)
 class Call:
     """What a handler may use besides its request."""
@@ -64,17 +30,35 @@ class Call:
     settings: Settings
     facts: Facts  # for the metrics: the time of each stage, the digits read, what the input looked like
     on_loop: bool  # on the event loop: raise NeedsWorker for work the loop may not do
-    query: dict[str, Any]  # the query parameters, validated by the endpoint's query model
+    params: dict[str, Any]  # its parameters as validated: the query's and the path's (a step's: by name)
 
 
-def job_handler(run: Callable[[Job, Any, Settings, bool, Facts], Any]) -> Callable[[Job, Call], Any]:
-    """A handler written for the whole Job (app/drawings/, app/interop/), as a handler of the table."""
+@dataclass(frozen=True)
+class Body:
+    """How an endpoint's request body is read: its media type, how its bytes become the handler's
+    request (in the process that answers), its OpenAPI requestBody schema, and its bounds."""
 
-    def handler(job: Job, call: Call) -> Any:
-        return run(job, call.classifier, call.settings, call.on_loop, call.facts)
+    media_type: str | None  # None: any (the handler tells its forms apart)
+    read: Callable[[Job, Call], Any] | None  # None: `model` validated from the JSON, or else the Job itself
+    schema: dict[str, Any]  # a JSON body's becomes a named component (routing.named_bodies)
+    header: str | None = None  # a request header the handler reads too (Job.inference_header)
+    max_bytes: int | None = None  # the largest body it takes; None: CNN_MAX_BODY_BYTES
+    identity_only: bool = False  # a body with a Content-Encoding is refused (415), never inflated
+    model: type[BaseModel] | None = None  # a JSON body's model, validated straight from its text
 
-    handler.__doc__ = run.__doc__
-    return handler
+
+def json_body(model: type[BaseModel], read: Callable[[Job, Call], Any] | None = None, **bounds: Any) -> Body:
+    """A JSON object validated as `model` straight from its text (pydantic's parser, one pass), or
+    read by `read` (which validates it itself) into what the handler takes."""
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    return Body("application/json", read, schema, model=None if read else model, **bounds)
+
+
+def the_job(
+    media_type: str | None, header: str | None = None, max_bytes: int | None = None, identity_only: bool = False
+) -> Body:
+    """The Job itself as the handler's request (its family documents the body itself)."""
+    return Body(media_type, None, {}, header, max_bytes, identity_only)
 
 
 Cost = Literal["memory", "database", "light", "heavy", "training", "stream"]
@@ -102,7 +86,7 @@ class Params:
     """What the router validates before the endpoint runs (FastAPI's), and who may call it."""
 
     query: type[BaseModel] | None = None  # its query parameters
-    headers: type[BaseModel] | None = None  # its header parameters (serve's only)
+    headers: type[BaseModel] | None = None  # its header parameters (a step of its own's only)
     path: dict[str, Any] = field(default_factory=dict)  # its path parameters' types; text unless said
     dependencies: tuple[Any, ...] = ()  # FastAPI's dependencies (Depends), run before it: who may call it
     check: Callable[[dict[str, Any], Any], None] | None = None  # refuses by the path alone, before the body
@@ -110,7 +94,7 @@ class Params:
 
 @dataclass(frozen=True)
 class Runs:
-    """Where the handler runs and what it may cost."""
+    """Where the handler runs (a step of its own's: where its body is read) and what it may cost."""
 
     cost: Cost
     where: Literal["loop", "pool"] = "pool"  # the event loop or a worker process
@@ -135,11 +119,13 @@ class Endpoint:
     name: str  # the operationId, the route's name, the metrics' endpoint label, the key of a Job
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
     path: str
-    handler: Callable[[Any, Call], Any] | None = None  # -> JSON-ready content, or bytes in reply.media_type
-    # An async step of its own on the event loop, its database work in threads: called by the router with
-    # the request, this declaration and the validated parameters, it answers (a Response, or the response
-    # model's content), handing the body to the request path as declared if it has a handler.
-    serve: Callable[..., Awaitable[Any]] | None = None
+    # Its one handler, handler(request, call): a function of the body as read (request.read) that answers
+    # JSON-ready content, bytes in reply.media_type or an Answer, on the loop or in a worker as `runs`
+    # says; or a coroutine function, the endpoint's own step on the event loop (its database work in
+    # threads), called by the router with the Request and the validated parameters (call.params), that
+    # answers a Response or the reply model's content, and has its body read as declared by the request
+    # path (request_path.RequestPath.outcome).
+    handler: Callable[[Any, Call], Any]
     request: Body | None = None  # its body; None: it reads none (GET)
     reply: Reply
     params: Params = Params()
@@ -149,7 +135,12 @@ class Endpoint:
 
     @property
     def description(self) -> str:
-        return inspect.cleandoc((self.serve or self.handler).__doc__ or "")
+        return inspect.cleandoc(self.handler.__doc__ or "")
+
+    @cached_property
+    def steps(self) -> bool:
+        """Whether its handler is a step of its own on the event loop (a coroutine function)."""
+        return inspect.iscoroutinefunction(self.handler)
 
     def fail(self, e: BaseException) -> Answer:
         """The answer to a failure, in the endpoint family's words."""

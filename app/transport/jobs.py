@@ -32,6 +32,7 @@ class Answer:
     headers: dict[str, str] = field(default_factory=dict)
     facts: Facts | None = None  # for the metrics: stages, digits, what the input looked like
     media_type: str = "application/json"
+    value: Any = None  # the body as read, for a handler that is a step of its own (pickled only from a worker)
 
 
 class NeedsWorker(Exception):

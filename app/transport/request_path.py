@@ -1,8 +1,11 @@
 """The one way every endpoint is answered, as its declaration says (endpoints.py's record).
 
+    the route (enter) -> a handler that is a step of its own on the loop is called; it may ask for
+    its body (outcome), which is read as any other:
     media type -> the body, within its size and the bytes of bodies in flight
     -> only then, admission: a training slot (if it takes one), a worker's seat
-    -> the handler: on the event loop (runs="loop", or a body within inline_bytes), else in a worker
+    -> the body read and the handler run (answer_job): on the event loop (runs="loop", or a body
+       within inline_bytes), else in a worker
     -> the answer, or the failure as errors.py words it, in the endpoint family's shape
 
 A small /predict (a 28x28 grid: a few kilobytes) is answered on the event loop: parsing it and
@@ -23,14 +26,16 @@ from fastapi.responses import Response
 from starlette.requests import ClientDisconnect
 
 from app.config import Settings
+from model.floats import flush_to_zero
 
 from . import backlog
-from .dispatch import answer
-from .endpoints import INLINE_BYTES, Endpoint
+from .endpoints import INLINE_BYTES, Call, Endpoint
 from .errors import BodyTooLarge, Busy, Compressed, ShuttingDown, TooManyTrainers, UnsupportedMediaType
+from .facts import Facts
 from .jobs import Answer, Job, NeedsWorker, as_response
 from .metrics import Metrics
 from .pool import WorkerPool
+from .strict_json import dumps
 from .training_slots import TrainingSlots
 
 Prepare = Callable[[Job], Awaitable[Job]]
@@ -91,9 +96,19 @@ class RequestPath:
     def trainers(self) -> int:
         return self.slots.total
 
-    async def respond(
-        self, request: Request, endpoint: Endpoint, query: dict[str, Any] | None = None, prepare: Prepare | None = None
-    ) -> Response:
+    async def respond(self, request: Request, endpoint: Endpoint, query: dict[str, Any] | None = None) -> Response:
+        return as_response(await self.outcome(request, endpoint, query))
+
+    async def outcome(
+        self,
+        request: Request,
+        endpoint: Endpoint | str,
+        query: dict[str, Any] | None = None,
+        prepare: Prepare | None = None,
+    ) -> Answer:
+        """The endpoint's answer (by its declaration, or its name), or its failure's, counted by the
+        metrics. For a handler that is a step of its own, the answer's `value` is its body as read."""
+        endpoint = self.endpoints[endpoint] if isinstance(endpoint, str) else endpoint
         try:
             result = await self.answer(request, endpoint, query, prepare)
         except HTTPException:
@@ -108,25 +123,21 @@ class RequestPath:
                 self.metrics.turned_away("training" if isinstance(e, TooManyTrainers) else "busy")
         if self.metrics is not None and result.facts is not None:
             self.metrics.answered(endpoint.name, result.facts)
-        return as_response(result)
+        return result
 
     async def answer(
-        self,
-        request: Request,
-        endpoint: Endpoint | str,
-        query: dict[str, Any] | None = None,
-        prepare: Prepare | None = None,
+        self, request: Request, endpoint: Endpoint, query: dict[str, Any] | None = None, prepare: Prepare | None = None
     ) -> Answer:
-        """The endpoint's answer (by its declaration, or its name), or the failure raised. `prepare`,
-        if given, turns the admitted job into the one that runs, on the event loop (the drawings'
-        tuning adds the class's drawings, read from the database in a thread)."""
-        endpoint, query = self.endpoints[endpoint] if isinstance(endpoint, str) else endpoint, query or {}
+        """The endpoint's answer, or the failure raised. `prepare`, if given, turns the admitted job
+        into the one that runs, on the event loop (the drawings' tuning adds the class's drawings, read
+        from the database in a thread)."""
+        query = query or {}
         if endpoint.params.check is not None:
             endpoint.params.check(query, self.classifier)
         if endpoint.request is None:
             with self.training_slot(endpoint):
                 return await self.run(endpoint, Job(endpoint.name, query=query), request)
-        backlog.admit(self.settings.answer_backlog_bytes)  # work whose answer could not be sent now
+        admit_backlog(self.settings.answer_backlog_bytes)  # work whose answer could not be sent now
         headers = request.headers
         if endpoint.request.identity_only and headers.get("content-encoding", "identity").strip().lower() != "identity":
             raise Compressed("send the body uncompressed, without a Content-Encoding")
@@ -158,7 +169,7 @@ class RequestPath:
         runs = endpoint.runs
         if runs.where == "loop" or (runs.inline_bytes > 0 and len(job.body) <= runs.inline_bytes):
             with contextlib.suppress(NeedsWorker):
-                return answer(endpoint, job, self.classifier, self.settings, on_loop=True)
+                return answer_job(endpoint, job, self.classifier, self.settings, on_loop=True)
         client_gone = asyncio.ensure_future(request.receive())  # completes when the client hangs up
         try:
             return await self.pool.run(job, client_gone)
@@ -184,3 +195,58 @@ class RequestPath:
             received(len(chunk))
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+async def enter(endpoint: Endpoint, request: Request, **values: Any) -> Any:
+    """Where each route enters (routing.route, which FastAPI calls with the parameters validated): a
+    handler that is a step of its own is given them; any other request is answered by the path."""
+    path: RequestPath = request.app.state.path
+    if endpoint.steps:  # its own step on the event loop, given its parameters as validated
+        return await endpoint.handler(request, Call(path.classifier, path.settings, Facts(), True, values))
+    query = values.pop("query").model_dump() if "query" in values else {}
+    return await path.respond(request, endpoint, query | values or None)  # values: the path's, as text
+
+
+def admit_backlog(budget: int) -> None:
+    """Refuses (503, Retry-After) a request while more than `budget` bytes of answers wait to be read
+    by their clients, in this process's connections (backlog.py)."""
+    waiting = sum(t.get_write_buffer_size() for t in backlog.WAITING)
+    if waiting > budget:
+        raise Busy(f"{waiting:,} bytes of answers are waiting for their clients to read them")
+
+
+def answer_job(endpoint: Endpoint, job: Job, clf: Any, settings: Settings, *, on_loop: bool = False) -> Answer:
+    """A Job -> its endpoint's Answer: the body read as declared, the handler run, the answer encoded;
+    or its failure in its family's words. The same function answers on the event loop and in a
+    worker process (pool.py, through app/registry.py). On the event loop (on_loop) a request that
+    needs more work than the loop may do raises NeedsWorker instead."""
+    facts = Facts()
+    call = Call(clf, settings, facts, on_loop, job.query)
+    body = endpoint.request
+    try:
+        with flush_to_zero():  # a subnormal costs what any other number does (model/floats.py)
+            if body is None:
+                request = None
+            elif body.read is not None:
+                request = body.read(job, call)
+            elif body.model is not None:
+                request = body.model.model_validate_json(
+                    job.body, context={"max_drawing_side": settings.max_drawing_side}
+                )
+            else:
+                request = job
+            if endpoint.steps:  # its own step, on the loop, takes the body as read from here
+                return Answer(200, b"", value=request)
+            content = endpoint.handler(request, call)
+        if isinstance(content, Answer):
+            return content
+        if isinstance(content, bytes):
+            return Answer(200, content, media_type=endpoint.reply.media_type)
+        encoded = dumps(content)
+        facts.lap("encode")
+        # The stages' metrics are of reading bodies: an endpoint that reads none (GET) has no stages.
+        return Answer(200, encoded, facts=facts if body is not None else None)
+    except NeedsWorker:
+        raise
+    except Exception as e:  # noqa: BLE001 -- every failure is answered, and logged when it is ours
+        return endpoint.fail(e)

@@ -1,8 +1,8 @@
 """A family's router and its part of the OpenAPI document, made from its endpoints' declarations.
 
-Every route hands its request to the request path (request_path.py), or to the endpoint's own step
-(`serve`); FastAPI only matches the path and the method, validates the parameters, and documents
-each endpoint.
+Every route hands its request to the request path (request_path.py), or to its handler where that is
+a step of its own (a coroutine function); FastAPI only matches the path and the method, validates the
+parameters, and documents each endpoint.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import re
 from collections.abc import Callable, Coroutine
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
@@ -19,7 +20,7 @@ from fastapi.routing import APIRoute
 
 from .endpoints import COSTS, Endpoint
 from .error_docs import ERRORS
-from .request_path import RequestPath
+from .request_path import enter
 from .strict_json import StrictJSONResponse
 
 
@@ -40,16 +41,9 @@ class Direct(APIRoute):
 
 
 def route(endpoint: Endpoint) -> Any:
-    """The function FastAPI calls for `endpoint`: the query parameters, if it has any, validated, and
-    the request handed to the request path."""
-
-    async def respond(request: Request, **values: Any) -> Any:
-        if endpoint.serve is not None:  # its own async step, given its parameters as validated
-            return await endpoint.serve(request, endpoint, **values)
-        path: RequestPath = request.app.state.path
-        query = values.pop("query").model_dump() if "query" in values else {}
-        return await path.respond(request, endpoint, query | values or None)  # values: the path's, as text
-
+    """The function FastAPI calls for `endpoint` (request_path.enter, given the endpoint), with the
+    signature FastAPI reads: the path's parameters, and the query's and headers' models if it has them."""
+    respond = partial(enter, endpoint)
     parameters = [inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request)]
     for name in re.findall(r"{(\w+)}", endpoint.path):
         kind = endpoint.params.path.get(name, str)
@@ -61,7 +55,6 @@ def route(endpoint: Endpoint) -> Any:
         kind = Annotated[endpoint.params.headers, Header()]
         parameters.append(inspect.Parameter("headers", inspect.Parameter.KEYWORD_ONLY, annotation=kind))
     respond.__signature__ = inspect.Signature(parameters, return_annotation=Response)  # type: ignore[attr-defined]
-    respond.__name__ = endpoint.name
     return respond
 
 

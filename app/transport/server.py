@@ -19,7 +19,7 @@
   reads nothing): past it the connection is cut (aborted: a close would wait to send them). The
   scope's DRAINED extension (app/transport/backlog.py) waits for the last byte to leave, so the
   request log times an answer to its end, not to its hand-over; the connections with unsent bytes
-  are what app/transport/backlog.py sums for its budget.
+  are what the request path sums for its budget (backlog.py keeps them).
 - An answer given before its request's body was read (503, 413) starts the idle keep-alive wait
   when the body's end arrives: uvicorn's, armed at the answer, is stopped by the body's arrival.
 - At most `max_connections` connections are served at once; past that uvicorn answers 503.

@@ -4,7 +4,7 @@ A browser's JSON.parse refuses `Infinity`, so one number the network could not s
 whole answer unreadable. The handlers compute what can be computed finitely so that it is finite
 (a loss from the scores S, never from a probability that rounded to 0: model/layers.py); whatever is
 still not finite is written `null`, as the API's description says, never as a bare NaN or Infinity.
-Every answer goes through `dumps`: the request path's (dispatch.py, errors.py) and FastAPI's own
+Every answer goes through `dumps`: the request path's (request_path.py, errors.py) and FastAPI's own
 (StrictJSONResponse, the application's default response class).
 """
 
