@@ -28,6 +28,7 @@ from .config import Settings, get_settings
 from .drawings.drawings_router import router as drawings_router
 from .interop.protocol_router import router as interop_router
 from .transport.errors import IMAGE_FORMS, Failure, describe, failure
+from .transport.lane import Lane
 from .transport.metrics import Metrics, Shared, publish
 from .transport.middleware import PageMount, SecurityHeaders
 from .transport.pool import WorkerPool
@@ -159,6 +160,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api_paths = {route.path for route in [*router.routes, *app.routes] if isinstance(route, Route)}
     if settings.static_dir.is_dir():
         app.router.routes.append(PageMount(api_paths, StaticFiles(directory=settings.static_dir, html=True)))
+    # Innermost of ours: the request path's own endpoints, straight to it (app/transport/lane.py).
+    app.add_middleware(Lane, routes=[*interop_router.routes, *router.routes], endpoints=registry.BY_NAME)
     if settings.cors_origins:  # explicit: only the listed origins, only the API's methods, no credentials
         app.add_middleware(
             CORSMiddleware,

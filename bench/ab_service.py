@@ -15,29 +15,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import statistics
-import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT))  # bench/ itself, as a package, when run as a script
 
-from bench.bench_service import SERVE, sample_grid, wrk  # noqa: E402
-from bench.servers import cpu_seconds, free_port, wait_until_healthy  # noqa: E402
-
-
-def start(tree: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-c", SERVE, str(port)],
-        cwd=tree,
-        env={**os.environ, **env, "PYTHONPATH": str(tree)},
-        stdout=subprocess.DEVNULL,  # the request lines: written, as in production, but not kept
-    )
-    wait_until_healthy(port, server)
-    return server, f"http://127.0.0.1:{port}"
+from bench.abba import abba, start, stop  # noqa: E402
+from bench.bench_service import SERVE, sample_grid  # noqa: E402
 
 
 def main() -> None:
@@ -55,34 +40,18 @@ def main() -> None:
     sides = {}
     try:
         for name, tree, env in (("before", args.before, args.before_env), ("after", args.after, args.after_env)):
-            sides[name] = start(tree.resolve(), dict(e.split("=", 1) for e in env))
-        runs: dict[str, list[float]] = {"before": [], "after": []}
-        cpu: dict[str, list[float]] = {"before": [], "after": []}  # server CPU µs per request
-        for pair in range(args.pairs):
-            order = ("before", "after") if pair % 2 == 0 else ("after", "before")  # ABBA: drift falls on both
-            for name in order:
-                server, base = sides[name]
-                used = cpu_seconds(server.pid)
-                run = wrk(base + args.path, body, args.seconds, args.connections)
-                runs[name].append(run["rps"])
-                cpu[name].append(1e6 * (cpu_seconds(server.pid) - used) / (run["rps"] * run["seconds"]))
+            server, base = start(SERVE, tree.resolve(), dict(e.split("=", 1) for e in env))
+            sides[name] = server, base + args.path
+        runs = abba(sides, body, args.pairs, args.seconds, args.connections)
     finally:
-        for server, _ in sides.values():
-            server.terminate()
-            server.wait(timeout=30)
+        stop([server for server, _ in sides.values()])
     print(f"POST {args.path}, {args.pairs} pairs of {args.seconds:g} s runs, {args.connections} connections")
     for name, tree, env in (("before", args.before, args.before_env), ("after", args.after, args.after_env)):
-        print(
-            f"{name:6} {tree} {' '.join(env)}: median {statistics.median(runs[name]):,.0f} req/s, "
-            f"{statistics.median(cpu[name]):.0f} µs of server CPU a request"
-        )
-    for what, values, better in (("requests/s", runs, "higher"), ("CPU a request", cpu, "lower")):
-        ratios = [a / b for a, b in zip(values["after"], values["before"], strict=True)]
-        q = statistics.quantiles(ratios, n=4)
-        print(
-            f"{what}, after / before ({better} is better): median {statistics.median(ratios):.3f} "
-            f"(quartiles {q[0]:.3f} .. {q[2]:.3f})"
-        )
+        rps, cpu = runs.median(name)
+        print(f"{name:6} {tree} {' '.join(env)}: median {rps:,.0f} req/s, {cpu:.0f} µs of server CPU a request")
+    for what, key, better in (("requests/s", "rps", "higher"), ("CPU a request", "cpu", "lower")):
+        median, low, high = runs.ratios(key, "after", "before")
+        print(f"{what}, after / before ({better} is better): median {median:.3f} (quartiles {low:.3f} .. {high:.3f})")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
     python bench/bench_model.py
 
-The reference is the article's equations as plain Python loops (tests/reference.py), per image,
+The reference is the article's equations as plain Python loops (bench/reference.py), per image,
 in float64. (The race against PyTorch is bench/bench_speed.py.) Prints a Markdown table.
 """
 
@@ -20,7 +20,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import model  # noqa: E402
-from tests.reference import backward_one, forward_one  # noqa: E402
+from bench.reference import backward_one, forward_one  # noqa: E402
 
 
 def best_of(fn: Callable[[], object], repeat: int = 5, min_time: float = 0.2) -> float:

@@ -2,7 +2,7 @@
 
     python bench/canvas_accuracy.py [--count 1000] [--data-dir ../shared/mnist]
 
-Each test digit is re-drawn in every style of tests/renderings.py (centred,
+Each test digit is re-drawn in every style of bench/renderings.py (centred,
 off-centre, tiny, huge, thick, thin, inverted) as a PNG and sent through the
 service, normalisation and all. Prints a Markdown table for BENCHMARKS.md.
 """
@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.config import Settings  # noqa: E402
 from app.main import create_app  # noqa: E402
+from bench.renderings import STYLES, render  # noqa: E402
 from model.mnist import load_mnist  # noqa: E402
-from tests.renderings import STYLES, render  # noqa: E402
 
 
 def png(array: np.ndarray) -> bytes:

@@ -50,7 +50,7 @@ SETTINGS = {"CNN_TEACHER_TOKEN": TOKEN, "CNN_DRAWINGS_PER_MINUTE": "1000000000",
 def database(stack: ExitStack, store: str) -> str:
     if store == "sqlite":
         return f"sqlite:///{stack.enter_context(tempfile.TemporaryDirectory())}/drawings.db"
-    from tests.postgres import fresh_database, throwaway_cluster
+    from bench.postgres import fresh_database, throwaway_cluster
 
     return fresh_database(stack.enter_context(throwaway_cluster()))
 
@@ -218,7 +218,7 @@ def restart(saves: int) -> None:
 
 
 def outage(saves: int) -> None:
-    from tests.postgres import _as_owner, bin_dir, fresh_database, throwaway_cluster
+    from bench.postgres import _as_owner, bin_dir, fresh_database, throwaway_cluster
 
     with ExitStack() as stack:
         cluster = stack.enter_context(throwaway_cluster())

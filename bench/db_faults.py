@@ -9,7 +9,7 @@
 3. PostgreSQL restarted (pg_ctl restart -m fast): the first teacher read's status and time.
 4. SQLite locked by another process (BEGIN IMMEDIATE): DELETE's status and time.
 5. SQLite with every page but the first overwritten: summary, export and DELETE, and a new start.
-Everything runs on 127.0.0.1: a throwaway PostgreSQL cluster (tests/postgres.py), uvicorn in a thread.
+Everything runs on 127.0.0.1: a throwaway PostgreSQL cluster (bench/postgres.py), uvicorn in a thread.
 """
 
 from __future__ import annotations
@@ -66,14 +66,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="how long saves run behind the abandoned export")
     args = parser.parse_args()
     os.chdir(args.root)
-    sys.path.insert(0, str(args.root))  # its app/ and tests/, not this tree's
+    sys.path.insert(0, str(args.root))  # its app/ and bench/, not this tree's (an older one: copy
+    # bench/broken_databases.py, bench/postgres.py and bench/servers.py into it)
     import psycopg
     from fastapi.testclient import TestClient
 
     from app.api.requests import EXAMPLE_GRID
     from app.main import create_app
-    from tests import test_hostile_round4_databases as t  # copied into an older tree to measure it
-    from tests.postgres import fresh_database, throwaway_cluster
+    from bench import broken_databases as t
+    from bench.postgres import fresh_database, throwaway_cluster
 
     SAVE = f'{{"image": {EXAMPLE_GRID}, "label": 3}}'.replace(" ", "").encode()
     base = {"drawings_per_minute": 10**9}

@@ -4,7 +4,7 @@
     python bench/drawings.py export [--store sqlite|postgresql] [--drawings 100000] [--format npz]
 
 Each starts `python -m app` (one server process, a pool of one worker) against a fresh database:
-a SQLite file in a temporary directory, or a throwaway PostgreSQL cluster (tests/postgres.py).
+a SQLite file in a temporary directory, or a throwaway PostgreSQL cluster (bench/postgres.py).
 
 saves: `--clients` threads, each with a keep-alive connection, POST /drawings a 28x28 grid as
 JSON rows (as the page sends it) with its own Idempotency-Key, for `--seconds`; reports the 201s
@@ -46,7 +46,7 @@ TOKEN = "bench-teacher-token"
 def database(stack: ExitStack, store: str) -> str:
     if store == "sqlite":
         return f"sqlite:///{stack.enter_context(tempfile.TemporaryDirectory())}/drawings.db"
-    from tests.postgres import fresh_database, throwaway_cluster
+    from bench.postgres import fresh_database, throwaway_cluster
 
     return fresh_database(stack.enter_context(throwaway_cluster()))
 

@@ -1,6 +1,6 @@
 """How close POST /predict is to the floor of its stack: the same server with no model, side by side.
 
-    python bench/floor.py [--pairs 8] [--seconds 2] [--connections 8]
+    python bench/floor.py [--pairs 8] [--seconds 2] [--connections 8] [--before ../before-checkout]
 
 The floor is uvicorn with httptools and uvloop (the service's own server) running a bare ASGI
 application of a dozen lines, started here in a child process:
@@ -10,6 +10,8 @@ application of a dozen lines, started here in a child process:
 The service (`python -m app`'s application, one worker, access log off, as bench/bench_service.py runs it)
 answers POST /predict with the same 28x28 body. wrk (Debian's `apt-get install wrk`) loads the three in
 turn, the order reversed every other round (ABBA), so that this machine's drift falls on all alike.
+With --before, the service of another source tree (a checkout of the commit before a change) runs
+beside them too, so that a change's ratios before and after come from the same sitting.
 Reports each one's median requests/s, its server CPU a request (the process tree's, from /proc, so that
 wrk's share of the two cores does not blur it), and the medians of /predict's ratios to both floors.
 Issue 34 asks /predict for at least 0.5 of the parse floor.
@@ -19,18 +21,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import statistics
-import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT))  # bench/ itself, as a package, when run as a script
 
-from bench.bench_service import SERVE, sample_grid, wrk  # noqa: E402
-from bench.servers import cpu_seconds, free_port, wait_until_healthy  # noqa: E402
+from bench.abba import abba, start, stop  # noqa: E402
+from bench.bench_service import SERVE, sample_grid  # noqa: E402
 
 FLOOR = """
 import json, sys
@@ -67,65 +66,46 @@ uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), http="httptools", loop
 """
 
 
-def start(code: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-c", code, str(port)],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        wait_until_healthy(port, server, seconds=60)
-    except RuntimeError:
-        server.kill()
-        raise
-    return server, f"http://127.0.0.1:{port}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--pairs", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=2)
     parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--before", type=Path, help="also the service of this source tree")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk not found: apt-get install wrk")
     body = json.dumps({"image": sample_grid()})
     servers = {"floor": start(FLOOR), "service": start(SERVE)}
+    if args.before is not None:
+        servers["before"] = start(SERVE, args.before.resolve())
     targets = {  # name -> (server, path)
         "floor, read only": ("floor", "/read"),
         "floor, read and parse": ("floor", "/parse"),
         "service, POST /predict": ("service", "/predict"),
     }
-    rps: dict[str, list[float]] = {name: [] for name in targets}
-    cpu: dict[str, list[float]] = {name: [] for name in targets}  # server CPU µs a request
+    if args.before is not None:
+        targets[f"service of {args.before}, POST /predict"] = ("before", "/predict")
     try:
-        for round_ in range(args.pairs):
-            order = list(targets) if round_ % 2 == 0 else list(reversed(targets))  # ABBA
-            for name in order:
-                server, base = servers[targets[name][0]]
-                used = cpu_seconds(server.pid)
-                run = wrk(base + targets[name][1], body, args.seconds, args.connections)
-                rps[name].append(run["rps"])
-                cpu[name].append(1e6 * (cpu_seconds(server.pid) - used) / (run["rps"] * run["seconds"]))
+        runs = abba(
+            {name: (servers[server][0], servers[server][1] + path) for name, (server, path) in targets.items()},
+            body,
+            args.pairs,
+            args.seconds,
+            args.connections,
+        )
     finally:
-        for server, _ in servers.values():
-            server.terminate()
-            server.wait(timeout=30)
+        stop([server for server, _ in servers.values()])
     print(f"{args.pairs} rounds of {args.seconds:g} s runs, {args.connections} connections, the same 28x28 body\n")
     print("| what | requests/s (median) | server CPU a request |")
     print("|---|---:|---:|")
     for name in targets:
-        print(f"| {name} | {statistics.median(rps[name]):,.0f} | {statistics.median(cpu[name]):.0f} µs |")
-    predict = rps["service, POST /predict"]
-    for floor in ("floor, read and parse", "floor, read only"):
-        ratios = [p / f for p, f in zip(predict, rps[floor], strict=True)]
-        quartiles = statistics.quantiles(ratios, n=4)
-        print(
-            f"\n/predict / {floor}: median {statistics.median(ratios):.3f} "
-            f"(quartiles {quartiles[0]:.3f}-{quartiles[2]:.3f})"
-        )
+        rps, cpu = runs.median(name)
+        print(f"| {name} | {rps:,.0f} | {cpu:.0f} µs |")
+    for service in [name for name in targets if name.startswith("service")]:
+        for floor in ("floor, read and parse", "floor, read only"):
+            median, low, high = runs.ratios("rps", service, floor)
+            print(f"\n{service} / {floor}: median {median:.3f} (quartiles {low:.3f}-{high:.3f})")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
     python bench/photo_accuracy.py [--count 500] [--only "shadow edge"] [--data-dir ../shared/mnist]
 
-Each test digit is photographed (tests/photos.py: printed as ink on paper, lit,
+Each test digit is photographed (bench/photos.py: printed as ink on paper, lit,
 blurred, noisy, saved as JPEG) in every condition and sent through the service,
 decoding and normalisation and all. Prints a Markdown table for BENCHMARKS.md;
 --save writes a few photos of each condition to a folder, to look at.
@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.config import Settings  # noqa: E402
 from app.main import create_app  # noqa: E402
+from bench.photos import CONDITIONS  # noqa: E402
 from model.mnist import load_mnist  # noqa: E402
-from tests.photos import CONDITIONS  # noqa: E402
 
 
 def main() -> None:

@@ -2,7 +2,7 @@
 
     python bench/photo_pipeline.py [--out docs/photos.png] [--data-dir ../shared/mnist]
 
-Columns: the photo (tests/photos.py), the paper's estimated lightness (app/pictures/paper.py),
+Columns: the photo (bench/photos.py), the paper's estimated lightness (app/pictures/paper.py),
 the ink on the paper, the digit kept (app/pictures/marks.py; dropped marks boxed in red), and
 the 28x28 grid the network sees with its answer.
 """
@@ -22,9 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from app.api.service import Classifier  # noqa: E402
 from app.config import Settings  # noqa: E402
 from app.pictures.preprocessing import normalize, read_picture  # noqa: E402
+from bench.photos import CONDITIONS  # noqa: E402
 from model.mnist import load_mnist  # noqa: E402
 from model.plots import _pyplot, _save  # noqa: E402
-from tests.photos import CONDITIONS  # noqa: E402
 
 SHOWN = ("light from one side", "shadow edge", "tinted paper", "specks and ruled lines", "8x8 source", "thick felt pen")
 

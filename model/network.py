@@ -9,7 +9,7 @@ the whole family of model/architecture.py, its sizes read from the parameters' s
 
 Every function works on a batch of N images; the batch loss and gradients are
 the means of the article's per-image ones. Nothing here checks its input: model/cnn.py (model.CNN)
-does, at the boundary. tests/reference.py writes the same equations as plain loops over one
+does, at the boundary. bench/reference.py writes the same equations as plain loops over one
 image, index by index, and the tests hold these functions equal to it.
 """
 

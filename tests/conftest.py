@@ -76,8 +76,8 @@ def batch():
 
 @pytest.fixture(scope="session")
 def postgres_server():
-    """One throwaway PostgreSQL server for the session (tests/postgres.py); each test makes its own database."""
-    from tests.postgres import throwaway_cluster
+    """One throwaway PostgreSQL server for the session (bench/postgres.py); each test makes its own database."""
+    from bench.postgres import throwaway_cluster
 
     with throwaway_cluster() as url:
         yield url

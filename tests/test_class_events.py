@@ -19,8 +19,8 @@ import pytest
 
 from app.classes import events
 from app.drawings.database import Database
+from bench.postgres import fresh_database
 from bench.servers import free_port, start_app, wait_until_healthy
-from tests.postgres import fresh_database
 from tests.test_drawings import TEACHER, TOKEN, drawing
 
 WAIT = 20.0  # seconds an expected event may take at most here (a loaded CI machine); speed is bench/'s

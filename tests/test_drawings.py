@@ -17,8 +17,8 @@ from app.config import Settings
 from app.drawings.database import Database
 from app.drawings.migrations import LATEST, MIGRATIONS
 from app.main import create_app
+from bench.postgres import fresh_database
 from tests.conftest import WEIGHTS
-from tests.postgres import fresh_database
 
 TOKEN = "a-teacher's-token-0123456789"
 TEACHER = {"Authorization": f"Bearer {TOKEN}"}

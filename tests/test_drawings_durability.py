@@ -13,7 +13,7 @@ import pytest
 
 from app.api.requests import EXAMPLE_GRID
 from bench.attacks import Server
-from tests.postgres import fresh_database
+from bench.postgres import fresh_database
 
 CLIENTS = 8
 

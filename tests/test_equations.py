@@ -1,5 +1,5 @@
 """POST /equation: every quantity of the article, (1) to (66), with a drawing's numbers, equal to the
-plain loops of tests/reference.py, its terms adding up to its value."""
+plain loops of bench/reference.py, its terms adding up to its value."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 import model
+from bench.reference import backward_all, forward_one
 from model.architecture import PARAM_SHAPES
 from model.lab.equations import KINDS, shape_of
 from model.mnist import to_float
 from tests.conftest import WEIGHTS
-from tests.reference import backward_all, forward_one
 
 LABEL = 9  # a 7 blamed for being a 9: every gradient is far from 0
 FEEDFORWARD = ("S1", "C1", "P1", "S2", "C2", "P2", "f", "S", "O")

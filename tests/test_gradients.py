@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 import model
+from bench.reference import backward_one, forward_one, loss_one
 from model.network import batch_gradients, forward, mean_loss
 from tests.numeric import numeric_grad, relative_error
-from tests.reference import backward_one, forward_one, loss_one
 
 GRAD_RTOL = 1e-6
 

@@ -1,5 +1,5 @@
 """Round 4 (issue 33, findings 5 and 6): databases that fail cleanly, on a real SQLite file and a real
-PostgreSQL server (tests/postgres.py).
+PostgreSQL server (bench/postgres.py).
 
 An export whose client stops reading holds nothing in the database (SQLite's WAL stays small while
 saves run; PostgreSQL has no open transaction) and is cut at its write deadline; a kept PostgreSQL
@@ -10,81 +10,34 @@ PostgreSQL, answer 503 with a sentence (the export before its first byte), never
 from __future__ import annotations
 
 import io
-import os
 import socket
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 import zipfile
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 import psycopg
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
 from app.api.requests import EXAMPLE_GRID
-from app.config import Settings
 from app.main import create_app
-from bench.servers import free_port
-from tests.conftest import WEIGHTS
-from tests.postgres import _as_owner, bin_dir, fresh_database, throwaway_cluster
-
-TOKEN = "a-teacher's-token-0123456789"
-TEACHER = {"Authorization": f"Bearer {TOKEN}"}
-ROWS = 12_000  # an export of noise this large (9.4 MB) cannot fit in loopback's socket buffers
-INSERT = "INSERT INTO drawings (created_at, label, answer, probability, weights_sha256, grid) VALUES (?, ?, ?, ?, ?, ?)"
-
-
-def settings(database_url: str) -> Settings:
-    return Settings(weights=WEIGHTS, pool_workers=1, teacher_token=TOKEN, database_url=database_url)
-
-
-def noise_rows(n: int, seed: int = 0) -> list[tuple[Any, ...]]:
-    """Drawings of noise (the export cannot compress them away), straight into the table."""
-    rng = np.random.default_rng(seed)
-    grids = rng.random((n, 28 * 28), dtype=np.float32).astype("<f4")
-    return [("2026-12-06T00:00:00Z", i % 10, i % 10, 0.5, "0" * 64, grids[i].tobytes()) for i in range(n)]
-
-
-@contextmanager
-def serving(database_url: str) -> Iterator[int]:
-    """The service on a real socket (uvicorn in a thread): the port."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings(database_url)), port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        if not thread.is_alive():
-            raise RuntimeError("the server did not start")
-        time.sleep(0.05)
-    try:
-        yield port
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-
-
-@contextmanager
-def stalled_export(port: int) -> Iterator[tuple[socket.socket, bytes]]:
-    """GET /drawings/export from a client that reads its first bytes and then stops reading: the
-    socket and those bytes."""
-    client = socket.socket()
-    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    client.connect(("127.0.0.1", port))
-    client.sendall(f"GET /drawings/export HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n\r\n".encode())
-    first = client.recv(4096)
-    assert first.startswith(b"HTTP/1.1 200")
-    try:
-        yield client, first
-    finally:
-        client.close()
+from bench.broken_databases import (
+    HOLD_THE_LOCK,
+    INSERT,
+    ROWS,
+    TEACHER,
+    damage,
+    noise_rows,
+    own_cluster,
+    pg_ctl,
+    serving,
+    settings,
+    stalled_export,
+)
+from bench.postgres import fresh_database
 
 
 def read_to_the_end(client: socket.socket, first: bytes) -> tuple[bytes, bool]:
@@ -178,21 +131,6 @@ def test_a_database_failing_after_the_first_byte_leaves_an_export_that_cannot_pa
         zipfile.ZipFile(io.BytesIO(body))
 
 
-@contextmanager
-def own_cluster() -> Iterator[tuple[str, str]]:
-    """A PostgreSQL server of this test's own (it is restarted and stopped): its URL and data directory."""
-    with throwaway_cluster() as url:
-        with psycopg.connect(url) as conn:
-            data = str(conn.execute("SHOW data_directory").fetchone()[0])
-        yield url, data
-
-
-def pg_ctl(data: str, *args: str) -> None:
-    log = os.path.join(os.path.dirname(data), "log")  # the server started keeps no pipe of ours open
-    command = [f"{bin_dir()}/pg_ctl", "-D", data, "-l", log, "-m", "fast", "-w", *args]
-    subprocess.run(_as_owner(command), check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
 def save(client: TestClient) -> int:
     return client.post("/drawings", json={"image": EXAMPLE_GRID, "label": 3}).status_code
 
@@ -219,15 +157,6 @@ def test_postgresql_restarted_then_stopped_answers_then_says_503_never_500():
         assert "127.0.0.1" not in refused.text  # where the database lives is logged, not told
 
 
-HOLD_THE_LOCK = """
-import sqlite3, sys
-conn = sqlite3.connect(sys.argv[1], isolation_level=None)
-conn.execute("BEGIN IMMEDIATE")
-print("locked", flush=True)
-sys.stdin.read()
-"""
-
-
 def test_a_sqlite_file_locked_by_another_program_answers_503_with_a_sentence(tmp_path):
     path = tmp_path / "drawings.db"
     with TestClient(create_app(settings(f"sqlite:///{path}"))) as client:
@@ -243,16 +172,6 @@ def test_a_sqlite_file_locked_by_another_program_answers_503_with_a_sentence(tmp
         finally:
             holder.communicate("")
         assert client.delete("/drawings/1", headers=TEACHER).status_code == 204
-
-
-def damage(path: Path, start: int = 4096) -> None:
-    """Overwrite the file from `start` on with noise (by default every page but the first: the
-    header and the schema)."""
-    size = path.stat().st_size
-    with open(path, "r+b") as f:
-        f.seek(start)
-        f.write(np.random.default_rng(1).integers(0, 256, size - start, dtype=np.uint8).tobytes())
-        os.fsync(f.fileno())
 
 
 def test_a_damaged_sqlite_file_is_503_per_request_and_stops_the_start(tmp_path):

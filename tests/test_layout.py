@@ -207,3 +207,23 @@ def test_no_two_modules_of_app_share_a_name_unless_it_is_a_family_s_part():
     for path in sorted((ROOT / "app").rglob("*.py")):
         names.setdefault(path.name, []).append(str(path.relative_to(ROOT)))
     assert not {name: paths for name, paths in names.items() if len(paths) > 1 and name not in FAMILY_PARTS}
+
+
+def imports_of_tests(path: Path) -> list[str]:
+    """The modules of tests/ a file imports, at its top or inside a function."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module] + ([f"{node.module}.{a.name}" for a in node.names] if node.module == "tests" else [])
+        found += [n for n in names if n == "tests" or n.startswith("tests.")]
+    return found
+
+
+def test_bench_stands_on_its_own():
+    """What the benchmarks and the tests share lives in bench/ (the tests import it from there), never the reverse."""
+    leaning = {str(p.relative_to(ROOT)): imports_of_tests(p) for p in sorted((ROOT / "bench").rglob("*.py"))}
+    assert not {p: names for p, names in leaning.items() if names}
+    planted = ROOT / "bench" / "servers.py"
+    assert imports_of_tests(planted) == []
+    assert imports_of_tests(Path(__file__)) == ["tests.conftest"]  # the check sees an import of tests/

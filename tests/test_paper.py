@@ -12,7 +12,7 @@ from PIL import Image
 from app.pictures.marks import label, select_digit
 from app.pictures.paper import closing, read_paper, running_extreme
 from app.pictures.preprocessing import read_picture
-from tests.photos import CONDITIONS
+from bench.photos import CONDITIONS
 
 
 def rgba(lightness: np.ndarray) -> np.ndarray:

@@ -20,8 +20,8 @@ from app.pictures.preprocessing import (
     resample,
     stroke_width,
 )
+from bench.renderings import STYLES, render
 from tests.conftest import WEIGHTS
-from tests.renderings import STYLES, render
 
 
 def centre_of_mass(grid: np.ndarray) -> tuple[float, float]:
@@ -122,7 +122,7 @@ def test_a_large_image_is_reduced_before_the_work(seven):
 
 
 def test_real_mnist_digits_drawn_any_way_are_recognised(mnist):
-    """Every canvas style of tests/renderings.py, through file decoding and normalisation,
+    """Every canvas style of bench/renderings.py, through file decoding and normalisation,
     scores nearly what the same digits score as MNIST gave them."""
     net = model.load(WEIGHTS)
     pick = np.random.default_rng(1).choice(len(mnist.test.labels), 200, replace=False)

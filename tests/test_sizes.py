@@ -11,9 +11,9 @@ import pytest
 
 import model
 from app.api.service import Classifier
+from bench.reference import backward_one, forward_one, loss_one
 from model import fast
 from model.network import batch_gradients, forward, mean_loss
-from tests.reference import backward_one, forward_one, loss_one
 
 SIZES = [model.Architecture(8, 16, 5), model.Architecture(4, 8, 3), model.Architecture(16, 32, 5)]
 GRAD_RTOL = 1e-6

@@ -48,10 +48,10 @@ def predict(req: PredictRequest, call: Call) -> Any:
     made MNIST-like (a blank drawing is a 422)."""
     if call.on_loop and req.normalize:  # normalising a drawing may take milliseconds: a worker's job
         raise NeedsWorker
-    facts = call.facts
-    facts.saw(req.grid())
+    facts, grid = call.facts, req.grid()
+    facts.saw(grid)
     facts.lap("decode")
-    image = normalize(req.grid()) if req.normalize else req.grid()
+    image = normalize(grid) if req.normalize else grid
     if req.normalize:
         facts.lap("normalise")
     p = call.classifier.predict(image, feature_maps=req.feature_maps, params=req.client_params())

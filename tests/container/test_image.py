@@ -298,7 +298,7 @@ def test_two_replicas_share_one_postgresql_for_the_class_drawings(engine: Engine
     """Two containers of the image against one PostgreSQL (a throwaway cluster on the host): saves
     to either are in one collection, a retry sent to the other replica is stored once, and the
     second replica to start finds the schema the first made."""
-    from tests.postgres import fresh_database
+    from bench.postgres import fresh_database
 
     url = fresh_database(postgres_server)
     token = "container-teacher"

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageFilter
 
-from tests.renderings import square_filter
+from bench.renderings import square_filter
 
 Rng = np.random.Generator
 RGB = tuple[float, float, float]
