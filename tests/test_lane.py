@@ -27,7 +27,7 @@ def test_the_lane_takes_only_what_the_request_path_answers_whole(client):
     assert {"predict", "predict_batch", "explain", "teach", "v2_infer", "v2_infer_version"} <= taken
     assert taken == {e.name for e in registry.BY_NAME.values() if answered_whole(e)}
     for endpoint in registry.BY_NAME.values():  # a step of its own, a GET, a query or a dependency: FastAPI's
-        if endpoint.serve is not None or endpoint.request is None or endpoint.params.dependencies:
+        if endpoint.steps or endpoint.request is None or endpoint.params.dependencies:
             assert endpoint.name not in taken
 
 
