@@ -55,6 +55,7 @@ def test_metadata_records_what_made_the_weights(quick_run):
         "validation": 0,
         "clean_epochs": 0,
         "clean_lr": 0.0,
+        "clean_redrawn": 0.0,
         "n1": 6,
         "n2": 12,
         "k": 5,

@@ -41,6 +41,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--clean-lr", type=float, help=f"restart the learning rate at this for the clean epochs [{d.clean_lr}]"
     )
+    p.add_argument(
+        "--clean-redrawn", type=float, help=f"the share of clean epochs' batches redrawn [{d.clean_redrawn}]"
+    )
     p.add_argument("--validation", type=int, help=f"hold out N training images to validate on [{d.validation}]")
     p.add_argument("--data-dir", help="directory of the MNIST IDX files [$MNIST_DIR, else a download cache]")
     p.add_argument("--out", default="weights/cnn", help="weights to write, OUT.npz and OUT.json [%(default)s]")

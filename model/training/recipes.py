@@ -46,6 +46,7 @@ class Recipe:
     validation: int = 0  # images held out of the training set for validation and calibration
     clean_epochs: int = 0  # with augment: the last epochs train on the digits as they are
     clean_lr: float = 0.0  # > 0: the clean epochs restart the learning rate there, on a half cosine of their own
+    clean_redrawn: float = 0.0  # the share of each batch of the clean epochs still redrawn (robustness kept)
     n1: int = 6  # the architecture (model/architecture.py): the article's by default
     n2: int = 12
     k: int = 5

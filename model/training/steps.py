@@ -66,9 +66,15 @@ def steps(
         idx = order[step % per_epoch * size :][:size]
         x = images[idx].astype(np.float32) / 255
         # A network this small cannot fit every redrawing; a few clean epochs at the end, with the
-        # learning rate low, settle it on the digits as MNIST draws them.
-        if recipe.augment and not (recipe.clean_epochs and epoch >= recipe.epochs - recipe.clean_epochs):
-            x = augment(x, redraw if redraw is not None else np.random.default_rng([seed, step, 1]))
+        # learning rate low, settle it on the digits as MNIST draws them (a share of each batch may
+        # still be redrawn there, so that what augmentation taught, photos and canvases, is kept).
+        if recipe.augment:
+            rng = redraw if redraw is not None else np.random.default_rng([seed, step, 1])
+            if not (recipe.clean_epochs and epoch >= recipe.epochs - recipe.clean_epochs):
+                x = augment(x, rng)
+            elif recipe.clean_redrawn > 0:  # the batch is in shuffled order: its first images are a random share
+                k = round(recipe.clean_redrawn * len(x))
+                x[:k] = augment(x[:k], rng)
         teacher_S = teacher.scores(x) if teacher is not None else None  # the view the student sees
         loss = (
             objective(labels[idx], recipe.label_smoothing, teacher_S, recipe.temperature, recipe.distill)
