@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 
 from .architecture import ARTICLE, NUM_PARAMS, PARAM_SHAPES, Architecture
-from .cnn import CNN, InvalidInput
+from .cnn import CNN, InvalidInput, calibrated
 from .fast.memory import reuse_freed_memory
 from .network import Forward, backprop, forward
 from .weights import WeightsError, load_params, read_metadata
@@ -46,6 +46,7 @@ __all__ = [
     "PARAM_SHAPES",
     "WeightsError",
     "backprop",
+    "calibrated",
     "forward",
     "load",
     "read_metadata",

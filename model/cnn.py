@@ -58,6 +58,12 @@ def gradients(params: Params, I: Array, labels: Array, loss: Objective | None = 
     return batch_gradients(params, I, labels)
 
 
+def calibrated(S: Array, T: float = 1.0) -> Array:
+    """(N, 10) scores -> the probabilities softmax(S / T), in float64: at T = 1 the article's O; at the
+    temperature model/training/calibration.py fits, what the service answers."""
+    return softmax(S.astype(np.float64) / T)
+
+
 # --- validation at the boundary: what the reference (network.py) trusts ---
 
 

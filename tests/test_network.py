@@ -98,6 +98,17 @@ def test_probabilities_are_rows_summing_to_one(net, rng):
     assert np.allclose(O.sum(axis=1), 1.0, atol=1e-6)
 
 
+def test_calibrated_probabilities_are_the_articles_at_t_1_and_keep_the_answer(net, rng):
+    images = rng.random((7, 28, 28))
+    S = net.scores(images)
+    O = model.calibrated(S)
+    assert O.dtype == np.float64 and np.allclose(O, net.predict_proba(images), atol=1e-6)
+    for T in (0.5, 2.0):  # a temperature changes how sure, never which digit
+        hotter = model.calibrated(S, T)
+        assert np.allclose(hotter.sum(axis=1), 1.0) and (hotter.argmax(axis=1) == O.argmax(axis=1)).all()
+    assert (model.calibrated(S, 2.0).max(axis=1) < O.max(axis=1)).all()
+
+
 def test_a_single_image_is_a_batch_of_one(net, rng):
     image = rng.random((28, 28))
     assert np.array_equal(net.predict_proba(image), net.predict_proba(image[None]))

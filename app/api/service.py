@@ -10,8 +10,7 @@ import numpy as np
 
 import model
 from app.pictures.preprocessing import Reading, normalize
-from model import CNN
-from model.layers import softmax
+from model import CNN, calibrated
 from model.network import Backward, Forward, Params, backprop, mean_loss, sgd
 
 
@@ -59,7 +58,7 @@ class Confidence:
 
     def probabilities(self, S: np.ndarray) -> np.ndarray:
         """(N, 10) scores -> calibrated probabilities softmax(S / T), in float64."""
-        return softmax(S.astype(np.float64) / self.temperature)
+        return calibrated(S, self.temperature)
 
     def unsure(self, O: np.ndarray) -> np.ndarray:
         return O.max(axis=-1) < self.unsure_below
@@ -70,6 +69,7 @@ class Classifier:
 
     def __init__(self, net: CNN, metadata: dict[str, Any], weights_path: Path) -> None:
         self.net = net
+        self.dtype = net.dtype  # the float type it reads: a caller keeping what it read asks here
         self.metadata = metadata
         self.weights_path = weights_path
         self.confidence = Confidence.of(metadata)

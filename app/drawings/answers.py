@@ -165,10 +165,12 @@ def read_drawing(job: Job, call: Call) -> Reading:
     """The save's body read (endpoints.py's Body): the grid the served network reads, and its answer.
     A 28x28 grid on the event loop, like a small /predict; a drawing to normalise in a worker."""
     req = SaveRequest.model_validate_json(job.body, context={"max_drawing_side": call.settings.max_drawing_side})
+    if req.params is not None:  # SaveRequest takes any drawing /predict takes, but the served network reads it
+        raise ClientMistake("params: a saved drawing is read by the served network; leave params out")
     if call.on_loop and req.normalize:  # normalising may take milliseconds: a worker's job, as for /predict
         raise NeedsWorker
     clf = call.classifier
-    grid = np.asarray(normalize(req.grid()) if req.normalize else req.grid(), dtype=clf.net.dtype)
+    grid = np.asarray(normalize(req.grid()) if req.normalize else req.grid(), dtype=clf.dtype)
     p = clf.predict(grid)
     return Reading(grid, req.label, p.label, float(p.probabilities[p.label]), req.class_)
 

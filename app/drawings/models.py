@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, Field, Strict, model_validator
+from pydantic import BaseModel, Field, Strict
 
 from app.api.requests import EXAMPLE_GRID, DrawingRequest, ParamsText, RequestBody, body_config
 from app.api.training import MAX_TRAIN_IMAGES, RESUME_MAX_LENGTH
@@ -16,18 +16,13 @@ ClassCode = Annotated[str, Strict(), Field(min_length=1, max_length=12, descript
 
 
 class SaveRequest(DrawingRequest):
-    """A drawing in any form POST /predict takes, and the digit its author meant."""
+    """A drawing in any form POST /predict takes, and the digit its author meant (its `params` are
+    refused where the served network reads it: answers.py's read_drawing)."""
 
     model_config = body_config(examples=[{"image": EXAMPLE_GRID, "label": 1}])
 
     label: Annotated[int, Strict(), Field(ge=0, le=9)] = Field(description="the digit the drawing is meant to be")
     class_: ClassCode | None = Field(None, alias="class", description="save into this class (open, else 409)")
-
-    @model_validator(mode="after")
-    def _served_network_only(self) -> SaveRequest:
-        if self.params is not None:
-            raise ValueError("params: a saved drawing is read by the served network; leave params out")
-        return self
 
 
 class SaveResponse(BaseModel):

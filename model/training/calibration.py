@@ -12,7 +12,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..layers import cross_entropy, softmax
+from ..cnn import calibrated
+from ..layers import cross_entropy
 
 Array = np.ndarray
 
@@ -74,7 +75,7 @@ def unsure_threshold(O: Array, labels: Array, target_accuracy: float) -> float:
 def calibrate(S: Array, labels: Array, target_accuracy: float = 0.995) -> Calibration:
     """Fit T on validation scores S and pick the "unsure" threshold for target_accuracy."""
     T = fit_temperature(S.astype(np.float64), labels)
-    before, after = softmax(S.astype(np.float64)), softmax(S.astype(np.float64) / T)
+    before, after = calibrated(S), calibrated(S, T)
     t = unsure_threshold(after, labels, target_accuracy)
     return Calibration(
         T,
