@@ -19,7 +19,8 @@ from .cnn import CNN
 from .layers import softmax
 from .mnist import MNISTError, load_split, resolve_data_dir, to_float
 from .plots import plot_confusion, plot_learning_curves, plot_mistakes
-from .weights import WeightsError, read_metadata
+from .training.calibration import expected_calibration_error
+from .weights import WeightsError, atomic_write_json, paths, read_metadata
 
 
 class Evaluation(NamedTuple):
@@ -71,14 +72,27 @@ def main(argv: list[str] | None = None) -> int:
         metavar="DIR",
         help="draw learning-curves.png (from the weights' metadata), confusion.png and mistakes.png into DIR",
     )
+    parser.add_argument(
+        "--record",
+        action="store_true",
+        help="an experiment's weights (trained with --no-test), chosen on the validation split: read the test set "
+        "for them, once, and write its figures into their .json; refused if their test figures are there already",
+    )
     args = parser.parse_args(argv)
+    if args.record and args.split != "test":
+        parser.error("--record records the test set's figures")
     try:
+        if args.record and read_metadata(args.weights).get("test_accuracy") is not None:
+            print(f"error: {args.weights} has its test figures already; the test set is read once", file=sys.stderr)
+            return 2
         net = load(args.weights)
         split = load_split(resolve_data_dir(args.data_dir), args.split)
     except (WeightsError, MNISTError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     ev = evaluate(net, split.images, split.labels)
+    if args.record:
+        record(net, args.weights, ev, split.images, split.labels)
     if args.json:
         print(
             json.dumps(
@@ -101,6 +115,29 @@ def main(argv: list[str] | None = None) -> int:
         draw_pictures(net, read_metadata(args.weights), split.images, split.labels, ev, Path(args.plots))
         print(f"learning-curves.png, confusion.png and mistakes.png drawn in {args.plots}", file=sys.stderr)
     return 0
+
+
+def record(net: CNN, weights: str, ev: Evaluation, images: np.ndarray, labels: np.ndarray) -> None:
+    """The test set's figures written into the weights' .json (atomically; the .npz and its SHA-256 unchanged),
+    as a run that reads the test set at its end (python -m model.train without --no-test) writes them."""
+    metadata = read_metadata(weights)
+    S = np.concatenate([net.scores(to_float(images[i : i + 1000], net.dtype)) for i in range(0, len(images), 1000)])
+    S = S.astype(np.float64)
+    calibration = dict(metadata.get("calibration") or {})
+    if "temperature" in calibration:
+        calibration["test_ece_before"] = expected_calibration_error(softmax(S), labels)
+        calibration["test_ece_after"] = expected_calibration_error(softmax(S / calibration["temperature"]), labels)
+    metadata |= {
+        "test_accuracy": ev.accuracy,
+        "test_loss": ev.loss,
+        "per_class_accuracy": [round(float(a), 6) for a in ev.per_class],
+        "confusion": ev.confusion.tolist(),
+        "calibration": calibration,
+    }
+    if isinstance(metadata.get("hyperparameters"), dict):
+        metadata["hyperparameters"]["test"] = "read once, after the choice on the validation split"
+    atomic_write_json(paths(weights)[1], metadata)
+    print(f"the test set's figures written into {paths(weights)[1]}", file=sys.stderr)
 
 
 def draw_pictures(net: CNN, metadata: dict, images: np.ndarray, labels: np.ndarray, ev: Evaluation, out: Path) -> None:

@@ -168,3 +168,35 @@ def test_a_recipe_starts_from_its_seed_or_from_weights():
         initial_params(Recipe(init=str(WEIGHTS), n1=8), 3)
     with pytest.raises(ValueError, match="served"):
         initial_params(RECIPES["class"], 3)
+
+
+def test_an_experiment_never_reads_the_test_set_and_the_chosen_one_reads_it_once(mnist_path, tmp_path, capsys):
+    """Issue 37's honest selection: --no-test runs choose on the validation split; the weights chosen
+    get the test set's figures once (python -m model.evaluate --record), and a second reading is refused.
+    The warm restart and the share still redrawn in the clean epochs run here too."""
+    from model.evaluate import main as evaluate_main
+
+    cfg = Recipe(
+        epochs=2,
+        batch_size=64,
+        lr=0.05,
+        limit=3000,
+        augment=True,
+        validation=500,
+        clean_epochs=1,
+        clean_lr=0.01,
+        clean_redrawn=0.5,
+        test=False,
+    )
+    metadata = train(cfg, str(mnist_path), str(tmp_path / "x"))
+    assert metadata["test_accuracy"] is None and "test_ece_after" not in metadata["calibration"]
+    assert cfg.lr_at(0, 40) == 0.05 and cfg.lr_at(40, 40) == 0.01 and cfg.lr_at(79, 40) < 0.001  # the restart
+    weights = str(tmp_path / "x.npz")
+    assert evaluate_main(["--weights", weights, "--data-dir", str(mnist_path), "--record"]) == 0
+    recorded = model.read_metadata(weights)
+    assert recorded["test_accuracy"] > 0.8 and sum(map(sum, recorded["confusion"])) == 10_000
+    assert recorded["calibration"]["test_ece_after"] >= 0
+    model.load(weights)  # the .npz is as its SHA-256 in the .json says
+    capsys.readouterr()
+    assert evaluate_main(["--weights", weights, "--data-dir", str(mnist_path), "--record"]) == 2
+    assert "read once" in capsys.readouterr().err
