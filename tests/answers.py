@@ -10,6 +10,11 @@ then recorded again (at fdece45, and after issue 35's merge at d073fb2) with Ope
 kernels, under which every one of them had the recorded SHA-256 and length, so the bodies kept now
 are those answers. Issue 36's merge recorded them again: only the list of endpoints changed (the classes).
 Issue 34 (the page's code) added one field to /model's training: tune_steps, a fine-tune's round.
+Issue 37's weights (weights/cnn, chosen on the validation split) recorded them again at 24 of 48:
+compared with the answers before, no status, header, label or shape changed; what changed is what
+the weights make (feature maps, scores, probabilities, gradients and their cells' terms, a nudge's
+image and its winners' indices, the confusion matrix, the parameters /teach hands back, the
+weights' SHA-256 and /model's record of the run: 45 epochs, the recipe's fields).
 
 tests/test_answers.py asks the same questions of today's code and compares the answers field by
 field (`differences`): statuses, headers, labels, shapes and texts exactly, numbers to within what

@@ -8,7 +8,7 @@ both through the same step loop (steps.py). The entries:
   learning rate 0.005, the images shuffled every epoch, every weight and bias drawn uniformly
   from (-0.1, 0.1), inputs pixel/255 - 0.5; on the article's small run (the first 10,000 MNIST
   training images, model/data).
-- "ours": the recipe of the committed weights ("cnn") scaled to the small set: batches of 64,
+- "ours": the redrawn epochs of the committed weights' recipe ("cnn") scaled to the small set: batches of 64,
   momentum 0.9, learning rate 0.05 along a half cosine to 0 over 10 epochs, He initialisation,
   inputs pixel/255, every batch redrawn at random (augment.py).
 - "class": fine-tuning the served network on a class's own drawings mixed with the small set
@@ -104,8 +104,11 @@ RECIPES: dict[str, Recipe] = {
     ),
     "ours": replace(_LIVE, name="ours", batch_size=64, augment=True),
     "class": replace(_LIVE, name="class", batch_size=64, lr=0.01, epochs=1, cosine=False, init="served", augment=True),
-    # the committed weights, weights/cnn (README: 99.12 % on the test set)
-    "cnn": replace(_MNIST, name="cnn"),
+    # the committed weights, weights/cnn (issue 37): the 40 redrawn epochs of the weights before them
+    # (99.12 % on the test set; the same steps, bit for bit), then a warm restart: 5 epochs from
+    # lr 0.005 on the digits as they are, half of each batch still redrawn. Chosen on the validation
+    # split among the rows of BENCHMARKS.md; the test set read once, for these weights.
+    "cnn": replace(_MNIST, name="cnn", epochs=45, clean_epochs=5, clean_lr=0.005, clean_redrawn=0.5),
     # a wider network of the article's family to distil from (18,378 parameters). Seed 0: what made
     # weights/teacher (the command line's --seed, 0 unless given, replaced the recipe's seed then).
     "teacher": replace(_MNIST, name="teacher", n1=16, n2=32, epochs=15, seed=0),
