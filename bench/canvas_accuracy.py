@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.config import Settings  # noqa: E402
 from app.main import create_app  # noqa: E402
+from bench.digits import add_argument, load  # noqa: E402
 from bench.renderings import STYLES, render  # noqa: E402
-from model.mnist import load_mnist  # noqa: E402
 
 
 def png(array: np.ndarray) -> bytes:
@@ -37,11 +37,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--count", type=int, default=1000, help="test digits per style [%(default)s]")
     parser.add_argument("--data-dir", help="MNIST directory [$MNIST_DIR]")
+    add_argument(parser)
     args = parser.parse_args()
 
-    test = load_mnist(args.data_dir).test
-    pick = np.random.default_rng(0).choice(len(test.labels), args.count, replace=False)
-    print(f"{args.count} MNIST test digits per style, sent as PNG files to POST /predict/image\n")
+    images, labels = load(args.data_dir, args.digits)
+    pick = np.random.default_rng(0).choice(len(labels), args.count, replace=False)
+    print(f"{args.count} MNIST {args.digits} digits per style, sent as PNG files to POST /predict/image\n")
     print("| style | canvas | accuracy |")
     print("|---|---|---:|")
     total_right = total = 0
@@ -50,8 +51,8 @@ def main() -> None:
         for style in STYLES:
             right = 0
             for i in pick:
-                r = client.post("/predict/image", files={"file": ("d.png", png(render(test.images[i], style)))})
-                right += r.status_code == 200 and r.json()["label"] == int(test.labels[i])
+                r = client.post("/predict/image", files={"file": ("d.png", png(render(images[i], style)))})
+                right += r.status_code == 200 and r.json()["label"] == int(labels[i])
             total_right, total = total_right + right, total + len(pick)
             print(f"| {style.name} | {style.canvas}x{style.canvas} | {right / len(pick):.2%} |", flush=True)
     print(f"| **all** | | **{total_right / total:.2%}** |")

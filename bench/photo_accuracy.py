@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.config import Settings  # noqa: E402
 from app.main import create_app  # noqa: E402
+from bench.digits import add_argument, load  # noqa: E402
 from bench.photos import CONDITIONS  # noqa: E402
-from model.mnist import load_mnist  # noqa: E402
 
 
 def main() -> None:
@@ -32,13 +32,16 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=500, help="test digits per condition [%(default)s]")
     parser.add_argument("--only", action="append", help="only this condition (repeatable)")
     parser.add_argument("--data-dir", help="MNIST directory [$MNIST_DIR]")
+    add_argument(parser)
     parser.add_argument("--save", type=Path, help="write the first 8 photos of each condition here")
     args = parser.parse_args()
 
-    test = load_mnist(args.data_dir).test
-    pick = np.random.default_rng(0).choice(len(test.labels), args.count, replace=False)
+    images, labels = load(args.data_dir, args.digits)
+    pick = np.random.default_rng(0).choice(len(labels), args.count, replace=False)
     conditions = [c for c in CONDITIONS if not args.only or c.name in args.only]
-    print(f"{args.count} MNIST test digits per condition, photographed and sent as JPEG files to POST /predict/image\n")
+    print(
+        f"{args.count} MNIST {args.digits} digits per condition, photographed, sent as JPEGs to POST /predict/image\n"
+    )
     print("| condition | what | accuracy | dropped marks |")
     print("|---|---|---:|---:|")
     total_right = total = 0
@@ -51,13 +54,13 @@ def main() -> None:
 
         for c in conditions:
             rng = np.random.default_rng(1)  # the same digits in every condition, photographed afresh
-            photos = [c.photo(test.images[i], rng) for i in pick]
+            photos = [c.photo(images[i], rng) for i in pick]
             if args.save:
                 args.save.mkdir(parents=True, exist_ok=True)
                 for j, photo in enumerate(photos[:8]):
-                    (args.save / f"{c.name.replace(' ', '-')}-{j}-{test.labels[pick[j]]}.jpg").write_bytes(photo)
+                    (args.save / f"{c.name.replace(' ', '-')}-{j}-{labels[pick[j]]}.jpg").write_bytes(photo)
             answers = list(threads.map(read, photos))
-            right = sum(a["label"] == int(test.labels[i]) for a, i in zip(answers, pick, strict=True))
+            right = sum(a["label"] == int(labels[i]) for a, i in zip(answers, pick, strict=True))
             dropped = sum(len(a.get("reading", {}).get("dropped", [])) for a in answers)
             total_right, total = total_right + right, total + len(pick)
             print(f"| {c.name} | {c.about} | {right / len(pick):.1%} | {dropped} |", flush=True)

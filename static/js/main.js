@@ -10,7 +10,7 @@ import { LiveAnswer } from "./live.js";
 import { Networks } from "./networks.js";
 import { closePopover, openBeside, setUpPopover } from "./popover.js";
 import { hookSaveButton } from "./save.js";
-import { BadLink, decodeState, encodeState, limits } from "./share.js";
+import { BadLink, checkNetwork, decodeState, encodeState, limits } from "./share.js";
 import { hideNoteOn, setStatus } from "./status.js";
 import { Trainer, firstKernels } from "./trainer.js";
 import {
@@ -260,14 +260,11 @@ $("#share").addEventListener("click", async () => {
 async function openShared() {
   if (!location.hash.startsWith("#s=") || !LINKS) return;
   try {
-    const state = await decodeState(location.hash.slice(1), LINKS);
-    let note = "Opened from a share link: its drawing is on the pad and answered by the network it was shared with.";
+    const state = checkNetwork(await decodeState(location.hash.slice(1), LINKS), info.sha256);
+    const note = "Opened from a share link: its drawing is on the pad and answered by the network it was shared with.";
     if (state.label !== null) explorer.choose(state.label);
     pad.showGrid(state.grid);
-    if (state.kind === "taught" && !state.base && state.lessons.length && !info.sha256.startsWith(state.sha)) {
-      note = "Opened from a share link whose lessons were given to another version of the shared network: " +
-             "the drawing is shown, the lessons are not replayed.";
-    } else if (state.kind === "taught") {
+    if (state.kind === "taught") {
       let params = state.base;
       for (const { grid, label, lr } of state.lessons) params = (await api.teach(grid, label, lr, params)).params;
       networks.set("taught", { params, steps: state.count + state.lessons.length, base: state.base,

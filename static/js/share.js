@@ -151,3 +151,15 @@ export async function decodeState(fragment, limit) {
     lessons: h.lessons.map(([g, label, lr]) => ({ grid: grids[g], label, lr })),
   };
 }
+
+// A link whose answer comes from the served network (the shared one, or a copy taught by lessons replayed
+// on it) names that network by the first 12 hex digits of its weights' SHA-256. When the service has since
+// been given other weights, the same drawing would get another answer: the link is refused, not
+// answered as if it were the one shared. Links that carry their own parameters open on any version.
+export function checkNetwork(state, servedSha256) {
+  if (state.base === null && !servedSha256.startsWith(state.sha)) {
+    throw new BadLink(`this share link was made with another version of the shared network (${state.sha}, ` +
+                      `now ${servedSha256.slice(0, 12)}), which would answer its drawing differently`);
+  }
+  return state;
+}

@@ -394,6 +394,43 @@ def test_a_hostile_share_link_is_refused_at_once_and_the_page_stays_responsive(b
     context.close()
 
 
+@pytest.mark.parametrize("kind", ["shared", "taught"])
+def test_a_link_made_with_other_weights_is_refused_with_a_sentence(page, server_url, kind):
+    """Issue 37: when the served weights change, a link that is answered by the served network (the
+    shared one, or lessons replayed on it) names weights that are gone; it is refused, not answered
+    by the new network as if it were the one shared. A link carrying its own parameters still opens."""
+    grid = np.zeros((28, 28), np.float32)
+    grid[4:24, 13:15] = 1.0  # a 1
+    make = """async ({ grid, kind, sha, base }) => {
+        const share = await import("./js/share.js");
+        const info = await (await fetch("/model")).json();
+        const lessons = kind === "taught" ? [{ grid, label: 1, lr: 0.01 }] : [];
+        return share.encodeState({ grid, label: 1, kind, sha: sha ?? info.sha256, base, count: 0, lessons },
+                                 share.limits(28, info.parameters));
+    }"""
+    other = "0123456789ab"  # no weights of this project have this fingerprint
+    fragment = page.evaluate(make, {"grid": grid.tolist(), "kind": kind, "sha": other, "base": None})
+    page.goto("about:blank")  # a change of the fragment alone would not load the page again
+    page.goto(server_url + "/#" + fragment)
+    page.wait_for_function("document.querySelector('#status').textContent.includes('share link')")
+    status = page.inner_text("#status")
+    assert "another version of the shared network (0123456789ab" in status and "draw a digit instead" in status
+    assert page.inner_text("#answer") == "?"  # nothing answered in its name
+    # the same link made with the served weights opens and is answered
+    fragment = page.evaluate(make, {"grid": grid.tolist(), "kind": kind, "sha": None, "base": None})
+    page.goto("about:blank")
+    page.goto(server_url + "/#" + fragment)
+    page.wait_for_function("document.querySelector('#status').textContent.startsWith('Opened from a share link')")
+    assert page.inner_text("#answer") == "1"
+    if kind == "taught":  # with its own parameters (the served ones, sent along) any version opens it
+        served = model.load(WEIGHTS).params
+        base = encode_params(served)
+        fragment = page.evaluate(make, {"grid": grid.tolist(), "kind": kind, "sha": other, "base": base})
+        page.goto("about:blank")
+        page.goto(server_url + "/#" + fragment)
+        page.wait_for_function("document.querySelector('#status').textContent.startsWith('Opened from a share link')")
+
+
 def test_the_largest_link_the_page_can_make_opens(page):
     """The caps sit just above what the page can make: the most lessons, on the most drawings, on
     parameters of its own (deflate cannot shrink random numbers), still opens."""
