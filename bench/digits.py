@@ -15,7 +15,7 @@ import numpy as np
 from model.mnist import load_mnist
 from model.training.schedule import split
 
-HELD_OUT = 5000  # the validation split of every recipe of model/training/config.py
+HELD_OUT = 5000  # the validation split of every MNIST recipe of model/training/recipes.py
 
 
 def add_argument(parser: argparse.ArgumentParser) -> None:
