@@ -23,7 +23,8 @@ import sys
 import sysconfig
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -167,11 +168,18 @@ def drawing(seed: int) -> list[list[float]]:
     return np.round(rng.random((28, 28)) * (rng.random((28, 28)) > 0.7), 3).tolist()
 
 
+def in_a_thread(route: Coroutine[Any, Any, Route]) -> Route:
+    """asyncio.run in a thread of its own: the caller's thread may have a loop running already (Playwright's
+    sync API keeps one in the tests' main thread), and sys.setprofile follows the thread that runs the route."""
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, route).result()
+
+
 def predict_path(weights: Path | None = None) -> Route:
     """A 28x28 drawing's /predict, from its route to model/."""
     settings = Settings(pool_workers=1, **({} if weights is None else {"weights": weights}))
     bodies = [{"image": drawing(1)}, {"image": drawing(2)}]
-    return asyncio.run(follow(settings, "POST", "/predict", bodies, Tracer(into_model)))
+    return in_a_thread(follow(settings, "POST", "/predict", bodies, Tracer(into_model)))
 
 
 def save_path(weights: Path | None = None) -> Route:
@@ -180,7 +188,7 @@ def save_path(weights: Path | None = None) -> Route:
         options: dict[str, Any] = {"weights": weights} if weights is not None else {}
         settings = Settings(pool_workers=1, teacher_token=TOKEN, data_dir=Path(data), **options)
         bodies = [{"image": drawing(1), "label": 3}, {"image": drawing(2), "label": 4}]
-        return asyncio.run(follow(settings, "POST", "/drawings", bodies, Tracer(into_database)))
+        return in_a_thread(follow(settings, "POST", "/drawings", bodies, Tracer(into_database)))
 
 
 if __name__ == "__main__":

@@ -141,9 +141,10 @@ def test_66_one_step_old_gradient_new_and_what_it_does_to_the_drawing(client, dr
         assert total(e) == pytest.approx(e["value"], rel=1e-6, abs=1e-9) and e["shape"] == list(g.shape)
         assert e["loss_after"] < e["loss_before"] and not e["overshoots"] and e["safe_lr"] is None
         assert sum(e["probabilities_after"]) == pytest.approx(1, abs=1e-5)
-    # Blamed for not being a 1, the 7 takes a step of 0.5 far past the valley: the loss rises (14.9 -> 256).
+    # Blamed for not being a 1, the 7 takes a step of 0.5 far too long: the loss rises past the valley, or
+    # digits the network read right are read wrong after it (which of the two depends on the weights).
     big = ask(client, drawing, "update", [0, 0, 0], label=1, parameter="k1", lr=0.5)
-    assert big["overshoots"] and big["loss_after"] > big["loss_before"]
+    assert big["overshoots"] and (big["loss_after"] > big["loss_before"] or big["known_flipped"])
     assert big["safe_lr"] is not None and big["safe_lr"] < 0.5
     safer = ask(client, drawing, "update", [0, 0, 0], label=1, parameter="k1", lr=big["safe_lr"])
     assert safer["loss_after"] < safer["loss_before"] and not safer["overshoots"]
