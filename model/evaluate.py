@@ -9,17 +9,16 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from . import load
 from .architecture import NUM_CLASSES
-from .cnn import CNN
-from .layers import softmax
+from .cnn import CNN, calibrated
 from .mnist import MNISTError, load_split, resolve_data_dir, to_float
 from .plots import plot_confusion, plot_learning_curves, plot_mistakes
-from .training.calibration import expected_calibration_error
+from .training.calibration import calibration_errors
 from .weights import WeightsError, atomic_write_json, paths, read_metadata
 
 
@@ -29,11 +28,27 @@ class Evaluation(NamedTuple):
     confusion: np.ndarray  # (10, 10) counts: row = true digit, column = prediction
     loss: float  # mean cross-entropy
 
+    def scorecard(self) -> dict[str, Any]:
+        """The figures a weights file's metadata keeps of its test set."""
+        return {
+            "test_accuracy": self.accuracy,
+            "test_loss": self.loss,
+            "per_class_accuracy": [round(float(a), 6) for a in self.per_class],
+            "confusion": self.confusion.tolist(),
+        }
+
 
 def predict_in_batches(net: CNN, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
     """(N, 28, 28) uint8 -> (N, 10) probabilities, a batch at a time to bound memory."""
     return np.concatenate(
         [net.predict_proba(to_float(images[i : i + batch_size], net.dtype)) for i in range(0, len(images), batch_size)]
+    )
+
+
+def scores_in_batches(net: CNN, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+    """(N, 28, 28) uint8 -> the scores S (N, 10), a batch at a time to bound memory."""
+    return np.concatenate(
+        [net.scores(to_float(images[i : i + batch_size], net.dtype)) for i in range(0, len(images), batch_size)]
     )
 
 
@@ -121,19 +136,11 @@ def record(net: CNN, weights: str, ev: Evaluation, images: np.ndarray, labels: n
     """The test set's figures written into the weights' .json (atomically; the .npz and its SHA-256 unchanged),
     as a run that reads the test set at its end (python -m model.train without --no-test) writes them."""
     metadata = read_metadata(weights)
-    S = np.concatenate([net.scores(to_float(images[i : i + 1000], net.dtype)) for i in range(0, len(images), 1000)])
-    S = S.astype(np.float64)
     calibration = dict(metadata.get("calibration") or {})
     if "temperature" in calibration:
-        calibration["test_ece_before"] = expected_calibration_error(softmax(S), labels)
-        calibration["test_ece_after"] = expected_calibration_error(softmax(S / calibration["temperature"]), labels)
-    metadata |= {
-        "test_accuracy": ev.accuracy,
-        "test_loss": ev.loss,
-        "per_class_accuracy": [round(float(a), 6) for a in ev.per_class],
-        "confusion": ev.confusion.tolist(),
-        "calibration": calibration,
-    }
+        before, after = calibration_errors(scores_in_batches(net, images), labels, calibration["temperature"])
+        calibration["test_ece_before"], calibration["test_ece_after"] = before, after
+    metadata |= ev.scorecard() | {"calibration": calibration}
     if isinstance(metadata.get("hyperparameters"), dict):
         metadata["hyperparameters"]["test"] = "read once, after the choice on the validation split"
     atomic_write_json(paths(weights)[1], metadata)
@@ -146,8 +153,7 @@ def draw_pictures(net: CNN, metadata: dict, images: np.ndarray, labels: np.ndarr
         plot_learning_curves(metadata["history"], out / "learning-curves.png")
     plot_confusion(ev.confusion, out / "confusion.png", title=f"MNIST test set: {ev.accuracy:.2%} correct")
     T = float((metadata.get("calibration") or {}).get("temperature", 1.0))
-    S = np.concatenate([net.scores(to_float(images[i : i + 1000], net.dtype)) for i in range(0, len(images), 1000)])
-    plot_mistakes(images, labels, softmax(S.astype(np.float64) / T), out / "mistakes.png")
+    plot_mistakes(images, labels, calibrated(scores_in_batches(net, images), T), out / "mistakes.png")
 
 
 if __name__ == "__main__":

@@ -85,3 +85,8 @@ def calibrate(S: Array, labels: Array, target_accuracy: float = 0.995) -> Calibr
         expected_calibration_error(after, labels),
         float((after.max(axis=1) < t).mean()),
     )
+
+
+def calibration_errors(S: Array, labels: Array, T: float) -> tuple[float, float]:
+    """The expected calibration error of scores S before temperature scaling and after it at T."""
+    return expected_calibration_error(calibrated(S), labels), expected_calibration_error(calibrated(S, T), labels)

@@ -14,10 +14,9 @@ import numpy as np
 
 from ..cnn import CNN
 from ..evaluate import Evaluation
-from ..layers import softmax
 from ..mnist import MNIST, to_float
 from .augment import Augmentation
-from .calibration import calibrate, expected_calibration_error
+from .calibration import calibrate, calibration_errors
 from .recipes import Recipe
 from .schedule import SPLIT_SEED
 
@@ -33,14 +32,7 @@ def metadata(
     cfg: Recipe, test: Evaluation | None, history: list[dict[str, float]], train_images: int
 ) -> dict[str, Any]:
     """The scorecard (None for an experiment, which does not read the test set), the settings and the run's history."""
-    scorecard: dict[str, Any] = {"test_accuracy": None}
-    if test is not None:
-        scorecard = {
-            "test_accuracy": test.accuracy,
-            "test_loss": test.loss,
-            "per_class_accuracy": [round(float(a), 6) for a in test.per_class],
-            "confusion": test.confusion.tolist(),
-        }
+    scorecard: dict[str, Any] = {"test_accuracy": None} if test is None else test.scorecard()
     result: dict[str, Any] = {
         **scorecard,
         "epochs": cfg.epochs,
@@ -67,9 +59,9 @@ def validation_and_calibration(
     cal = calibrate(S, labels[val_idx])
     calibration: dict[str, Any] = {**cal._asdict()}
     if test:
-        test_S = net.scores(to_float(mnist.test.images, net.dtype)).astype(np.float64)
-        calibration["test_ece_before"] = expected_calibration_error(softmax(test_S), mnist.test.labels)
-        calibration["test_ece_after"] = expected_calibration_error(softmax(test_S / cal.temperature), mnist.test.labels)
+        test_S = net.scores(to_float(mnist.test.images, net.dtype))
+        before, after = calibration_errors(test_S, mnist.test.labels, cal.temperature)
+        calibration["test_ece_before"], calibration["test_ece_after"] = before, after
     return {
         "validation": {
             "images": int(len(val_idx)),
