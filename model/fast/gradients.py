@@ -42,6 +42,7 @@ from .banded import (
     pooled_toeplitz,
     to_choices,
 )
+from .threads import one_blas_thread
 
 Corners = tuple[Array, Array, Array, Array]
 _C1_LEAST_HALF, _C2_LEAST_HALF = 4, 99  # the fewest pooled columns in a block (banded.column_blocks)
@@ -105,8 +106,16 @@ def batch_gradients(
 
     objective, if given, maps the scores S to another mean loss and its dL/dS (label smoothing,
     distillation: model/training/objectives.py); backpropagation from dL/dS on is the same.
+    Its matrix products run on one BLAS thread (threads.py says why)."""
+    with one_blas_thread():
+        return _batch_gradients(params, I, labels, objective)
 
-    The comments give the article's sizes; every size is the architecture's, read from the kernels."""
+
+def _batch_gradients(
+    params: Params, I: Array, labels: Array, objective: Callable[[Array], tuple[float, Array]] | None
+) -> Taught:
+    """batch_gradients on the calling thread's BLAS threads. The comments give the article's sizes;
+    every size is the architecture's, read from the kernels."""
     N, W = len(I), I.shape[2]
     arch = Architecture.of_params(params)
     n1, k, P1_side = arch.n1, arch.k, arch.sides[1]
