@@ -11,10 +11,10 @@ four members of every 2x2 window is a block of whole rows. C1's band is cut into
 (banded.column_blocks): a whole row's band is mostly zeros, and the products shrink by half.
 
 Two shortcuts, neither of which changes a gradient:
-- the winners of eqs. (42) and (57) are found before the bias and the ReLU, as three comparisons
-  (banded.max_and_choices) rather than positions. A map's bias moves
-  its whole window alike, and ReLU only ties values at 0; where the maximum is at most 0 the
-  pooled value P is 0 and the gate P > 0 sends nothing back, whichever cell "won";
+- the winners of eqs. (42) and (57) are found before the bias and the ReLU (as three comparisons,
+  banded.max_and_choices). A map's bias moves its whole window alike, and ReLU only ties values
+  at 0; where the maximum is at most 0 the pooled value P is 0 and the gate P > 0 sends nothing
+  back, whichever cell "won";
 - the ReLU gates of eqs. (45) and (60) are applied to the pooled gradients, 4x smaller: a winner
   passes its ReLU exactly where P > 0.
 
@@ -45,7 +45,7 @@ from .banded import (
 from .threads import one_blas_thread
 
 Corners = tuple[Array, Array, Array, Array]
-_C1_LEAST_HALF, _C2_LEAST_HALF = 4, 99  # the fewest pooled columns in a block (banded.column_blocks)
+_C1_LEAST_HALF = 4  # the fewest pooled columns in one of C1's column blocks (banded.column_blocks)
 
 
 def _corners(AT: Array) -> Corners:
@@ -120,9 +120,9 @@ def _batch_gradients(
     arch = Architecture.of_params(params)
     n1, k, P1_side = arch.n1, arch.k, arch.sides[1]
     # C1 in 3 blocks of 8 columns (T1 (5*12, 6*8)): the band of a whole row would be mostly zeros.
-    # C2 whole (T2 (360, 96)): its patch matrix's gradient is folded back onto P1 (banded.column_blocks).
+    # C2 in one (T2 (360, 96)): blocks made its products smaller but the fold of eq. (56) dearer.
     conv1 = _Conv(params["k1"][:, None], params["b1"], W, column_blocks(W, k, _C1_LEAST_HALF))
-    conv2 = _Conv(params["k2"], params["b2"], P1_side, column_blocks(P1_side, k, _C2_LEAST_HALF))
+    conv2 = _Conv(params["k2"], params["b2"], P1_side, 1)
     wP = permuted_w(params["w"], arch)
 
     # Feedforward, eqs. (1)-(5): P1 (N, 12, 6*12) and P2 (N, 4, 12*4) stored [n, x, m, y] between the layers.
