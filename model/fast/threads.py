@@ -2,10 +2,10 @@
 
 A training step at batch 64 makes a dozen matrix products of 0.1-0.5 ms each. OpenBLAS splits
 each over its threads (2 here) and its workers spin between products; when another process holds
-a core (this machine is shared; two trainings at once are common), the split product waits for a
-descheduled worker: measured at a load average of 8, the products took 5-30x longer on two
-threads than on one, and a step 97 ms against 9.7 ms. On an idle machine two threads save at most
-some 10-15 % of the products' time (BENCHMARKS.md). So a step runs on one thread, whatever the load.
+a core (this machine is shared; two trainings at once are common), a split product waits for a
+descheduled worker, and a step took many times longer on two threads than on one. On an idle
+machine the second thread saves only part of the products' time, a fraction of a step. So a step
+runs on one thread, whatever the load (figures: BENCHMARKS.md, issue 37).
 
 OpenBLAS 0.3.27 and later set a thread count for the calling thread alone
 (openblas_set_num_threads_local), so answers served by other threads keep theirs. Where that
