@@ -137,7 +137,14 @@ def main() -> None:
     parser.add_argument("--data-dir", help="MNIST directory [$MNIST_DIR, else the download cache]")
     parser.add_argument("--rounds", type=int, default=7, help="alternating rounds per figure [%(default)s]")
     parser.add_argument("--quick", action="store_true", help="steps only: no epoch, fewer latencies")
+    parser.add_argument(
+        "--torch-threads",
+        type=int,
+        help="PyTorch's threads [its own default]; 1 races it as our training step runs (model/fast/threads.py)",
+    )
     args = parser.parse_args()
+    if args.torch_threads:
+        torch.set_num_threads(args.torch_threads)
     model.reuse_freed_memory()
 
     mnist = load_mnist(args.data_dir)
@@ -170,7 +177,8 @@ def main() -> None:
     )
     print(
         f"NumPy {np.__version__} on {blas_description()}; PyTorch {torch.__version__} "
-        f"({torch.get_num_threads()} threads); Python {platform.python_version()}; "
+        f"({torch.get_num_threads()} threads); our training step on one BLAS thread; "
+        f"Python {platform.python_version()}; "
         f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}, "
         f"OPENBLAS_L2_SIZE={os.environ.get('OPENBLAS_L2_SIZE', '(unset)')}, "
         f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', '(unset)')}\n"
