@@ -24,6 +24,8 @@ tests/test_fast.py checks the result against network.backprop and against finite
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple, TypeVar
 
 import numpy as np
 
@@ -99,61 +101,117 @@ class _Conv:
         return pooled_band_sum((dLAT @ X).T, self.kernel_shape, self.Wb), dLb, dLAT  # dLAT @ X: BLAS's faster order
 
 
+class _Step:
+    """The layers of one training step, built once from the parameters and shared by the batch's parts.
+
+    forward and backward hold no state of their own, so parts of a batch may run them at once on
+    different threads (batch_gradients)."""
+
+    def __init__(self, params: Params, W: int) -> None:
+        self.arch = arch = Architecture.of_params(params)
+        # C1 in 3 blocks of 8 columns (T1 (5*12, 6*8)): the band of a whole row would be mostly zeros.
+        # C2 in one (T2 (360, 96)): blocks made its products smaller but the fold of eq. (56) dearer.
+        self.conv1 = _Conv(params["k1"][:, None], params["b1"], W, column_blocks(W, arch.k, _C1_LEAST_HALF))
+        self.conv2 = _Conv(params["k2"], params["b2"], arch.sides[1], 1)
+        self.wP, self.b = permuted_w(params["w"], arch), params["b"]
+
+    def forward(self, I: Array) -> _Forward:
+        """Feedforward, eqs. (1)-(5), up to the scores S: P1 (N, 12, 6*12) and P2 (N, 4, 12*4) stored
+        [n, x, m, y] between the layers. The comments give the article's sizes; every size is the
+        architecture's, read from the kernels."""
+        N = len(I)
+        X1, P1b, choices1 = self.conv1.relu_pool(I)
+        X2, P2b, choices2 = self.conv2.relu_pool(self.conv1.unblocked(P1b, N))
+        f = self.conv2.unblocked(P2b, N).reshape(N, self.arch.flat)  # [x, m, y]: the article's f permuted
+        return _Forward(X1, P1b, choices1, X2, P2b, choices2, f, f @ self.wP.T + self.b)
+
+    def backward(self, fw: _Forward, dLS: Array) -> Params:
+        """Backpropagation, eqs. (25)-(65), from dL/dS (N, 10) of these images: the sum of their gradients."""
+        arch, conv1, conv2 = self.arch, self.conv1, self.conv2
+        N, n1, k, P1_side = len(dLS), arch.n1, arch.k, arch.sides[1]
+        dLw = article_columns_of_w(dLS.T @ fw.f, arch)  # eq. (30)
+        dLP2 = conv2.gated(dLS @ self.wP, fw.P2b)  # eqs. (38)-(39), gated for (45)
+        dLk2, dLb2, dLAT2 = conv2.gradients(fw.X2, dLP2, fw.choices2)  # eqs. (43)-(50)
+        # eq. (56): the gradient of the patch matrix, each block added back onto the P1 rows and columns
+        # it copied: output row u = 2x + i read rows u..u+4 (the 8 rows of C2 that the max-pool reads).
+        B, Wb, blocks = conv2.T.shape[1] // arch.n2, conv2.Wb, conv2.blocks
+        dLX2 = (dLAT2.T @ conv2.T.T).reshape(2, N, -1, blocks, k, n1, Wb)  # (2, N, 4, 1, 5, 6, 12)
+        h2 = dLX2.shape[2]
+        dLP1 = np.zeros((N, P1_side, n1, P1_side), dLS.dtype)
+        for i in range(2):
+            for p in range(k):
+                for j in range(blocks):
+                    dLP1[:, i + p : i + p + 2 * h2 : 2, :, j * B : j * B + Wb] += dLX2[i, :, :, j, p]
+        dLk1, dLb1, _ = conv1.gradients(fw.X1, conv1.gated(dLP1, fw.P1b), fw.choices1)  # eqs. (58)-(65)
+        return {"k1": dLk1[:, 0], "b1": dLb1, "k2": dLk2, "b2": dLb2, "w": dLw, "b": dLS.sum(axis=0)}
+
+
+class _Forward(NamedTuple):
+    """What backward needs of a part's feedforward: the patch matrices, the pooled maps in their
+    layouts, the winners' choices, f and the scores S."""
+
+    X1: Array
+    P1b: Array
+    choices1: Choices
+    X2: Array
+    P2b: Array
+    choices2: Choices
+    f: Array
+    S: Array
+
+
+def _mean_cross_entropy(S: Array, labels: Array) -> tuple[float, Array]:
+    """The article's loss, eq. (6), averaged over the batch, and its gradient dL/dS, eq. (23)."""
+    log_O = log_softmax(S)
+    O = np.exp(log_O)  # eq. (5), its logarithm kept for the loss
+    return float(-log_O[np.arange(len(S)), labels].mean()), softmax_cross_entropy_grad(O, labels)
+
+
 def batch_gradients(
-    params: Params, I: Array, labels: Array, objective: Callable[[Array], tuple[float, Array]] | None = None
+    params: Params,
+    I: Array,
+    labels: Array,
+    objective: Callable[[Array], tuple[float, Array]] | None = None,
+    parts: int = 1,
 ) -> Taught:
     """The mean of L = -ln O_label over the batch I (N, 28, 28), and its gradient keyed like params.
 
     objective, if given, maps the scores S to another mean loss and its dL/dS (label smoothing,
     distillation: model/training/objectives.py); backpropagation from dL/dS on is the same.
-    Its matrix products run on one BLAS thread (threads.py says why)."""
-    with one_blas_thread():
-        return _batch_gradients(params, I, labels, objective)
 
-
-def _batch_gradients(
-    params: Params, I: Array, labels: Array, objective: Callable[[Array], tuple[float, Array]] | None
-) -> Taught:
-    """batch_gradients on the calling thread's BLAS threads. The comments give the article's sizes;
-    every size is the architecture's, read from the kernels."""
-    N, W = len(I), I.shape[2]
-    arch = Architecture.of_params(params)
-    n1, k, P1_side = arch.n1, arch.k, arch.sides[1]
-    # C1 in 3 blocks of 8 columns (T1 (5*12, 6*8)): the band of a whole row would be mostly zeros.
-    # C2 in one (T2 (360, 96)): blocks made its products smaller but the fold of eq. (56) dearer.
-    conv1 = _Conv(params["k1"][:, None], params["b1"], W, column_blocks(W, k, _C1_LEAST_HALF))
-    conv2 = _Conv(params["k2"], params["b2"], P1_side, 1)
-    wP = permuted_w(params["w"], arch)
-
-    # Feedforward, eqs. (1)-(5): P1 (N, 12, 6*12) and P2 (N, 4, 12*4) stored [n, x, m, y] between the layers.
-    X1, P1b, choices1 = conv1.relu_pool(I)
-    P1 = conv1.unblocked(P1b, N)
-    X2, P2b, choices2 = conv2.relu_pool(P1)
-    f = conv2.unblocked(P2b, N).reshape(N, arch.flat)  # [x, m, y]: the article's f permuted, as wP's columns
-    S = f @ wP.T + params["b"]
-    if objective is None:
-        log_O = log_softmax(S)
-        O = np.exp(log_O)  # eq. (5), its logarithm kept for the loss, eq. (6)
-        loss = float(-log_O[np.arange(N), labels].mean())
-        dLS = softmax_cross_entropy_grad(O, labels)  # eq. (23)
-    else:
-        loss, dLS = objective(S)
-
-    # Backpropagation, eqs. (25)-(65).
-    dLw = article_columns_of_w(dLS.T @ f, arch)  # eq. (30)
-    dLP2 = conv2.gated(dLS @ wP, P2b)  # eqs. (38)-(39), gated for (45)
-    dLk2, dLb2, dLAT2 = conv2.gradients(X2, dLP2, choices2)  # eqs. (43)-(50)
-    # eq. (56): the gradient of the patch matrix, each block added back onto the P1 rows and columns
-    # it copied: output row u = 2x + i read rows u..u+4 (the 8 rows of C2 that the max-pool reads).
-    B, Wb, blocks = conv2.T.shape[1] // arch.n2, conv2.Wb, conv2.blocks
-    dLX2 = (dLAT2.T @ conv2.T.T).reshape(2, N, -1, blocks, k, n1, Wb)  # (2, N, 4, 1, 5, 6, 12)
-    h2 = dLX2.shape[2]
-    dLP1 = np.zeros((N, P1.shape[1], n1, P1_side), P1.dtype)
-    for i in range(2):
-        for p in range(k):
-            for j in range(blocks):
-                dLP1[:, i + p : i + p + 2 * h2 : 2, :, j * B : j * B + Wb] += dLX2[i, :, :, j, p]
-    dLk1, dLb1, _ = conv1.gradients(X1, conv1.gated(dLP1, P1b), choices1)  # eqs. (58)-(65)
-
-    grads = {"k1": dLk1[:, 0], "b1": dLb1, "k2": dLk2, "b2": dLb2, "w": dLw, "b": dLS.sum(axis=0)}
+    parts > 1 cuts the batch into that many parts, each fed forward and back on a thread of its
+    own (NumPy lets go of the GIL inside its loops and products), the loss taken on the whole
+    batch's S in between: the same gradient up to the order of float32 sums. The cut depends only
+    on N and parts, never on timing, so a run is as repeatable as on one thread. Every matrix
+    product runs on one BLAS thread (threads.py says why)."""
+    step = _Step(params, I.shape[2])
+    cuts = [slice(a[0], a[-1] + 1) for a in np.array_split(np.arange(len(I)), min(parts, len(I)))]
+    forwards = _each(step.forward, [I[cut] for cut in cuts])
+    S = forwards[0].S if len(cuts) == 1 else np.concatenate([fw.S for fw in forwards])
+    loss, dLS = objective(S) if objective is not None else _mean_cross_entropy(S, labels)
+    sums = _each(
+        lambda fw_dLS: step.backward(*fw_dLS), [(fw, dLS[cut]) for fw, cut in zip(forwards, cuts, strict=True)]
+    )
+    grads = sums[0] if len(sums) == 1 else {key: sum(part[key] for part in sums) for key in sums[0]}
     return Taught(loss, int((S.argmax(axis=1) == labels).sum()), grads)
+
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+_POOL: list[ThreadPoolExecutor] = []  # made on first use: a process that trains on one thread starts none
+
+
+def _each(work: Callable[[_T], _R], items: list[_T]) -> list[_R]:
+    """work(item) for every item, in order: the first on this thread, the others on the pool's,
+    every one of them on one BLAS thread."""
+
+    def alone(item: _T) -> _R:
+        with one_blas_thread():
+            return work(item)
+
+    if len(items) == 1:
+        return [alone(items[0])]
+    if not _POOL or _POOL[0]._max_workers < len(items) - 1:
+        _POOL[:] = [ThreadPoolExecutor(len(items) - 1, thread_name_prefix="batch-part")]
+    others = [_POOL[0].submit(alone, item) for item in items[1:]]
+    return [alone(items[0])] + [future.result() for future in others]

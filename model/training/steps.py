@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 
-from ..cnn import CNN, gradients
+from ..cnn import CNN, Objective, gradients
+from ..fast.threads import one_blas_thread
 from ..layers import Array
 from ..network import Params
 from .augment import augment
@@ -52,13 +54,38 @@ def steps(
 ) -> Iterator[Step]:
     """Take `count` steps of the recipe from state.step on (N, 28, 28) uint8 images, changing state in
     place; yield each as it is taken. teacher (with recipe.distill) scores every batch the student sees."""
+    per_epoch = math.ceil(len(images) / recipe.batch_size)
+    if recipe.seeding == "epoch" and state.step % per_epoch:
+        raise ValueError(f"a run seeded by epoch starts at an epoch's first step, not at step {state.step}")
+    drawn = batches(recipe, seed, state.step, images, labels, count, teacher)
+    for step, (x, y, loss) in enumerate(one_ahead(drawn) if recipe.threads > 1 else drawn, start=state.step):
+        taught = gradients(state.params, x, y, loss, recipe.threads)
+        lr = recipe.lr_at(step, per_epoch)
+        update(recipe.optimizer, state.params, state.memory, taught.grads, lr, recipe.momentum, step)
+        if state.average is not None:
+            average_step(state.average, state.params, recipe.ema)
+        state.step = step + 1
+        yield Step(taught.loss, taught.correct, len(y), lr)
+
+
+class Batch(NamedTuple):
+    """What a step trains on: its images as the network reads them, their labels, and the loss if not the article's."""
+
+    x: Array
+    labels: Array
+    loss: Objective | None
+
+
+def batches(
+    recipe: Recipe, seed: int, start: int, images: Array, labels: Array, count: int, teacher: CNN | None
+) -> Iterator[Batch]:
+    """The batches of steps start..start+count-1: a function of the recipe, the seed and the step alone,
+    never of the weights, so they may be drawn ahead of the steps (one_ahead)."""
     n, size = len(images), recipe.batch_size
     per_epoch = math.ceil(n / size)
     by_epoch = recipe.seeding == "epoch"
-    if by_epoch and state.step % per_epoch:
-        raise ValueError(f"a run seeded by epoch starts at an epoch's first step, not at step {state.step}")
     epoch, order, redraw = -1, np.empty(0, np.int64), None
-    for step in range(state.step, state.step + count):
+    for step in range(start, start + count):
         if step // per_epoch != epoch:
             epoch = step // per_epoch
             order = epoch_order(seed, epoch + by_epoch, n)  # the command line counts epochs from 1
@@ -81,10 +108,21 @@ def steps(
             if recipe.label_smoothing or teacher_S is not None
             else None  # the article's cross-entropy, on the fast path's own code
         )
-        taught = gradients(state.params, x - np.float32(recipe.shift) if recipe.shift else x, labels[idx], loss)
-        lr = recipe.lr_at(step, per_epoch)
-        update(recipe.optimizer, state.params, state.memory, taught.grads, lr, recipe.momentum, step)
-        if state.average is not None:
-            average_step(state.average, state.params, recipe.ema)
-        state.step = step + 1
-        yield Step(taught.loss, taught.correct, len(idx), lr)
+        yield Batch(x - np.float32(recipe.shift) if recipe.shift else x, labels[idx], loss)
+
+
+def one_ahead(items: Iterator[Batch]) -> Iterator[Batch]:
+    """items, each drawn on a thread of its own while the caller works on the one before: a step's
+    redrawing (augment.py) overlaps the step before it. The same items in the same order, drawn by
+    one thread at a time, so the random redrawings are the ones drawn without it. Its products (a
+    teacher's scores) take one BLAS thread, as the step's parts do."""
+
+    def draw() -> Batch | None:
+        with one_blas_thread():
+            return next(items, None)
+
+    with ThreadPoolExecutor(1, thread_name_prefix="next-batch") as pool:
+        coming = pool.submit(draw)
+        while (item := coming.result()) is not None:
+            coming = pool.submit(draw)
+            yield item
