@@ -45,7 +45,10 @@ def parser() -> argparse.ArgumentParser:
         "--clean-redrawn", type=float, help=f"the share of clean epochs' batches redrawn [{d.clean_redrawn}]"
     )
     p.add_argument(
-        "--threads", type=int, help=f"cut each batch into N parts, one a thread (a 2-core machine: 2) [{d.threads}]"
+        "--threads",
+        type=int,
+        help=f"cores to use; 2 draws the batches ahead in a process of their own: the same run, bit for bit "
+        f"[{d.threads}]",
     )
     p.add_argument("--validation", type=int, help=f"hold out N training images to validate on [{d.validation}]")
     p.add_argument("--data-dir", help="directory of the MNIST IDX files [$MNIST_DIR, else a download cache]")

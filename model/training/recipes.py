@@ -66,9 +66,9 @@ class Recipe:
     # the live runs', numbers them from 0 and seeds each step's redrawing by the step, so that a
     # request may start at any step.
     seeding: Literal["epoch", "step"] = "epoch"
-    # A step's batch cut into this many parts, fed forward and back on threads of their own
-    # (model/fast/gradients.py): the same gradient up to the order of float32 sums, so the same run
-    # on 1 and on 2 threads drifts apart by rounding; a run resumed keeps its recipe's count.
+    # The cores a run may use. From 2, the batches are drawn ahead by a process of their own (ahead.py):
+    # the same steps, bit for bit. From 3, each step's batch is also cut into threads - 1 parts on
+    # threads of their own (model/fast/gradients.py): the same gradient up to the order of float32 sums.
     threads: int = 1
 
     @property

@@ -13,16 +13,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 
-from ..cnn import CNN, Objective, gradients
-from ..fast.threads import one_blas_thread
+from ..cnn import CNN, gradients
 from ..layers import Array
 from ..network import Params
+from .ahead import drawn_ahead
 from .augment import augment
 from .objectives import objective
 from .optimizers import average_step, update
@@ -53,13 +52,24 @@ def steps(
     recipe: Recipe, seed: int, state: State, images: Array, labels: Array, count: int, teacher: CNN | None = None
 ) -> Iterator[Step]:
     """Take `count` steps of the recipe from state.step on (N, 28, 28) uint8 images, changing state in
-    place; yield each as it is taken. teacher (with recipe.distill) scores every batch the student sees."""
+    place; yield each as it is taken. teacher (with recipe.distill) scores every batch the student sees.
+
+    With recipe.threads > 1 the batches are drawn ahead by a process of their own (ahead.py) and
+    each step's batch is cut into threads - 1 parts (model/fast/gradients.py)."""
     per_epoch = math.ceil(len(images) / recipe.batch_size)
     if recipe.seeding == "epoch" and state.step % per_epoch:
         raise ValueError(f"a run seeded by epoch starts at an epoch's first step, not at step {state.step}")
-    drawn = batches(recipe, seed, state.step, images, labels, count, teacher)
-    for step, (x, y, loss) in enumerate(one_ahead(drawn) if recipe.threads > 1 else drawn, start=state.step):
-        taught = gradients(state.params, x, y, loss, recipe.threads)
+
+    def draw() -> Iterator[Drawn]:
+        return batches(recipe, seed, state.step, images, labels, count, teacher)
+
+    for step, (x, y, teacher_S) in enumerate(drawn_ahead(draw) if recipe.threads > 1 else draw(), start=state.step):
+        loss = (
+            objective(y, recipe.label_smoothing, teacher_S, recipe.temperature, recipe.distill)
+            if recipe.label_smoothing or teacher_S is not None
+            else None  # the article's cross-entropy, on the fast path's own code
+        )
+        taught = gradients(state.params, x, y, loss, max(1, recipe.threads - 1))
         lr = recipe.lr_at(step, per_epoch)
         update(recipe.optimizer, state.params, state.memory, taught.grads, lr, recipe.momentum, step)
         if state.average is not None:
@@ -68,19 +78,19 @@ def steps(
         yield Step(taught.loss, taught.correct, len(y), lr)
 
 
-class Batch(NamedTuple):
-    """What a step trains on: its images as the network reads them, their labels, and the loss if not the article's."""
+class Drawn(NamedTuple):
+    """A step's batch: its images as the network reads them, their labels, and a teacher's scores of them."""
 
     x: Array
     labels: Array
-    loss: Objective | None
+    teacher_S: Array | None
 
 
 def batches(
     recipe: Recipe, seed: int, start: int, images: Array, labels: Array, count: int, teacher: CNN | None
-) -> Iterator[Batch]:
+) -> Iterator[Drawn]:
     """The batches of steps start..start+count-1: a function of the recipe, the seed and the step alone,
-    never of the weights, so they may be drawn ahead of the steps (one_ahead)."""
+    never of the weights, so they may be drawn ahead of the steps (ahead.py)."""
     n, size = len(images), recipe.batch_size
     per_epoch = math.ceil(n / size)
     by_epoch = recipe.seeding == "epoch"
@@ -103,26 +113,4 @@ def batches(
                 k = round(recipe.clean_redrawn * len(x))
                 x[:k] = augment(x[:k], rng)
         teacher_S = teacher.scores(x) if teacher is not None else None  # the view the student sees
-        loss = (
-            objective(labels[idx], recipe.label_smoothing, teacher_S, recipe.temperature, recipe.distill)
-            if recipe.label_smoothing or teacher_S is not None
-            else None  # the article's cross-entropy, on the fast path's own code
-        )
-        yield Batch(x - np.float32(recipe.shift) if recipe.shift else x, labels[idx], loss)
-
-
-def one_ahead(items: Iterator[Batch]) -> Iterator[Batch]:
-    """items, each drawn on a thread of its own while the caller works on the one before: a step's
-    redrawing (augment.py) overlaps the step before it. The same items in the same order, drawn by
-    one thread at a time, so the random redrawings are the ones drawn without it. Its products (a
-    teacher's scores) take one BLAS thread, as the step's parts do."""
-
-    def draw() -> Batch | None:
-        with one_blas_thread():
-            return next(items, None)
-
-    with ThreadPoolExecutor(1, thread_name_prefix="next-batch") as pool:
-        coming = pool.submit(draw)
-        while (item := coming.result()) is not None:
-            coming = pool.submit(draw)
-            yield item
+        yield Drawn(x - np.float32(recipe.shift) if recipe.shift else x, labels[idx], teacher_S)
