@@ -36,10 +36,9 @@ from model.training.optimizers import momentum_step  # noqa: E402
 # are a rounding error): forward = conv1 + conv2 + dense; backward = dLk2 + dLP1 + dLk1 + dLw + dLf.
 FLOPS_FORWARD = 2 * (6 * 25 * 24 * 24 + 12 * 150 * 8 * 8 + 10 * 192)
 FLOPS_BACKWARD = 2 * (12 * 150 * 8 * 8 * 2 + 6 * 25 * 24 * 24 + 10 * 192 * 2)
-# What our banded-matrix convolutions actually execute in a training step (zeros of the band included):
-# C1 in 3 column blocks, 72 rows of 60 an image against T1 (60, 48); C2 8 rows of 360 against T2 (360, 96).
-FLOPS_EXECUTED_FORWARD = 2 * (72 * 60 * 48 + 8 * 360 * 96 + 10 * 192)
-FLOPS_EXECUTED_BACKWARD = 2 * (72 * 60 * 48 + 2 * 8 * 360 * 96 + 2 * 10 * 192)
+# What our banded-matrix convolutions actually execute (zeros of the band included).
+FLOPS_EXECUTED_FORWARD = 2 * (24 * 140 * 144 + 8 * 360 * 96 + 10 * 192)
+FLOPS_EXECUTED_BACKWARD = 2 * (24 * 140 * 144 + 2 * 8 * 360 * 96 + 2 * 10 * 192)
 
 
 SETTLE_SECONDS = 0.5

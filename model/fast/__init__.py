@@ -1,8 +1,7 @@
 """Speed, kept in one place: the same network as model/network.py, arranged to run fast.
 
-- banded.py: each convolution as one matrix product with a banded kernel matrix (in column
-  blocks for training), its rows and columns ordered so that max-pooling runs on contiguous
-  halves, winners from comparisons;
+- banded.py: each convolution as one matrix product with a banded kernel matrix, its rows and
+  columns ordered so that max-pooling runs on contiguous halves, winners from bit operations;
 - inference.py: the scores S of a batch, for answering;
 - gradients.py: the loss and the parameters' gradient of a batch, for training;
 - memory.py: glibc's malloc tuned to reuse a training step's memory;

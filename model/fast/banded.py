@@ -24,43 +24,17 @@ from ..architecture import IMAGE_SHAPE, Architecture
 from ..layers import Array
 
 
-def column_blocks(W: int, kw: int, least: int) -> int:
-    """How many column blocks a training step cuts a convolution over maps W wide into (blocked_rows).
-
-    The band of a whole row is mostly zeros: of its kh*C*W rows, a column reads kh*C*kw. Cutting the
-    output columns into blocks of 2*d (d pooled columns each) keeps the product's rows short,
-    kh*C*(2d+kw-1), and wastes less; but the max-pool's passes then run on d*M numbers at a time.
-    d is the smallest divisor of the pooled width from `least` up; the whole row when none divides it.
-    """
-    half = pooled_side(W, kw)
-    return half // min((d for d in range(least, half + 1) if half % d == 0), default=half)
-
-
-def blocked_rows(x: Array, C: int, kh: int, blocks: int = 1) -> Array:
-    """The patch matrix of x (N, H, C*W) for a kernel of side kh, the output columns cut into `blocks`:
-    (2*N*h*blocks, kh*C*Wb), one row per (u % 2, image, u // 2, block j):
-    X[(u % 2, N, u // 2, j), (p, n, q)] = x[N, u+p, n, jB+q], even output rows u first.
-
-    A block of B output columns reads Wb = B + kh - 1 input columns (the whole row W for one block).
-    h is the number of pooled rows (pooled_side): an odd side's last output row is in no window.
-    One strided view, copied once.
-    """
-    N, H, CW = x.shape
-    W, x = CW // C, np.ascontiguousarray(x)
-    B, h, s = 2 * pooled_side(W, kh) // blocks, pooled_side(H, kh), x.itemsize
-    Wb = W if blocks == 1 else B + kh - 1
-    view = np.ndarray(
-        (2, N, h, blocks, kh, C, Wb),
-        x.dtype,
-        buffer=x,
-        strides=(CW * s, H * CW * s, 2 * CW * s, B * s, CW * s, W * s, s),
-    )
-    return view.reshape(2 * N * h * blocks, kh * C * Wb)
-
-
-def block_width(W: int, kw: int, blocks: int) -> int:
-    """The input columns a block of blocked_rows reads: Wb, the W of its banded matrix."""
-    return W if blocks == 1 else 2 * pooled_side(W, kw) // blocks + kw - 1
+def rows_of(x: Array, kh: int) -> Array:
+    """The patch matrix of x (N, C, H, W) for a kernel of kh rows: (N*Ho, kh*C*W), one contiguous
+    block per output row: X[(N, u), (p, n, c)] = x[N, n, u+p, c]. Ho is the even number of output
+    rows the max-pool reads (pooled_side): an odd side's last row is in no window."""
+    N, C, H, W = x.shape
+    Ho = 2 * pooled_side(H, kh)
+    x_hcw = np.ascontiguousarray(x.transpose(0, 2, 1, 3))  # (N, H, C, W): free if already stored so
+    s = x_hcw.itemsize
+    # Output row u reads rows u..u+kh-1: a block that starts one input row (C*W numbers) after the last.
+    blocks = np.ndarray((N, Ho, kh * C * W), x_hcw.dtype, buffer=x_hcw, strides=(H * C * W * s, C * W * s, s))
+    return blocks.reshape(N * Ho, kh * C * W)
 
 
 def pooled_side(side: int, kernel: int) -> int:
@@ -161,37 +135,21 @@ def pooled_product(x: Array, T: Array, kh: int) -> tuple[Array, Array]:
     return X, (X @ T).reshape(N, 2, pooled_side(H, kh), 2, -1)
 
 
-Choices = tuple[Array, Array, Array]
-
-
-def max_and_choices(corners: tuple[Array, Array, Array, Array]) -> tuple[Array, Choices]:
-    """The four members of every window (in the order 0..3) -> their maximum P and the choices that
-    name its first maximum: down (the bottom row beats the top), and in each row whether its right
-    member beats its left. Three comparisons, kept as bools for to_choices."""
-    c0, c1, c2, c3 = corners
-    top, bottom = np.maximum(c0, c1), np.maximum(c2, c3)
-    return np.maximum(top, bottom), (bottom > top, c1 > c0, c3 > c2)
-
-
-def to_choices(dLP: Array, choices: Choices, corners: tuple[Array, Array, Array, Array]) -> None:
-    """Write dLP into the corner of each window that won (max_and_choices), and 0 into the other three.
-
-    Multiplying by a bool and subtracting the product are exact: each window's gradient goes whole
-    to one corner, and exact zeros to the rest."""
-    down, right_top, right_bottom = choices
-    bottom = dLP * down
-    top = np.subtract(dLP, bottom, out=dLP)  # dLP is not needed again
-    np.multiply(top, right_top, out=corners[1])
-    np.subtract(top, corners[1], out=corners[0])
-    np.multiply(bottom, right_bottom, out=corners[3])
-    np.subtract(bottom, corners[3], out=corners[2])
-
-
 def max_and_winners(corners: tuple[Array, Array, Array, Array]) -> tuple[Array, Array]:
-    """max_and_choices with the winners as positions I (int8, 0..3), as layers.maxpool2 gives them.
+    """The four members of every window (in the order 0..3) -> their maximum P and its position I (int8).
 
     The first maximum wins: the bottom row only if it beats the top, the right one only if it beats
-    the left."""
-    P, (down, right_top, right_bottom) = max_and_choices(corners)
-    right = right_top ^ ((right_top ^ right_bottom) & down)  # the chosen row's column
+    the left. Bit operations on bools, because np.where is several times slower here.
+    """
+    c0, c1, c2, c3 = corners
+    top, bottom = np.maximum(c0, c1), np.maximum(c2, c3)
+    P = np.maximum(top, bottom)
+    down, left_right, right_beats_left = bottom > top, c1 > c0, c3 > c2
+    right = left_right ^ ((left_right ^ right_beats_left) & down)  # the chosen row's column
     return P, (down.view(np.int8) << 1) | right.view(np.int8)
+
+
+def to_winners(dLP: Array, I: Array, corners: tuple[Array, Array, Array, Array]) -> None:
+    """Write dLP into the corner of each window that won (I), and 0 into the other three."""
+    for corner, out in enumerate(corners):
+        np.multiply(dLP, I == corner, out=out)
