@@ -137,7 +137,15 @@ def main() -> None:
     parser.add_argument("--data-dir", help="MNIST directory [$MNIST_DIR, else the download cache]")
     parser.add_argument("--rounds", type=int, default=7, help="alternating rounds per figure [%(default)s]")
     parser.add_argument("--quick", action="store_true", help="steps only: no epoch, fewer latencies")
+    parser.add_argument(
+        "--threads",
+        default=",".join(str(t) for t in range(1, min(2, os.cpu_count() or 1) + 1)),
+        help="the training steps' races, each side given this many threads: PyTorch's intra-op threads, "
+        "our batch cut into as many parts (model/fast/gradients.py) [%(default)s]",
+    )
     args = parser.parse_args()
+    thread_counts = [int(t) for t in args.threads.split(",")]
+    torch_default_threads = torch.get_num_threads()
     model.reuse_freed_memory()
 
     mnist = load_mnist(args.data_dir)
@@ -157,8 +165,11 @@ def main() -> None:
     velocity = {k: np.zeros_like(v) for k, v in net.params.items()}
     rng = np.random.default_rng(0)
 
+    parts = 1
+
     def our_step(idx: np.ndarray) -> None:  # what model.train does per batch
-        momentum_step(net.params, velocity, batch_gradients(net.params, train_x[idx], train_y[idx]).grads, 0.01, 0.9)
+        grads = batch_gradients(net.params, train_x[idx], train_y[idx], parts=parts).grads
+        momentum_step(net.params, velocity, grads, 0.01, 0.9)
 
     def their_step(idx: np.ndarray) -> None:
         t_idx = torch.from_numpy(idx)
@@ -170,7 +181,8 @@ def main() -> None:
     )
     print(
         f"NumPy {np.__version__} on {blas_description()}; PyTorch {torch.__version__} "
-        f"({torch.get_num_threads()} threads); Python {platform.python_version()}; "
+        f"({torch_default_threads} threads by default); our training step's parts on one BLAS thread each; "
+        f"Python {platform.python_version()}; "
         f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}, "
         f"OPENBLAS_L2_SIZE={os.environ.get('OPENBLAS_L2_SIZE', '(unset)')}, "
         f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', '(unset)')}\n"
@@ -179,18 +191,24 @@ def main() -> None:
     print(f"float32 matrix product 1024^3: NumPy {ours_gemm:.0f} GFLOP/s, PyTorch {their_gemm:.0f} GFLOP/s\n")
 
     print(
-        "| training step | ours img/s | PyTorch img/s | ratio | ours GFLOP/s (useful / executed) | share of gemm peak |"
+        "| training step | threads | ours img/s | PyTorch img/s | ratio | ours GFLOP/s (useful / executed) "
+        "| share of gemm peak |"
     )
-    print("|---|---:|---:|---:|---:|---:|")
-    for batch in (32, 64, 128):
-        idx = rng.permutation(len(train_x))[:batch]
-        ours, theirs, ratio = alternate(lambda i=idx: our_step(i), lambda i=idx: their_step(i), args.rounds)
-        useful = batch * (FLOPS_FORWARD + FLOPS_BACKWARD) / ours / 1e9
-        executed = batch * (FLOPS_EXECUTED_FORWARD + FLOPS_EXECUTED_BACKWARD) / ours / 1e9
-        print(
-            f"| batch {batch} | {batch / ours:,.0f} | {batch / theirs:,.0f} | **{ratio:.2f}x** | "
-            f"{useful:.1f} / {executed:.1f} | {useful / ours_gemm:.0%} |"
-        )
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for threads in thread_counts:  # each side given the same threads: ours as parts of the batch, PyTorch's own
+        parts = threads
+        torch.set_num_threads(threads)
+        for batch in (32, 64, 128):
+            idx = rng.permutation(len(train_x))[:batch]
+            ours, theirs, ratio = alternate(lambda i=idx: our_step(i), lambda i=idx: their_step(i), args.rounds)
+            useful = batch * (FLOPS_FORWARD + FLOPS_BACKWARD) / ours / 1e9
+            executed = batch * (FLOPS_EXECUTED_FORWARD + FLOPS_EXECUTED_BACKWARD) / ours / 1e9
+            print(
+                f"| batch {batch} | {threads} | {batch / ours:,.0f} | {batch / theirs:,.0f} | **{ratio:.2f}x** | "
+                f"{useful:.1f} / {executed:.1f} | {useful / ours_gemm:.0%} |"
+            )
+    parts = max(thread_counts)  # the epoch and inference with the most threads raced
+    torch.set_num_threads(parts)
 
     if not args.quick:
         order = rng.permutation(len(train_x))
@@ -201,7 +219,7 @@ def main() -> None:
 
         ours, theirs, ratio = alternate(epoch(our_step), epoch(their_step), rounds=3, min_seconds=0)
         print(
-            f"| one epoch, 60,000 images, batch 64 | {len(order) / ours:,.0f} ({ours:.1f} s) | "
+            f"| one epoch, 60,000 images, batch 64 | {parts} | {len(order) / ours:,.0f} ({ours:.1f} s) | "
             f"{len(order) / theirs:,.0f} ({theirs:.1f} s) | **{ratio:.2f}x** | | |"
         )
 

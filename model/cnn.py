@@ -47,12 +47,14 @@ def scores(params: Params, I: Array, prepared: fast.Inference | None = None) -> 
     return forward(params, I).S if engine is None else engine.scores(I)
 
 
-def gradients(params: Params, I: Array, labels: Array, loss: Objective | None = None) -> Taught:
+def gradients(params: Params, I: Array, labels: Array, loss: Objective | None = None, threads: int = 1) -> Taught:
     """A training batch's loss and gradients: the fast path's, else the reference's (slower).
 
-    loss (model/training/objectives.py) replaces the article's cross-entropy; only the fast path takes one."""
+    loss (model/training/objectives.py) replaces the article's cross-entropy; only the fast path takes
+    one. threads > 1 cuts the batch into as many parts, one a thread (fast/gradients.py); the
+    reference runs on one."""
     if fast.enabled():
-        return fast.batch_gradients(params, I, labels, loss)
+        return fast.batch_gradients(params, I, labels, loss, parts=threads)
     if loss is not None:
         raise ValueError("label smoothing and distillation need the fast path (CNN_FAST=1)")
     return batch_gradients(params, I, labels)

@@ -15,6 +15,7 @@ from model import fast
 from model.fast.banded import max_and_winners
 from model.layers import maxpool2, pool_windows
 from model.network import batch_gradients, forward, mean_loss
+from model.training.objectives import objective
 from tests.conftest import ROOT
 from tests.numeric import numeric_grad, relative_error
 
@@ -59,6 +60,26 @@ def test_training_gives_the_references_loss_and_every_gradient_to_1e_10(batch, c
     assert taught.loss == pytest.approx(reference.loss, rel=1e-12) and taught.correct == reference.correct
     for name, grad in reference.grads.items():
         assert np.allclose(taught.grads[name], grad, rtol=1e-10, atol=1e-14), name
+
+
+@pytest.mark.parametrize("count, parts", [(64, 2), (7, 3), (1, 2)])
+def test_a_batch_cut_into_parts_on_threads_gives_the_same_loss_and_gradients(batch, count, parts):
+    net, _, _ = batch
+    rng = np.random.default_rng(count)
+    images, labels = rng.random((count, 28, 28)), rng.integers(0, 10, count)
+    whole, cut = (
+        fast.batch_gradients(net.params, images, labels),
+        fast.batch_gradients(net.params, images, labels, parts=parts),
+    )
+    assert cut.loss == pytest.approx(whole.loss, rel=1e-12) and cut.correct == whole.correct
+    for name, grad in whole.grads.items():
+        assert cut.grads[name].shape == grad.shape and np.allclose(cut.grads[name], grad, rtol=1e-10, atol=1e-14), name
+    # a loss of the whole batch's S (distillation, smoothing) is taken between the parts' passes
+    teacher_S = rng.normal(size=(count, 10))
+    loss = objective(labels, 0.1, teacher_S, temperature=3.0, weight=0.5)
+    whole, cut = (fast.batch_gradients(net.params, images, labels, loss, parts=p) for p in (1, parts))
+    assert cut.loss == pytest.approx(whole.loss, rel=1e-12)
+    assert all(np.allclose(cut.grads[k], whole.grads[k], rtol=1e-10, atol=1e-14) for k in whole.grads)
 
 
 @pytest.mark.parametrize("name", ["k1", "b1", "k2", "b2", "w", "b"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import multiprocessing
+from collections.abc import Iterator
 from dataclasses import replace
 
 import numpy as np
@@ -11,11 +13,12 @@ import model
 import model.train as train_module
 from model.mnist import to_float
 from model.train import train
+from model.training.ahead import drawn_ahead
 from model.training.checkpoints import CheckpointError
 from model.training.cli import TRAINED, parser, recipe_of
 from model.training.optimizers import new_state, update
 from model.training.recipes import ENCODED, NAMES, RECIPES, Recipe, initial_params
-from model.training.steps import State, steps
+from model.training.steps import Drawn, State, batches, steps
 from tests.conftest import WEIGHTS
 
 QUICK = Recipe(epochs=2, batch_size=32, lr=0.05, momentum=0.9, seed=0, limit=4000)
@@ -69,6 +72,7 @@ def test_metadata_records_what_made_the_weights(quick_run):
         "init": "he",
         "shift": 0.0,
         "seeding": "epoch",
+        "threads": 1,
     }
     assert len(on_disk["per_class_accuracy"]) == 10 and len(on_disk["history"]) == 2
     assert np.array(on_disk["confusion"]).sum() == 10_000
@@ -200,3 +204,38 @@ def test_an_experiment_never_reads_the_test_set_and_the_chosen_one_reads_it_once
     capsys.readouterr()
     assert evaluate_main(["--weights", weights, "--data-dir", str(mnist_path), "--record"]) == 2
     assert "read once" in capsys.readouterr().err
+
+
+def test_on_two_threads_a_run_draws_its_batches_ahead_and_takes_the_same_steps_bit_for_bit(mnist):
+    """--threads 2: each batch drawn (redrawn at random) ahead by a process of its own, the same
+    images in the same order, the steps those of one thread, bit for bit; a drawing that fails is said."""
+    images, labels = mnist.train.images[:640], mnist.train.labels[:640].astype(np.int64)
+    recipe = Recipe(batch_size=64, augment=True, seed=3)
+    drawn = list(batches(recipe, 3, 0, images, labels, 10, None))
+    ahead = list(drawn_ahead(lambda: batches(recipe, 3, 0, images, labels, 10, None)))
+    assert len(ahead) == 10 and all(
+        np.array_equal(a.x, b.x) and np.array_equal(a.labels, b.labels) for a, b in zip(drawn, ahead, strict=True)
+    )
+    runs = []
+    for threads in (1, 2):
+        net = model.CNN.random(seed=0)
+        state = State(net.params, new_state("momentum", net.params))
+        taken = list(steps(replace(recipe, threads=threads), 3, state, images, labels, 10))
+        runs.append((net.params, [s.loss for s in taken], state.step))
+    (one, losses1, steps1), (two, losses2, steps2) = runs
+    assert steps1 == steps2 == 10 and losses1 == losses2
+    assert all(np.array_equal(one[k], two[k]) for k in one)
+    assert not all(np.array_equal(one[k], model.CNN.random(seed=0).params[k]) for k in one)  # it trained
+
+    def broken() -> Iterator[Drawn]:
+        yield drawn[0]
+        raise OSError("disk gone")
+
+    got = drawn_ahead(broken)
+    assert np.array_equal(next(got).x, drawn[0].x)
+    with pytest.raises(RuntimeError, match="drawing a batch failed: OSError: disk gone"):
+        next(got)
+    early = drawn_ahead(lambda: batches(recipe, 3, 0, images, labels, 10, None))
+    next(early)
+    early.close()  # the last step taken, ^C: the drawing process ends with it
+    assert not multiprocessing.active_children()

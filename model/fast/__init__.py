@@ -4,7 +4,8 @@
   columns ordered so that max-pooling runs on contiguous halves, winners from bit operations;
 - inference.py: the scores S of a batch, for answering;
 - gradients.py: the loss and the parameters' gradient of a batch, for training;
-- memory.py: glibc's malloc tuned to reuse a training step's memory.
+- memory.py: glibc's malloc tuned to reuse a training step's memory;
+- threads.py: one BLAS thread for a training step, for the calling thread only.
 
 It may import the reference; the reference never imports it. tests/test_fast.py checks it
 against the reference: probabilities and every gradient to 1e-10 in float64, the same winners

@@ -15,12 +15,17 @@ Two shortcuts, neither of which changes a gradient:
 - the ReLU gates of eqs. (45) and (60) are applied to the pooled gradients, 4x smaller: a winner
   passes its ReLU exactly where P > 0.
 
-tests/test_fast.py checks the result against network.backprop and against finite differences.
+A batch may be cut into parts, each fed forward and back on a thread of its own (batch_gradients),
+the loss taken on the whole batch's scores in between; every product runs on one BLAS thread
+(threads.py says why). tests/test_fast.py checks the result against network.backprop and against
+finite differences.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple, TypeVar
 
 import numpy as np
 
@@ -37,6 +42,7 @@ from .banded import (
     rows_of,
     to_winners,
 )
+from .threads import one_blas_thread
 
 
 def _corners(A: Array) -> tuple[Array, Array, Array, Array]:
@@ -77,52 +83,115 @@ def _bias_gradient(dLP: Array, M: int) -> Array:
     return dLP.reshape(-1, dLP.shape[-1]).sum(axis=0).reshape(M, -1).sum(axis=1)  # summed along memory first
 
 
+class _Forward(NamedTuple):
+    """What backpropagation needs of a part's feedforward: the patch matrices, the pooled maps, their
+    winners, f and the scores S."""
+
+    X1: Array
+    P1: Array
+    I1: Array
+    X2: Array
+    P2: Array
+    I2: Array
+    f: Array
+    S: Array
+
+
+class _Step:
+    """The layers of one training step, built once from the parameters and shared by the batch's parts:
+    forward and backward keep nothing of their own, so parts may run them at once on different threads.
+
+    The comments give the article's sizes; every size is the architecture's, read from the kernels."""
+
+    def __init__(self, params: Params, W: int) -> None:
+        self.params, self.W = params, W
+        self.arch = Architecture.of_params(params)
+        self.T1, self.T2 = pooled_banded(params, self.arch)  # (140, 144), (360, 96)
+        self.wP = permuted_w(params["w"], self.arch)
+
+    def forward(self, I: Array) -> _Forward:
+        """Feedforward, eqs. (1)-(5), up to the scores S: P1 (N, 12, 6*12) and P2 (N, 4, 12*4), stored [n, x, m, y]."""
+        k = self.arch.k
+        X1, P1, I1 = _relu_pool(I, 1, self.T1, self.params["b1"], k)
+        X2, P2, I2 = _relu_pool(P1, self.arch.n1, self.T2, self.params["b2"], k)
+        f = P2.reshape(
+            len(I), self.arch.flat
+        )  # [x, m, y]: the article's f with its entries permuted, as wP's columns are
+        return _Forward(X1, P1, I1, X2, P2, I2, f, f @ self.wP.T + self.params["b"])
+
+    def backward(self, fw: _Forward, dLS: Array) -> Params:
+        """Backpropagation, eqs. (25)-(65), from dL/dS (N, 10) of these images: the sum of their gradients."""
+        arch, k, N = self.arch, self.arch.k, len(dLS)
+        X1, P1, I1, X2, P2, I2, f, _ = fw
+        dLw = article_columns_of_w(dLS.T @ f, arch)  # eq. (30)
+        dLP2 = ((dLS @ self.wP) * (f > 0)).reshape(P2.shape)  # eqs. (38)-(39), gated on P2 for eq. (45)
+        dLA2 = _unpool(dLP2, I2)  # eqs. (43)-(45)
+        dLk2 = _kernel_gradient(X2, dLA2, self.params["k2"].shape, arch.sides[1])  # eq. (50)
+        dLb2 = _bias_gradient(dLP2, arch.n2)  # eq. (47)
+        # eq. (56): the gradient of the patch matrix, each block added back onto the P1 rows it
+        # copied: output row u read rows u..u+4 (the 8 rows of C2 that the max-pool reads).
+        rows = len(X2) // N
+        dLX2 = (dLA2.reshape(len(X2), -1) @ self.T2.T).reshape(N, rows, k, P1.shape[2])  # (N, 8, 5, 72)
+        dLP1 = np.empty_like(P1)
+        dLP1[:, :rows], dLP1[:, rows:] = dLX2[:, :, 0], 0
+        for p in range(1, k):
+            dLP1[:, p : p + rows] += dLX2[:, :, p]
+        dLP1 *= P1 > 0  # gated on P1 for eq. (60)
+        dLA1 = _unpool(dLP1, I1)  # eqs. (58)-(60)
+        dLk1 = _kernel_gradient(X1, dLA1, (arch.n1, 1, k, k), self.W)  # eq. (65)
+        dLb1 = _bias_gradient(dLP1, arch.n1)  # eq. (62)
+        return {"k1": dLk1[:, 0], "b1": dLb1, "k2": dLk2, "b2": dLb2, "w": dLw, "b": dLS.sum(axis=0)}
+
+
+def _mean_cross_entropy(S: Array, labels: Array) -> tuple[float, Array]:
+    """The article's loss, eq. (6), averaged over the batch, and its gradient dL/dS, eq. (23)."""
+    log_O = log_softmax(S)
+    O = np.exp(log_O)  # eq. (5), its logarithm kept for the loss
+    return float(-log_O[np.arange(len(S)), labels].mean()), softmax_cross_entropy_grad(O, labels)
+
+
 def batch_gradients(
-    params: Params, I: Array, labels: Array, objective: Callable[[Array], tuple[float, Array]] | None = None
+    params: Params,
+    I: Array,
+    labels: Array,
+    objective: Callable[[Array], tuple[float, Array]] | None = None,
+    parts: int = 1,
 ) -> Taught:
     """The mean of L = -ln O_label over the batch I (N, 28, 28), and its gradient keyed like params.
 
     objective, if given, maps the scores S to another mean loss and its dL/dS (label smoothing,
     distillation: model/training/objectives.py); backpropagation from dL/dS on is the same.
 
-    The comments give the article's sizes; every size is the architecture's, read from the kernels."""
-    N = len(I)
-    b1, k2, b2, b = params["b1"], params["k2"], params["b2"], params["b"]
-    arch = Architecture.of_params(params)
-    n1, k, P1_side = arch.n1, arch.k, arch.sides[1]
-    T1, T2 = pooled_banded(params, arch)  # (140, 144), (360, 96)
-    wP = permuted_w(params["w"], arch)
-
-    # Feedforward, eqs. (1)-(5): P1 (N, 12, 6*12) and P2 (N, 4, 12*4), stored [n, x, m, y].
-    X1, P1, I1 = _relu_pool(I, 1, T1, b1, k)
-    X2, P2, I2 = _relu_pool(P1, n1, T2, b2, k)
-    f = P2.reshape(N, arch.flat)  # [x, m, y]: the article's f with its entries permuted, as wP's columns are
-    S = f @ wP.T + b
-    if objective is None:
-        log_O = log_softmax(S)
-        O = np.exp(log_O)  # eq. (5), its logarithm kept for the loss, eq. (6)
-        loss = float(-log_O[np.arange(N), labels].mean())
-        dLS = softmax_cross_entropy_grad(O, labels)  # eq. (23)
-    else:
-        loss, dLS = objective(S)
-
-    # Backpropagation, eqs. (25)-(65).
-    dLw = article_columns_of_w(dLS.T @ f, arch)  # eq. (30)
-    dLP2 = ((dLS @ wP) * (f > 0)).reshape(P2.shape)  # eqs. (38)-(39), gated on P2 for eq. (45)
-    dLA2 = _unpool(dLP2, I2)  # eqs. (43)-(45)
-    dLk2, dLb2 = _kernel_gradient(X2, dLA2, k2.shape, P1_side), _bias_gradient(dLP2, arch.n2)  # eqs. (47), (50)
-    # eq. (56): the gradient of the patch matrix, each block added back onto the P1 rows it
-    # copied: output row u read rows u..u+4 (the 8 rows of C2 that the max-pool reads).
-    rows = len(X2) // N
-    dLX2 = (dLA2.reshape(len(X2), -1) @ T2.T).reshape(N, rows, k, P1.shape[2])  # (N, 8, 5, 72)
-    dLP1 = np.empty_like(P1)
-    dLP1[:, :rows], dLP1[:, rows:] = dLX2[:, :, 0], 0
-    for p in range(1, k):
-        dLP1[:, p : p + rows] += dLX2[:, :, p]
-    dLP1 *= P1 > 0  # gated on P1 for eq. (60)
-    dLA1 = _unpool(dLP1, I1)  # eqs. (58)-(60)
-    kernel1 = (n1, 1, k, k)
-    dLk1, dLb1 = _kernel_gradient(X1, dLA1, kernel1, I.shape[2]), _bias_gradient(dLP1, n1)  # eqs. (62), (65)
-
-    grads = {"k1": dLk1[:, 0], "b1": dLb1, "k2": dLk2, "b2": dLb2, "w": dLw, "b": dLS.sum(axis=0)}
+    parts > 1 cuts the batch into that many parts, each fed forward and back on a thread of its own
+    (NumPy lets go of the GIL inside its loops and products), the loss taken on the whole batch's S
+    in between: the same gradient up to the order of float32 sums. The cut depends only on N and
+    parts, never on timing, so a run is as repeatable as on one thread."""
+    step = _Step(params, I.shape[2])
+    cuts = [slice(a[0], a[-1] + 1) for a in np.array_split(np.arange(len(I)), min(parts, len(I)))]
+    forwards = _each(step.forward, [I[cut] for cut in cuts])
+    S = forwards[0].S if len(cuts) == 1 else np.concatenate([fw.S for fw in forwards])
+    loss, dLS = objective(S) if objective is not None else _mean_cross_entropy(S, labels)
+    sums = _each(lambda part: step.backward(*part), [(fw, dLS[cut]) for fw, cut in zip(forwards, cuts, strict=True)])
+    grads = sums[0] if len(sums) == 1 else {key: sum(part[key] for part in sums) for key in sums[0]}
     return Taught(loss, int((S.argmax(axis=1) == labels).sum()), grads)
+
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+_POOL: list[ThreadPoolExecutor] = []  # made on first use: a process that trains on one thread starts none
+
+
+def _each(work: Callable[[_T], _R], items: list[_T]) -> list[_R]:
+    """work(item) for every item, in order: the first on this thread, the others on the pool's,
+    every one of them on one BLAS thread."""
+
+    def alone(item: _T) -> _R:
+        with one_blas_thread():
+            return work(item)
+
+    if len(items) == 1:
+        return [alone(items[0])]
+    if not _POOL or _POOL[0]._max_workers < len(items) - 1:
+        _POOL[:] = [ThreadPoolExecutor(len(items) - 1, thread_name_prefix="batch-part")]
+    others = [_POOL[0].submit(alone, item) for item in items[1:]]
+    return [alone(items[0])] + [future.result() for future in others]

@@ -10,6 +10,7 @@ dilation or erosion with a plus-shaped window.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from functools import cache
 
 import numpy as np
 
@@ -33,11 +34,15 @@ class Augmentation:
         return asdict(self)
 
 
+@cache
 def _gaussian_matrix(n: int, sigma: float) -> Array:
-    """G such that G @ a blurs the rows of a with a Gaussian of width sigma (edges renormalised)."""
+    """G (float32) such that G @ a blurs the rows of a with a Gaussian of width sigma (edges
+    renormalised). Read-only: made once for each size and kept."""
     d = np.arange(n)[:, None] - np.arange(n)[None, :]
     G = np.exp(-0.5 * (d / sigma) ** 2)
-    return G / G.sum(axis=1, keepdims=True)
+    G = (G / G.sum(axis=1, keepdims=True)).astype(np.float32)
+    G.setflags(write=False)
+    return G
 
 
 def _bilinear(images: Array, rows: Array, cols: Array) -> Array:
@@ -47,13 +52,15 @@ def _bilinear(images: Array, rows: Array, cols: Array) -> Array:
     padded[:, 1:-1, 1:-1] = images
     r = np.clip(rows + 1, 0, H + 0.999)
     c = np.clip(cols + 1, 0, W + 0.999)
-    r0, c0 = r.astype(np.intp), c.astype(np.intp)  # floor: the coordinates are >= 0
+    index = np.int32 if padded.size < 2**31 else np.intp  # take() reads 32-bit indices faster
+    r0, c0 = r.astype(index), c.astype(index)  # floor: the coordinates are >= 0
     fr, fc = (r - r0).astype(images.dtype), (c - c0).astype(images.dtype)
-    # One gather for the four neighbours of every output pixel of every image.
-    base = (np.arange(B)[:, None, None] * (H + 2) + r0) * (W + 2) + c0
-    corners = padded.ravel()[base[..., None] + np.array([0, 1, W + 2, W + 3])]  # (B, H, W, 4)
-    top = corners[..., 0] + (corners[..., 1] - corners[..., 0]) * fc
-    bottom = corners[..., 2] + (corners[..., 3] - corners[..., 2]) * fc
+    # The four neighbours of every output pixel of every image, a 1-D take each.
+    base = (np.arange(B, dtype=index)[:, None, None] * (H + 2) + r0) * (W + 2) + c0
+    flat = padded.ravel()
+    c00, c01, c10, c11 = (np.take(flat, base + offset) for offset in (0, 1, W + 2, W + 3))
+    top = c00 + (c01 - c00) * fc
+    bottom = c10 + (c11 - c10) * fc
     return top + (bottom - top) * fr
 
 
@@ -86,6 +93,15 @@ def _linear_matrix(n_out: int, n_in: int) -> Array:
     return M
 
 
+@cache
+def _low_resolution_matrix(n: int, side: int, dtype: np.dtype) -> Array:
+    """(n, n): reduce to `side` pixels by area averaging, blow up by linear interpolation. Read-only:
+    made once for each size and kept."""
+    M = (_linear_matrix(n, side) @ _area_matrix(side, n)).astype(dtype)
+    M.setflags(write=False)
+    return M
+
+
 def _low_resolution(images: Array, sides: Array) -> Array:
     """Each image reduced to sides[i] pixels a side by area averaging, blown up again by linear
     interpolation and stretched so its darkest ink is 1 again (as normalisation would)."""
@@ -93,7 +109,7 @@ def _low_resolution(images: Array, sides: Array) -> Array:
     n = images.shape[-1]
     for side in np.unique(sides):  # a handful of sizes, each a batch of matrix products
         pick = sides == side
-        M = (_linear_matrix(n, side) @ _area_matrix(side, n)).astype(images.dtype)
+        M = _low_resolution_matrix(n, int(side), images.dtype)
         soft = M @ images[pick] @ M.T
         out[pick] = soft / np.maximum(soft.max(axis=(1, 2), keepdims=True), 1e-6)
     return out
@@ -121,7 +137,7 @@ def augment(images: Array, rng: np.random.Generator, aug: Augmentation = Augment
     rows = a[:, 0, 0, None, None] * yy + a[:, 0, 1, None, None] * xx + cy
     cols = a[:, 1, 0, None, None] * yy + a[:, 1, 1, None, None] * xx + cx
     if aug.elastic_alpha > 0:
-        G = _gaussian_matrix(H, aug.elastic_sigma).astype(np.float32)
+        G = _gaussian_matrix(H, aug.elastic_sigma)
         noise = rng.uniform(-1, 1, (2, B, H, W)).astype(np.float32)
         field = G @ noise @ G.T  # blurred along both axes: smooth displacements
         field *= aug.elastic_alpha / max(np.abs(field).max(), 1e-12) * 1.5
@@ -132,7 +148,8 @@ def augment(images: Array, rng: np.random.Generator, aug: Augmentation = Augment
     thick = np.asarray(roll < aug.thicker)
     if thick.any():
         out[thick] = _plus_filter(out[thick], np.maximum)
-    thin = (roll >= 1 - aug.thinner) & ((out > 0.5).sum(axis=(1, 2)) > 120)
+    thin = roll >= 1 - aug.thinner
+    thin[thin] = (out[thin] > 0.5).sum(axis=(1, 2)) > 120
     if thin.any():
         out[thin] = _plus_filter(out[thin], np.minimum)
     small = np.asarray(rng.random(size=B) < aug.low_resolution)

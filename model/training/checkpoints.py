@@ -47,9 +47,12 @@ def load_checkpoint(path: Path, cfg: Recipe) -> tuple[CNN, Params, int, list[dic
     except (OSError, KeyError, ValueError) as e:
         raise CheckpointError(f"cannot read checkpoint {path}: {e}") from None
     # Settings added since the checkpoint was written had their defaults then; a recipe's name changes
-    # no number (a run of --recipe teacher resumes the one of the same options without it).
+    # no number (a run of --recipe teacher resumes the one of the same options without it), nor does
+    # the number of cores but by float32 rounding (threads, from 3 on).
     defaults = Recipe()
-    was = {k: state["config"].get(k, getattr(defaults, k)) for k in dataclasses.asdict(cfg) if k != "name"}
+    was = {
+        k: state["config"].get(k, getattr(defaults, k)) for k in dataclasses.asdict(cfg) if k not in ("name", "threads")
+    }
     differs = {k: (v, getattr(cfg, k)) for k, v in was.items() if getattr(cfg, k) != v}
     if differs:
         said = ", ".join(f"{k}={was!r} (now {now!r})" for k, (was, now) in differs.items())

@@ -44,6 +44,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--clean-redrawn", type=float, help=f"the share of clean epochs' batches redrawn [{d.clean_redrawn}]"
     )
+    p.add_argument(
+        "--threads",
+        type=int,
+        help=f"cores to use; 2 draws the batches ahead in a process of their own: the same run, bit for bit "
+        f"[{d.threads}]",
+    )
     p.add_argument("--validation", type=int, help=f"hold out N training images to validate on [{d.validation}]")
     p.add_argument("--data-dir", help="directory of the MNIST IDX files [$MNIST_DIR, else a download cache]")
     p.add_argument("--out", default="weights/cnn", help="weights to write, OUT.npz and OUT.json [%(default)s]")
@@ -79,6 +85,8 @@ def check(recipe: Recipe) -> str | None:
     """What is wrong with the recipe's numbers, if anything."""
     if recipe.epochs < 1 or recipe.batch_size < 1 or recipe.lr <= 0 or not 0 <= recipe.momentum < 1:
         return "need epochs >= 1, batch size >= 1, lr > 0 and 0 <= momentum < 1"
+    if not 1 <= recipe.threads <= 64:
+        return "need 1 <= threads <= 64"
     if recipe.init == "served":
         return "--init served is the service's (a class's fine-tune); give the weights to start from instead"
     return None

@@ -66,6 +66,10 @@ class Recipe:
     # the live runs', numbers them from 0 and seeds each step's redrawing by the step, so that a
     # request may start at any step.
     seeding: Literal["epoch", "step"] = "epoch"
+    # The cores a run may use. From 2, the batches are drawn ahead by a process of their own (ahead.py):
+    # the same steps, bit for bit. From 3, each step's batch is also cut into threads - 1 parts on
+    # threads of their own (model/fast/gradients.py): the same gradient up to the order of float32 sums.
+    threads: int = 1
 
     @property
     def architecture(self) -> Architecture:
