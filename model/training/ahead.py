@@ -5,20 +5,20 @@ the weights, so it can be drawn before the step that takes it. Redrawing a batch
 (augment.py) costs about as much as the step itself; on threads the two shared one interpreter
 lock and overlapped badly (bench/run_threads.py), so the drawing gets a process: forked, it
 inherits the images and the recipe without copying or pickling them, and hands each batch back
-through a queue a few deep. The batches come in the same order from the same generators, so a run
-draws what it would have drawn in line.
+through a pipe, one batch ahead. The batches come in the same order from the same generators, so
+a run draws what it would have drawn in line.
 """
 
 from __future__ import annotations
 
 import multiprocessing
-import queue
 from collections.abc import Callable, Iterator
+from contextlib import suppress
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from typing import Any, NamedTuple
 
 from ..fast.threads import one_blas_thread
-
-DEPTH = 4  # batches drawn ahead at most: about 1 MB of images
 
 
 class _Failed(NamedTuple):
@@ -27,44 +27,48 @@ class _Failed(NamedTuple):
     error: str
 
 
-def drawn_ahead(draw: Callable[[], Iterator[Any]], depth: int = DEPTH) -> Iterator[Any]:
-    """The items of draw(), drawn by a forked process while the caller works on the ones before.
+def drawn_ahead(draw: Callable[[], Iterator[Any]]) -> Iterator[Any]:
+    """The items of draw(), drawn by a forked process while the caller works on the one before.
 
-    Stopping early (an error, ^C, the last step taken) ends the process. If it dies or raises, this
-    raises RuntimeError with what it said."""
+    A one-way pipe carries them: the process draws the next item while the caller takes the last,
+    then waits in send until it is read. Only the process holds the pipe's writing end, so if it
+    dies, even halfway through an item, reading ends at once. Stopping early (an error, ^C, the last
+    step taken) ends the process; if it dies or raises, this raises RuntimeError with what it said."""
     context = multiprocessing.get_context("fork")  # the images and the generators, inherited as they are
-    channel = context.Queue(depth)
-    process = context.Process(target=_draw_into, args=(draw, channel), name="drawing batches", daemon=True)
+    reader, writer = context.Pipe(duplex=False)
+    process = context.Process(target=_draw_into, args=(draw, writer, reader), name="drawing batches", daemon=True)
     process.start()
+    writer.close()  # the process's alone now: its end of the pipe closes when it ends
     try:
-        while (item := _next(channel, process)) is not None:
+        while (item := _next(reader, process)) is not None:
             yield item
     finally:
         process.terminate()
         process.join()
-        channel.close()
+        reader.close()
 
 
-def _draw_into(draw: Callable[[], Iterator[Any]], channel: multiprocessing.Queue) -> None:
-    """The drawing process: every item into the channel, then None (or what went wrong)."""
+def _draw_into(draw: Callable[[], Iterator[Any]], writer: Connection, reader: Connection) -> None:
+    """The drawing process: every item into the pipe, then None (or what went wrong). Its copy of the
+    reading end is closed first, so that if the steps' process dies, send fails and this one ends."""
+    reader.close()
     try:
         with one_blas_thread():  # a teacher's scores: the other core is the steps'
             for item in draw():
-                channel.put(item)
-        channel.put(None)
+                writer.send(item)
+        writer.send(None)
     except BaseException as e:  # noqa: BLE001 - whatever it was, the steps must hear of it
-        channel.put(_Failed(f"{type(e).__name__}: {e}"))
+        with suppress(OSError):  # the reader gone: nobody left to tell
+            writer.send(_Failed(f"{type(e).__name__}: {e}"))
 
 
-def _next(channel: multiprocessing.Queue, process: multiprocessing.process.BaseProcess) -> Any:
-    """The next item, None at the end; waits as long as the process lives."""
-    while True:
-        try:
-            item = channel.get(timeout=1.0)
-        except queue.Empty:
-            if not process.is_alive():
-                raise RuntimeError(f"the process drawing the batches ended (exit code {process.exitcode})") from None
-            continue
-        if isinstance(item, _Failed):
-            raise RuntimeError(f"drawing a batch failed: {item.error}")
-        return item
+def _next(reader: Connection, process: BaseProcess) -> Any:
+    """The next item, None at the end."""
+    try:
+        item = reader.recv()
+    except (EOFError, OSError):  # ended between items, or halfway through one
+        process.join(1.0)
+        raise RuntimeError(f"the process drawing the batches ended (exit code {process.exitcode})") from None
+    if isinstance(item, _Failed):
+        raise RuntimeError(f"drawing a batch failed: {item.error}")
+    return item
