@@ -172,7 +172,9 @@ def batch_gradients(
     S = forwards[0].S if len(cuts) == 1 else np.concatenate([fw.S for fw in forwards])
     loss, dLS = objective(S) if objective is not None else _mean_cross_entropy(S, labels)
     sums = _each(lambda part: step.backward(*part), [(fw, dLS[cut]) for fw, cut in zip(forwards, cuts, strict=True)])
-    grads = sums[0] if len(sums) == 1 else {key: sum(part[key] for part in sums) for key in sums[0]}
+    grads = dict(sums[0])
+    for part in sums[1:]:  # the parts' sums, in the batch's order
+        grads = {key: grads[key] + part[key] for key in grads}
     return Taught(loss, int((S.argmax(axis=1) == labels).sum()), grads)
 
 

@@ -148,7 +148,7 @@ def augment(images: Array, rng: np.random.Generator, aug: Augmentation = Augment
     thick = np.asarray(roll < aug.thicker)
     if thick.any():
         out[thick] = _plus_filter(out[thick], np.maximum)
-    thin = roll >= 1 - aug.thinner
+    thin = np.asarray(roll >= 1 - aug.thinner)
     thin[thin] = (out[thin] > 0.5).sum(axis=(1, 2)) > 120
     if thin.any():
         out[thin] = _plus_filter(out[thin], np.minimum)
