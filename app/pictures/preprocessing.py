@@ -47,6 +47,7 @@ IMAGE_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")
 MAX_PIXELS = 4096 * 4096  # larger images are refused before they are decoded (decompression bombs)
 MAX_DRAWING_SIDE = 1024  # rows and columns of a raw drawing sent as JSON numbers
 WORK_SIDE = 1024  # larger images are first reduced by a whole factor to at most this side
+TINY_WORK_SIDE = 160  # images with fewer than BOX pixels a side are first blown up to about this side
 # A JPEG's cost grows with its scans and markers, not only its pixels: a progressive JPEG of a
 # photo has about 10 scans and 20 markers. Thousands of (empty) scans cost minutes of CPU.
 MAX_JPEG_SCANS = 64
@@ -239,6 +240,9 @@ def read_image(data: bytes) -> Reading:
         rgba = frame.convert("RGBA")
         if factor > 1:
             rgba = rgba.reduce(factor)
+        elif max(rgba.size) < BOX:  # fewer pixels than MNIST's digits (an 8x8 scan): blown up smoothly
+            grow = math.ceil(TINY_WORK_SIDE / max(rgba.size))  # as a scanner's driver would; square pixels
+            rgba = rgba.resize((rgba.width * grow, rgba.height * grow), Image.Resampling.BICUBIC)  # read worse
         if orientation in UPRIGHT:  # a phone photo's pixels are stored as the sensor saw them
             rgba = rgba.transpose(UPRIGHT[orientation])
             if orientation >= 5:  # a quarter turn: the upright picture is height x width
