@@ -31,6 +31,7 @@ from .evaluate import evaluate
 from .fast.memory import reuse_freed_memory
 from .mnist import MNISTError, load_mnist
 from .plots import plot_confusion, plot_learning_curves
+from .training.ahead import DrawingFailed
 from .training.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
 from .training.cli import check, parser, recipe_of
 from .training.metadata import metadata, validation_and_calibration
@@ -147,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
             options.error(problem)
         reuse_freed_memory()  # see model/fast/memory.py
         train(recipe, args.data_dir, args.out, resume=args.resume, plots_dir=args.plots)
-    except (MNISTError, CheckpointError, ValueError, WeightsError) as e:
+    except (MNISTError, CheckpointError, ValueError, WeightsError, DrawingFailed) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0

@@ -11,6 +11,7 @@ import sys
 import numpy as np
 import pytest
 
+import model
 from model import fast
 from model.fast.banded import max_and_winners
 from model.layers import maxpool2, pool_windows
@@ -80,6 +81,18 @@ def test_a_batch_cut_into_parts_on_threads_gives_the_same_loss_and_gradients(bat
     whole, cut = (fast.batch_gradients(net.params, images, labels, loss, parts=p) for p in (1, parts))
     assert cut.loss == pytest.approx(whole.loss, rel=1e-12)
     assert all(np.allclose(cut.grads[k], whole.grads[k], rtol=1e-10, atol=1e-14) for k in whole.grads)
+
+
+def test_a_batch_cut_into_parts_gives_the_same_bits_every_time():
+    """Parts on several threads share one BLAS thread count (the process's, in NumPy's OpenBLAS): no
+    part may run on two BLAS threads because another restored the count first (fast/threads.py)."""
+    net = model.CNN.random(seed=0)
+    rng = np.random.default_rng(63)
+    images, labels = rng.random((63, 28, 28)).astype(np.float32), rng.integers(0, 10, 63)
+    first = fast.batch_gradients(net.params, images, labels, parts=3).grads
+    for _ in range(150):
+        again = fast.batch_gradients(net.params, images, labels, parts=3).grads
+        assert all(np.array_equal(first[k], again[k]) for k in first)
 
 
 @pytest.mark.parametrize("name", ["k1", "b1", "k2", "b2", "w", "b"])

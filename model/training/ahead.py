@@ -12,6 +12,7 @@ a run draws what it would have drawn in line.
 from __future__ import annotations
 
 import multiprocessing
+import signal
 from collections.abc import Callable, Iterator
 from contextlib import suppress
 from multiprocessing.connection import Connection
@@ -19,6 +20,10 @@ from multiprocessing.process import BaseProcess
 from typing import Any, NamedTuple
 
 from ..fast.threads import one_blas_thread
+
+
+class DrawingFailed(RuntimeError):
+    """The process drawing the batches raised, or ended without finishing."""
 
 
 class _Failed(NamedTuple):
@@ -33,18 +38,20 @@ def drawn_ahead(draw: Callable[[], Iterator[Any]]) -> Iterator[Any]:
     A one-way pipe carries them: the process draws the next item while the caller takes the last,
     then waits in send until it is read. Only the process holds the pipe's writing end, so if it
     dies, even halfway through an item, reading ends at once. Stopping early (an error, ^C, the last
-    step taken) ends the process; if it dies or raises, this raises RuntimeError with what it said."""
+    step taken) ends the process; if it dies or raises, this raises DrawingFailed with what it said."""
     context = multiprocessing.get_context("fork")  # the images and the generators, inherited as they are
     reader, writer = context.Pipe(duplex=False)
     process = context.Process(target=_draw_into, args=(draw, writer, reader), name="drawing batches", daemon=True)
-    process.start()
-    writer.close()  # the process's alone now: its end of the pipe closes when it ends
     try:
+        process.start()
+        writer.close()  # the process's alone now: its end of the pipe closes when it ends
         while (item := _next(reader, process)) is not None:
             yield item
     finally:
-        process.terminate()
-        process.join()
+        writer.close()
+        if process.pid is not None:
+            process.kill()  # SIGKILL: nothing it inherited (a handler for SIGTERM) can keep it
+            process.join()
         reader.close()
 
 
@@ -52,6 +59,7 @@ def _draw_into(draw: Callable[[], Iterator[Any]], writer: Connection, reader: Co
     """The drawing process: every item into the pipe, then None (or what went wrong). Its copy of the
     reading end is closed first, so that if the steps' process dies, send fails and this one ends."""
     reader.close()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # ^C is the run's to handle; the run then ends this
     try:
         with one_blas_thread():  # a teacher's scores: the other core is the steps'
             for item in draw():
@@ -68,7 +76,7 @@ def _next(reader: Connection, process: BaseProcess) -> Any:
         item = reader.recv()
     except (EOFError, OSError):  # ended between items, or halfway through one
         process.join(1.0)
-        raise RuntimeError(f"the process drawing the batches ended (exit code {process.exitcode})") from None
+        raise DrawingFailed(f"the process drawing the batches ended (exit code {process.exitcode})") from None
     if isinstance(item, _Failed):
-        raise RuntimeError(f"drawing a batch failed: {item.error}")
+        raise DrawingFailed(f"drawing a batch failed: {item.error}")
     return item
