@@ -65,6 +65,16 @@ def backward_one(p: dict[str, np.ndarray], fw: dict[str, np.ndarray], label: int
     return {name: g[f"dL{name}"] for name in ("k1", "b1", "k2", "b2", "w", "b")}
 
 
+def unpooled(dLP: np.ndarray, winners: np.ndarray, side: int) -> np.ndarray:
+    """Eqs. (43) and (58): each pooling window's gradient to the cell that won it (winners[m, x, y] is
+    that cell's (row, column) in the side x side map), 0 to the rest."""
+    dLC = np.zeros((len(dLP), side, side))
+    for m, x, y in np.ndindex(dLP.shape):
+        u_max, v_max = winners[m, x, y]
+        dLC[m, u_max, v_max] = dLP[m, x, y]
+    return dLC
+
+
 def backward_all(p: dict[str, np.ndarray], fw: dict[str, np.ndarray], label: int) -> dict[str, np.ndarray]:
     """Eqs. (23)-(65) for one image, each gradient by the article's own procedure, named as it names them."""
     w, k2 = p["w"], p["k2"]
@@ -76,12 +86,7 @@ def backward_all(p: dict[str, np.ndarray], fw: dict[str, np.ndarray], label: int
     dLw = np.array([[dLS[i] * f[j] for j in range(len(f))] for i in range(10)])  # (29), (30)
     dLf = np.array([sum(dLS[i] * w[i, j] for i in range(10)) for j in range(len(f))])  # (37)
     dLP2 = dLf.reshape(n2, p2, p2)  # (39)
-    dLC2 = np.zeros((n2, c2, c2))
-    for m in range(n2):
-        for x in range(p2):
-            for y in range(p2):
-                u_max, v_max = I2[m, x, y]
-                dLC2[m, u_max, v_max] = dLP2[m, x, y]  # (43)
+    dLC2 = unpooled(dLP2, I2, c2)  # (43)
     dLS2 = dLC2 * (S2 > 0)  # (44), (45)
     dLb2 = np.array([sum(dLS2[m, u, v] for u in range(c2) for v in range(c2)) for m in range(n2)])  # (47)
     dLk2 = np.zeros((n2, n1, k, k))
@@ -92,12 +97,7 @@ def backward_all(p: dict[str, np.ndarray], fw: dict[str, np.ndarray], label: int
         for u in range(c2):
             for v in range(c2):
                 dLP1[:, u : u + k, v : v + k] += dLS2[m, u, v] * k2[m]  # (54)-(56), dS2P1 summed on the fly
-    dLC1 = np.zeros((n1, c1, c1))
-    for n in range(n1):
-        for r in range(p1):
-            for s in range(p1):
-                i_max, j_max = I1[n, r, s]
-                dLC1[n, i_max, j_max] = dLP1[n, r, s]  # (58)
+    dLC1 = unpooled(dLP1, I1, c1)  # (58)
     dLS1 = dLC1 * (S1 > 0)  # (59), (60)
     dLb1 = np.array([dLS1[n].sum() for n in range(n1)])  # (62)
     dLk1 = np.zeros((n1, k, k))

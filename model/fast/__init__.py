@@ -5,7 +5,7 @@
 - inference.py: the scores S of a batch, for answering;
 - gradients.py: the loss and the parameters' gradient of a batch, for training;
 - memory.py: glibc's malloc tuned to reuse a training step's memory;
-- threads.py: one BLAS thread for a training step, for the calling thread only.
+- threads.py: one BLAS thread while training steps run (a count for the whole process).
 
 It may import the reference; the reference never imports it. tests/test_fast.py checks it
 against the reference: probabilities and every gradient to 1e-10 in float64, the same winners

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import cache
 from typing import NamedTuple, TypeVar
 
 import numpy as np
@@ -114,9 +115,8 @@ class _Step:
         k = self.arch.k
         X1, P1, I1 = _relu_pool(I, 1, self.T1, self.params["b1"], k)
         X2, P2, I2 = _relu_pool(P1, self.arch.n1, self.T2, self.params["b2"], k)
-        f = P2.reshape(
-            len(I), self.arch.flat
-        )  # [x, m, y]: the article's f with its entries permuted, as wP's columns are
+        # [x, m, y]: the article's f with its entries permuted, as wP's columns are
+        f = P2.reshape(len(I), self.arch.flat)
         return _Forward(X1, P1, I1, X2, P2, I2, f, f @ self.wP.T + self.params["b"])
 
     def backward(self, fw: _Forward, dLS: Array) -> Params:
@@ -180,7 +180,12 @@ def batch_gradients(
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
-_POOL: list[ThreadPoolExecutor] = []  # made on first use: a process that trains on one thread starts none
+
+
+@cache
+def _pool(workers: int) -> ThreadPoolExecutor:
+    """The threads of a batch's other parts, made on first use: a process that trains on one thread starts none."""
+    return ThreadPoolExecutor(workers, thread_name_prefix="batch-part")
 
 
 def _each(work: Callable[[_T], _R], items: list[_T]) -> list[_R]:
@@ -193,7 +198,5 @@ def _each(work: Callable[[_T], _R], items: list[_T]) -> list[_R]:
 
     if len(items) == 1:
         return [alone(items[0])]
-    if not _POOL or _POOL[0]._max_workers < len(items) - 1:
-        _POOL[:] = [ThreadPoolExecutor(len(items) - 1, thread_name_prefix="batch-part")]
-    others = [_POOL[0].submit(alone, item) for item in items[1:]]
+    others = [_pool(len(items) - 1).submit(alone, item) for item in items[1:]]
     return [alone(items[0])] + [future.result() for future in others]
