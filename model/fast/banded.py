@@ -13,6 +13,11 @@ moves far less memory, which is what limits a network this small.
 The products' rows and columns are then ordered so that the four members of every 2x2 pooling
 window fall in different quarters (even rows and columns first): the max-pool becomes a few
 np.maximum of contiguous halves, and its winners come from bit operations on whole arrays.
+
+A whole row's band is mostly zeros where the kernel is narrow against the row: 5 taps of 28
+inputs in the first layer. Training cuts that layer's output columns into blocks (block_patches,
+block_toeplitz): each block's band spans only the input columns it reads, and even and odd output
+columns are two products, so each pooling corner is a contiguous quarter of the rows.
 tests/test_fast.py checks every function here against the reference.
 """
 
