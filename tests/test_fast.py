@@ -88,6 +88,26 @@ def test_training_gives_the_references_loss_and_every_gradient_to_1e_10(batch, c
         assert np.allclose(taught.grads[name], grad, rtol=1e-10, atol=1e-14), name
 
 
+@pytest.mark.parametrize(
+    "arch", [model.Architecture(2, 3, 1), model.Architecture(3, 5, 4), model.Architecture(4, 2, 9)]
+)
+def test_other_sizes_train_with_the_references_gradients_whole_and_in_parts(arch):
+    """Sizes whose first layer falls into other column blocks than the article's: 7 blocks of 2
+    pooled columns (k=1), 3 of 4 with an odd 25th output row dropped (k=4), 2 of 5 (k=9)."""
+    net = model.CNN.random(seed=1, dtype=np.float64, architecture=arch)
+    rng = np.random.default_rng(arch.k)
+    for bias in ("b1", "b2", "b"):
+        net.params[bias][:] = rng.normal(0, 0.1, net.params[bias].shape)
+    images, labels = rng.random((7, 28, 28)), rng.integers(0, 10, 7)
+    images[:, 8:16, 8:16] = 1.0  # saturated: equal sums, ties in both max-pools
+    reference = batch_gradients(net.params, images, labels)
+    for parts in (1, 3):
+        taught = fast.batch_gradients(net.params, images, labels, parts=parts)
+        assert taught.loss == pytest.approx(reference.loss, rel=1e-12)
+        for name, grad in reference.grads.items():
+            assert np.allclose(taught.grads[name], grad, rtol=1e-10, atol=1e-14), (name, parts)
+
+
 @pytest.mark.parametrize("count, parts", [(64, 2), (7, 3), (1, 2)])
 def test_a_batch_cut_into_parts_on_threads_gives_the_same_loss_and_gradients(batch, count, parts):
     net, _, _ = batch

@@ -112,9 +112,10 @@ def block_half(pooled: int) -> int:
 def block_patches(I: Array, kh: int, half: int) -> Array:
     """Images I (N, H, W) -> the first layer's patch matrix in column blocks: (2*N*Hp*nb, kh*Win).
 
-    Output columns are cut into nb blocks of 2*half, each reading Win = 2*half + kh - 1 input columns;
-    a block's band is 2*half columns wide instead of the whole row's, so the product multiplies about
-    Win/W as many zeros. Row (u % 2, n, u // 2, j) holds rows u..u+kh-1 of block j of image n, so
+    Output columns are cut into nb blocks of 2*half, each reading Win = 2*half + kh - 1 input columns
+    (kernels are square: kh is also their width); a block's band spans Win inputs instead of the
+    row's W, so the products multiply about Win/W as many numbers, 12/28 for the article's network.
+    Row (u % 2, n, u // 2, j) holds rows u..u+kh-1 of block j of image n, so
     that each quarter of the product is one pooling corner, contiguous, with its rows in P1's order
     (n, x, j). Two copies: the blocks side by side (N, nb, H, Win), then its rows' windows.
     """

@@ -147,7 +147,7 @@ class _Step:
         self.params, self.W = params, W
         self.arch = Architecture.of_params(params)
         self.first = _FirstLayer(params["k1"], params["b1"], W)
-        # C2's band, its rows (p, n, c) reordered as P1's rows hold them: (p, j, n, c % 4)
+        # C2's band, its rows (p, c, y) reordered as P1's rows hold them: (p, j, c, y % 4), y = 4j + y % 4
         self.T2 = self._in_block_order(pooled_toeplitz(params["k2"], self.arch.sides[1]))  # (360, 96)
         self.wP = permuted_w(params["w"], self.arch)
 
