@@ -13,8 +13,8 @@ import pytest
 
 import model
 from model import fast
-from model.fast.banded import max_and_winners
-from model.layers import maxpool2, pool_windows
+from model.fast.banded import block_band_sum, block_half, block_patches, block_toeplitz, max_and_winners, pooled_side
+from model.layers import conv2d, conv2d_grad_k, maxpool2, pool_windows
 from model.network import batch_gradients, forward, mean_loss
 from model.training.objectives import objective
 from tests.conftest import ROOT
@@ -30,6 +30,31 @@ def test_the_bit_operation_winners_are_argmaxs_first_maximum():
     P, I = max_and_winners(tuple(cells[..., i] for i in range(4)))  # type: ignore[arg-type]
     P_ref, I_ref = maxpool2(C)
     assert np.array_equal(P, P_ref) and np.array_equal(I, I_ref)
+
+
+@pytest.mark.parametrize("side, kernel", [(28, 5), (28, 3), (20, 5), (16, 4)])
+def test_the_first_layer_in_column_blocks_is_the_reference_convolution_and_its_kernel_gradient(side, kernel):
+    """Every block width block_half picks (4 of 12 pooled columns; the whole row for 13; 4 of 8;
+    3 of 6, an odd output row dropped): each quarter of the blocked products is one pooling corner
+    of the reference's C1, and the band's gradient sums back to conv2d_grad_k's."""
+    rng = np.random.default_rng(side + kernel)
+    images, k = rng.random((3, side, side)), rng.normal(size=(6, kernel, kernel))
+    pooled = pooled_side(side, kernel)
+    half = block_half(pooled)
+    blocks = pooled // half
+    X, T = block_patches(images, kernel, half), block_toeplitz(k, half)
+    S = conv2d(images[:, None], k[:, None], np.zeros(6))[:, :, : 2 * pooled, : 2 * pooled]  # the pooled rows
+
+    def corner(Z: np.ndarray, a: int, b: int) -> np.ndarray:
+        """Z (N, M, u, v)'s corner (u % 2, v % 2) as the products hold it: rows (n, u // 2, j), cols (m, v // 2)."""
+        return Z[:, :, a::2, b::2].reshape(3, 6, pooled, blocks, half).transpose(0, 2, 3, 1, 4).reshape(-1, 6 * half)
+
+    for b in range(2):
+        assert np.allclose(X @ T[b], np.concatenate([corner(S, a, b) for a in range(2)]), rtol=1e-12, atol=1e-12)
+    dLS = rng.normal(size=S.shape)
+    dLT = np.stack([X.T @ np.concatenate([corner(dLS, a, b) for a in range(2)]) for b in range(2)])
+    read = images[:, None, : 2 * pooled + kernel - 1, : 2 * pooled + kernel - 1]  # what the pooled rows read
+    assert np.allclose(block_band_sum(dLT, k.shape, half), conv2d_grad_k(dLS, read)[:, 0], rtol=1e-10)
 
 
 def test_answers_equal_the_reference_to_1e_10(batch):
@@ -61,6 +86,26 @@ def test_training_gives_the_references_loss_and_every_gradient_to_1e_10(batch, c
     assert taught.loss == pytest.approx(reference.loss, rel=1e-12) and taught.correct == reference.correct
     for name, grad in reference.grads.items():
         assert np.allclose(taught.grads[name], grad, rtol=1e-10, atol=1e-14), name
+
+
+@pytest.mark.parametrize(
+    "arch", [model.Architecture(2, 3, 1), model.Architecture(3, 5, 4), model.Architecture(4, 2, 9)]
+)
+def test_other_sizes_train_with_the_references_gradients_whole_and_in_parts(arch):
+    """Sizes whose first layer falls into other column blocks than the article's: 7 blocks of 2
+    pooled columns (k=1), 3 of 4 with an odd 25th output row dropped (k=4), 2 of 5 (k=9)."""
+    net = model.CNN.random(seed=1, dtype=np.float64, architecture=arch)
+    rng = np.random.default_rng(arch.k)
+    for bias in ("b1", "b2", "b"):
+        net.params[bias][:] = rng.normal(0, 0.1, net.params[bias].shape)
+    images, labels = rng.random((7, 28, 28)), rng.integers(0, 10, 7)
+    images[:, 8:16, 8:16] = 1.0  # saturated: equal sums, ties in both max-pools
+    reference = batch_gradients(net.params, images, labels)
+    for parts in (1, 3):
+        taught = fast.batch_gradients(net.params, images, labels, parts=parts)
+        assert taught.loss == pytest.approx(reference.loss, rel=1e-12)
+        for name, grad in reference.grads.items():
+            assert np.allclose(taught.grads[name], grad, rtol=1e-10, atol=1e-14), (name, parts)
 
 
 @pytest.mark.parametrize("count, parts", [(64, 2), (7, 3), (1, 2)])

@@ -13,6 +13,11 @@ moves far less memory, which is what limits a network this small.
 The products' rows and columns are then ordered so that the four members of every 2x2 pooling
 window fall in different quarters (even rows and columns first): the max-pool becomes a few
 np.maximum of contiguous halves, and its winners come from bit operations on whole arrays.
+
+A whole row's band is mostly zeros where the kernel is narrow against the row: 5 taps of 28
+inputs in the first layer. Training cuts that layer's output columns into blocks (block_patches,
+block_toeplitz): each block's band spans only the input columns it reads, and even and odd output
+columns are two products, so each pooling corner is a contiguous quarter of the rows.
 tests/test_fast.py checks every function here against the reference.
 """
 
@@ -94,6 +99,80 @@ def pooled_toeplitz(k: Array, W: int) -> Array:
 def pooled_band_sum(dLT: Array, kernel_shape: tuple[int, int, int, int], W: int) -> Array:
     """The gradient of T = pooled_toeplitz(k, W) -> the gradient of k (layers.band_sum, in this layout)."""
     return pooled_band(np.ascontiguousarray(dLT), kernel_shape, W).sum(axis=(-2, -1)).transpose(3, 1, 0, 2)
+
+
+def block_half(pooled: int) -> int:
+    """The pooled columns of one column block of the first layer (block_patches): the divisor of its
+    pooled side nearest 4 (4 for the article's 12: blocks of 8 output columns), or the whole side if
+    none lies in 2..8. Narrower blocks multiply fewer zeros but make narrower, slower products."""
+    near = [d for d in range(2, 9) if pooled % d == 0] or [pooled]
+    return min(near, key=lambda d: (abs(d - 4), -d))
+
+
+def block_patches(I: Array, kh: int, half: int) -> Array:
+    """Images I (N, H, W) -> the first layer's patch matrix in column blocks: (2*N*Hp*nb, kh*Win).
+
+    Output columns are cut into nb blocks of 2*half, each reading Win = 2*half + kh - 1 input columns
+    (kernels are square: kh is also their width); a block's band spans Win inputs instead of the
+    row's W, so the products multiply about Win/W as many numbers, 12/28 for the article's network.
+    Row (u % 2, n, u // 2, j) holds rows u..u+kh-1 of block j of image n, so
+    that each quarter of the product is one pooling corner, contiguous, with its rows in P1's order
+    (n, x, j). Two copies: the blocks side by side (N, nb, H, Win), then its rows' windows.
+    """
+    N, H, W = I.shape
+    Hp, nb, Win = pooled_side(H, kh), pooled_side(W, kh) // half, 2 * half + kh - 1
+    I = np.ascontiguousarray(I)
+    s = I.itemsize
+    blocks = np.ascontiguousarray(
+        np.ndarray((N, nb, H, Win), I.dtype, buffer=I, strides=(H * W * s, 2 * half * s, W * s, s))
+    )
+    windows = np.ndarray(
+        (2, N, Hp, nb, kh * Win),
+        I.dtype,
+        buffer=blocks,
+        strides=(Win * s, nb * H * Win * s, 2 * Win * s, H * Win * s, s),
+    )
+    return np.ascontiguousarray(windows).reshape(-1, kh * Win)
+
+
+def _block_band(T: Array, kernel_shape: tuple[int, int, int], half: int) -> Array:
+    """The band of block_toeplitz's T (2, kh*Win, M*half) as a strided (2, kh, kw, M, half) view:
+    [v % 2, p, q, m, v // 2] is where k[m, p, q] meets the block's output column v, at row p*Win + q + v."""
+    M, kh, kw = kernel_shape
+    Win = 2 * half + kw - 1
+    row, s = T.shape[2] * T.itemsize, T.itemsize
+    return np.ndarray(
+        (2, kh, kw, M, half),
+        T.dtype,
+        buffer=T,
+        strides=(T.strides[0] + row, Win * row, row, half * s, 2 * row + s),
+    )
+
+
+def block_toeplitz(k: Array, half: int) -> Array:
+    """k (M, kh, kw), one input channel -> T (2, kh*Win, M*half): T[v % 2] is the band of a column
+    block's even or odd output columns, (block_patches(I) @ T[b])[r, (m, v // 2)] their sums."""
+    M, kh, kw = k.shape
+    T = np.zeros((2, kh * (2 * half + kw - 1), M * half), dtype=k.dtype)
+    _block_band(T, k.shape, half)[...] = k.transpose(1, 2, 0)[None, ..., None]
+    return T
+
+
+def block_band_sum(dLT: Array, kernel_shape: tuple[int, int, int], half: int) -> Array:
+    """The gradient of T = block_toeplitz(k, half) -> the gradient of k (M, kh, kw)."""
+    return _block_band(np.ascontiguousarray(dLT), kernel_shape, half).sum(axis=(0, 4)).transpose(2, 0, 1)
+
+
+def rows_in_block_order(T: Array, kh: int, C: int, nb: int, half: int) -> Array:
+    """T's rows (p, c, y) -> (p, j, c, y % half) with y = j*half + y % half: the next layer's banded
+    matrix for inputs stored in column blocks, as the first layer leaves them; rows_in_map_order
+    takes a gradient of it back."""
+    return T.reshape(kh, C, nb, half, -1).transpose(0, 2, 1, 3, 4).reshape(T.shape)
+
+
+def rows_in_map_order(T: Array, kh: int, C: int, nb: int, half: int) -> Array:
+    """The inverse of rows_in_block_order: rows (p, j, c, y % half) back to (p, c, y)."""
+    return T.reshape(kh, nb, C, half, -1).transpose(0, 2, 1, 3, 4).reshape(T.shape)
 
 
 def pooled_rows(x: Array, kh: int) -> Array:
