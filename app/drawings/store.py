@@ -162,8 +162,8 @@ class Store:
             self._conn = conn = self.db.start(self._conn, write=True)
             try:
                 count = self._count(conn, len(group))
-                refused = self._not_open(conn, group)
-                admitted = [pending for pending in group if pending.drawing.class_code not in refused]
+                not_open = self._not_open(conn, group)
+                admitted = [pending for pending in group if pending.drawing.class_code not in not_open]
                 results: list[Saved | BaseException] = []
                 if self.db.dialect == "postgresql" and count + len(admitted) <= self.max_drawings:
                     results, count = self._insert_pipelined(conn, admitted, count)
@@ -179,7 +179,7 @@ class Store:
                 self._tally = (count, self._tally[1] if self._tally else 0.0)
                 answers = iter(results)
                 return [
-                    refused[p.drawing.class_code] if p.drawing.class_code in refused else next(answers) for p in group
+                    not_open[p.drawing.class_code] if p.drawing.class_code in not_open else next(answers) for p in group
                 ]
             except BaseException:
                 conn.execute("ROLLBACK")
