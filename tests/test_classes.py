@@ -3,6 +3,7 @@ saving into them, pausing, the class filter, migrations that keep rows, join add
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
 import sqlite3
@@ -111,6 +112,33 @@ def test_list_summary_export_and_tune_take_a_class(client, rng):
     assert idx.read("drawings-labels-idx1-ubyte")[8:] == bytes([4])
     tuned = client.post("/drawings/tune", json={"steps": 1, "class": b}, headers=TEACHER)
     assert tuned.status_code == 422 and "there are 1" in tuned.json()["detail"]
+
+
+@pytest.mark.parametrize("then", ["paused", "closed", "deleted"])
+def test_a_save_checked_just_before_the_teacher_pauses_is_refused_not_stored(client, rng, monkeypatch, then):
+    """The race: a save passes the class's check (open), then the teacher pauses, closes or deletes
+    the class before the save reaches the database. The store checks again in the transaction that
+    would store it: 409 with the sentence, nothing stored, and the next save into an open class works."""
+    code = open_class(client)["code"]
+    hooks = client.app.state.class_hooks
+    admit = hooks.admit_save
+
+    async def admit_then_teacher_acts(request, text):
+        admitted = await admit(request, text)
+        classes = request.app.state.classes.classes
+        act = (lambda: classes.delete(code)) if then == "deleted" else (lambda: classes.update(code, then, None))
+        await asyncio.to_thread(act)
+        return admitted
+
+    monkeypatch.setattr(hooks, "admit_save", admit_then_teacher_acts)
+    refused = client.post("/drawings", json={"image": drawing(rng), "label": 2, "class": code})
+    assert refused.status_code == 409, refused.text
+    assert {"paused": PAUSED, "closed": "closed", "deleted": "deleted"}[then] in refused.json()["detail"]
+    assert client.get("/drawings/summary", headers=TEACHER).json()["total"] == 0
+    monkeypatch.undo()
+    other = open_class(client, "8A")["code"]
+    assert client.post("/drawings", json={"image": drawing(rng), "label": 2, "class": other}).status_code == 201
+    assert client.post("/drawings", json={"image": drawing(rng), "label": 2}).status_code == 201  # no class
 
 
 def test_deleting_a_class_removes_it_and_its_drawings_only(client, rng):

@@ -13,16 +13,12 @@ from fastapi import HTTPException, Request
 from app.config import Settings
 from app.drawings.database import DatabaseUnavailable
 from app.drawings.guard import Buckets, TooFast
+from app.drawings.store import NOT_OPEN, ClassNotOpen
 from app.transport.errors import ClientMistake
 
 from . import codes
 from .events import Broker
 from .store import Classes
-
-PAUSED = {
-    "paused": "Saving is paused by your teacher; your drawing was not saved. Try again when they open it.",
-    "closed": "This class is closed: your teacher has ended saving. Your drawing was not saved.",
-}
 
 
 @dataclass
@@ -48,10 +44,6 @@ class CodeGuesses:
 
 class UnknownClass(ClientMistake):
     status = 404
-
-
-class ClassNotOpen(ClientMistake):
-    status = 409
 
 
 def room(request: Request) -> ClassRoom:
@@ -93,7 +85,7 @@ async def admit_save(request: Request, text: str) -> str:
     if state is None or code is None:
         raise unknown(request, found, text)
     if state != "open":
-        raise ClassNotOpen(PAUSED[state])
+        raise ClassNotOpen(NOT_OPEN[state])
     return code
 
 

@@ -46,6 +46,19 @@ class CollectionFull(ClientMistake):
     status = 409
 
 
+class ClassNotOpen(ClientMistake):
+    """A save into a class that is not open (paused, closed or deleted): 409, nothing stored."""
+
+    status = 409
+
+
+NOT_OPEN = {
+    "paused": "Saving is paused by your teacher; your drawing was not saved. Try again when they open it.",
+    "closed": "This class is closed: your teacher has ended saving. Your drawing was not saved.",
+    None: "This class was deleted by your teacher; your drawing was not saved.",
+}
+
+
 class KeyReused(ClientMistake):
     """An Idempotency-Key already used for a different drawing or label."""
 
@@ -149,11 +162,13 @@ class Store:
             self._conn = conn = self.db.start(self._conn, write=True)
             try:
                 count = self._count(conn, len(group))
+                not_open = self._not_open(conn, group)
+                admitted = [pending for pending in group if pending.drawing.class_code not in not_open]
                 results: list[Saved | BaseException] = []
-                if self.db.dialect == "postgresql" and count + len(group) <= self.max_drawings:
-                    results, count = self._insert_pipelined(conn, group, count)
+                if self.db.dialect == "postgresql" and count + len(admitted) <= self.max_drawings:
+                    results, count = self._insert_pipelined(conn, admitted, count)
                 else:
-                    for pending in group:
+                    for pending in admitted:
                         try:
                             saved, added = self._insert(conn, pending, count)
                             count += added
@@ -162,7 +177,10 @@ class Store:
                             results.append(e)
                 conn.execute("COMMIT")
                 self._tally = (count, self._tally[1] if self._tally else 0.0)
-                return results
+                answers = iter(results)
+                return [
+                    not_open[p.drawing.class_code] if p.drawing.class_code in not_open else next(answers) for p in group
+                ]
             except BaseException:
                 conn.execute("ROLLBACK")
                 self._tally = None
@@ -179,6 +197,20 @@ class Store:
             else:
                 refused = DatabaseUnavailable("the drawings' database could not store this; try again")
             return [refused] * len(group)
+
+    def _not_open(self, conn: Any, group: list[_Pending]) -> dict[str, ClassNotOpen]:
+        """The classes of the group's saves that are not open now, inside the transaction that stores
+        them: a save checked before the teacher paused its class is refused here, not stored. On
+        PostgreSQL the open classes' rows are locked (FOR SHARE) until COMMIT, so a pause waits for
+        the saves it did not stop; SQLite's writer holds the whole database already."""
+        codes = sorted({p.drawing.class_code for p in group if p.drawing.class_code is not None})
+        if not codes:
+            return {}
+        marks = ", ".join("?" * len(codes))
+        lock = " FOR SHARE" if self.db.dialect == "postgresql" else ""
+        rows = conn.execute(self.db.sql(f"SELECT code, state FROM classes WHERE code IN ({marks}){lock}"), codes)
+        state = dict(rows.fetchall())
+        return {code: ClassNotOpen(NOT_OPEN[state.get(code)]) for code in codes if state.get(code) != "open"}
 
     def _count(self, conn: Any, adding: int) -> int:
         now = time.monotonic()
