@@ -2,6 +2,7 @@
 
     python bench/drawings.py saves  [--store sqlite|postgresql] [--seconds 10] [--clients 32]
     python bench/drawings.py export [--store sqlite|postgresql] [--drawings 100000] [--format npz]
+    python bench/drawings.py recent [--store sqlite|postgresql] [--drawings 100000]
 
 Each starts `python -m app` (one server process, a pool of one worker) against a fresh database:
 a SQLite file in a temporary directory, or a throwaway PostgreSQL cluster (bench/postgres.py).
@@ -14,6 +15,10 @@ export: fills the database with `--drawings` drawings (straight into the table),
 GET /drawings/export once, reading it in 64 KiB pieces; reports the time, the bytes, the server's
 resident memory at rest and its peak during the export (sampled from /proc every 10 ms), and
 checks that the file holds every drawing.
+
+recent: fills the database with `--drawings` drawings of days ago, saves 10 through the API, then asks
+DELETE /drawings?minutes=5&dry_run=true (what the teacher's view asks before "delete the last
+minutes") 50 times; reports the answer's time, p50 and max, and checks that it matched the 10.
 """
 
 from __future__ import annotations
@@ -223,16 +228,52 @@ def export(args: argparse.Namespace) -> None:
         )
 
 
+def recent(args: argparse.Namespace) -> None:
+    with ExitStack() as stack:
+        url = database(stack, args.store)
+        fill(url, args.drawings)
+        server = start(url)
+        stack.callback(server.stop)
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+        grid = json.dumps({"image": (small_mnist().train_images[0] / 255).round(3).tolist(), "label": 5})
+        for _ in range(10):
+            conn.request("POST", "/drawings", body=grid, headers={"Content-Type": "application/json"})
+            r = conn.getresponse()
+            r.read()
+            assert r.status == 201, r.status
+        times, matched = [], None
+        for _ in range(50):
+            began = time.perf_counter()
+            conn.request("DELETE", "/drawings?minutes=5&dry_run=true", headers={"Authorization": f"Bearer {TOKEN}"})
+            r = conn.getresponse()
+            answer = json.loads(r.read())
+            times.append(time.perf_counter() - began)
+            matched = answer["matched"]
+        assert matched == 10, matched
+        ms = sorted(t * 1000 for t in times)
+        print(
+            json.dumps(
+                {
+                    "store": args.store,
+                    "drawings": args.drawings,
+                    "matched": matched,
+                    "p50_ms": round(statistics.median(ms), 2),
+                    "max_ms": round(ms[-1], 2),
+                }
+            )
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=("saves", "export"))
+    parser.add_argument("what", choices=("saves", "export", "recent"))
     parser.add_argument("--store", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--drawings", type=int, default=100_000)
     parser.add_argument("--format", choices=("npz", "idx"), default="npz")
     args = parser.parse_args()
-    (saves if args.what == "saves" else export)(args)
+    {"saves": saves, "export": export, "recent": recent}[args.what](args)
 
 
 if __name__ == "__main__":

@@ -258,7 +258,7 @@ def test_a_database_from_before_classes_migrates_and_keeps_its_drawings(database
         items = client.get("/drawings", params={"class": code}, headers=TEACHER).json()["items"]
         assert [i["label"] for i in items] == [2]
         assert client.get("/drawings/summary", headers=TEACHER).json()["total"] == 2
-    assert Database.of(database_url, tmp_path).migrate() == LATEST == 3
+    assert Database.of(database_url, tmp_path).migrate() == LATEST == 4
     if db.dialect == "sqlite":
         with sqlite3.connect(db.target) as conn:
             assert conn.execute("SELECT count(*) FROM drawings WHERE class IS NULL").fetchone()[0] == 1

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from app.api.requests import EXAMPLE_GRID
 from app.config import Settings
+from app.drawings.bulk import BulkQuery, condition
 from app.drawings.database import Database
 from app.drawings.migrations import LATEST, MIGRATIONS
 from app.main import create_app
@@ -44,6 +45,26 @@ def client(database_url) -> Iterator[TestClient]:
 
 def drawing(rng: np.random.Generator) -> list[list[float]]:
     return np.round(rng.random((28, 28)) * (rng.random((28, 28)) > 0.7), 3).tolist()
+
+
+def test_the_last_minutes_are_found_by_their_index_not_by_reading_the_table(database_url, tmp_path):
+    """DELETE /drawings?minutes=N (and its dry run) reads only the newest rows: at 100,000 drawings
+    129 ms a question on SQLite and 26 ms on PostgreSQL without the index, 1.4 and 1.6 ms with it
+    (`python bench/drawings.py recent`)."""
+    db = Database.of(database_url, tmp_path)
+    assert db.migrate() == LATEST
+    where, args = condition(BulkQuery(minutes=5))
+    statement = db.sql(f"SELECT count(*), max(id) FROM drawings WHERE {where}")
+    conn = db.connect()
+    try:
+        if db.dialect == "sqlite":
+            plan = " ".join(str(row[-1]) for row in conn.execute("EXPLAIN QUERY PLAN " + statement, args))
+        else:
+            conn.execute("SET enable_seqscan = off")  # an empty table: the planner would scan it anyway
+            plan = " ".join(row[0] for row in conn.execute("EXPLAIN " + statement, args))
+    finally:
+        conn.close()
+    assert "drawings_created_at" in plan, plan
 
 
 def test_a_save_stores_exactly_the_grid_the_network_read_and_its_answer(client, rng):

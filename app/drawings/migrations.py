@@ -92,6 +92,12 @@ MIGRATIONS: dict[int, dict[Dialect, list[str]]] = {
             "CREATE INDEX class_events_class_id ON class_events (class, id)",
         ],
     },
+    # "The last minutes" (DELETE /drawings?minutes=N, its dry run first) reads only the newest rows,
+    # not the whole table: 129 -> 1.4 ms on SQLite, 26 -> 1.6 ms on PostgreSQL at 100,000 drawings.
+    4: {
+        "sqlite": ["CREATE INDEX drawings_created_at ON drawings (created_at)"],
+        "postgresql": ["CREATE INDEX drawings_created_at ON drawings (created_at)"],
+    },
 }
 LATEST = max(MIGRATIONS)
 VERSION_TABLE = "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"
