@@ -7,6 +7,8 @@ import asyncio
 import io
 import re
 import sqlite3
+import threading
+import time
 import zipfile
 from collections.abc import Iterator
 
@@ -17,8 +19,10 @@ from fastapi.testclient import TestClient
 import model
 from app.classes import codes
 from app.classes.join import is_loopback, join_urls, machine_addresses
+from app.classes.store import Classes
 from app.drawings.database import Database
 from app.drawings.migrations import LATEST, MIGRATIONS
+from app.drawings.store import Drawing, Store
 from model.codec import encode_params
 from tests.conftest import WEIGHTS
 from tests.test_drawings import TEACHER, client_for, database_url, drawing  # noqa: F401 -- the fixture
@@ -139,6 +143,58 @@ def test_a_save_checked_just_before_the_teacher_pauses_is_refused_not_stored(cli
     other = open_class(client, "8A")["code"]
     assert client.post("/drawings", json={"image": drawing(rng), "label": 2, "class": other}).status_code == 201
     assert client.post("/drawings", json={"image": drawing(rng), "label": 2}).status_code == 201  # no class
+
+
+def test_a_class_deleted_while_its_saves_are_being_stored_takes_them_with_it(database_url, tmp_path, monkeypatch):  # noqa: F811
+    """The writer has checked the class (open) and its transaction is storing a save when the teacher
+    deletes the class. PostgreSQL: the delete waits for the save's commit (the class's row, locked
+    FOR UPDATE against the writer's FOR SHARE) and then deletes it with the class; before, it deleted
+    the drawings it could see, then the class, and the save outlived its class (answered 201)."""
+    db = Database.of(database_url, tmp_path)
+    store = Store(db, 1_000)
+    store.open()
+    try:
+        classes = Classes(Database.of(database_url, tmp_path))
+        code = classes.create("7B").code
+        check, teacher = Store._not_open, {}
+
+        def check_then_teacher_deletes(self, conn, group):
+            found = check(self, conn, group)
+            teacher["thread"] = threading.Thread(target=lambda: teacher.setdefault("gone", classes.delete(code)))
+            teacher["thread"].start()
+            waiting_on_a_lock(db)  # the teacher's transaction has begun and waits for this one
+            return found
+
+        monkeypatch.setattr(Store, "_not_open", check_then_teacher_deletes)
+        grid = np.zeros(784, "<f4").tobytes()
+        saved = asyncio.run(store.add(Drawing(grid, 3, 3, 0.9, "0" * 64, class_code=code), "key-1"))
+        teacher["thread"].join(30)
+        assert saved.id >= 1 and teacher["gone"] == 1  # stored first, then deleted with its class
+        conn = db.connect()
+        try:
+            left = conn.execute(db.sql("SELECT count(*) FROM drawings WHERE class = ?"), (code,)).fetchone()[0]
+        finally:
+            conn.close()
+        assert left == 0 and classes.state(code) is None
+    finally:
+        store.close()
+
+
+def waiting_on_a_lock(db: Database, seconds: float = 10.0) -> None:
+    """Until another PostgreSQL session waits on a lock (at most `seconds`). SQLite's writers take the
+    whole database in turn: there, a moment for the other thread to reach its BEGIN IMMEDIATE."""
+    if db.dialect == "sqlite":
+        time.sleep(0.3)
+        return
+    conn = db.connect()
+    try:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if conn.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'").fetchone()[0]:
+                return
+            time.sleep(0.01)
+    finally:
+        conn.close()
 
 
 def test_deleting_a_class_removes_it_and_its_drawings_only(client, rng):

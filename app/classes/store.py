@@ -67,8 +67,11 @@ class Classes:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def _one(self, conn: Any, code: str) -> ClassRow | None:
-        row = conn.execute(self.db.sql(f"SELECT {COLUMNS} FROM classes WHERE code = ?"), (code,)).fetchone()
+    def _one(self, conn: Any, code: str, *, lock: bool = False) -> ClassRow | None:
+        """The class's row; with lock, held until the transaction ends (PostgreSQL's FOR UPDATE: SQLite's
+        writer holds the whole database already)."""
+        locked = " FOR UPDATE" if lock and self.db.dialect == "postgresql" else ""
+        row = conn.execute(self.db.sql(f"SELECT {COLUMNS} FROM classes WHERE code = ?{locked}"), (code,)).fetchone()
         return None if row is None else row_of(row)
 
     def _event(self, conn: Any, code: str, kind: str, data: dict[str, Any]) -> None:
@@ -125,7 +128,10 @@ class Classes:
         """Remove the class and its drawings: how many drawings went, or None if no such class.
         Its streams hear a last `state` event, "deleted"."""
         with self.db.transaction(write=True) as conn:
-            if self._one(conn, code) is None:
+            # The class's row first, locked: saves that the drawings' writer admitted into it (their
+            # transaction holds the row FOR SHARE, app/drawings/store.py) commit before the class's
+            # drawings are deleted, so that none outlives its class, and later ones find it gone.
+            if self._one(conn, code, lock=True) is None:
                 return None
             gone = conn.execute(self.db.sql("DELETE FROM drawings WHERE class = ?"), (code,)).rowcount
             conn.execute(self.db.sql("DELETE FROM classes WHERE code = ?"), (code,))
