@@ -30,16 +30,16 @@ from ..layers import Array
 
 
 def rows_of(x: Array, kh: int) -> Array:
-    """The patch matrix of x (N, C, H, W) for a kernel of kh rows: (N*Ho, kh*C*W), one contiguous
-    block per output row: X[(N, u), (p, n, c)] = x[N, n, u+p, c]. Ho is the even number of output
-    rows the max-pool reads (pooled_side): an odd side's last row is in no window."""
-    N, C, H, W = x.shape
+    """The patch matrix of x (N, H, R), rows of R numbers, for a kernel of kh rows: (N*Ho, kh*R), one
+    contiguous block per output row: X[(n, u), (p, r)] = x[n, u+p, r]. Ho is the even number of
+    output rows the max-pool reads (pooled_side): an odd side's last row is in no window."""
+    N, H, R = x.shape
     Ho = 2 * pooled_side(H, kh)
-    x_hcw = np.ascontiguousarray(x.transpose(0, 2, 1, 3))  # (N, H, C, W): free if already stored so
-    s = x_hcw.itemsize
-    # Output row u reads rows u..u+kh-1: a block that starts one input row (C*W numbers) after the last.
-    blocks = np.ndarray((N, Ho, kh * C * W), x_hcw.dtype, buffer=x_hcw, strides=(H * C * W * s, C * W * s, s))
-    return blocks.reshape(N * Ho, kh * C * W)
+    x = np.ascontiguousarray(x)
+    s = x.itemsize
+    # Output row u reads rows u..u+kh-1: a block that starts one input row (R numbers) after the last.
+    blocks = np.ndarray((N, Ho, kh * R), x.dtype, buffer=x, strides=(H * R * s, R * s, s))
+    return blocks.reshape(N * Ho, kh * R)
 
 
 def pooled_side(side: int, kernel: int) -> int:

@@ -67,7 +67,7 @@ def _relu_pool(x: Array, T: Array, b: Array, kh: int) -> tuple[Array, Array, Arr
     the gradient of the next layer's patch matrix comes back in order too: the winners cost the same.
     """
     N, H, _ = x.shape
-    X = rows_of(x[:, None], kh)
+    X = rows_of(x, kh)
     A = (X @ T).reshape(N, pooled_side(H, kh), 2, 2, -1)  # [n, u//2, u%2, v%2, (m, v//2)]
     P, I = max_and_winners(_corners(A))  # ties to the first maximum, as layers.maxpool2
     P += np.repeat(b, P.shape[2] // len(b))
@@ -97,9 +97,10 @@ class _FirstLayer:
     [j, m, y % 4] (block j = y // 4), which the second layer's banded matrix reads in that order."""
 
     def __init__(self, k1: Array, b1: Array, W: int) -> None:
-        self.k1, self.M, self.kh = k1, len(k1), k1.shape[1]
-        self.half = block_half(pooled_side(W, self.kh))  # pooled columns of a block
-        self.blocks = pooled_side(W, self.kh) // self.half
+        self.k1, self.kh = k1, k1.shape[1]
+        pooled = pooled_side(W, self.kh)
+        self.half = block_half(pooled)  # pooled columns of a block
+        self.blocks = pooled // self.half
         self.T = block_toeplitz(k1, self.half)  # (2, 60, 24): even, odd output columns
         self.bias = np.tile(np.repeat(b1, self.half), self.blocks)  # b1 along a row of P1
 
@@ -144,15 +145,13 @@ class _Step:
     The comments give the article's sizes; every size is the architecture's, read from the kernels."""
 
     def __init__(self, params: Params, W: int) -> None:
-        self.params, self.W = params, W
+        self.params = params
         self.arch = Architecture.of_params(params)
         self.first = _FirstLayer(params["k1"], params["b1"], W)
         # C2's band, its rows (p, c, y) reordered as P1's rows hold them: (p, j, c, y % 4), y = 4j + y % 4
-        self.T2 = self._in_block_order(pooled_toeplitz(params["k2"], self.arch.sides[1]))  # (360, 96)
+        T2 = pooled_toeplitz(params["k2"], self.arch.sides[1])
+        self.T2 = rows_in_block_order(T2, self.arch.k, self.arch.n1, self.first.blocks, self.first.half)  # (360, 96)
         self.wP = permuted_w(params["w"], self.arch)
-
-    def _in_block_order(self, T: Array) -> Array:
-        return rows_in_block_order(T, self.arch.k, self.arch.n1, self.first.blocks, self.first.half)
 
     def forward(self, I: Array) -> _Forward:
         """Feedforward, eqs. (1)-(5), up to the scores S: P1 (N, 12, 3*6*4) stored [n, x, j, m, y % 4]
